@@ -1,0 +1,318 @@
+package testcluster
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// Identities in the apiserver's token file. Both are in system:masters: the admin is who the
+// tests and the Pulumi provider act as (EKS's cluster creator is an admin too); giving the
+// controller manager the same group spares the per-controller service-account credentials
+// that a real cluster uses, which nothing here tests.
+const (
+	AdminUser    = "eks-irsa-admin"
+	kcmUser      = "system:kube-controller-manager"
+	mastersGroup = "system:masters"
+
+	// ServiceCIDR is the cluster's service range (EKS's default).
+	ServiceCIDR = "10.100.0.0/16"
+
+	startTimeout = 90 * time.Second
+)
+
+// controllers are the kube-controller-manager loops the k8s layer's objects need: DaemonSet
+// rollouts (the restart patch waits on status.observedGeneration), coredns's Deployment and
+// ReplicaSet, namespace deletion, owner-reference garbage collection and service accounts.
+var controllers = []string{
+	"daemonset-controller",
+	"deployment-controller",
+	"replicaset-controller",
+	"namespace-controller",
+	"garbage-collector-controller",
+	"serviceaccount-controller",
+	"serviceaccount-token-controller",
+	"root-ca-certificate-publisher-controller",
+}
+
+// Cluster is a running loopback control plane. Everything is stopped in t.Cleanup.
+type Cluster struct {
+	// Server is the apiserver URL (https://127.0.0.1:<port>).
+	Server string
+	// Token is the admin bearer token (user AdminUser, group system:masters).
+	Token string
+	// CAData is the PEM CA that signed the apiserver's serving certificate.
+	CAData []byte
+	// Kubeconfig is an admin kubeconfig (token auth, CA embedded); KubeconfigPath holds a copy.
+	Kubeconfig     []byte
+	KubeconfigPath string
+	// ServiceAccountIssuer is the apiserver's --service-account-issuer.
+	ServiceAccountIssuer string
+	// Config and Client act as the admin.
+	Config *rest.Config
+	Client kubernetes.Interface
+	// Dir holds certificates, kubeconfigs, the etcd data and every process's log.
+	Dir string
+	// StartTime is how long Start took until the apiserver and the controller manager were ready.
+	StartTime time.Duration
+
+	procs []*process
+}
+
+// PIDs returns the process id of each control-plane process, by name.
+func (c *Cluster) PIDs() map[string]int {
+	pids := make(map[string]int, len(c.procs))
+	for _, p := range c.procs {
+		pids[p.name] = p.cmd.Process.Pid
+	}
+	return pids
+}
+
+// LogPath returns the log file of a control-plane process ("etcd", "kube-apiserver",
+// "kube-controller-manager").
+func (c *Cluster) LogPath(name string) string {
+	return filepath.Join(c.Dir, name+".log")
+}
+
+// Start runs etcd, kube-apiserver and kube-controller-manager from EKSIRSA_TOOLS_BIN on free
+// loopback ports and returns once the apiserver's /readyz and the controller manager's
+// /healthz answer ok. It skips or fails the test per ToolsBin when the tools are missing.
+func Start(t testing.TB) *Cluster {
+	t.Helper()
+	bin := ToolsBin(t)
+	began := time.Now()
+	dir := t.TempDir()
+	ctx := t.Context()
+
+	pki, err := newPKI(dir)
+	if err != nil {
+		t.Fatalf("testcluster: certificates: %v", err)
+	}
+	c := &Cluster{Dir: dir, CAData: pki.caPEM, Token: randomToken(t)}
+	kcmToken := randomToken(t)
+
+	// etcd: plain HTTP is enough on loopback; fsync off because the data dies with the test.
+	ports := freePorts(t, 4)
+	etcdURL := "http://127.0.0.1:" + strconv.Itoa(ports[0])
+	peerURL := "http://127.0.0.1:" + strconv.Itoa(ports[1])
+	etcd, err := startProcess(t, dir, toolEtcd, filepath.Join(bin, toolEtcd),
+		"--name=default",
+		"--data-dir="+filepath.Join(dir, "etcd-data"),
+		"--listen-client-urls="+etcdURL,
+		"--advertise-client-urls="+etcdURL,
+		"--listen-peer-urls="+peerURL,
+		"--initial-advertise-peer-urls="+peerURL,
+		"--initial-cluster=default="+peerURL,
+		"--unsafe-no-fsync",
+	)
+	if err != nil {
+		t.Fatalf("testcluster: %v", err)
+	}
+	c.procs = append(c.procs, etcd)
+	plain := &http.Client{Timeout: 2 * time.Second}
+	if err := waitHealthy(ctx, []*process{etcd}, func(ctx context.Context) error {
+		body, err := get(ctx, plain, etcdURL+"/health", "")
+		if err == nil && !strings.Contains(body, `"health":"true"`) {
+			err = fmt.Errorf("etcd /health: %s", body)
+		}
+		return err
+	}); err != nil {
+		t.Fatalf("testcluster: etcd not healthy: %v\n%s", err, etcd.tail(20))
+	}
+
+	// kube-apiserver.
+	c.Server = "https://127.0.0.1:" + strconv.Itoa(ports[2])
+	c.ServiceAccountIssuer = c.Server
+	tokenFile := filepath.Join(dir, "tokens.csv")
+	tokens := fmt.Sprintf("%s,%s,%s,%q\n%s,%s,%s,%q\n",
+		c.Token, AdminUser, AdminUser, mastersGroup,
+		kcmToken, kcmUser, kcmUser, mastersGroup)
+	if err := os.WriteFile(tokenFile, []byte(tokens), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	api, err := startProcess(t, dir, toolAPIServer, filepath.Join(bin, toolAPIServer),
+		"--etcd-servers="+etcdURL,
+		"--bind-address=127.0.0.1",
+		"--advertise-address=127.0.0.1",
+		"--secure-port="+strconv.Itoa(ports[2]),
+		"--cert-dir="+filepath.Join(dir, "apiserver-certs"),
+		"--tls-cert-file="+pki.servingCert,
+		"--tls-private-key-file="+pki.servingKey,
+		"--client-ca-file="+pki.caFile,
+		"--token-auth-file="+tokenFile,
+		"--authorization-mode=Node,RBAC",
+		"--service-account-issuer="+c.ServiceAccountIssuer,
+		"--service-account-key-file="+pki.saVerifyingKey,
+		"--service-account-signing-key-file="+pki.saSigningKey,
+		"--service-cluster-ip-range="+ServiceCIDR,
+		"--allow-privileged=true",
+		"--profiling=false",
+	)
+	if err != nil {
+		t.Fatalf("testcluster: %v", err)
+	}
+	c.procs = append(c.procs, api)
+
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pki.caPEM)
+	verified := &http.Client{
+		Timeout:   5 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}},
+	}
+	if err := waitHealthy(ctx, []*process{etcd, api}, func(ctx context.Context) error {
+		_, err := get(ctx, verified, c.Server+"/readyz", c.Token)
+		return err
+	}); err != nil {
+		t.Fatalf("testcluster: kube-apiserver not ready: %v\n%s", err, api.tail(30))
+	}
+
+	c.Kubeconfig = kubeconfig(c.Server, pki.caPEM, AdminUser, c.Token)
+	c.KubeconfigPath = filepath.Join(dir, "admin.kubeconfig")
+	kcmKubeconfigPath := filepath.Join(dir, "kube-controller-manager.kubeconfig")
+	for path, data := range map[string][]byte{
+		c.KubeconfigPath:  c.Kubeconfig,
+		kcmKubeconfigPath: kubeconfig(c.Server, pki.caPEM, kcmUser, kcmToken),
+	} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.Config, err = clientcmd.RESTConfigFromKubeConfig(c.Kubeconfig); err != nil {
+		t.Fatalf("testcluster: admin kubeconfig: %v", err)
+	}
+	if c.Client, err = kubernetes.NewForConfig(c.Config); err != nil {
+		t.Fatalf("testcluster: client: %v", err)
+	}
+
+	// kube-controller-manager, serving /healthz with the CA-signed loopback certificate.
+	kcmURL := "https://127.0.0.1:" + strconv.Itoa(ports[3])
+	kcm, err := startProcess(t, dir, toolKCM, filepath.Join(bin, toolKCM),
+		"--kubeconfig="+kcmKubeconfigPath,
+		"--authentication-kubeconfig="+kcmKubeconfigPath,
+		"--authorization-kubeconfig="+kcmKubeconfigPath,
+		"--bind-address=127.0.0.1",
+		"--secure-port="+strconv.Itoa(ports[3]),
+		"--tls-cert-file="+pki.servingCert,
+		"--tls-private-key-file="+pki.servingKey,
+		"--leader-elect=false",
+		"--controllers="+strings.Join(controllers, ","),
+		"--use-service-account-credentials=false",
+		"--service-account-private-key-file="+pki.saSigningKey,
+		"--root-ca-file="+pki.caFile,
+		"--profiling=false",
+	)
+	if err != nil {
+		t.Fatalf("testcluster: %v", err)
+	}
+	c.procs = append(c.procs, kcm)
+	if err := waitHealthy(ctx, c.procs, func(ctx context.Context) error {
+		_, err := get(ctx, verified, kcmURL+"/healthz", c.Token)
+		return err
+	}); err != nil {
+		t.Fatalf("testcluster: kube-controller-manager not healthy: %v\n%s", err, kcm.tail(30))
+	}
+
+	c.StartTime = time.Since(began)
+	t.Logf("testcluster: control plane ready at %s in %s (dir %s)", c.Server, c.StartTime.Round(time.Millisecond), dir)
+	return c
+}
+
+// waitHealthy polls check until it succeeds, a watched process exits, or startTimeout passes.
+func waitHealthy(ctx context.Context, watched []*process, check func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		for _, p := range watched {
+			if done, err := p.exited(); done {
+				return fmt.Errorf("%s exited (%v)", p.name, err)
+			}
+		}
+		if last = check(ctx); last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w; last check: %v", ctx.Err(), last)
+		case <-tick.C:
+		}
+	}
+}
+
+// get fetches url and returns the body, or an error unless the status is 200.
+func get(ctx context.Context, client *http.Client, url, token string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		return string(body), fmt.Errorf("GET %s: %s: %s", url, resp.Status, body)
+	}
+	return string(body), nil
+}
+
+// kubeconfig renders a single-context kubeconfig with token auth and the CA embedded.
+func kubeconfig(server string, caPEM []byte, user, token string) []byte {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["testcluster"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caPEM}
+	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts["testcluster"] = &clientcmdapi.Context{Cluster: "testcluster", AuthInfo: user}
+	cfg.CurrentContext = "testcluster"
+	data, err := clientcmd.Write(*cfg)
+	if err != nil {
+		panic(fmt.Sprintf("testcluster: encode kubeconfig: %v", err)) // only a programming error gets here
+	}
+	return data
+}
+
+// freePorts reserves n distinct loopback ports by listening on port 0, then releases them
+// for the processes to bind. Holding all listeners until every port is chosen keeps the n distinct.
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("testcluster: free port: %v", err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
+func randomToken(t testing.TB) string {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
