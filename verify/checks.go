@@ -1,0 +1,295 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Check names, as reported and as accepted by tests and the CLI.
+const (
+	CheckNodesReady         = "nodes-ready"
+	CheckAWSNodeRollout     = "aws-node-rollout"
+	CheckAWSNodeAnnotation  = "aws-node-annotation"
+	CheckAWSNodeCredentials = "aws-node-credentials"
+	CheckCoreDNSReady       = "coredns-ready"
+	CheckIRSAAccounts       = "irsa-service-accounts"
+)
+
+// Checks returns the IRSA health checks in the order they are reported: the order in which
+// the walkthrough found its problems (nodes, the CNI's rollout and credentials, coredns).
+func Checks() []Check {
+	return []Check{
+		{Name: CheckNodesReady, Eval: nodesReady},
+		{Name: CheckAWSNodeRollout, Eval: awsNodeRollout},
+		{Name: CheckAWSNodeAnnotation, Eval: awsNodeAnnotation},
+		{Name: CheckAWSNodeCredentials, Eval: awsNodeCredentials},
+		{Name: CheckCoreDNSReady, Eval: coreDNSReady},
+		{Name: CheckIRSAAccounts, Eval: irsaAccounts},
+	}
+}
+
+func nodesReady(ctx context.Context, client kubernetes.Interface, want Expectations) (string, error) {
+	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return "", fmt.Errorf("list nodes: %w", err)
+	}
+	ready := 0
+	var notReady []string
+	for _, n := range nodes.Items {
+		cond := nodeCondition(n, corev1.NodeReady)
+		if cond != nil && cond.Status == corev1.ConditionTrue {
+			ready++
+			continue
+		}
+		why := "no Ready condition"
+		if cond != nil {
+			why = fmt.Sprintf("Ready=%s %s", cond.Status, cond.Reason)
+		}
+		notReady = append(notReady, fmt.Sprintf("%s (%s)", n.Name, strings.TrimSpace(why)))
+	}
+	seen := fmt.Sprintf("%d of %d nodes Ready", ready, len(nodes.Items))
+	if ready != want.Nodes {
+		if len(notReady) > 0 {
+			seen += "; not ready: " + strings.Join(notReady, ", ")
+		}
+		return "", fmt.Errorf("%s, want %d Ready", seen, want.Nodes)
+	}
+	return seen, nil
+}
+
+func nodeCondition(n corev1.Node, t corev1.NodeConditionType) *corev1.NodeCondition {
+	for i := range n.Status.Conditions {
+		if n.Status.Conditions[i].Type == t {
+			return &n.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// awsNodeRollout passes when the DaemonSet controller has acted on the latest spec (the
+// restart annotation) and every scheduled pod is updated and available.
+func awsNodeRollout(ctx context.Context, client kubernetes.Interface, _ Expectations) (string, error) {
+	ds, err := client.AppsV1().DaemonSets(KubeSystem).Get(ctx, AWSNode, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("get daemonset %s/%s: %w", KubeSystem, AWSNode, err)
+	}
+	s := ds.Status
+	seen := fmt.Sprintf("generation %d observed %d, desired %d updated %d available %d",
+		ds.Generation, s.ObservedGeneration, s.DesiredNumberScheduled, s.UpdatedNumberScheduled, s.NumberAvailable)
+	if s.ObservedGeneration < ds.Generation || s.DesiredNumberScheduled == 0 ||
+		s.UpdatedNumberScheduled != s.DesiredNumberScheduled || s.NumberAvailable != s.DesiredNumberScheduled {
+		return "", fmt.Errorf("%s; want observed ≥ generation and updated = available = desired > 0", seen)
+	}
+	return seen, nil
+}
+
+func awsNodeAnnotation(ctx context.Context, client kubernetes.Interface, want Expectations) (string, error) {
+	sa := types.NamespacedName{Namespace: KubeSystem, Name: AWSNode}
+	if err := annotated(ctx, client, sa, want.AWSNodeRoleARN); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s %s=%s", sa, RoleARNAnnotation, want.AWSNodeRoleARN), nil
+}
+
+func irsaAccounts(ctx context.Context, client kubernetes.Interface, want Expectations) (string, error) {
+	accounts := sortedAccounts(want.ServiceAccounts)
+	if len(accounts) == 0 {
+		return "no other IRSA service accounts configured", nil
+	}
+	var problems []string
+	for _, sa := range accounts {
+		if err := annotated(ctx, client, sa, want.ServiceAccounts[sa]); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return "", fmt.Errorf("%d of %d service accounts wrong: %s", len(problems), len(accounts), strings.Join(problems, "; "))
+	}
+	return fmt.Sprintf("%d service accounts annotated with their role ARNs", len(accounts)), nil
+}
+
+// annotated checks one service account's role-ARN annotation.
+func annotated(ctx context.Context, client kubernetes.Interface, name types.NamespacedName, arn string) error {
+	sa, err := client.CoreV1().ServiceAccounts(name.Namespace).Get(ctx, name.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("service account %s not found, want it annotated %s=%s", name, RoleARNAnnotation, arn)
+	}
+	if err != nil {
+		return fmt.Errorf("get service account %s: %w", name, err)
+	}
+	got, ok := sa.Annotations[RoleARNAnnotation]
+	if !ok {
+		return fmt.Errorf("%s has no %s annotation, want %s", name, RoleARNAnnotation, arn)
+	}
+	if got != arn {
+		return fmt.Errorf("%s %s=%s, want %s", name, RoleARNAnnotation, got, arn)
+	}
+	return nil
+}
+
+// awsNodeCredentials checks what the pod identity webhook injects into the aws-node
+// container at admission: it only does so for pods created after the annotation, which is
+// why the DaemonSet must be restarted.
+func awsNodeCredentials(ctx context.Context, client kubernetes.Interface, want Expectations) (string, error) {
+	pods, err := livePods(ctx, client, AWSNodeSelector)
+	if err != nil {
+		return "", err
+	}
+	if len(pods) == 0 {
+		return "", fmt.Errorf("no %s pods in %s (selector %s), want one per node with %s=%s", AWSNode, KubeSystem, AWSNodeSelector, EnvRoleARN, want.AWSNodeRoleARN)
+	}
+	var problems []string
+	for _, p := range pods {
+		if err := podCredentials(p, want.AWSNodeRoleARN); err != nil {
+			problems = append(problems, fmt.Sprintf("pod %s: %v", p.Name, err))
+		}
+	}
+	if len(problems) > 0 {
+		return "", fmt.Errorf("%d of %d %s pods lack IRSA credentials: %s", len(problems), len(pods), AWSNode, strings.Join(problems, "; "))
+	}
+	return fmt.Sprintf("%d %s pods carry %s=%s, %s=%s and the %s token volume",
+		len(pods), AWSNode, EnvRoleARN, want.AWSNodeRoleARN, EnvTokenFile, TokenFile, TokenAudience), nil
+}
+
+// podCredentials checks the aws-node container's env and that the token file the env names
+// is a projected service-account token for STS.
+func podCredentials(p corev1.Pod, arn string) error {
+	var c *corev1.Container
+	for i := range p.Spec.Containers {
+		if p.Spec.Containers[i].Name == AWSNode {
+			c = &p.Spec.Containers[i]
+		}
+	}
+	if c == nil {
+		return fmt.Errorf("no container named %s", AWSNode)
+	}
+	var problems []string
+	for _, e := range []corev1.EnvVar{{Name: EnvRoleARN, Value: arn}, {Name: EnvTokenFile, Value: TokenFile}} {
+		got, ok := envValue(c.Env, e.Name)
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("%s missing, want %s", e.Name, e.Value))
+		case got != e.Value:
+			problems = append(problems, fmt.Sprintf("%s=%s, want %s", e.Name, got, e.Value))
+		}
+	}
+	if err := tokenVolume(p, c); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, ", "))
+	}
+	return nil
+}
+
+func envValue(env []corev1.EnvVar, name string) (string, bool) {
+	for _, e := range env {
+		if e.Name == name {
+			return e.Value, true
+		}
+	}
+	return "", false
+}
+
+func tokenVolume(p corev1.Pod, c *corev1.Container) error {
+	var mount *corev1.VolumeMount
+	for i := range c.VolumeMounts {
+		if c.VolumeMounts[i].MountPath == TokenDir {
+			mount = &c.VolumeMounts[i]
+		}
+	}
+	if mount == nil {
+		return fmt.Errorf("nothing mounted at %s, want a projected %s token", TokenDir, TokenAudience)
+	}
+	for _, v := range p.Spec.Volumes {
+		if v.Name != mount.Name {
+			continue
+		}
+		if v.Projected == nil {
+			return fmt.Errorf("volume %s at %s is not projected, want a projected %s token", v.Name, TokenDir, TokenAudience)
+		}
+		var audiences []string
+		for _, src := range v.Projected.Sources {
+			t := src.ServiceAccountToken
+			if t == nil {
+				continue
+			}
+			if t.Audience == TokenAudience && path.Join(TokenDir, t.Path) == TokenFile {
+				return nil
+			}
+			audiences = append(audiences, fmt.Sprintf("%s at %s", t.Audience, path.Join(TokenDir, t.Path)))
+		}
+		return fmt.Errorf("volume %s projects tokens [%s], want audience %s at %s", v.Name, strings.Join(audiences, ", "), TokenAudience, TokenFile)
+	}
+	return fmt.Errorf("mount %s at %s names no volume of the pod", mount.Name, TokenDir)
+}
+
+func coreDNSReady(ctx context.Context, client kubernetes.Interface, _ Expectations) (string, error) {
+	pods, err := livePods(ctx, client, CoreDNSSelector)
+	if err != nil {
+		return "", err
+	}
+	if len(pods) == 0 {
+		return "", fmt.Errorf("no coredns pods in %s (selector %s), want at least one Running and Ready", KubeSystem, CoreDNSSelector)
+	}
+	var problems []string
+	for _, p := range pods {
+		if p.Status.Phase == corev1.PodRunning && podReady(p) {
+			continue
+		}
+		problems = append(problems, fmt.Sprintf("%s %s%s", p.Name, p.Status.Phase, waitingReasons(p)))
+	}
+	if len(problems) > 0 {
+		return "", fmt.Errorf("%d of %d coredns pods not Running and Ready: %s", len(problems), len(pods), strings.Join(problems, ", "))
+	}
+	return fmt.Sprintf("%d coredns pods Running and Ready", len(pods)), nil
+}
+
+func podReady(p corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// waitingReasons names why containers wait, such as the ContainerCreating of a CNI without
+// credentials.
+func waitingReasons(p corev1.Pod) string {
+	var reasons []string
+	for _, s := range p.Status.ContainerStatuses {
+		if s.State.Waiting != nil && s.State.Waiting.Reason != "" {
+			reasons = append(reasons, s.State.Waiting.Reason)
+		}
+	}
+	if len(reasons) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(reasons, ", ") + ")"
+}
+
+// livePods lists kube-system pods matching selector, leaving out terminating ones: during a
+// rollout the old pods, created before the annotation, are on their way out.
+func livePods(ctx context.Context, client kubernetes.Interface, selector string) ([]corev1.Pod, error) {
+	list, err := client.CoreV1().Pods(KubeSystem).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return nil, fmt.Errorf("list pods %s in %s: %w", selector, KubeSystem, err)
+	}
+	var pods []corev1.Pod
+	for _, p := range list.Items {
+		if p.DeletionTimestamp == nil {
+			pods = append(pods, p)
+		}
+	}
+	return pods, nil
+}

@@ -1,0 +1,250 @@
+// Package verify owns the post-deploy proof that IRSA works on a cluster built by eks-irsa:
+// the checks the walkthrough did by hand (nodes joined, aws-node rolled out with credentials
+// injected by the EKS pod identity webhook, coredns no longer stuck, service accounts
+// annotated), run with client-go against any kubernetes.Interface, so the fake clientset, a
+// loopback kube-apiserver and a real EKS cluster are checked by the same code.
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	iamarn "sigs.k8s.io/aws-iam-authenticator/pkg/arn"
+)
+
+// Protocol strings of IRSA as the EKS pod identity webhook writes them. The k8s package
+// exports the same annotation key as k8s.RoleARNAnnotation; they are defined here too so
+// verify does not depend on the package that creates what it checks. To be unified.
+const (
+	RoleARNAnnotation = "eks.amazonaws.com/role-arn"
+	EnvRoleARN        = "AWS_ROLE_ARN"
+	EnvTokenFile      = "AWS_WEB_IDENTITY_TOKEN_FILE"
+	TokenDir          = "/var/run/secrets/eks.amazonaws.com/serviceaccount"
+	TokenFile         = TokenDir + "/token"
+	TokenAudience     = "sts.amazonaws.com"
+)
+
+// The kube-system objects EKS creates and the checks look at.
+const (
+	KubeSystem      = "kube-system"
+	AWSNode         = "aws-node"
+	AWSNodeSelector = "k8s-app=aws-node"
+	CoreDNSSelector = "k8s-app=kube-dns"
+)
+
+// DefaultInterval is how often Wait re-runs failing checks: pods and nodes change on a scale
+// of seconds, and a check is a handful of GETs.
+const DefaultInterval = 5 * time.Second
+
+// Expectations is what the stack says the cluster must look like.
+type Expectations struct {
+	// Nodes is the desired worker count (the Auto Scaling group's desired capacity).
+	Nodes int
+	// AWSNodeRoleARN is the IAM role the VPC CNI's service account must carry.
+	AWSNodeRoleARN string
+	// ServiceAccounts maps every other configured IRSA service account to its role ARN.
+	ServiceAccounts map[types.NamespacedName]string
+}
+
+// Validate reports every problem with e at once.
+func (e Expectations) Validate() error {
+	var errs []error
+	if e.Nodes < 1 {
+		errs = append(errs, fmt.Errorf("desired node count is %d, want at least 1 (coredns needs a node)", e.Nodes))
+	}
+	if err := roleARN(e.AWSNodeRoleARN); err != nil {
+		errs = append(errs, fmt.Errorf("aws-node role ARN: %w", err))
+	}
+	for _, sa := range sortedAccounts(e.ServiceAccounts) {
+		if sa.Namespace == "" || sa.Name == "" {
+			errs = append(errs, fmt.Errorf("service account %q: want namespace/name", sa))
+		}
+		if err := roleARN(e.ServiceAccounts[sa]); err != nil {
+			errs = append(errs, fmt.Errorf("service account %s role ARN: %w", sa, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// roleARN accepts what the authenticator accepts as an IAM role ARN.
+func roleARN(s string) error {
+	if s == "" {
+		return errors.New("empty, want arn:<partition>:iam::<account>:role/<name>")
+	}
+	kind, _, err := iamarn.Canonicalize(s)
+	if err != nil {
+		return err
+	}
+	if kind != iamarn.ROLE {
+		return fmt.Errorf("%q is not an IAM role ARN", s)
+	}
+	return nil
+}
+
+func sortedAccounts(m map[types.NamespacedName]string) []types.NamespacedName {
+	return slices.SortedFunc(maps.Keys(m), func(a, b types.NamespacedName) int {
+		return strings.Compare(a.String(), b.String())
+	})
+}
+
+// Check is one named health check. Eval returns a one-line summary of what it saw when the
+// check passes, and an error saying what it saw and what it wanted when it fails.
+type Check struct {
+	Name string
+	Eval func(ctx context.Context, client kubernetes.Interface, want Expectations) (string, error)
+}
+
+// Result is the outcome of one check.
+type Result struct {
+	Check   string
+	Summary string // what was seen, when the check passed
+	Err     error  // nil when the check passed
+}
+
+// Passed reports whether the check passed.
+func (r Result) Passed() bool { return r.Err == nil }
+
+// Progress is the state of a wait after a round that left checks failing.
+type Progress struct {
+	Round     int
+	Failing   []Result
+	Remaining time.Duration
+}
+
+// Reporter receives results as they are known.
+type Reporter interface {
+	// Result is called once per check: when it passes, or when it has failed for good.
+	Result(Result)
+	// Waiting is called after each round of Wait that leaves checks failing with time left.
+	Waiting(Progress)
+}
+
+// Poll says how long Wait retries failing checks, and how often.
+type Poll struct {
+	Timeout  time.Duration
+	Interval time.Duration // DefaultInterval when zero
+}
+
+// Error is returned when checks fail. It names each failed check with what was seen and
+// what was wanted.
+type Error struct {
+	Failed []Result
+	Checks int           // how many checks ran
+	Waited time.Duration // the wait's timeout; zero when the checks ran once
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of %d IRSA checks failed", len(e.Failed), e.Checks)
+	if e.Waited > 0 {
+		fmt.Fprintf(&b, " after waiting %s", e.Waited)
+	}
+	b.WriteString(":")
+	for _, r := range e.Failed {
+		fmt.Fprintf(&b, "\n  %s: %v", r.Check, r.Err)
+	}
+	return b.String()
+}
+
+// Unwrap returns each failed check's error, so errors.Is reaches API errors such as
+// Forbidden or connection refused.
+func (e *Error) Unwrap() []error {
+	errs := make([]error, 0, len(e.Failed))
+	for _, r := range e.Failed {
+		errs = append(errs, r.Err)
+	}
+	return errs
+}
+
+// Run runs every check once, reporting each result, and returns an *Error naming the
+// failed ones.
+func Run(ctx context.Context, client kubernetes.Interface, want Expectations, rep Reporter) error {
+	return run(ctx, client, want, rep, Checks(), Poll{})
+}
+
+// Wait runs every check, then re-runs the failing ones every poll.Interval until all pass or
+// poll.Timeout (or ctx) ends the wait. Each check is reported once, as it passes or when the
+// wait gives up; rep.Waiting hears about every round in between.
+func Wait(ctx context.Context, client kubernetes.Interface, want Expectations, rep Reporter, poll Poll) error {
+	if poll.Timeout <= 0 {
+		return fmt.Errorf("verify: wait timeout is %s, want a positive duration", poll.Timeout)
+	}
+	return run(ctx, client, want, rep, Checks(), poll)
+}
+
+func run(ctx context.Context, client kubernetes.Interface, want Expectations, rep Reporter, checks []Check, poll Poll) error {
+	if err := want.Validate(); err != nil {
+		return fmt.Errorf("verify: expectations: %w", err)
+	}
+	pending := checks
+	failed := map[string]Result{}
+	round := 0
+	evaluate := func(ctx context.Context) {
+		round++
+		var still []Check
+		for _, c := range pending {
+			summary, err := c.Eval(ctx, client, want)
+			if err == nil {
+				delete(failed, c.Name)
+				rep.Result(Result{Check: c.Name, Summary: summary})
+				continue
+			}
+			still = append(still, c)
+			// A round cut short by the deadline says nothing about the cluster: keep what the
+			// previous round saw.
+			if _, seen := failed[c.Name]; seen && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+				continue
+			}
+			failed[c.Name] = Result{Check: c.Name, Err: err}
+		}
+		pending = still
+	}
+	failing := func() []Result {
+		out := make([]Result, 0, len(pending))
+		for _, c := range pending {
+			out = append(out, failed[c.Name])
+		}
+		return out
+	}
+
+	if poll.Timeout <= 0 {
+		evaluate(ctx)
+	} else {
+		interval := poll.Interval
+		if interval <= 0 {
+			interval = DefaultInterval
+		}
+		err := wait.PollUntilContextTimeout(ctx, interval, poll.Timeout, true, func(ctx context.Context) (bool, error) {
+			evaluate(ctx)
+			if len(pending) == 0 {
+				return true, nil
+			}
+			var remaining time.Duration
+			if deadline, ok := ctx.Deadline(); ok {
+				remaining = time.Until(deadline).Round(time.Second)
+			}
+			rep.Waiting(Progress{Round: round, Failing: failing(), Remaining: remaining})
+			return false, nil
+		})
+		if err != nil && !wait.Interrupted(err) {
+			return fmt.Errorf("verify: wait: %w", err)
+		}
+	}
+
+	results := failing()
+	for _, r := range results {
+		rep.Result(r)
+	}
+	if len(results) == 0 {
+		return nil
+	}
+	return &Error{Failed: results, Checks: len(checks), Waited: poll.Timeout}
+}
