@@ -1,0 +1,45 @@
+package k8s
+
+// Protocol strings shared with EKS, aws-iam-authenticator and the Kubernetes provider.
+const (
+	// RoleARNAnnotation on a ServiceAccount tells the EKS pod identity webhook which IAM role
+	// the account's pods assume (it injects AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE).
+	RoleARNAnnotation = "eks.amazonaws.com/role-arn"
+
+	// KubeSystemNamespace holds aws-auth and the EKS-managed aws-node objects.
+	KubeSystemNamespace = "kube-system"
+	// AwsAuthName is the ConfigMap aws-iam-authenticator reads its identity mappings from.
+	AwsAuthName = "aws-auth"
+	// MapRolesKey and MapUsersKey are aws-auth's data keys (YAML lists of mappings).
+	MapRolesKey = "mapRoles"
+	MapUsersKey = "mapUsers"
+
+	// NodeUsername is the username a worker node's role maps to; the authenticator fills in
+	// the instance's private DNS name, which is what the kubelet registers as.
+	NodeUsername = "system:node:{{EC2PrivateDNSName}}"
+	// BootstrappersGroup lets a node's kubelet request its client certificate.
+	BootstrappersGroup = "system:bootstrappers"
+	// NodesGroup is the group the Node authorizer recognises.
+	NodesGroup = "system:nodes"
+
+	// AWSNodeName is the VPC CNI's ServiceAccount and DaemonSet in kube-system, created by EKS.
+	AWSNodeName = "aws-node"
+
+	// FieldManager is the server-side apply field manager of every object this package writes.
+	FieldManager = "eks-irsa"
+	// RestartAnnotation is the pod-template annotation whose value, RestartToken(roleARN),
+	// rolls a DaemonSet's pods when its service account's role changes.
+	RestartAnnotation = "eks-irsa.github.com/role-arn-sha256"
+
+	// PatchFieldManagerAnnotation and PatchForceAnnotation are read by the Kubernetes provider
+	// on every server-side apply (not only on *Patch resources): the first names the field
+	// manager, the second forces the apply over other managers' fields.
+	PatchFieldManagerAnnotation = "pulumi.com/patchFieldManager"
+	PatchForceAnnotation        = "pulumi.com/patchForce"
+)
+
+// Component type tokens.
+const (
+	AwsAuthType            = "eksirsa:k8s:AwsAuth"
+	ServiceAccountRoleType = "eksirsa:k8s:ServiceAccountRole"
+)

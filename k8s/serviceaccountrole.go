@@ -1,0 +1,211 @@
+package k8s
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// ServiceAccountMode says who owns the ServiceAccount an IRSA role is bound to. The values
+// are the words config uses.
+type ServiceAccountMode string
+
+const (
+	// AnnotateServiceAccount patches the role annotation onto an account someone else owns
+	// (EKS's kube-system/aws-node, a Helm chart's account). Destroy removes the annotation and
+	// leaves the account.
+	AnnotateServiceAccount ServiceAccountMode = "annotate"
+	// CreateServiceAccount creates the account with the annotation; destroy deletes it.
+	CreateServiceAccount ServiceAccountMode = "create"
+	// NoServiceAccount touches nothing in the cluster: whoever creates the account (a chart
+	// with its own serviceAccount.annotations) is given the role ARN.
+	NoServiceAccount ServiceAccountMode = "none"
+)
+
+// ServiceAccountModes lists the accepted modes, in the order errors name them.
+var ServiceAccountModes = []ServiceAccountMode{AnnotateServiceAccount, CreateServiceAccount, NoServiceAccount}
+
+// clusterNamespaces exist in every cluster; creating one would make destroy delete it.
+var clusterNamespaces = []string{"default", KubeSystemNamespace, "kube-public", "kube-node-lease"}
+
+// ServiceAccountRoleArgs binds an IRSA role to Namespace/ServiceAccount.
+type ServiceAccountRoleArgs struct {
+	Provider       *kubernetes.Provider
+	Namespace      string
+	ServiceAccount string
+	RoleARN        pulumi.StringInput
+	Mode           ServiceAccountMode
+	// CreateNamespace creates Namespace (owned: destroy deletes it). Only with
+	// CreateServiceAccount, and never for the namespaces every cluster has.
+	CreateNamespace bool
+	// RestartDaemonSet names a DaemonSet in Namespace (e.g. "aws-node") whose pods run as the
+	// account and must restart to pick up a changed role. Empty: nothing is restarted.
+	RestartDaemonSet string
+}
+
+// ServiceAccountRole is an IRSA role bound to a service account. The child fields are nil
+// when the mode or args do not call for them; Resources lists the ones that exist.
+type ServiceAccountRole struct {
+	pulumi.ResourceState
+
+	RoleARN pulumi.StringOutput
+
+	Namespace           *corev1.Namespace           // CreateNamespace
+	ServiceAccount      *corev1.ServiceAccount      // CreateServiceAccount
+	ServiceAccountPatch *corev1.ServiceAccountPatch // AnnotateServiceAccount
+	Restart             *appsv1.DaemonSetPatch      // RestartDaemonSet
+}
+
+// Resources returns the Kubernetes objects the binding created, for DependsOn: worker
+// capacity waits for the annotation and the restart.
+func (c *ServiceAccountRole) Resources() []pulumi.Resource {
+	var out []pulumi.Resource
+	if c.Namespace != nil {
+		out = append(out, c.Namespace)
+	}
+	if c.ServiceAccount != nil {
+		out = append(out, c.ServiceAccount)
+	}
+	if c.ServiceAccountPatch != nil {
+		out = append(out, c.ServiceAccountPatch)
+	}
+	if c.Restart != nil {
+		out = append(out, c.Restart)
+	}
+	return out
+}
+
+// RestartToken is the pod-template annotation value for a role: a digest of the ARN, so it
+// changes exactly when the role does.
+func RestartToken(roleARN string) string {
+	sum := sha256.Sum256([]byte(roleARN))
+	return hex.EncodeToString(sum[:])[:16]
+}
+
+func (a *ServiceAccountRoleArgs) validate() error {
+	if a == nil {
+		return errors.New("args: required")
+	}
+	var v validator
+	v.provider("Provider", a.Provider)
+	v.dnsLabel("Namespace", a.Namespace)
+	v.dnsSubdomain("ServiceAccount", a.ServiceAccount)
+	v.roleARN("RoleARN", a.RoleARN)
+	if !slices.Contains(ServiceAccountModes, a.Mode) {
+		v.addf("Mode", "%q is not one of %q", a.Mode, ServiceAccountModes)
+	}
+	if a.CreateNamespace {
+		if a.Mode != CreateServiceAccount {
+			v.addf("CreateNamespace", "only with Mode %q: a namespace is created for an account we create", CreateServiceAccount)
+		}
+		if slices.Contains(clusterNamespaces, a.Namespace) {
+			v.addf("CreateNamespace", "%q exists in every cluster and destroy would delete it; leave CreateNamespace false", a.Namespace)
+		}
+	}
+	if a.RestartDaemonSet != "" {
+		v.dnsSubdomain("RestartDaemonSet", a.RestartDaemonSet)
+		if a.Mode == NoServiceAccount {
+			v.addf("RestartDaemonSet", "needs Mode %q or %q: with %q nothing here changes the account its pods read",
+				AnnotateServiceAccount, CreateServiceAccount, NoServiceAccount)
+		}
+	}
+	return errors.Join(v.errs...)
+}
+
+// NewServiceAccountRole annotates (or creates) the service account with the role ARN and, if
+// asked, rolls the DaemonSet whose pods use it.
+func NewServiceAccountRole(ctx *pulumi.Context, name string, args *ServiceAccountRoleArgs, opts ...pulumi.ResourceOption) (*ServiceAccountRole, error) {
+	if err := args.validate(); err != nil {
+		return nil, fmt.Errorf("service account role %s: %w", name, err)
+	}
+	c := &ServiceAccountRole{RoleARN: args.RoleARN.ToStringOutput()}
+	if err := ctx.RegisterComponentResource(ServiceAccountRoleType, name, c, opts...); err != nil {
+		return nil, fmt.Errorf("service account role %s: register component: %w", name, err)
+	}
+	child := func(extra ...pulumi.ResourceOption) []pulumi.ResourceOption {
+		return append([]pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(args.Provider)}, extra...)
+	}
+	managed := func() pulumi.StringMap {
+		return pulumi.StringMap{PatchFieldManagerAnnotation: pulumi.String(FieldManager)}
+	}
+	withRole := func() pulumi.StringMap {
+		m := managed()
+		m[RoleARNAnnotation] = args.RoleARN
+		return m
+	}
+
+	var accountDeps []pulumi.Resource
+	if args.CreateNamespace {
+		ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.Namespace), Annotations: managed()},
+		}, child()...)
+		if err != nil {
+			return nil, fmt.Errorf("service account role %s: create namespace: %w", name, err)
+		}
+		c.Namespace = ns
+		accountDeps = append(accountDeps, ns)
+	}
+
+	var account pulumi.Resource
+	switch args.Mode {
+	case CreateServiceAccount:
+		sa, err := corev1.NewServiceAccount(ctx, name+"-service-account", &corev1.ServiceAccountArgs{
+			Metadata: &metav1.ObjectMetaArgs{
+				Name:        pulumi.String(args.ServiceAccount),
+				Namespace:   pulumi.String(args.Namespace),
+				Annotations: withRole(),
+			},
+		}, child(pulumi.DependsOn(accountDeps))...)
+		if err != nil {
+			return nil, fmt.Errorf("service account role %s: create service account: %w", name, err)
+		}
+		c.ServiceAccount, account = sa, sa
+	case AnnotateServiceAccount:
+		patch, err := corev1.NewServiceAccountPatch(ctx, name+"-service-account", &corev1.ServiceAccountPatchArgs{
+			Metadata: &metav1.ObjectMetaPatchArgs{
+				Name:        pulumi.String(args.ServiceAccount),
+				Namespace:   pulumi.String(args.Namespace),
+				Annotations: withRole(),
+			},
+		}, child()...)
+		if err != nil {
+			return nil, fmt.Errorf("service account role %s: annotate service account: %w", name, err)
+		}
+		c.ServiceAccountPatch, account = patch, patch
+	}
+
+	if args.RestartDaemonSet != "" {
+		token := c.RoleARN.ApplyT(RestartToken).(pulumi.StringOutput)
+		restart, err := appsv1.NewDaemonSetPatch(ctx, name+"-restart", &appsv1.DaemonSetPatchArgs{
+			Metadata: &metav1.ObjectMetaPatchArgs{
+				Name:        pulumi.String(args.RestartDaemonSet),
+				Namespace:   pulumi.String(args.Namespace),
+				Annotations: managed(),
+			},
+			Spec: &appsv1.DaemonSetSpecPatchArgs{
+				Template: &corev1.PodTemplateSpecPatchArgs{
+					Metadata: &metav1.ObjectMetaPatchArgs{
+						Annotations: pulumi.StringMap{RestartAnnotation: token},
+					},
+				},
+			},
+		}, child(pulumi.DependsOn([]pulumi.Resource{account}))...)
+		if err != nil {
+			return nil, fmt.Errorf("service account role %s: restart daemonset %s: %w", name, args.RestartDaemonSet, err)
+		}
+		c.Restart = restart
+	}
+
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"roleArn": c.RoleARN}); err != nil {
+		return nil, fmt.Errorf("service account role %s: register outputs: %w", name, err)
+	}
+	return c, nil
+}
