@@ -12,6 +12,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -79,15 +80,17 @@ func Parse(r io.Reader) (*Table, error) {
 	return t, nil
 }
 
-// Default returns the embedded table. It panics if durations.csv is malformed, which the
-// package's tests rule out.
-func Default() *Table {
+// Default returns the embedded table, parsed once; a Table is read-only, so it is shared.
+// It panics if durations.csv is malformed, which the package's tests rule out.
+func Default() *Table { return defaultTable() }
+
+var defaultTable = sync.OnceValue(func() *Table {
 	t, err := Parse(strings.NewReader(durationsCSV))
 	if err != nil {
 		panic(err)
 	}
 	return t
-}
+})
 
 // Rows returns the table's rows in order.
 func (t *Table) Rows() []Row {
