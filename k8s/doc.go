@@ -24,6 +24,9 @@
 //     absent it is created and is ours (destroy deletes it). If another field manager already
 //     wrote mapRoles or mapUsers with different content, the apply fails with the provider's
 //     "Server-Side Apply field conflict detected" and the ConfigMap is left untouched.
+//     mapUsers is always written (an empty list when no users are configured) so someone
+//     else's mapUsers conflicts too. Only a value identical to ours is shared without a
+//     conflict; destroy then deletes aws-auth, which held nothing but our mappings.
 //     ExplainAwsAuthConflict turns that failure into instructions.
 //   - The way out (AdoptExisting true): copy every mapping of the existing aws-auth into the
 //     configured roles and users (`kubectl -n kube-system get configmap aws-auth -o yaml`),
@@ -35,12 +38,13 @@
 // forced apply we are the sole owner of data.mapRoles, so destroy would remove every mapping
 // (the user's included) from a cluster that keeps running.
 //
-// Limits the provider imposes, worth knowing: it forces every apply when the live object has no
-// managedFields at all (objects older than server-side apply) or when the environment sets
-// PULUMI_K8S_ENABLE_PATCH_FORCE=true; in both cases an existing aws-auth is overwritten
-// without a conflict. Once aws-auth is ours, a later edit by `kubectl apply` (manager "kubectl")
-// is taken over on the next update, while edits by other managers (kubectl edit, eksctl) fail
-// the update with a conflict.
+// What the provider does around this, read in its source: a preview forces its dry-run
+// create, so the conflict shows at update time, not in the preview; the environment variable
+// PULUMI_K8S_ENABLE_PATCH_FORCE=true forces every apply and so overwrites an existing aws-auth
+// without a conflict (do not set it). Once aws-auth is ours, the next change we make takes
+// over fields written by `kubectl apply --server-side` (manager "kubectl") silently, while
+// fields written by other managers (kubectl edit, client-side kubectl apply, eksctl) fail that
+// update with a conflict.
 //
 // # Restarting pods when a role changes
 //

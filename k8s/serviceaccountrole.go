@@ -30,8 +30,8 @@ const (
 	NoServiceAccount ServiceAccountMode = "none"
 )
 
-// ServiceAccountModes lists the accepted modes, in the order errors name them.
-var ServiceAccountModes = []ServiceAccountMode{AnnotateServiceAccount, CreateServiceAccount, NoServiceAccount}
+// serviceAccountModes lists the accepted modes, in the order errors name them.
+var serviceAccountModes = []ServiceAccountMode{AnnotateServiceAccount, CreateServiceAccount, NoServiceAccount}
 
 // clusterNamespaces exist in every cluster; creating one would make destroy delete it.
 var clusterNamespaces = []string{"default", KubeSystemNamespace, "kube-public", "kube-node-lease"}
@@ -99,8 +99,8 @@ func (a *ServiceAccountRoleArgs) validate() error {
 	v.dnsLabel("Namespace", a.Namespace)
 	v.dnsSubdomain("ServiceAccount", a.ServiceAccount)
 	v.roleARN("RoleARN", a.RoleARN)
-	if !slices.Contains(ServiceAccountModes, a.Mode) {
-		v.addf("Mode", "%q is not one of %q", a.Mode, ServiceAccountModes)
+	if !slices.Contains(serviceAccountModes, a.Mode) {
+		v.addf("Mode", "%q is not one of %q", a.Mode, serviceAccountModes)
 	}
 	if a.CreateNamespace {
 		if a.Mode != CreateServiceAccount {
