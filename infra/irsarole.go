@@ -1,0 +1,142 @@
+package infra
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// IRSARoleType is the IRSARole component's type token.
+const IRSARoleType = "eksirsa:infra:IRSARole"
+
+// Tag keys an IRSA role carries, naming the account that may assume it.
+const (
+	ServiceAccountNameTag      = "ServiceAccountName"
+	ServiceAccountNamespaceTag = "ServiceAccountNameSpace"
+)
+
+// IRSARoleArgs bind one Kubernetes service account to one IAM role.
+type IRSARoleArgs struct {
+	OIDCProviderARN pulumi.StringInput
+	// IssuerHost is the issuer without https:// (OIDCProvider.IssuerHost).
+	IssuerHost     pulumi.StringInput
+	Namespace      string
+	ServiceAccount string
+	RoleName       string
+	// ManagedPolicyARNs are attached; InlinePolicy (a JSON policy document) is put inline.
+	ManagedPolicyARNs []string
+	InlinePolicy      string
+	Tags              map[string]string
+}
+
+// IRSARole is an IAM role only the named service account's projected token can assume.
+type IRSARole struct {
+	pulumi.ResourceState
+
+	Arn  pulumi.StringOutput
+	Name pulumi.StringOutput
+	// TrustPolicy is the rendered assume-role policy, for review in plans.
+	TrustPolicy pulumi.StringOutput
+}
+
+// Subject is the token subject Kubernetes issues for a service account.
+func Subject(namespace, serviceAccount string) string {
+	return fmt.Sprintf("system:serviceaccount:%s:%s", namespace, serviceAccount)
+}
+
+func (a *IRSARoleArgs) validate() error {
+	var errs []error
+	if a.OIDCProviderARN == nil || a.IssuerHost == nil {
+		errs = append(errs, errors.New("OIDCProviderARN and IssuerHost are required"))
+	}
+	if a.Namespace == "" || a.ServiceAccount == "" {
+		errs = append(errs, errors.New("Namespace and ServiceAccount are required"))
+	}
+	if a.RoleName == "" {
+		errs = append(errs, errors.New("RoleName is required"))
+	}
+	if len(a.ManagedPolicyARNs) == 0 && a.InlinePolicy == "" {
+		errs = append(errs, errors.New("no policy: give ManagedPolicyARNs or InlinePolicy"))
+	}
+	return errors.Join(errs...)
+}
+
+// NewIRSARole creates the role. Its trust policy admits sts:AssumeRoleWithWebIdentity from
+// the cluster's OIDC provider only when the token's sub is exactly this service account and
+// its aud is sts.amazonaws.com: without the aud check any audience's token would do.
+func NewIRSARole(ctx *pulumi.Context, name string, args *IRSARoleArgs, opts ...pulumi.ResourceOption) (*IRSARole, error) {
+	if args == nil {
+		return nil, fmt.Errorf("irsa role %s: args are required", name)
+	}
+	if err := args.validate(); err != nil {
+		return nil, fmt.Errorf("irsa role %s: %w", name, err)
+	}
+	r := &IRSARole{}
+	if err := ctx.RegisterComponentResource(IRSARoleType, name, r, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(r)
+
+	trust := iam.GetPolicyDocumentOutput(ctx, iam.GetPolicyDocumentOutputArgs{
+		Statements: iam.GetPolicyDocumentStatementArray{iam.GetPolicyDocumentStatementArgs{
+			Effect:  pulumi.String("Allow"),
+			Actions: pulumi.ToStringArray([]string{"sts:AssumeRoleWithWebIdentity"}),
+			Principals: iam.GetPolicyDocumentStatementPrincipalArray{iam.GetPolicyDocumentStatementPrincipalArgs{
+				Type:        pulumi.String("Federated"),
+				Identifiers: pulumi.StringArray{args.OIDCProviderARN},
+			}},
+			Conditions: iam.GetPolicyDocumentStatementConditionArray{
+				iam.GetPolicyDocumentStatementConditionArgs{
+					Test:     pulumi.String("StringEquals"),
+					Variable: pulumi.Sprintf("%s:sub", args.IssuerHost),
+					Values:   pulumi.ToStringArray([]string{Subject(args.Namespace, args.ServiceAccount)}),
+				},
+				iam.GetPolicyDocumentStatementConditionArgs{
+					Test:     pulumi.String("StringEquals"),
+					Variable: pulumi.Sprintf("%s:aud", args.IssuerHost),
+					Values:   pulumi.ToStringArray([]string{STSAudience}),
+				},
+			},
+		}},
+	}, parent).Json()
+
+	role, err := iam.NewRole(ctx, name, &iam.RoleArgs{
+		Name:             pulumi.String(args.RoleName),
+		AssumeRolePolicy: trust,
+		Description:      pulumi.Sprintf("IRSA role of service account %s/%s", args.Namespace, args.ServiceAccount),
+		Tags: withTags(args.Tags, map[string]string{
+			ServiceAccountNameTag:      args.ServiceAccount,
+			ServiceAccountNamespaceTag: args.Namespace,
+		}),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("irsa role %s: create role: %w", name, err)
+	}
+	attachments, err := attachPolicies(ctx, name, role, args.ManagedPolicyARNs, parent)
+	if err != nil {
+		return nil, fmt.Errorf("irsa role %s: %w", name, err)
+	}
+	granted := attachments
+	if args.InlinePolicy != "" {
+		inline, err := iam.NewRolePolicy(ctx, name+"-inline", &iam.RolePolicyArgs{
+			Role:   role.Name,
+			Policy: pulumi.String(args.InlinePolicy),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("irsa role %s: create inline policy: %w", name, err)
+		}
+		granted = append(granted, inline)
+	}
+
+	// Whoever reads the ARN (the service-account annotation) waits for the policies too, so
+	// no pod starts with a role that cannot yet do its job.
+	r.Arn = readyAfter(role.Arn, granted...)
+	r.Name = role.Name
+	r.TrustPolicy = trust
+	if err := ctx.RegisterResourceOutputs(r, pulumi.Map{"arn": r.Arn, "name": r.Name}); err != nil {
+		return nil, fmt.Errorf("irsa role %s: register outputs: %w", name, err)
+	}
+	return r, nil
+}
