@@ -151,7 +151,7 @@ func NewAwsAuth(ctx *pulumi.Context, name string, args *AwsAuthArgs, opts ...pul
 	c.MapUsers = encodeUsers(args.Users)
 
 	annotations := pulumi.StringMap{PatchFieldManagerAnnotation: pulumi.String(FieldManager)}
-	cmOpts := []pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(args.Provider)}
+	cmOpts := []pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(args.Provider), pulumi.DeleteBeforeReplace(true)}
 	if args.AdoptExisting {
 		annotations[PatchForceAnnotation] = pulumi.String("true")
 		cmOpts = append(cmOpts, pulumi.RetainOnDelete(true))

@@ -8,6 +8,14 @@
 // `kubectl get --show-managed-fields` names us, conflicts name us, and destroying a patch
 // gives back exactly the fields we set.
 //
+// # Replacement
+//
+// Every object has a fixed name and, with server-side apply, a create is an upsert. A
+// create-before-delete replacement (what the engine does for every object when the provider
+// itself is replaced) would apply the new object and then delete it, or for a patch
+// relinquish the very fields the new patch just set, since both use FieldManager. So every
+// object is delete-before-replace: a short gap instead of a silent loss.
+//
 // # Objects EKS owns
 //
 // kube-system/aws-node (ServiceAccount and DaemonSet) belongs to EKS. ServiceAccountRole

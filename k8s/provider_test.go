@@ -65,38 +65,42 @@ func TestNewProviderRequiresKubeconfig(t *testing.T) {
 	}
 }
 
-// TestEveryObjectUsesTheClusterProvider builds the whole Kubernetes layer as the stack does
-// and checks that no object can fall back to the default provider (ambient kubeconfig).
-func TestEveryObjectUsesTheClusterProvider(t *testing.T) {
-	r := run(t, func(ctx *pulumi.Context) error {
-		p, err := newTestProvider(ctx)
-		if err != nil {
-			return err
-		}
-		node, err := newFakeRole(ctx, "eks-node")
-		if err != nil {
-			return err
-		}
-		cni, err := newFakeRole(ctx, "aws-node-irsa")
-		if err != nil {
-			return err
-		}
-		if _, err := NewAwsAuth(ctx, "aws-auth", &AwsAuthArgs{Provider: p, NodeRoleARN: node.Arn}); err != nil {
-			return err
-		}
-		if _, err := NewServiceAccountRole(ctx, "aws-node", &ServiceAccountRoleArgs{
-			Provider: p, Namespace: KubeSystemNamespace, ServiceAccount: AWSNodeName, RoleARN: cni.Arn,
-			Mode: AnnotateServiceAccount, RestartDaemonSet: AWSNodeName,
-		}); err != nil {
-			return err
-		}
-		_, err = NewServiceAccountRole(ctx, "external-secrets", &ServiceAccountRoleArgs{
-			Provider: p, Namespace: "external-secrets", ServiceAccount: "external-secrets",
-			RoleARN: pulumi.String("arn:aws:iam::123456789012:role/external-secrets"),
-			Mode:    CreateServiceAccount, CreateNamespace: true,
-		})
+// wholeLayer builds the Kubernetes layer as the stack does: aws-auth, the aws-node binding
+// with its restart, and an extra role whose account and namespace are created.
+func wholeLayer(ctx *pulumi.Context) error {
+	p, err := newTestProvider(ctx)
+	if err != nil {
 		return err
+	}
+	node, err := newFakeRole(ctx, "eks-node")
+	if err != nil {
+		return err
+	}
+	cni, err := newFakeRole(ctx, "aws-node-irsa")
+	if err != nil {
+		return err
+	}
+	if _, err := NewAwsAuth(ctx, "aws-auth", &AwsAuthArgs{Provider: p, NodeRoleARN: node.Arn}); err != nil {
+		return err
+	}
+	if _, err := NewServiceAccountRole(ctx, "aws-node", &ServiceAccountRoleArgs{
+		Provider: p, Namespace: KubeSystemNamespace, ServiceAccount: AWSNodeName, RoleARN: cni.Arn,
+		Mode: AnnotateServiceAccount, RestartDaemonSet: AWSNodeName,
+	}); err != nil {
+		return err
+	}
+	_, err = NewServiceAccountRole(ctx, "external-secrets", &ServiceAccountRoleArgs{
+		Provider: p, Namespace: "external-secrets", ServiceAccount: "external-secrets",
+		RoleARN: pulumi.String("arn:aws:iam::123456789012:role/external-secrets"),
+		Mode:    CreateServiceAccount, CreateNamespace: true,
 	})
+	return err
+}
+
+// TestEveryObjectUsesTheClusterProvider checks that no object can fall back to the default
+// provider (the ambient kubeconfig) and that each sits under one of our components.
+func TestEveryObjectUsesTheClusterProvider(t *testing.T) {
+	r := run(t, wholeLayer)
 	objs := kubernetesObjects(r)
 	if len(objs) != 5 {
 		t.Fatalf("%d Kubernetes objects, want 5 (ConfigMap, SA patch, DaemonSet patch, Namespace, ServiceAccount)", len(objs))
@@ -106,6 +110,21 @@ func TestEveryObjectUsesTheClusterProvider(t *testing.T) {
 		parent, ok := r.ByURN(reg.Parent)
 		if !ok || (parent.Type != AwsAuthType && parent.Type != ServiceAccountRoleType) {
 			t.Errorf("%s %s: parent %s is not one of this package's components", reg.Type, reg.Name, reg.Parent)
+		}
+	}
+}
+
+// TestFixedNameObjectsAreDeletedBeforeReplaced: with a fixed name and server-side apply, a
+// create-before-delete replacement would delete (or relinquish) what the new object just wrote.
+func TestFixedNameObjectsAreDeletedBeforeReplaced(t *testing.T) {
+	o := runWithOptions(t, wholeLayer)
+	objs := kubernetesObjects(o.Recorder)
+	if len(objs) == 0 {
+		t.Fatal("no Kubernetes objects registered")
+	}
+	for _, reg := range objs {
+		if !o.deleteBeforeReplace[reg.Type+"::"+reg.Name] {
+			t.Errorf("%s %s is not deleteBeforeReplace", reg.Type, reg.Name)
 		}
 	}
 }

@@ -131,7 +131,7 @@ func NewServiceAccountRole(ctx *pulumi.Context, name string, args *ServiceAccoun
 		return nil, fmt.Errorf("service account role %s: register component: %w", name, err)
 	}
 	child := func(extra ...pulumi.ResourceOption) []pulumi.ResourceOption {
-		return append([]pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(args.Provider)}, extra...)
+		return append([]pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(args.Provider), pulumi.DeleteBeforeReplace(true)}, extra...)
 	}
 	managed := func() pulumi.StringMap {
 		return pulumi.StringMap{PatchFieldManagerAnnotation: pulumi.String(FieldManager)}
