@@ -56,11 +56,17 @@ func TestAwsAuthParsesAsEKSDoes(t *testing.T) {
 			nodeSession: "arn:aws:sts::123456789012:assumed-role/eks-node/i-0abc",
 		},
 		{
-			name: "GovCloud partition, role path arriving as an Output",
+			name: "GovCloud partition, role path arriving as an Output, username that YAML must quote",
 			args: func(ctx *pulumi.Context) (*AwsAuthArgs, error) {
-				return &AwsAuthArgs{NodeRoleARN: outputOf("arn:aws-us-gov:iam::123456789012:role/team/eks-node")}, nil
+				return &AwsAuthArgs{
+					NodeRoleARN: outputOf("arn:aws-us-gov:iam::123456789012:role/team/eks-node"),
+					Roles:       []RoleMapping{{RoleARN: pulumi.String("arn:aws-us-gov:iam::123456789012:role/sso-admin"), Username: "{{SessionName}}", Groups: []string{"system:masters"}}},
+				}, nil
 			},
-			wantRoles:   []config.RoleMapping{{RoleARN: "arn:aws-us-gov:iam::123456789012:role/eks-node", Username: NodeUsername, Groups: nodeGroups}},
+			wantRoles: []config.RoleMapping{
+				{RoleARN: "arn:aws-us-gov:iam::123456789012:role/eks-node", Username: NodeUsername, Groups: nodeGroups},
+				{RoleARN: "arn:aws-us-gov:iam::123456789012:role/sso-admin", Username: "{{SessionName}}", Groups: []string{"system:masters"}},
+			},
 			wantUsers:   []config.UserMapping{},
 			nodeSession: "arn:aws-us-gov:sts::123456789012:assumed-role/eks-node/i-0abc",
 		},

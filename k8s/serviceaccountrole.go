@@ -36,6 +36,10 @@ var serviceAccountModes = []ServiceAccountMode{AnnotateServiceAccount, CreateSer
 // clusterNamespaces exist in every cluster; creating one would make destroy delete it.
 var clusterNamespaces = []string{"default", KubeSystemNamespace, "kube-public", "kube-node-lease"}
 
+// eksAccounts are the kube-system accounts EKS creates. A create would be an upsert of EKS's
+// object, and destroy would then delete it.
+var eksAccounts = []string{AWSNodeName, "coredns", "kube-proxy"}
+
 // ServiceAccountRoleArgs binds an IRSA role to Namespace/ServiceAccount.
 type ServiceAccountRoleArgs struct {
 	Provider       *kubernetes.Provider
@@ -101,6 +105,9 @@ func (a *ServiceAccountRoleArgs) validate() error {
 	v.roleARN("RoleARN", a.RoleARN)
 	if !slices.Contains(serviceAccountModes, a.Mode) {
 		v.addf("Mode", "%q is not one of %q", a.Mode, serviceAccountModes)
+	}
+	if a.Mode == CreateServiceAccount && a.Namespace == KubeSystemNamespace && slices.Contains(eksAccounts, a.ServiceAccount) {
+		v.addf("Mode", "EKS owns %s/%s and destroy would delete it; use %q", a.Namespace, a.ServiceAccount, AnnotateServiceAccount)
 	}
 	if a.CreateNamespace {
 		if a.Mode != CreateServiceAccount {

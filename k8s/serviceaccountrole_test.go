@@ -308,10 +308,18 @@ func TestServiceAccountRoleValidation(t *testing.T) {
 		{
 			name: "creating kube-system",
 			edit: func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs {
-				a.Mode, a.CreateNamespace = CreateServiceAccount, true
+				a.ServiceAccount, a.Mode, a.CreateNamespace = "cluster-autoscaler", CreateServiceAccount, true
 				return a
 			},
 			wantErr: []string{`CreateNamespace: "kube-system" exists in every cluster and destroy would delete it`},
+		},
+		{
+			name: "creating EKS's aws-node account",
+			edit: func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs {
+				a.Mode = CreateServiceAccount
+				return a
+			},
+			wantErr: []string{`Mode: EKS owns kube-system/aws-node and destroy would delete it; use "annotate"`},
 		},
 		{
 			name: "restart with no account to change",
