@@ -39,7 +39,9 @@ type AwsAuthArgs struct {
 	Users []UserMapping
 	// AdoptExisting takes over an aws-auth another field manager wrote: the apply is forced,
 	// so Roles and Users replace its mappings wholesale, and the ConfigMap is retained on
-	// delete. Set it only after copying the existing mappings into Roles and Users.
+	// delete. Set it only after copying the existing mappings into Roles and Users. While it
+	// is set every apply is forced, so config is the only source of truth for the mappings;
+	// turning it off later makes the ConfigMap ours (destroy deletes it) and applies unforced.
 	AdoptExisting bool
 }
 

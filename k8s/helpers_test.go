@@ -88,7 +88,7 @@ func mustGet(t *testing.T, r *recorder.Recorder, typ, name string) recorder.Regi
 	return reg
 }
 
-// providerRef checks that reg uses the one kubernetes provider the test made, by reference.
+// checkProvider checks that reg uses the one kubernetes provider the test made, by reference.
 func checkProvider(t *testing.T, r *recorder.Recorder, reg recorder.Registration) {
 	t.Helper()
 	providers := r.ByType(providerType)
