@@ -51,6 +51,8 @@ type Estimate struct {
 	Floor     time.Duration
 	// Ratio is Critical / Floor; 1 means nothing avoidable waits on the critical path.
 	Ratio float64
+	// Starts maps every registration's URN to when it starts: the creation order.
+	Starts map[string]time.Duration
 }
 
 // UnknownTypesError names the registered types the table has no row for, with the names
@@ -73,6 +75,11 @@ func (e *UnknownTypesError) Error() string {
 // its parent could be registered; a component is ready when all its children are. Types the
 // table does not know are an error, never zero.
 func (t *Table) Analyze(regs []recorder.Registration) (*Estimate, error) {
+	// The SDK registers resources concurrently; URN order makes ties break the same way on
+	// every run.
+	regs = slices.SortedFunc(slices.Values(regs), func(a, b recorder.Registration) int {
+		return strings.Compare(a.URN, b.URN)
+	})
 	g := &graph{
 		regs:     make(map[string]recorder.Registration, len(regs)),
 		children: map[string][]string{},
@@ -104,17 +111,18 @@ func (t *Table) Analyze(regs []recorder.Registration) (*Estimate, error) {
 			strings.Join(badComponents, "; "))
 	}
 
-	est := &Estimate{}
+	est := &Estimate{Starts: make(map[string]time.Duration, len(regs))}
 	var last string
 	for _, reg := range regs {
-		if !reg.Custom {
-			continue
-		}
-		est.Serial += g.rows[reg.URN].Duration
 		f, err := g.finishOf(reg.URN)
 		if err != nil {
 			return nil, err
 		}
+		est.Starts[reg.URN] = g.start[reg.URN].at
+		if !reg.Custom {
+			continue
+		}
+		est.Serial += g.rows[reg.URN].Duration
 		if last == "" || f.at > est.Critical {
 			est.Critical, last = f.at, reg.URN
 		}

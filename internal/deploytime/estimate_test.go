@@ -158,6 +158,14 @@ func TestAnalyze(t *testing.T) {
 			if est.Serial != serial {
 				t.Errorf("serial %s, want %s", est.Serial, serial)
 			}
+			if len(est.Starts) != len(b.regs) {
+				t.Errorf("%d starts for %d registrations", len(est.Starts), len(b.regs))
+			}
+			for _, s := range est.Path {
+				if est.Starts[s.URN] != s.Start {
+					t.Errorf("Starts[%s] = %s, path says %s", s.Name, est.Starts[s.URN], s.Start)
+				}
+			}
 			for i, s := range est.Path[1:] {
 				if prev := est.Path[i]; s.Start != prev.Start+prev.Duration {
 					t.Errorf("step %s starts at %s, want when %s is ready (%s)", s.Name, s.Start, prev.Name, prev.Start+prev.Duration)
