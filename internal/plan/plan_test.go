@@ -259,7 +259,7 @@ func TestPlanRenderings(t *testing.T) {
 		}},
 		{format: "mermaid", want: []string{
 			"flowchart LR\n",
-			"  subgraph r2[\"eksirsa:infra:Network<br/>test\"]\n    r1[\"aws:ec2/vpc:Vpc<br/>test-vpc\"]\n    class r1 critical\n",
+			"  subgraph r2 [\"eksirsa:infra:Network<br/>test\"]\n    r1[\"aws:ec2/vpc:Vpc<br/>test-vpc\"]\n    class r1 critical\n",
 			"  r1 --> r3\n",  // vpc → subnet
 			"  r9 --> r10\n", // restart → workers
 		}},

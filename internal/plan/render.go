@@ -180,7 +180,7 @@ func (p *Plan) WriteMermaid(w io.Writer) error {
 				}
 				continue
 			}
-			fmt.Fprintf(&b, "%ssubgraph %s[\"%s\"]\n", indent, ids[r.URN], label)
+			fmt.Fprintf(&b, "%ssubgraph %s [\"%s\"]\n", indent, ids[r.URN], label)
 			walk(r.URN, depth+1)
 			fmt.Fprintf(&b, "%send\n", indent)
 		}

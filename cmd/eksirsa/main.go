@@ -1,0 +1,71 @@
+// Command eksirsa drives the eks-irsa program: `plan` shows offline, with no cloud account
+// and no Pulumi CLI, what `pulumi up` would build and how long it would take.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes.
+const (
+	exitFailure = 1
+	// exitConfig means the stack's configuration is invalid; only its problems are printed.
+	exitConfig = 2
+)
+
+// exitError carries the exit code an error ends the process with.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes the command line and returns the process exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	root := newRootCommand(stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var exit *exitError
+	if errors.As(err, &exit) {
+		fmt.Fprintln(stderr, exit.err)
+		return exit.code
+	}
+	fmt.Fprintf(stderr, "eksirsa: %v\n", err)
+	return exitFailure
+}
+
+// options are the flags every command shares.
+type options struct {
+	stack string
+	dir   string
+}
+
+func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+	opts := &options{}
+	root := &cobra.Command{
+		Use:           "eksirsa",
+		Short:         "Plan, deploy and verify an EKS cluster with IAM Roles for Service Accounts",
+		SilenceErrors: true, // run prints errors once, with the right exit code
+		SilenceUsage:  true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().StringVarP(&opts.stack, "stack", "s", "test", "stack name (reads Pulumi.<stack>.yaml)")
+	root.PersistentFlags().StringVarP(&opts.dir, "cwd", "C", ".", "project directory (holds Pulumi.yaml)")
+	root.AddCommand(newPlanCommand(opts))
+	return root
+}
