@@ -1,14 +1,18 @@
-// Command eksirsa drives the eks-irsa program: `plan` shows offline, with no cloud account
-// and no Pulumi CLI, what `pulumi up` would build and how long it would take.
+// Command eksirsa drives the eks-irsa program through the Pulumi Automation API: `plan`
+// shows offline, with no cloud account and no Pulumi CLI, what `pulumi up` would build and
+// how long it would take; `outputs` and `kubeconfig` read the stack; `verify` checks with
+// client-go that IRSA works on the cluster.
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
 )
 
 // Exit codes.
@@ -33,7 +37,10 @@ func main() {
 
 // run executes the command line and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
-	root := newRootCommand(stdout, stderr)
+	return runWith(newRootCommand(stdout, stderr), args, stderr)
+}
+
+func runWith(root *cobra.Command, args []string, stderr io.Writer) int {
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {
@@ -48,14 +55,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitFailure
 }
 
-// options are the flags every command shares.
+// options are the flags every command shares, and the seams tests replace.
 type options struct {
-	stack string
-	dir   string
+	stack   string
+	dir     string
+	backend string
+
+	// open returns the Automation API stack (openAutoStack).
+	open func(context.Context, *options) (stackAPI, error)
+	// kubeClient builds a Kubernetes client from kubeconfig bytes (kubeClientFromConfig).
+	kubeClient func(kubeconfig []byte) (kubernetes.Interface, error)
 }
 
 func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
-	opts := &options{}
+	return newRootCommandWith(stdout, stderr, &options{open: openAutoStack, kubeClient: kubeClientFromConfig})
+}
+
+func newRootCommandWith(stdout, stderr io.Writer, opts *options) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "eksirsa",
 		Short:         "Plan, deploy and verify an EKS cluster with IAM Roles for Service Accounts",
@@ -66,6 +82,13 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVarP(&opts.stack, "stack", "s", "test", "stack name (reads Pulumi.<stack>.yaml)")
 	root.PersistentFlags().StringVarP(&opts.dir, "cwd", "C", ".", "project directory (holds Pulumi.yaml)")
-	root.AddCommand(newPlanCommand(opts))
+	root.PersistentFlags().StringVar(&opts.backend, "backend", "",
+		"state backend URL (default $"+envBackendURL+", else file://<cwd>/"+stateDir+")")
+	root.AddCommand(
+		newPlanCommand(opts),
+		newOutputsCommand(opts),
+		newKubeconfigCommand(opts),
+		newVerifyCommand(opts),
+	)
 	return root
 }

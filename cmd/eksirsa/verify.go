@@ -1,0 +1,113 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/eks-irsa/eks-irsa/internal/plan"
+	"github.com/eks-irsa/eks-irsa/k8s"
+	"github.com/eks-irsa/eks-irsa/stack"
+	"github.com/eks-irsa/eks-irsa/verify"
+)
+
+func newVerifyCommand(opts *options) *cobra.Command {
+	var kubeconfigPath string
+	poll := verify.Poll{Interval: verify.DefaultInterval}
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Check with client-go that the cluster's pods get AWS credentials through IRSA",
+		Long: `verify checks, one line per check: nodes Ready equal to the desired count; the aws-node
+DaemonSet fully updated and available; the aws-node ServiceAccount annotated with the stack's
+role ARN; every aws-node pod carrying AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE and the
+projected token volume; coredns Running and Ready; every configured IRSA account annotated.
+With --wait it re-checks failing checks until they pass or the time is up.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			outs, err := stackOutputs(ctx, opts)
+			if err != nil {
+				return err
+			}
+			cfg, err := loadStackConfig(opts)
+			if err != nil {
+				return err
+			}
+			want, err := expectations(outs, cfg)
+			if err != nil {
+				return err
+			}
+			var kubeconfig []byte
+			if kubeconfigPath != "" {
+				if kubeconfig, err = os.ReadFile(kubeconfigPath); err != nil {
+					return fmt.Errorf("kubeconfig: %w", err)
+				}
+			} else {
+				kc, ok := outs[stack.OutKubeconfig].Value.(string)
+				if !ok || kc == "" {
+					return fmt.Errorf("stack %s has no %s output; pass --kubeconfig", opts.stack, stack.OutKubeconfig)
+				}
+				kubeconfig = []byte(kc)
+			}
+			client, err := opts.kubeClient(kubeconfig)
+			if err != nil {
+				return err
+			}
+			rep := verify.TextReporter{W: cmd.OutOrStdout()}
+			if poll.Timeout > 0 {
+				return verify.Wait(ctx, client, want, rep, poll)
+			}
+			return verify.Run(ctx, client, want, rep)
+		},
+	}
+	cmd.Flags().StringVar(&kubeconfigPath, "kubeconfig", "", "kubeconfig file (default: the stack's kubeconfig output)")
+	cmd.Flags().DurationVar(&poll.Timeout, "wait", 0, "re-check failing checks for up to this long (e.g. 10m)")
+	cmd.Flags().DurationVar(&poll.Interval, "interval", verify.DefaultInterval, "time between checks while waiting")
+	return cmd
+}
+
+// loadStackConfig decodes the stack's configuration as the program does.
+func loadStackConfig(opts *options) (*stack.Config, error) {
+	_, cfg, err := plan.StackConfig(opts.dir, opts.stack)
+	if err != nil {
+		return nil, err
+	}
+	c, err := stack.Decode(cfg)
+	var cfgErr *stack.ConfigError
+	if errors.As(err, &cfgErr) {
+		return nil, &exitError{code: exitConfig, err: cfgErr}
+	}
+	return c, err
+}
+
+// expectations reads what verify checks from the stack's outputs: the desired node count,
+// the aws-node role and the roles of the accounts the stack annotates or creates (an account
+// in mode none is left for something else to annotate).
+func expectations(outs auto.OutputMap, cfg *stack.Config) (verify.Expectations, error) {
+	want := verify.Expectations{ServiceAccounts: map[types.NamespacedName]string{}}
+	nodes, ok := outs[stack.OutDesiredNodes].Value.(float64)
+	if !ok {
+		return want, fmt.Errorf("output %s is %v, want a number", stack.OutDesiredNodes, outs[stack.OutDesiredNodes].Value)
+	}
+	want.Nodes = int(nodes)
+	if want.AWSNodeRoleARN, ok = outs[stack.OutAwsNodeRoleARN].Value.(string); !ok {
+		return want, fmt.Errorf("output %s is %v, want a role ARN", stack.OutAwsNodeRoleARN, outs[stack.OutAwsNodeRoleARN].Value)
+	}
+	arns, _ := outs[stack.OutServiceAccountRoles].Value.(map[string]any)
+	for _, r := range cfg.ServiceAccountRoles {
+		if r.Account != k8s.AnnotateServiceAccount && r.Account != k8s.CreateServiceAccount {
+			continue
+		}
+		key := r.Namespace + "/" + r.ServiceAccount
+		arn, ok := arns[key].(string)
+		if !ok {
+			return want, fmt.Errorf("output %s has no role for %s", stack.OutServiceAccountRoles, key)
+		}
+		want.ServiceAccounts[types.NamespacedName{Namespace: r.Namespace, Name: r.ServiceAccount}] = arn
+	}
+	return want, nil
+}

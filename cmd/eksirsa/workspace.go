@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/eks-irsa/eks-irsa/stack"
+)
+
+// Environment the driver reads, as the Pulumi CLI does.
+const (
+	envBackendURL     = "PULUMI_BACKEND_URL"
+	envPassphrase     = "PULUMI_CONFIG_PASSPHRASE"
+	envPassphraseFile = "PULUMI_CONFIG_PASSPHRASE_FILE"
+	// stateDir is the default file backend, inside the project directory.
+	stateDir = ".pulumi-state"
+)
+
+// stackAPI is the part of an Automation API stack the commands drive: *auto.Stack is one,
+// tests use a recording fake.
+type stackAPI interface {
+	Preview(context.Context, ...optpreview.Option) (auto.PreviewResult, error)
+	Up(context.Context, ...optup.Option) (auto.UpResult, error)
+	Refresh(context.Context, ...optrefresh.Option) (auto.RefreshResult, error)
+	Destroy(context.Context, ...optdestroy.Option) (auto.DestroyResult, error)
+	Outputs(context.Context) (auto.OutputMap, error)
+	Cancel(context.Context) error
+}
+
+// backendURL is --backend, else PULUMI_BACKEND_URL, else a file backend in the project.
+func (o *options) backendURL() (string, error) {
+	if o.backend != "" {
+		return o.backend, nil
+	}
+	if url := os.Getenv(envBackendURL); url != "" {
+		return url, nil
+	}
+	dir, err := filepath.Abs(filepath.Join(o.dir, stateDir))
+	if err != nil {
+		return "", fmt.Errorf("state directory: %w", err)
+	}
+	return "file://" + dir, nil
+}
+
+// openAutoStack selects or creates the stack with the project's Pulumi.yaml, the stack's
+// file and stack.Program, as `pulumi up -s <stack>` in the project directory would.
+func openAutoStack(ctx context.Context, o *options) (stackAPI, error) {
+	url, err := o.backendURL()
+	if err != nil {
+		return nil, err
+	}
+	if dir, ok := strings.CutPrefix(url, "file://"); ok {
+		// The file backend encrypts secrets with a passphrase; without one the CLI would
+		// prompt, which a driver cannot answer.
+		if os.Getenv(envPassphrase) == "" && os.Getenv(envPassphraseFile) == "" {
+			return nil, fmt.Errorf("backend %s: set %s (or %s) to the stack's passphrase; "+
+				"use --backend or %s for S3 or Pulumi Cloud", url, envPassphrase, envPassphraseFile, envBackendURL)
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("backend %s: %w", url, err)
+		}
+	}
+	s, err := auto.UpsertStackLocalSource(ctx, o.stack, o.dir,
+		auto.Program(stack.Program),
+		auto.EnvVars(map[string]string{envBackendURL: url, "PULUMI_SKIP_UPDATE_CHECK": "true"}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("stack %s (backend %s): %w", o.stack, url, err)
+	}
+	return &s, nil
+}
+
+// kubeClientFromConfig builds a client from kubeconfig bytes, current context.
+func kubeClientFromConfig(kubeconfig []byte) (kubernetes.Interface, error) {
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	return kubernetes.NewForConfig(cfg)
+}
+
+// errNoStack says what to do when a command needs state that does not exist yet.
+var errNoStack = errors.New("the stack has no outputs: run `eksirsa up` first")
