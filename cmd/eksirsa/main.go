@@ -1,7 +1,8 @@
 // Command eksirsa drives the eks-irsa program through the Pulumi Automation API: `plan`
 // shows offline, with no cloud account and no Pulumi CLI, what `pulumi up` would build and
-// how long it would take; `outputs` and `kubeconfig` read the stack; `verify` checks with
-// client-go that IRSA works on the cluster.
+// how long it would take; `preview`, `up`, `refresh` and `destroy` run stack.Program on the
+// same project and stack files as the Pulumi CLI; `outputs` and `kubeconfig` read the stack;
+// `verify` checks with client-go that IRSA works on the cluster.
 package main
 
 import (
@@ -86,6 +87,10 @@ func newRootCommandWith(stdout, stderr io.Writer, opts *options) *cobra.Command 
 		"state backend URL (default $"+envBackendURL+", else file://<cwd>/"+stateDir+")")
 	root.AddCommand(
 		newPlanCommand(opts),
+		newPreviewCommand(opts),
+		newUpCommand(opts),
+		newRefreshCommand(opts),
+		newDestroyCommand(opts),
 		newOutputsCommand(opts),
 		newKubeconfigCommand(opts),
 		newVerifyCommand(opts),

@@ -15,6 +15,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,7 +30,16 @@ import (
 // fakeStack records the Automation API calls a command makes.
 type fakeStack struct {
 	outputs auto.OutputMap
-	calls   []string
+	// state is the exported deployment (pending operations live there).
+	state json.RawMessage
+	calls []string
+	// clearedPendingCreates records whether a refresh asked to clear pending creates.
+	clearedPendingCreates bool
+}
+
+func (f *fakeStack) Export(context.Context) (apitype.UntypedDeployment, error) {
+	f.calls = append(f.calls, "export")
+	return apitype.UntypedDeployment{Version: 3, Deployment: f.state}, nil
 }
 
 func (f *fakeStack) Preview(context.Context, ...optpreview.Option) (auto.PreviewResult, error) {
@@ -42,8 +52,13 @@ func (f *fakeStack) Up(context.Context, ...optup.Option) (auto.UpResult, error) 
 	return auto.UpResult{Outputs: f.outputs}, nil
 }
 
-func (f *fakeStack) Refresh(context.Context, ...optrefresh.Option) (auto.RefreshResult, error) {
+func (f *fakeStack) Refresh(_ context.Context, opts ...optrefresh.Option) (auto.RefreshResult, error) {
 	f.calls = append(f.calls, "refresh")
+	var o optrefresh.Options
+	for _, opt := range opts {
+		opt.ApplyOption(&o)
+	}
+	f.clearedPendingCreates = o.ClearPendingCreates
 	return auto.RefreshResult{}, nil
 }
 
@@ -97,6 +112,12 @@ type cli struct {
 
 func (c *cli) run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
+	return c.runWithInput(t, "", args...)
+}
+
+// runWithInput answers the command's questions with stdin.
+func (c *cli) runWithInput(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	opts := &options{
 		open: func(context.Context, *options) (stackAPI, error) { return c.stack, nil },
@@ -105,7 +126,9 @@ func (c *cli) run(t *testing.T, args ...string) (int, string, string) {
 			return c.client, nil
 		},
 	}
-	code := runWith(newRootCommandWith(&out, &errOut, opts), append(args, "-C", projectDir), &errOut)
+	root := newRootCommandWith(&out, &errOut, opts)
+	root.SetIn(strings.NewReader(stdin))
+	code := runWith(root, append(args, "-C", projectDir), &errOut)
 	return code, out.String(), errOut.String()
 }
 

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -28,46 +30,51 @@ projected token volume; coredns Running and Ready; every configured IRSA account
 With --wait it re-checks failing checks until they pass or the time is up.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			outs, err := stackOutputs(ctx, opts)
+			outs, err := stackOutputs(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
-			cfg, err := loadStackConfig(opts)
-			if err != nil {
-				return err
-			}
-			want, err := expectations(outs, cfg)
-			if err != nil {
-				return err
-			}
-			var kubeconfig []byte
-			if kubeconfigPath != "" {
-				if kubeconfig, err = os.ReadFile(kubeconfigPath); err != nil {
-					return fmt.Errorf("kubeconfig: %w", err)
-				}
-			} else {
-				kc, ok := outs[stack.OutKubeconfig].Value.(string)
-				if !ok || kc == "" {
-					return fmt.Errorf("stack %s has no %s output; pass --kubeconfig", opts.stack, stack.OutKubeconfig)
-				}
-				kubeconfig = []byte(kc)
-			}
-			client, err := opts.kubeClient(kubeconfig)
-			if err != nil {
-				return err
-			}
-			rep := verify.TextReporter{W: cmd.OutOrStdout()}
-			if poll.Timeout > 0 {
-				return verify.Wait(ctx, client, want, rep, poll)
-			}
-			return verify.Run(ctx, client, want, rep)
+			return runVerify(cmd.Context(), cmd.OutOrStdout(), opts, outs, kubeconfigPath, poll)
 		},
 	}
 	cmd.Flags().StringVar(&kubeconfigPath, "kubeconfig", "", "kubeconfig file (default: the stack's kubeconfig output)")
 	cmd.Flags().DurationVar(&poll.Timeout, "wait", 0, "re-check failing checks for up to this long (e.g. 10m)")
 	cmd.Flags().DurationVar(&poll.Interval, "interval", verify.DefaultInterval, "time between checks while waiting")
 	return cmd
+}
+
+// runVerify checks the cluster the outputs describe, with kubeconfigPath or else the
+// kubeconfig output; a positive poll.Timeout waits for failing checks.
+func runVerify(ctx context.Context, out io.Writer, opts *options, outs auto.OutputMap, kubeconfigPath string, poll verify.Poll) error {
+	cfg, err := loadStackConfig(opts)
+	if err != nil {
+		return err
+	}
+	want, err := expectations(outs, cfg)
+	if err != nil {
+		return err
+	}
+	var kubeconfig []byte
+	if kubeconfigPath != "" {
+		if kubeconfig, err = os.ReadFile(kubeconfigPath); err != nil {
+			return fmt.Errorf("kubeconfig: %w", err)
+		}
+	} else {
+		kc, ok := outs[stack.OutKubeconfig].Value.(string)
+		if !ok || kc == "" {
+			return fmt.Errorf("stack %s has no %s output; pass --kubeconfig", opts.stack, stack.OutKubeconfig)
+		}
+		kubeconfig = []byte(kc)
+	}
+	client, err := opts.kubeClient(kubeconfig)
+	if err != nil {
+		return err
+	}
+	rep := verify.TextReporter{W: out}
+	if poll.Timeout > 0 {
+		return verify.Wait(ctx, client, want, rep, poll)
+	}
+	return verify.Run(ctx, client, want, rep)
 }
 
 // loadStackConfig decodes the stack's configuration as the program does.

@@ -13,6 +13,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -37,6 +38,7 @@ type stackAPI interface {
 	Destroy(context.Context, ...optdestroy.Option) (auto.DestroyResult, error)
 	Outputs(context.Context) (auto.OutputMap, error)
 	Cancel(context.Context) error
+	Export(context.Context) (apitype.UntypedDeployment, error)
 }
 
 // backendURL is --backend, else PULUMI_BACKEND_URL, else a file backend in the project.

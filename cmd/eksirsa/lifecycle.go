@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/spf13/cobra"
+
+	"github.com/eks-irsa/eks-irsa/verify"
+)
+
+// defaultUpVerifyWait covers the nodes joining after the update: the ASG is created last
+// and its instances take 2-3 min to become Ready.
+const defaultUpVerifyWait = 10 * time.Minute
+
+func newPreviewCommand(opts *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "preview",
+		Short: "Show what `up` would change",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := opts.open(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			_, err = s.Preview(cmd.Context(), optpreview.ProgressStreams(cmd.OutOrStdout()), optpreview.ErrorProgressStreams(cmd.ErrOrStderr()))
+			return err
+		},
+	}
+}
+
+func newUpCommand(opts *options) *cobra.Command {
+	var yes, noVerify, cancel bool
+	poll := verify.Poll{Timeout: defaultUpVerifyWait, Interval: verify.DefaultInterval}
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Create or update the stack, then verify IRSA on the cluster",
+		Long: `up runs stack.Program through the Automation API with the project's Pulumi.yaml and
+the stack's file, streaming progress. Without --yes it previews and asks first. An update
+interrupted earlier is recovered first: pending creates are cleared by a refresh
+(pulumi refresh --clear-pending-creates), and --cancel releases a lock an interrupted run
+left (pulumi cancel). Afterwards it runs verify, waiting for the nodes, unless --no-verify.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, out, errOut := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+			s, err := opts.open(ctx, opts)
+			if err != nil {
+				return err
+			}
+			if cancel {
+				fmt.Fprintf(out, "Cancelling the update that holds stack %s's lock (pulumi cancel).\n", opts.stack)
+				if err := s.Cancel(ctx); err != nil {
+					return fmt.Errorf("cancel: %w", err)
+				}
+			}
+			if err := clearPendingCreates(ctx, s, out, errOut); err != nil {
+				return err
+			}
+			if !yes {
+				if _, err := s.Preview(ctx, optpreview.ProgressStreams(out), optpreview.ErrorProgressStreams(errOut)); err != nil {
+					return err
+				}
+				if ok, err := confirm(cmd.InOrStdin(), out, "Perform this update?"); err != nil || !ok {
+					return cancelled(err, "update")
+				}
+			}
+			res, err := s.Up(ctx, optup.ProgressStreams(out), optup.ErrorProgressStreams(errOut))
+			if auto.IsConcurrentUpdateError(err) {
+				return fmt.Errorf("stack %s is locked by another update; if none is running (an interrupted run left the lock), run `eksirsa up --cancel`: %w", opts.stack, err)
+			}
+			if err != nil {
+				return err
+			}
+			if noVerify {
+				return nil
+			}
+			fmt.Fprintln(out, "\nVerifying IRSA on the cluster:")
+			return runVerify(ctx, out, opts, res.Outputs, "", poll)
+		},
+	}
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "update without previewing and asking")
+	cmd.Flags().BoolVar(&noVerify, "no-verify", false, "skip verify after the update")
+	cmd.Flags().BoolVar(&cancel, "cancel", false, "first cancel the update holding the stack's lock (pulumi cancel)")
+	cmd.Flags().DurationVar(&poll.Timeout, "verify-wait", defaultUpVerifyWait, "how long verify waits for the cluster to become healthy")
+	return cmd
+}
+
+// clearPendingCreates recovers from an interrupted update: resources Pulumi started to create
+// but never heard back about are refreshed away, so the update does not create them twice.
+func clearPendingCreates(ctx context.Context, s stackAPI, out, errOut io.Writer) error {
+	state, err := s.Export(ctx)
+	if err != nil {
+		return fmt.Errorf("read stack state: %w", err)
+	}
+	var deployment struct {
+		PendingOperations []struct {
+			Resource struct {
+				URN string `json:"urn"`
+			} `json:"resource"`
+			Type string `json:"type"`
+		} `json:"pending_operations"`
+	}
+	if len(state.Deployment) > 0 {
+		if err := json.Unmarshal(state.Deployment, &deployment); err != nil {
+			return fmt.Errorf("read stack state: %w", err)
+		}
+	}
+	if len(deployment.PendingOperations) == 0 {
+		return nil
+	}
+	fmt.Fprintf(out, "The last update was interrupted with %d operations pending:\n", len(deployment.PendingOperations))
+	for _, op := range deployment.PendingOperations {
+		fmt.Fprintf(out, "  * %s, interrupted while %s\n", op.Resource.URN, op.Type)
+	}
+	fmt.Fprintln(out, "Refreshing with --clear-pending-creates before the update (pulumi refresh --clear-pending-creates).")
+	if _, err := s.Refresh(ctx, optrefresh.ClearPendingCreates(), optrefresh.ProgressStreams(out), optrefresh.ErrorProgressStreams(errOut)); err != nil {
+		return fmt.Errorf("refresh --clear-pending-creates: %w", err)
+	}
+	return nil
+}
+
+func newRefreshCommand(opts *options) *cobra.Command {
+	var clear bool
+	cmd := &cobra.Command{
+		Use:   "refresh",
+		Short: "Read the cloud's state of every resource into the stack",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := opts.open(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			options := []optrefresh.Option{optrefresh.ProgressStreams(cmd.OutOrStdout()), optrefresh.ErrorProgressStreams(cmd.ErrOrStderr())}
+			if clear {
+				options = append(options, optrefresh.ClearPendingCreates())
+			}
+			_, err = s.Refresh(cmd.Context(), options...)
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&clear, "clear-pending-creates", false, "drop creates an interrupted update left pending")
+	return cmd
+}
+
+func newDestroyCommand(opts *options) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "destroy",
+		Short: "Delete every resource of the stack: nodes first, the cluster's log group last",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := opts.open(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			if !yes {
+				ok, err := confirm(cmd.InOrStdin(), cmd.OutOrStdout(), fmt.Sprintf("Delete every resource of stack %s?", opts.stack))
+				if err != nil || !ok {
+					return cancelled(err, "destroy")
+				}
+			}
+			_, err = s.Destroy(cmd.Context(), optdestroy.ProgressStreams(cmd.OutOrStdout()), optdestroy.ErrorProgressStreams(cmd.ErrOrStderr()))
+			return err
+		},
+	}
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "destroy without asking")
+	return cmd
+}
+
+// confirm asks a yes/no question on in; anything but y or yes is no.
+func confirm(in io.Reader, out io.Writer, question string) (bool, error) {
+	fmt.Fprintf(out, "%s [y/N] ", question)
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && line == "" {
+		if err == io.EOF {
+			return false, nil
+		}
+		return false, fmt.Errorf("read answer: %w", err)
+	}
+	answer := strings.ToLower(strings.TrimSpace(line))
+	return answer == "y" || answer == "yes", nil
+}
+
+func cancelled(err error, what string) error {
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%s cancelled (pass --yes to skip the question)", what)
+}

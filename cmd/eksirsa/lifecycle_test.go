@@ -1,0 +1,137 @@
+package main
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+// interruptedState is a deployment an interrupted `up` left: a create never acknowledged.
+var interruptedState = json.RawMessage(`{"resources":[],"pending_operations":[` +
+	`{"resource":{"urn":"urn:pulumi:test::eks-irsa::aws:ec2/natGateway:NatGateway::nat"},"type":"creating"}]}`)
+
+func TestLifecycle(t *testing.T) {
+	tests := []struct {
+		name      string
+		args      []string
+		stdin     string
+		state     json.RawMessage
+		wantCode  int
+		wantCalls []string
+		wantOut   []string
+		wantErr   string
+		cleared   bool // a refresh cleared pending creates
+		verified  bool // verify built a client
+	}{
+		{
+			name: "preview", args: []string{"preview"},
+			wantCalls: []string{"preview"},
+		},
+		{
+			name: "up --yes updates and verifies", args: []string{"up", "--yes", "--verify-wait", "1m"},
+			wantCalls: []string{"export", "up"},
+			wantOut:   []string{"Verifying IRSA on the cluster:\n", "PASS coredns-ready: 1 coredns pods Running and Ready\n"},
+			verified:  true,
+		},
+		{
+			name: "up --no-verify", args: []string{"up", "-y", "--no-verify"},
+			wantCalls: []string{"export", "up"},
+		},
+		{
+			name: "up asks after the preview", args: []string{"up", "--no-verify"}, stdin: "yes\n",
+			wantCalls: []string{"export", "preview", "up"},
+			wantOut:   []string{"Perform this update? [y/N] "},
+		},
+		{
+			name: "up declined", args: []string{"up"}, stdin: "n\n",
+			wantCode: exitFailure, wantCalls: []string{"export", "preview"},
+			wantErr: "update cancelled (pass --yes to skip the question)",
+		},
+		{
+			name: "up without an answer", args: []string{"up"},
+			wantCode: exitFailure, wantCalls: []string{"export", "preview"},
+			wantErr: "update cancelled",
+		},
+		{
+			name: "up recovers an interrupted update", args: []string{"up", "-y", "--no-verify"}, state: interruptedState,
+			wantCalls: []string{"export", "refresh", "up"},
+			wantOut: []string{
+				"The last update was interrupted with 1 operations pending:\n",
+				"  * urn:pulumi:test::eks-irsa::aws:ec2/natGateway:NatGateway::nat, interrupted while creating\n",
+				"Refreshing with --clear-pending-creates before the update",
+			},
+			cleared: true,
+		},
+		{
+			name: "up --cancel releases the lock first", args: []string{"up", "-y", "--no-verify", "--cancel"},
+			wantCalls: []string{"cancel", "export", "up"},
+			wantOut:   []string{"Cancelling the update that holds stack test's lock (pulumi cancel).\n"},
+		},
+		{
+			name: "refresh", args: []string{"refresh"},
+			wantCalls: []string{"refresh"},
+		},
+		{
+			name: "refresh --clear-pending-creates", args: []string{"refresh", "--clear-pending-creates"},
+			wantCalls: []string{"refresh"}, cleared: true,
+		},
+		{
+			name: "destroy --yes", args: []string{"destroy", "--yes"},
+			wantCalls: []string{"destroy"},
+		},
+		{
+			name: "destroy asks", args: []string{"destroy"}, stdin: "y\n",
+			wantCalls: []string{"destroy"},
+			wantOut:   []string{"Delete every resource of stack test? [y/N] "},
+		},
+		{
+			name: "destroy declined", args: []string{"destroy"}, stdin: "no\n",
+			wantCode: exitFailure, wantErr: "destroy cancelled",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &cli{
+				stack:  &fakeStack{outputs: testStackOutputs(), state: tc.state},
+				client: fake.NewClientset(healthyCluster()...),
+			}
+			code, stdout, stderr := c.runWithInput(t, tc.stdin, tc.args...)
+			if code != tc.wantCode {
+				t.Errorf("exit %d, want %d; stderr %q", code, tc.wantCode, stderr)
+			}
+			if !slices.Equal(c.stack.calls, tc.wantCalls) {
+				t.Errorf("stack calls %q, want %q", c.stack.calls, tc.wantCalls)
+			}
+			for _, w := range tc.wantOut {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("stdout\n%s\nwant it to contain %q", stdout, w)
+				}
+			}
+			if tc.wantErr != "" && !strings.Contains(stderr, tc.wantErr) {
+				t.Errorf("stderr %q, want it to contain %q", stderr, tc.wantErr)
+			}
+			if c.stack.clearedPendingCreates != tc.cleared {
+				t.Errorf("cleared pending creates %v, want %v", c.stack.clearedPendingCreates, tc.cleared)
+			}
+			if verified := c.kubeconfig != nil; verified != tc.verified {
+				t.Errorf("verify ran %v, want %v", verified, tc.verified)
+			}
+		})
+	}
+}
+
+func TestConfirm(t *testing.T) {
+	for input, want := range map[string]bool{"y\n": true, "YES\n": true, " yes ": true, "n\n": false, "\n": false, "": false, "sure\n": false} {
+		var out strings.Builder
+		got, err := confirm(strings.NewReader(input), &out, "Go?")
+		if err != nil || got != want {
+			t.Errorf("confirm(%q) = %v, %v; want %v", input, got, err, want)
+		}
+		if out.String() != "Go? [y/N] " {
+			t.Errorf("prompt %q", out.String())
+		}
+	}
+}
