@@ -1,0 +1,298 @@
+package stack
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+
+	"github.com/eks-irsa/eks-irsa/k8s"
+)
+
+// ProjectName is the Pulumi project, and so the namespace of every config key below.
+const ProjectName = "eks-irsa"
+
+// RegionKey is the AWS provider's region, which the program also reads.
+const RegionKey = "aws:region"
+
+// Config is everything the program reads from the stack's configuration.
+type Config struct {
+	Region      string            `json:"-"`
+	ServiceType string            `json:"serviceType"`
+	Environment string            `json:"environment"`
+	ClusterName string            `json:"clusterName"`
+	Tags        map[string]string `json:"tags"`
+	Network     NetworkConfig     `json:"network"`
+	Cluster     ClusterConfig     `json:"cluster"`
+	Nodes       NodesConfig       `json:"nodes"`
+	OIDC        OIDCConfig        `json:"oidc"`
+	// ServiceAccountRoles are the IRSA roles made besides kube-system/aws-node's.
+	ServiceAccountRoles []ServiceAccountRoleConfig `json:"serviceAccountRoles"`
+	AwsAuth             AwsAuthConfig              `json:"awsAuth"`
+}
+
+// NetworkConfig is the VPC.
+type NetworkConfig struct {
+	CIDR              string   `json:"cidr"`
+	AvailabilityZones []string `json:"availabilityZones"`
+	PublicSubnets     []string `json:"publicSubnets"`
+	PrivateSubnets    []string `json:"privateSubnets"`
+	// NATGateways is "single" (one, in the first AZ) or "perAz".
+	NATGateways  string `json:"natGateways"`
+	ECREndpoints bool   `json:"ecrEndpoints"`
+	S3Endpoint   bool   `json:"s3Endpoint"`
+	FlowLogs     bool   `json:"flowLogs"`
+}
+
+// ClusterConfig is the EKS control plane.
+type ClusterConfig struct {
+	Version           string   `json:"version"`
+	PublicAccessCIDRs []string `json:"publicAccessCidrs"`
+	LogRetentionDays  int      `json:"logRetentionDays"`
+	// SecretsKMSKeyARN turns on envelope encryption of Secrets with that key.
+	SecretsKMSKeyARN string `json:"secretsKmsKeyArn"`
+}
+
+// NodesConfig is the self-managed worker group.
+type NodesConfig struct {
+	InstanceType string `json:"instanceType"`
+	Desired      int    `json:"desired"`
+	Min          int    `json:"min"`
+	Max          int    `json:"max"`
+	DiskGiB      int    `json:"diskGiB"`
+	// AttachCNIPolicy gives the node role AmazonEKS_CNI_Policy too. Off by default: aws-node
+	// gets its credentials through IRSA, and pods must not borrow them from the node.
+	AttachCNIPolicy bool `json:"attachCniPolicy"`
+}
+
+// OIDCConfig tunes the IAM OIDC provider's thumbprints.
+type OIDCConfig struct {
+	// ExtraThumbprints are added to the one read from the issuer's TLS chain.
+	ExtraThumbprints []string `json:"extraThumbprints"`
+	// Thumbprints, when set, replace the one read from the chain (e.g. behind a
+	// TLS-inspecting proxy, where the chain seen here is the proxy's).
+	Thumbprints []string `json:"thumbprints"`
+}
+
+// ServiceAccountRoleConfig is one extra IRSA role.
+type ServiceAccountRoleConfig struct {
+	Namespace      string `json:"namespace"`
+	ServiceAccount string `json:"serviceAccount"`
+	// RoleName overrides the derived "<cluster>-<serviceAccount>".
+	RoleName          string          `json:"roleName"`
+	ManagedPolicyARNs []string        `json:"managedPolicyArns"`
+	InlinePolicy      json.RawMessage `json:"inlinePolicy"`
+	// Account is what the stack does with the Kubernetes account: "none" (role only, e.g.
+	// a Helm chart annotates it), "annotate" (patch an existing account) or "create".
+	Account         k8s.ServiceAccountMode `json:"account"`
+	CreateNamespace bool                   `json:"createNamespace"`
+}
+
+// AwsAuthConfig lists the aws-auth mappings besides the node role's.
+type AwsAuthConfig struct {
+	Roles []AwsAuthMapping `json:"roles"`
+	Users []AwsAuthMapping `json:"users"`
+	// Adopt takes over an aws-auth ConfigMap that someone else wrote, after its mappings
+	// have been copied into Roles and Users. Without it such a ConfigMap is left untouched
+	// and the update fails.
+	Adopt bool `json:"adopt"`
+}
+
+// AwsAuthMapping maps an IAM role or user to a Kubernetes user and groups.
+type AwsAuthMapping struct {
+	ARN      string   `json:"arn"`
+	Username string   `json:"username"`
+	Groups   []string `json:"groups"`
+}
+
+// Defaults returns the configuration used for every key the stack leaves unset. Pulumi.yaml
+// declares the same defaults; a test keeps the two equal.
+func Defaults() Config {
+	return Config{
+		ServiceType: "demo-eks-oidc",
+		Environment: "dev",
+		Tags:        map[string]string{},
+		Network: NetworkConfig{
+			CIDR:              "10.0.0.0/16",
+			AvailabilityZones: []string{},
+			PublicSubnets:     []string{},
+			PrivateSubnets:    []string{},
+			NATGateways:       "single",
+			ECREndpoints:      false,
+			S3Endpoint:        false,
+			FlowLogs:          true,
+		},
+		Cluster: ClusterConfig{
+			Version:           "1.33",
+			PublicAccessCIDRs: []string{"0.0.0.0/0"},
+			LogRetentionDays:  30,
+		},
+		Nodes: NodesConfig{
+			InstanceType: "t3.medium",
+			Desired:      2,
+			Min:          1,
+			Max:          3,
+			DiskGiB:      20,
+		},
+		OIDC:                OIDCConfig{ExtraThumbprints: []string{}, Thumbprints: []string{}},
+		ServiceAccountRoles: []ServiceAccountRoleConfig{},
+		AwsAuth:             AwsAuthConfig{Roles: []AwsAuthMapping{}, Users: []AwsAuthMapping{}},
+	}
+}
+
+// Keys are the project config keys the program reads, in the order Pulumi.yaml declares them.
+var Keys = []string{
+	"serviceType", "environment", "clusterName", "tags", "network", "cluster", "nodes", "oidc",
+	"serviceAccountRoles", "awsAuth",
+}
+
+// LoadConfig reads and validates the stack's configuration.
+func LoadConfig(ctx *pulumi.Context) (*Config, error) {
+	raw := map[string]string{RegionKey: config.Get(ctx, RegionKey)}
+	cfg := config.New(ctx, ProjectName)
+	for _, key := range Keys {
+		if v, err := cfg.Try(key); err == nil {
+			raw[ProjectName+":"+key] = v
+		}
+	}
+	return Decode(raw)
+}
+
+// Decode turns raw config values, keyed as the engine hands them over ("eks-irsa:nodes",
+// "aws:region"; strings, objects as JSON), into a validated Config. Unset keys take Defaults; an object sets only the fields it names.
+// Every problem is reported, as a *ConfigError.
+func Decode(raw map[string]string) (*Config, error) {
+	c := Defaults()
+	c.Region = raw[RegionKey]
+	var problems []Problem
+	for _, key := range Keys {
+		v, ok := raw[ProjectName+":"+key]
+		if !ok {
+			continue
+		}
+		if err := decodeKey(&c, key, v); err != nil {
+			problems = append(problems, Problem{Key: key, Value: v, Want: err.Error()})
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &ConfigError{Problems: problems}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func decodeKey(c *Config, key, v string) error {
+	switch key {
+	case "serviceType":
+		c.ServiceType = v
+	case "environment":
+		c.Environment = v
+	case "clusterName":
+		c.ClusterName = v
+	case "tags":
+		return strictJSON(v, &c.Tags, "an object of string tags")
+	case "network":
+		return strictJSON(v, &c.Network, "an object with cidr, availabilityZones, publicSubnets, privateSubnets, natGateways, ecrEndpoints, s3Endpoint, flowLogs")
+	case "cluster":
+		return strictJSON(v, &c.Cluster, "an object with version, publicAccessCidrs, logRetentionDays, secretsKmsKeyArn")
+	case "nodes":
+		return strictJSON(v, &c.Nodes, "an object with instanceType, desired, min, max, diskGiB, attachCniPolicy")
+	case "oidc":
+		return strictJSON(v, &c.OIDC, "an object with extraThumbprints, thumbprints")
+	case "serviceAccountRoles":
+		return strictJSON(v, &c.ServiceAccountRoles, "a list of objects with namespace, serviceAccount, roleName, managedPolicyArns, inlinePolicy, account, createNamespace")
+	case "awsAuth":
+		return strictJSON(v, &c.AwsAuth, "an object with roles, users (each arn, username, groups) and adopt")
+	}
+	return nil
+}
+
+// strictJSON decodes v over the defaults already in out, refusing unknown fields so that a
+// misspelt key is an error rather than a silently ignored setting.
+func strictJSON(v string, out any, want string) error {
+	dec := json.NewDecoder(bytes.NewReader([]byte(v)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(out); err != nil {
+		return fmt.Errorf("want %s (%s)", want, strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if dec.More() {
+		return fmt.Errorf("want %s (trailing data)", want)
+	}
+	return nil
+}
+
+// Name is the cluster's name: clusterName, else "<serviceType>-<environment>".
+func (c *Config) Name() string {
+	if c.ClusterName != "" {
+		return c.ClusterName
+	}
+	return c.ServiceType + "-" + c.Environment
+}
+
+// AllTags are the tags every AWS resource carries: ServiceType, Environment and the
+// configured ones (which win).
+func (c *Config) AllTags() map[string]string {
+	tags := map[string]string{"ServiceType": c.ServiceType, "Environment": c.Environment}
+	for k, v := range c.Tags {
+		tags[k] = v
+	}
+	return tags
+}
+
+// RoleName is the IAM role name of an extra service-account role.
+func (c *Config) RoleName(r ServiceAccountRoleConfig) string {
+	if r.RoleName != "" {
+		return r.RoleName
+	}
+	return c.Name() + "-" + r.ServiceAccount
+}
+
+// Problem is one invalid config value.
+type Problem struct {
+	Key   string // e.g. "eks-irsa:nodes.min"
+	Value string
+	Want  string // what would be accepted
+}
+
+func (p Problem) String() string {
+	key := p.Key
+	if !strings.Contains(key, ":") {
+		key = ProjectName + ":" + key
+	}
+	return fmt.Sprintf("%s = %s: %s", key, strconv.Quote(p.Value), p.Want)
+}
+
+// ConfigError lists every invalid config value; nothing has been registered when it is returned.
+type ConfigError struct{ Problems []Problem }
+
+func (e *ConfigError) Error() string {
+	lines := make([]string, 0, len(e.Problems)+1)
+	lines = append(lines, fmt.Sprintf("invalid configuration (%d problems):", len(e.Problems)))
+	for _, p := range e.Problems {
+		lines = append(lines, "  "+p.String())
+	}
+	return strings.Join(lines, "\n")
+}
+
+// IsConfigError reports whether err is (or wraps) a *ConfigError.
+func IsConfigError(err error) bool {
+	var ce *ConfigError
+	return errors.As(err, &ce)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

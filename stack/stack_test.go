@@ -1,0 +1,287 @@
+package stack
+
+import (
+	"encoding/json"
+	"maps"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"sigs.k8s.io/aws-iam-authenticator/pkg/mapper/configmap"
+
+	"github.com/eks-irsa/eks-irsa/internal/recorder"
+	"github.com/eks-irsa/eks-irsa/k8s"
+)
+
+// testConfig is the configuration `pulumi up -s test` runs with, read from the stack files.
+func testConfig(t testing.TB) map[string]string {
+	t.Helper()
+	cfg, err := LoadStackFiles("..", "test")
+	if err != nil {
+		t.Fatalf("load test stack: %v", err)
+	}
+	return cfg
+}
+
+// runProgram runs Build under the recorder and returns the resolved stack outputs.
+func runProgram(t testing.TB, cfg map[string]string) (*recorder.Recorder, map[string]any) {
+	t.Helper()
+	rec := recorder.New(ProjectName, "test")
+	outputs := map[string]any{}
+	err := rec.Run(cfg, func(ctx *pulumi.Context) error {
+		out, err := Build(ctx)
+		if err != nil {
+			return err
+		}
+		for name, v := range out {
+			pulumi.ToOutput(v).ApplyT(func(x any) any { outputs[name] = x; return x })
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("program: %v", err)
+	}
+	return rec, outputs
+}
+
+// The whole test stack: the count of every resource type and the parent of every resource,
+// so an accidental extra or missing resource fails here.
+func TestTestStackRegistersTheExpectedTree(t *testing.T) {
+	rec, _ := runProgram(t, testConfig(t))
+	want := map[string]int{
+		"eksirsa:infra:Network":          1,
+		"eksirsa:infra:Cluster":          1,
+		"eksirsa:infra:OIDCProvider":     1,
+		"eksirsa:infra:NodeRole":         1,
+		"eksirsa:infra:IRSARole":         4, // aws-node + 3 configured
+		"eksirsa:infra:Workers":          1,
+		"eksirsa:k8s:AwsAuth":            1,
+		"eksirsa:k8s:ServiceAccountRole": 4,
+
+		"aws:ec2/vpc:Vpc":                                     1,
+		"aws:ec2/subnet:Subnet":                               6,
+		"aws:ec2/internetGateway:InternetGateway":             1,
+		"aws:ec2/eip:Eip":                                     1,
+		"aws:ec2/natGateway:NatGateway":                       1,
+		"aws:ec2/routeTable:RouteTable":                       4,
+		"aws:ec2/route:Route":                                 4,
+		"aws:ec2/routeTableAssociation:RouteTableAssociation": 6,
+		"aws:ec2/securityGroup:SecurityGroup":                 3, // control plane, nodes, endpoints
+		"aws:ec2/securityGroupRule:SecurityGroupRule":         4,
+		"aws:ec2/vpcEndpoint:VpcEndpoint":                     2,
+		"aws:ec2/flowLog:FlowLog":                             1,
+		"aws:cloudwatch/logGroup:LogGroup":                    2,
+		"aws:iam/role:Role":                                   7, // flow logs, cluster, node, 4 IRSA
+		"aws:iam/rolePolicy:RolePolicy":                       4, // flow logs + 3 inline IRSA
+		"aws:iam/rolePolicyAttachment:RolePolicyAttachment":   4, // cluster 1, node 2, aws-node 1
+		"aws:iam/instanceProfile:InstanceProfile":             1,
+		"aws:iam/openIdConnectProvider:OpenIdConnectProvider": 1,
+		"aws:eks/cluster:Cluster":                             1,
+		"aws:ec2/launchTemplate:LaunchTemplate":               1,
+		"aws:autoscaling/group:Group":                         1,
+
+		"pulumi:providers:kubernetes":            1,
+		"kubernetes:core/v1:ConfigMap":           1,
+		"kubernetes:core/v1:ServiceAccountPatch": 1, // aws-node: EKS owns it
+		"kubernetes:core/v1:ServiceAccount":      3, // the configured accounts, account: create
+		"kubernetes:apps/v1:DaemonSetPatch":      1,
+	}
+	got := rec.CountByType()
+	for typ, n := range want {
+		if got[typ] != n {
+			t.Errorf("%s: %d registered, want %d", typ, got[typ], n)
+		}
+	}
+	for typ, n := range got {
+		if _, ok := want[typ]; !ok {
+			t.Errorf("unexpected %d × %s", n, typ)
+		}
+	}
+
+	// Parents: components at the top, every resource under the component that owns it.
+	owner := map[string]string{
+		"aws:ec2/": "eksirsa:infra:Network", "aws:cloudwatch/": "", "aws:iam/role:": "",
+		"aws:eks/": "eksirsa:infra:Cluster", "aws:iam/openIdConnectProvider": "eksirsa:infra:OIDCProvider",
+		"aws:iam/instanceProfile": "eksirsa:infra:NodeRole", "aws:autoscaling/": "eksirsa:infra:Workers",
+		"kubernetes:core/v1:ConfigMap": "eksirsa:k8s:AwsAuth", "kubernetes:core/v1:ServiceAccount": "eksirsa:k8s:ServiceAccountRole",
+		"kubernetes:apps/v1:DaemonSetPatch": "eksirsa:k8s:ServiceAccountRole",
+	}
+	for _, reg := range rec.Registrations() {
+		parent, ok := rec.ByURN(reg.Parent)
+		top := !ok // parented to the root stack
+		switch {
+		case strings.HasPrefix(reg.Type, "eksirsa:") || reg.Type == "pulumi:providers:kubernetes":
+			if !top {
+				t.Errorf("%s %s is under %s; components and the provider sit at the top", reg.Type, reg.Name, parent.Type)
+			}
+			continue
+		case top:
+			t.Errorf("%s %s has no component parent", reg.Type, reg.Name)
+			continue
+		}
+		for prefix, want := range owner {
+			if strings.HasPrefix(reg.Type, prefix) && want != "" && parent.Type != want &&
+				!(prefix == "aws:ec2/" && (parent.Type == "eksirsa:infra:Cluster" || parent.Type == "eksirsa:infra:Workers")) {
+				t.Errorf("%s %s is under %s, want %s", reg.Type, reg.Name, parent.Type, want)
+			}
+		}
+	}
+}
+
+func TestStackOutputs(t *testing.T) {
+	rec, out := runProgram(t, testConfig(t))
+	f := rec.Fakes()
+	roleARN := func(name string) string { return f.ARN("iam", "", "role/"+name) }
+	checks := map[string]any{
+		OutRegion:          "us-west-2",
+		OutClusterName:     "demo-eks-oidc-test",
+		OutEndpoint:        f.Endpoint(),
+		OutOIDCIssuer:      f.Issuer(),
+		OutOIDCProviderARN: f.ARN("iam", "", "oidc-provider/"+strings.TrimPrefix(f.Issuer(), "https://")),
+		OutNodeRoleARN:     roleARN("demo-eks-oidc-test-node"),
+		OutAwsNodeRoleARN:  roleARN("demo-eks-oidc-test-aws-node"),
+		OutFlowLogGroup:    "/aws/vpc/demo-eks-oidc-test/flow-logs",
+		OutClusterLogGroup: "/aws/eks/demo-eks-oidc-test/cluster",
+		OutDesiredNodes:    4,
+	}
+	for name, want := range checks {
+		if out[name] != want {
+			t.Errorf("output %s = %v, want %v", name, out[name], want)
+		}
+	}
+	roles, _ := out[OutServiceAccountRoles].(map[string]string)
+	wantRoles := map[string]string{
+		"kube-system/aws-node":               roleARN("demo-eks-oidc-test-aws-node"),
+		"kube-system/alb-ingress-controller": roleARN("demo-eks-oidc-test-alb-ingress-controller"),
+		"kube-system/cluster-autoscaler":     roleARN("demo-eks-oidc-test-cluster-autoscaler"),
+		"default/external-secrets":           roleARN("demo-eks-oidc-test-external-secrets"),
+	}
+	if !maps.Equal(roles, wantRoles) {
+		t.Errorf("service account roles = %v, want %v", roles, wantRoles)
+	}
+	for _, name := range []string{OutVpcID, OutKubeconfig, OutNodeGroup} {
+		if s, _ := out[name].(string); s == "" {
+			t.Errorf("output %s is empty", name)
+		}
+	}
+	for _, name := range []string{OutPublicSubnetIDs, OutPrivateSubnetIDs} {
+		if ids, _ := out[name].([]string); len(ids) != 3 {
+			t.Errorf("output %s = %v, want 3 subnets", name, out[name])
+		}
+	}
+}
+
+// Nodes boot only after aws-auth maps them and aws-node has its role and has rolled.
+func TestWorkerCapacityWaitsForKubernetesObjects(t *testing.T) {
+	rec, _ := runProgram(t, testConfig(t))
+	asg := rec.ByType("aws:autoscaling/group:Group")[0]
+	for _, typ := range []string{"kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:ServiceAccountPatch", "kubernetes:apps/v1:DaemonSetPatch"} {
+		for _, obj := range rec.ByType(typ) {
+			if !rec.DependsOn(asg.URN, obj.URN) {
+				t.Errorf("the ASG does not wait for %s %s", typ, obj.Name)
+			}
+		}
+	}
+	cluster := rec.ByType("aws:eks/cluster:Cluster")[0]
+	for _, reg := range rec.Registrations() {
+		if strings.HasPrefix(reg.Type, "kubernetes:") && rec.DependsOn(cluster.URN, reg.URN) {
+			t.Errorf("the cluster waits for %s %s", reg.Type, reg.Name)
+		}
+	}
+}
+
+func TestAwsAuthMapsTheNodeRoleAsEKSParsesIt(t *testing.T) {
+	cfg := testConfig(t)
+	cfg["eks-irsa:awsAuth"] = `{"roles":[{"arn":"arn:aws:iam::123456789012:role/admin","username":"admin","groups":["system:masters"]}],
+		"users":[{"arn":"arn:aws:iam::123456789012:user/ci","username":"ci","groups":["ci-deployers"]}]}`
+	rec, _ := runProgram(t, cfg)
+	cm := rec.ByType("kubernetes:core/v1:ConfigMap")[0]
+	data := map[string]string{}
+	for k, v := range cm.Inputs["data"].ObjectValue() {
+		data[string(k)] = v.StringValue()
+	}
+	users, roles, _, err := configmap.ParseMap(data)
+	if err != nil {
+		t.Fatalf("ParseMap: %v\n%v", err, data)
+	}
+	if len(roles) != 2 || len(users) != 1 {
+		t.Fatalf("roles %+v users %+v", roles, users)
+	}
+	node := roles[0]
+	if node.RoleARN != rec.Fakes().ARN("iam", "", "role/demo-eks-oidc-test-node") || node.Username != k8s.NodeUsername ||
+		strings.Join(node.Groups, ",") != k8s.BootstrappersGroup+","+k8s.NodesGroup {
+		t.Errorf("node mapping = %+v", node)
+	}
+	if roles[1].RoleARN != "arn:aws:iam::123456789012:role/admin" || users[0].UserARN != "arn:aws:iam::123456789012:user/ci" {
+		t.Errorf("extra mappings = %+v %+v", roles[1], users[0])
+	}
+}
+
+func TestServiceAccountBindingsFollowConfig(t *testing.T) {
+	rec, _ := runProgram(t, testConfig(t))
+	patch := rec.ByType("kubernetes:core/v1:ServiceAccountPatch")[0]
+	meta := patch.Inputs["metadata"].ObjectValue()
+	if meta["name"].StringValue() != "aws-node" || meta["namespace"].StringValue() != "kube-system" {
+		t.Errorf("patch targets %v", meta)
+	}
+	ann := meta["annotations"].ObjectValue()[k8s.RoleARNAnnotation].StringValue()
+	if ann != rec.Fakes().ARN("iam", "", "role/demo-eks-oidc-test-aws-node") {
+		t.Errorf("aws-node annotation = %s", ann)
+	}
+	for _, sa := range rec.ByType("kubernetes:core/v1:ServiceAccount") {
+		m := sa.Inputs["metadata"].ObjectValue()
+		want := rec.Fakes().ARN("iam", "", "role/demo-eks-oidc-test-"+m["name"].StringValue())
+		if got := m["annotations"].ObjectValue()[k8s.RoleARNAnnotation].StringValue(); got != want {
+			t.Errorf("%s annotation = %s, want %s", m["name"].StringValue(), got, want)
+		}
+	}
+	// Every Kubernetes object uses the provider made from the cluster's kubeconfig.
+	provider := rec.ByType("pulumi:providers:kubernetes")[0]
+	for _, reg := range rec.Registrations() {
+		if strings.HasPrefix(reg.Type, "kubernetes:") && !strings.HasPrefix(reg.Provider, provider.URN+"::") {
+			t.Errorf("%s %s uses provider %q, not %s", reg.Type, reg.Name, reg.Provider, provider.URN)
+		}
+	}
+	cluster := rec.ByType("aws:eks/cluster:Cluster")[0]
+	if !rec.DependsOn(provider.URN, cluster.URN) {
+		t.Error("the Kubernetes provider is not built from the cluster's outputs")
+	}
+}
+
+func TestInlinePoliciesReachIAMUnchanged(t *testing.T) {
+	rec, _ := runProgram(t, testConfig(t))
+	for _, rp := range rec.ByType("aws:iam/rolePolicy:RolePolicy") {
+		if !strings.HasSuffix(rp.Name, "-inline") {
+			continue
+		}
+		var doc struct {
+			Version   string
+			Statement []map[string]any
+		}
+		if err := json.Unmarshal([]byte(rp.Inputs["policy"].StringValue()), &doc); err != nil || doc.Version != "2012-10-17" || len(doc.Statement) == 0 {
+			t.Errorf("%s policy = %s (%v)", rp.Name, rp.Inputs["policy"].StringValue(), err)
+		}
+		if strings.Contains(rp.Name, "cluster-autoscaler") &&
+			!strings.Contains(rp.Inputs["policy"].StringValue(), `"aws:ResourceTag/kubernetes.io/cluster/demo-eks-oidc-test":"owned"`) {
+			t.Errorf("autoscaler may scale groups that are not this cluster's: %s", rp.Inputs["policy"].StringValue())
+		}
+	}
+}
+
+func TestRestartAnnotationChangesOnlyWithTheRole(t *testing.T) {
+	restart := func(cfg map[string]string) string {
+		rec, _ := runProgram(t, cfg)
+		ds := rec.ByType("kubernetes:apps/v1:DaemonSetPatch")[0]
+		b, _ := json.Marshal(ds.Inputs["spec"].ObjectValue()["template"].ObjectValue()["metadata"].Mappable())
+		return string(b)
+	}
+	first, second := restart(testConfig(t)), restart(testConfig(t))
+	if first != second {
+		t.Errorf("same role, different restart annotation:\n%s\n%s", first, second)
+	}
+	renamed := testConfig(t)
+	renamed["eks-irsa:clusterName"] = "demo-eks-oidc-test2"
+	if third := restart(renamed); third == first {
+		t.Errorf("role changed, restart annotation did not: %s", third)
+	}
+}
