@@ -29,7 +29,7 @@ func newPreviewCommand(opts *options) *cobra.Command {
 		Short: "Show what `up` would change",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := opts.open(cmd.Context(), opts)
+			s, err := openShown(cmd, opts)
 			if err != nil {
 				return err
 			}
@@ -53,7 +53,7 @@ left (pulumi cancel). Afterwards it runs verify, waiting for the nodes, unless -
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, out, errOut := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
-			s, err := opts.open(ctx, opts)
+			s, err := openShown(cmd, opts)
 			if err != nil {
 				return err
 			}
@@ -93,6 +93,17 @@ left (pulumi cancel). Afterwards it runs verify, waiting for the nodes, unless -
 	cmd.Flags().BoolVar(&cancel, "cancel", false, "first cancel the update holding the stack's lock (pulumi cancel)")
 	cmd.Flags().DurationVar(&poll.Timeout, "verify-wait", defaultUpVerifyWait, "how long verify waits for the cluster to become healthy")
 	return cmd
+}
+
+// openShown opens the stack for a command that changes or previews it, first saying on
+// stderr which stack and which backend (where the state lives).
+func openShown(cmd *cobra.Command, opts *options) (stackAPI, error) {
+	url, err := opts.backendURL()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "Stack %s, state in %s\n", opts.stack, url)
+	return opts.open(cmd.Context(), opts)
 }
 
 // clearPendingCreates recovers from an interrupted update: resources Pulumi started to create
@@ -136,7 +147,7 @@ func newRefreshCommand(opts *options) *cobra.Command {
 		Short: "Read the cloud's state of every resource into the stack",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := opts.open(cmd.Context(), opts)
+			s, err := openShown(cmd, opts)
 			if err != nil {
 				return err
 			}
@@ -159,7 +170,7 @@ func newDestroyCommand(opts *options) *cobra.Command {
 		Short: "Delete every resource of the stack: nodes first, the cluster's log group last",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := opts.open(cmd.Context(), opts)
+			s, err := openShown(cmd, opts)
 			if err != nil {
 				return err
 			}

@@ -14,6 +14,7 @@ var interruptedState = json.RawMessage(`{"resources":[],"pending_operations":[` 
 	`{"resource":{"urn":"urn:pulumi:test::eks-irsa::aws:ec2/natGateway:NatGateway::nat"},"type":"creating"}]}`)
 
 func TestLifecycle(t *testing.T) {
+	t.Setenv(envBackendURL, "") // the default file backend, whatever the caller's environment
 	tests := []struct {
 		name      string
 		args      []string
@@ -109,6 +110,9 @@ func TestLifecycle(t *testing.T) {
 				if !strings.Contains(stdout, w) {
 					t.Errorf("stdout\n%s\nwant it to contain %q", stdout, w)
 				}
+			}
+			if !strings.HasPrefix(stderr, "Stack test, state in file://") {
+				t.Errorf("stderr %q does not start with the stack and its backend", stderr)
 			}
 			if tc.wantErr != "" && !strings.Contains(stderr, tc.wantErr) {
 				t.Errorf("stderr %q, want it to contain %q", stderr, tc.wantErr)
