@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -284,5 +285,44 @@ func TestPlanRenderings(t *testing.T) {
 	}
 	if err := p.Write(&bytes.Buffer{}, "yaml"); err == nil || !strings.Contains(err.Error(), "want one of text, json, mermaid, dot") {
 		t.Errorf("Write yaml = %v, want an error listing the formats", err)
+	}
+}
+
+// TestPlanJSONKeys pins the documented JSON form: renaming or dropping a field breaks
+// consumers, so it must fail here first.
+func TestPlanJSONKeys(t *testing.T) {
+	var buf bytes.Buffer
+	if err := buildMiniPlan(t).WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(buf.Bytes(), &top); err != nil {
+		t.Fatal(err)
+	}
+	var dt, step, res map[string]json.RawMessage
+	var path, resources []json.RawMessage
+	for _, err := range []error{
+		json.Unmarshal(top["deployTime"], &dt),
+		json.Unmarshal(dt["criticalPath"], &path),
+		json.Unmarshal(path[0], &step),
+		json.Unmarshal(top["resources"], &resources),
+		json.Unmarshal(resources[len(resources)-1], &res),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for what, tc := range map[string]struct {
+		obj  map[string]json.RawMessage
+		want []string
+	}{
+		"plan":       {top, []string{"awsAuth", "awsNodePatches", "countsByType", "deployTime", "outputs", "project", "resources", "stack", "trustPolicies"}},
+		"deployTime": {dt, []string{"criticalPath", "criticalSeconds", "floor", "floorSeconds", "ratio", "serialSeconds"}},
+		"path step":  {step, []string{"name", "seconds", "source", "startSeconds", "type", "urn"}},
+		"resource":   {res, []string{"custom", "dependsOn", "name", "type", "urn"}},
+	} {
+		if got := slices.Sorted(maps.Keys(tc.obj)); !slices.Equal(got, tc.want) {
+			t.Errorf("%s keys %q, want %q", what, got, tc.want)
+		}
 	}
 }
