@@ -13,7 +13,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/spf13/cobra"
 
-	"github.com/eks-irsa/eks-irsa/internal/plan"
 	"github.com/eks-irsa/eks-irsa/stack"
 )
 
@@ -57,7 +56,7 @@ func writeOutputs(w io.Writer, outs auto.OutputMap, asJSON, showSecrets bool) er
 	for name, o := range outs {
 		values[name] = o.Value
 		if o.Secret && !showSecrets {
-			values[name] = plan.Secret
+			values[name] = stack.SecretPlaceholder
 		}
 	}
 	if asJSON {

@@ -44,11 +44,11 @@ An invalid configuration exits with code 2 and lists every problem.`,
 }
 
 func runPlan(ctx context.Context, out io.Writer, opts *options, format string) error {
-	project, cfg, err := plan.StackConfig(opts.dir, opts.stack)
+	cfg, err := stack.LoadStackFiles(opts.dir, opts.stack)
 	if err != nil {
 		return err
 	}
-	rec := recorder.New(project, opts.stack)
+	rec := recorder.New(stack.ProjectName, opts.stack)
 	var outputs plan.Outputs
 	// stack.Build is what stack.Program runs; outputs.Program exports its outputs the same
 	// way and records them, which the mocks do not.
@@ -66,7 +66,7 @@ func runPlan(ctx context.Context, out io.Writer, opts *options, format string) e
 	if err != nil {
 		return fmt.Errorf("plan %s: %w", opts.stack, err)
 	}
-	p, err := plan.Build(project, opts.stack, rec.Registrations(), outs, deploytime.Default())
+	p, err := plan.Build(stack.ProjectName, opts.stack, rec.Registrations(), outs, deploytime.Default())
 	if err != nil {
 		return fmt.Errorf("plan %s: %w", opts.stack, err)
 	}

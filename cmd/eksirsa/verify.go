@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/eks-irsa/eks-irsa/internal/plan"
 	"github.com/eks-irsa/eks-irsa/k8s"
 	"github.com/eks-irsa/eks-irsa/stack"
 	"github.com/eks-irsa/eks-irsa/verify"
@@ -79,7 +78,7 @@ func runVerify(ctx context.Context, out io.Writer, opts *options, outs auto.Outp
 
 // loadStackConfig decodes the stack's configuration as the program does.
 func loadStackConfig(opts *options) (*stack.Config, error) {
-	_, cfg, err := plan.StackConfig(opts.dir, opts.stack)
+	cfg, err := stack.LoadStackFiles(opts.dir, opts.stack)
 	if err != nil {
 		return nil, err
 	}

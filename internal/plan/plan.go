@@ -1,3 +1,7 @@
+// Package plan owns the offline plan of `eksirsa plan`: it collects a program's stack outputs
+// under the mocks and turns a recorded resource graph into the plan (resource tree, IRSA trust
+// policies, aws-auth, the aws-node patches, outputs, deploy-time model) rendered as text,
+// JSON, Mermaid or DOT.
 package plan
 
 import (
@@ -15,6 +19,7 @@ import (
 
 	"github.com/eks-irsa/eks-irsa/internal/deploytime"
 	"github.com/eks-irsa/eks-irsa/internal/recorder"
+	"github.com/eks-irsa/eks-irsa/stack"
 )
 
 // What the plan picks out of the graph. Defined here rather than imported so the plan reads
@@ -144,7 +149,7 @@ func (o *Outputs) Program(build func(*pulumi.Context) (pulumi.Map, error)) pulum
 
 func (o *Outputs) add(out Output) {
 	if out.Secret {
-		out.Value = Secret
+		out.Value = stack.SecretPlaceholder
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -12,34 +12,8 @@ import (
 
 	"github.com/eks-irsa/eks-irsa/internal/deploytime"
 	"github.com/eks-irsa/eks-irsa/internal/recorder"
+	"github.com/eks-irsa/eks-irsa/stack"
 )
-
-func TestStackConfig(t *testing.T) {
-	project, cfg, err := StackConfig("testdata/project", "test")
-	if err != nil {
-		t.Fatalf("StackConfig: %v", err)
-	}
-	if project != "eks-irsa" {
-		t.Errorf("project %q, want eks-irsa", project)
-	}
-	want := map[string]string{
-		"aws:region":           "us-west-2",                                // project value, other namespace
-		"eks-irsa:environment": "test",                                     // stack over project default
-		"eks-irsa:nodes":       `{"desired":2,"instanceType":"t3.medium"}`, // object default as JSON
-		"eks-irsa:tags":        `{"team":"platform"}`,                      // stack object as JSON
-		"eks-irsa:token":       Secret,                                     // never decrypted offline
-	}
-	if !maps.Equal(cfg, want) {
-		t.Errorf("config\n%v\nwant\n%v", cfg, want)
-	}
-
-	if _, _, err := StackConfig("testdata/project", "prod"); err == nil || !strings.Contains(err.Error(), "stack prod:") {
-		t.Errorf("StackConfig of a stack without a file = %v, want an error naming it", err)
-	}
-	if _, _, err := StackConfig(t.TempDir(), "test"); err == nil || !strings.Contains(err.Error(), "load project") {
-		t.Errorf("StackConfig without Pulumi.yaml = %v, want a project error", err)
-	}
-}
 
 const irsaTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRoleWithWebIdentity",` +
 	`"Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/X"},` +
@@ -223,7 +197,7 @@ func TestPlanJSON(t *testing.T) {
 			t.Errorf("output %s secret=%v", o.Name, o.Secret)
 		}
 	}
-	if outs["kubeconfig"] != Secret || outs["clusterName"] != "test" || outs["autoScalingGroupName"] != "test-workers" || len(outs) != 3 {
+	if outs["kubeconfig"] != stack.SecretPlaceholder || outs["clusterName"] != "test" || outs["autoScalingGroupName"] != "test-workers" || len(outs) != 3 {
 		t.Errorf("outputs %v, want clusterName, a blinded kubeconfig and autoScalingGroupName", outs)
 	}
 
