@@ -16,6 +16,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/spf13/cobra"
 
+	"github.com/eks-irsa/eks-irsa/k8s"
 	"github.com/eks-irsa/eks-irsa/verify"
 )
 
@@ -79,7 +80,8 @@ left (pulumi cancel). Afterwards it runs verify, waiting for the nodes, unless -
 				return fmt.Errorf("stack %s is locked by another update; if none is running (an interrupted run left the lock), run `eksirsa up --cancel`: %w", opts.stack, err)
 			}
 			if err != nil {
-				return err
+				// An aws-auth someone else wrote stops the update untouched; say how to go on.
+				return k8s.ExplainAwsAuthConflict(err)
 			}
 			if noVerify {
 				return nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -20,6 +21,7 @@ func TestLifecycle(t *testing.T) {
 		args      []string
 		stdin     string
 		state     json.RawMessage
+		upErr     error
 		wantCode  int
 		wantCalls []string
 		wantOut   []string
@@ -72,6 +74,13 @@ func TestLifecycle(t *testing.T) {
 			wantOut:   []string{"Cancelling the update that holds stack test's lock (pulumi cancel).\n"},
 		},
 		{
+			name: "up explains an aws-auth written by someone else", args: []string{"up", "-y"},
+			upErr: errors.New(`kubernetes:core/v1:ConfigMap (aws-auth): error: Server-Side Apply field conflict detected.` +
+				` conflict with "kubectl-client-side-apply": .data.mapRoles`),
+			wantCode: exitFailure, wantCalls: []string{"export", "up"},
+			wantErr: "copy every entry of mapRoles and mapUsers except the node role into the stack config",
+		},
+		{
 			name: "refresh", args: []string{"refresh"},
 			wantCalls: []string{"refresh"},
 		},
@@ -96,7 +105,7 @@ func TestLifecycle(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &cli{
-				stack:  &fakeStack{outputs: testStackOutputs(), state: tc.state},
+				stack:  &fakeStack{outputs: testStackOutputs(), state: tc.state, upErr: tc.upErr},
 				client: fake.NewClientset(healthyCluster()...),
 			}
 			code, stdout, stderr := c.runWithInput(t, tc.stdin, tc.args...)

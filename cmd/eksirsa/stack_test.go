@@ -35,6 +35,8 @@ type fakeStack struct {
 	calls []string
 	// clearedPendingCreates records whether a refresh asked to clear pending creates.
 	clearedPendingCreates bool
+	// upErr is what Up fails with, if anything.
+	upErr error
 }
 
 func (f *fakeStack) Export(context.Context) (apitype.UntypedDeployment, error) {
@@ -49,6 +51,9 @@ func (f *fakeStack) Preview(context.Context, ...optpreview.Option) (auto.Preview
 
 func (f *fakeStack) Up(context.Context, ...optup.Option) (auto.UpResult, error) {
 	f.calls = append(f.calls, "up")
+	if f.upErr != nil {
+		return auto.UpResult{}, f.upErr
+	}
 	return auto.UpResult{Outputs: f.outputs}, nil
 }
 
