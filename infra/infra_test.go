@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/eks-irsa/eks-irsa/internal/recorder"
+	"github.com/eks-irsa/eks-irsa/irsa"
 )
 
 var testPartition = Partition{Name: "aws", DNSSuffix: "amazonaws.com", ReverseDNSPrefix: "com.amazonaws"}
@@ -300,8 +301,8 @@ func TestThumbprintIsTheChainRootNeverTheLeaf(t *testing.T) {
 			if strings.Contains(strings.Join(got, ","), leaf) {
 				t.Errorf("thumbprints %v include the leaf %s", got, leaf)
 			}
-			if c := strs(p.Inputs["clientIdLists"]); len(c) != 1 || c[0] != STSAudience {
-				t.Errorf("client ids = %v, want [%s]", c, STSAudience)
+			if c := strs(p.Inputs["clientIdLists"]); len(c) != 1 || c[0] != irsa.Audience {
+				t.Errorf("client ids = %v, want [%s]", c, irsa.Audience)
 			}
 			fetched := false
 			for _, inv := range rec.Invokes() {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/eks-irsa/eks-irsa/irsa"
 )
 
 // IRSARoleType is the IRSARole component's type token.
@@ -39,11 +41,6 @@ type IRSARole struct {
 	Name pulumi.StringOutput
 	// TrustPolicy is the rendered assume-role policy, for review in plans.
 	TrustPolicy pulumi.StringOutput
-}
-
-// Subject is the token subject Kubernetes issues for a service account.
-func Subject(namespace, serviceAccount string) string {
-	return fmt.Sprintf("system:serviceaccount:%s:%s", namespace, serviceAccount)
 }
 
 func (a *IRSARoleArgs) validate() error {
@@ -82,7 +79,7 @@ func NewIRSARole(ctx *pulumi.Context, name string, args *IRSARoleArgs, opts ...p
 	trust := iam.GetPolicyDocumentOutput(ctx, iam.GetPolicyDocumentOutputArgs{
 		Statements: iam.GetPolicyDocumentStatementArray{iam.GetPolicyDocumentStatementArgs{
 			Effect:  pulumi.String("Allow"),
-			Actions: pulumi.ToStringArray([]string{"sts:AssumeRoleWithWebIdentity"}),
+			Actions: pulumi.ToStringArray([]string{irsa.AssumeAction}),
 			Principals: iam.GetPolicyDocumentStatementPrincipalArray{iam.GetPolicyDocumentStatementPrincipalArgs{
 				Type:        pulumi.String("Federated"),
 				Identifiers: pulumi.StringArray{args.OIDCProviderARN},
@@ -91,12 +88,12 @@ func NewIRSARole(ctx *pulumi.Context, name string, args *IRSARoleArgs, opts ...p
 				iam.GetPolicyDocumentStatementConditionArgs{
 					Test:     pulumi.String("StringEquals"),
 					Variable: pulumi.Sprintf("%s:sub", args.IssuerHost),
-					Values:   pulumi.ToStringArray([]string{Subject(args.Namespace, args.ServiceAccount)}),
+					Values:   pulumi.ToStringArray([]string{irsa.Subject(args.Namespace, args.ServiceAccount)}),
 				},
 				iam.GetPolicyDocumentStatementConditionArgs{
 					Test:     pulumi.String("StringEquals"),
 					Variable: pulumi.Sprintf("%s:aud", args.IssuerHost),
-					Values:   pulumi.ToStringArray([]string{STSAudience}),
+					Values:   pulumi.ToStringArray([]string{irsa.Audience}),
 				},
 			},
 		}},

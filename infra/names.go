@@ -10,8 +10,6 @@ import (
 
 // Protocol strings AWS and EKS define.
 const (
-	// STSAudience is the audience IRSA tokens carry and the OIDC provider's client id.
-	STSAudience = "sts.amazonaws.com"
 	// ClusterTagPrefix + cluster name tags subnets (shared) and nodes (owned) for EKS and
 	// the load-balancer and autoscaler controllers.
 	ClusterTagPrefix = "kubernetes.io/cluster/"

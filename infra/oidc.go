@@ -9,6 +9,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/eks-irsa/eks-irsa/irsa"
 )
 
 // OIDCProviderType is the OIDCProvider component's type token.
@@ -66,7 +68,7 @@ func NewOIDCProvider(ctx *pulumi.Context, name string, args *OIDCProviderArgs, o
 
 	provider, err := iam.NewOpenIdConnectProvider(ctx, name, &iam.OpenIdConnectProviderArgs{
 		Url:             issuer,
-		ClientIdLists:   pulumi.ToStringArray([]string{STSAudience}),
+		ClientIdLists:   pulumi.ToStringArray([]string{irsa.Audience}),
 		ThumbprintLists: thumbprints,
 		Tags:            withTags(args.Tags),
 	}, parent)
