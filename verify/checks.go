@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/eks-irsa/eks-irsa/irsa"
 )
 
 // Check names, as reported and as accepted by tests and the CLI.
@@ -97,7 +99,7 @@ func awsNodeAnnotation(ctx context.Context, client kubernetes.Interface, want Ex
 	if err := annotated(ctx, client, sa, want.AWSNodeRoleARN); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s %s=%s", sa, RoleARNAnnotation, want.AWSNodeRoleARN), nil
+	return fmt.Sprintf("%s %s=%s", sa, irsa.RoleARNAnnotation, want.AWSNodeRoleARN), nil
 }
 
 func irsaAccounts(ctx context.Context, client kubernetes.Interface, want Expectations) (string, error) {
@@ -121,17 +123,17 @@ func irsaAccounts(ctx context.Context, client kubernetes.Interface, want Expecta
 func annotated(ctx context.Context, client kubernetes.Interface, name types.NamespacedName, arn string) error {
 	sa, err := client.CoreV1().ServiceAccounts(name.Namespace).Get(ctx, name.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return fmt.Errorf("service account %s not found, want it annotated %s=%s", name, RoleARNAnnotation, arn)
+		return fmt.Errorf("service account %s not found, want it annotated %s=%s", name, irsa.RoleARNAnnotation, arn)
 	}
 	if err != nil {
 		return fmt.Errorf("get service account %s: %w", name, err)
 	}
-	got, ok := sa.Annotations[RoleARNAnnotation]
+	got, ok := sa.Annotations[irsa.RoleARNAnnotation]
 	if !ok {
-		return fmt.Errorf("%s has no %s annotation, want %s", name, RoleARNAnnotation, arn)
+		return fmt.Errorf("%s has no %s annotation, want %s", name, irsa.RoleARNAnnotation, arn)
 	}
 	if got != arn {
-		return fmt.Errorf("%s %s=%s, want %s", name, RoleARNAnnotation, got, arn)
+		return fmt.Errorf("%s %s=%s, want %s", name, irsa.RoleARNAnnotation, got, arn)
 	}
 	return nil
 }
@@ -145,7 +147,7 @@ func awsNodeCredentials(ctx context.Context, client kubernetes.Interface, want E
 		return "", err
 	}
 	if len(pods) == 0 {
-		return "", fmt.Errorf("no %s pods in %s (selector %s), want one per node with %s=%s", AWSNode, KubeSystem, AWSNodeSelector, EnvRoleARN, want.AWSNodeRoleARN)
+		return "", fmt.Errorf("no %s pods in %s (selector %s), want one per node with %s=%s", AWSNode, KubeSystem, AWSNodeSelector, irsa.EnvRoleARN, want.AWSNodeRoleARN)
 	}
 	var problems []string
 	for _, p := range pods {
@@ -157,7 +159,7 @@ func awsNodeCredentials(ctx context.Context, client kubernetes.Interface, want E
 		return "", fmt.Errorf("%d of %d %s pods lack IRSA credentials: %s", len(problems), len(pods), AWSNode, strings.Join(problems, "; "))
 	}
 	return fmt.Sprintf("%d %s pods carry %s=%s, %s=%s and the %s token volume",
-		len(pods), AWSNode, EnvRoleARN, want.AWSNodeRoleARN, EnvTokenFile, TokenFile, TokenAudience), nil
+		len(pods), AWSNode, irsa.EnvRoleARN, want.AWSNodeRoleARN, irsa.EnvTokenFile, irsa.TokenFile, irsa.Audience), nil
 }
 
 // podCredentials checks the aws-node container's env and that the token file the env names
@@ -173,7 +175,7 @@ func podCredentials(p corev1.Pod, arn string) error {
 		return fmt.Errorf("no container named %s", AWSNode)
 	}
 	var problems []string
-	for _, e := range []corev1.EnvVar{{Name: EnvRoleARN, Value: arn}, {Name: EnvTokenFile, Value: TokenFile}} {
+	for _, e := range []corev1.EnvVar{{Name: irsa.EnvRoleARN, Value: arn}, {Name: irsa.EnvTokenFile, Value: irsa.TokenFile}} {
 		got, ok := envValue(c.Env, e.Name)
 		switch {
 		case !ok:
@@ -203,19 +205,19 @@ func envValue(env []corev1.EnvVar, name string) (string, bool) {
 func tokenVolume(p corev1.Pod, c *corev1.Container) error {
 	var mount *corev1.VolumeMount
 	for i := range c.VolumeMounts {
-		if c.VolumeMounts[i].MountPath == TokenDir {
+		if c.VolumeMounts[i].MountPath == irsa.TokenDir {
 			mount = &c.VolumeMounts[i]
 		}
 	}
 	if mount == nil {
-		return fmt.Errorf("nothing mounted at %s, want a projected %s token", TokenDir, TokenAudience)
+		return fmt.Errorf("nothing mounted at %s, want a projected %s token", irsa.TokenDir, irsa.Audience)
 	}
 	for _, v := range p.Spec.Volumes {
 		if v.Name != mount.Name {
 			continue
 		}
 		if v.Projected == nil {
-			return fmt.Errorf("volume %s at %s is not projected, want a projected %s token", v.Name, TokenDir, TokenAudience)
+			return fmt.Errorf("volume %s at %s is not projected, want a projected %s token", v.Name, irsa.TokenDir, irsa.Audience)
 		}
 		var audiences []string
 		for _, src := range v.Projected.Sources {
@@ -223,14 +225,14 @@ func tokenVolume(p corev1.Pod, c *corev1.Container) error {
 			if t == nil {
 				continue
 			}
-			if t.Audience == TokenAudience && path.Join(TokenDir, t.Path) == TokenFile {
+			if t.Audience == irsa.Audience && path.Join(irsa.TokenDir, t.Path) == irsa.TokenFile {
 				return nil
 			}
-			audiences = append(audiences, fmt.Sprintf("%s at %s", t.Audience, path.Join(TokenDir, t.Path)))
+			audiences = append(audiences, fmt.Sprintf("%s at %s", t.Audience, path.Join(irsa.TokenDir, t.Path)))
 		}
-		return fmt.Errorf("volume %s projects tokens [%s], want audience %s at %s", v.Name, strings.Join(audiences, ", "), TokenAudience, TokenFile)
+		return fmt.Errorf("volume %s projects tokens [%s], want audience %s at %s", v.Name, strings.Join(audiences, ", "), irsa.Audience, irsa.TokenFile)
 	}
-	return fmt.Errorf("mount %s at %s names no volume of the pod", mount.Name, TokenDir)
+	return fmt.Errorf("mount %s at %s names no volume of the pod", mount.Name, irsa.TokenDir)
 }
 
 func coreDNSReady(ctx context.Context, client kubernetes.Interface, _ Expectations) (string, error) {

@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/eks-irsa/eks-irsa/irsa"
 )
 
 func TestChecks(t *testing.T) {
@@ -109,7 +111,7 @@ func TestChecks(t *testing.T) {
 		},
 		{
 			name: "aws-node annotated with another role", check: CheckAWSNodeAnnotation,
-			breaks:  func(c *cluster) { awsNodeSA(c).Annotations[RoleARNAnnotation] = testSecretsARN },
+			breaks:  func(c *cluster) { awsNodeSA(c).Annotations[irsa.RoleARNAnnotation] = testSecretsARN },
 			wantErr: []string{"kube-system/aws-node eks.amazonaws.com/role-arn=" + testSecretsARN + ", want " + testAWSNodeARN},
 		},
 		{
@@ -140,8 +142,8 @@ func TestChecks(t *testing.T) {
 			wantErr: []string{
 				"1 of 2 aws-node pods lack IRSA credentials",
 				"pod aws-node-1: AWS_ROLE_ARN missing, want " + testAWSNodeARN,
-				"AWS_WEB_IDENTITY_TOKEN_FILE missing, want " + TokenFile,
-				"nothing mounted at " + TokenDir,
+				"AWS_WEB_IDENTITY_TOKEN_FILE missing, want " + irsa.TokenFile,
+				"nothing mounted at " + irsa.TokenDir,
 			},
 		},
 		{
@@ -154,26 +156,26 @@ func TestChecks(t *testing.T) {
 			breaks: func(c *cluster) {
 				c.awsNode[0].Spec.Volumes[0].Projected.Sources[0].ServiceAccountToken.Audience = "kubernetes.default.svc"
 			},
-			wantErr: []string{"volume aws-iam-token projects tokens [kubernetes.default.svc at " + TokenFile + "], want audience sts.amazonaws.com"},
+			wantErr: []string{"volume aws-iam-token projects tokens [kubernetes.default.svc at " + irsa.TokenFile + "], want audience sts.amazonaws.com"},
 		},
 		{
 			name: "token projected at another path than the env names", check: CheckAWSNodeCredentials,
 			breaks: func(c *cluster) {
 				c.awsNode[0].Spec.Volumes[0].Projected.Sources[0].ServiceAccountToken.Path = "eks-token"
 			},
-			wantErr: []string{"sts.amazonaws.com at " + TokenDir + "/eks-token], want audience sts.amazonaws.com at " + TokenFile},
+			wantErr: []string{"sts.amazonaws.com at " + irsa.TokenDir + "/eks-token], want audience sts.amazonaws.com at " + irsa.TokenFile},
 		},
 		{
 			name: "token directory is not a projected volume", check: CheckAWSNodeCredentials,
 			breaks: func(c *cluster) {
 				c.awsNode[0].Spec.Volumes[0].VolumeSource = corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
 			},
-			wantErr: []string{"volume aws-iam-token at " + TokenDir + " is not projected"},
+			wantErr: []string{"volume aws-iam-token at " + irsa.TokenDir + " is not projected"},
 		},
 		{
 			name: "mount names a missing volume", check: CheckAWSNodeCredentials,
 			breaks:  func(c *cluster) { c.awsNode[0].Spec.Volumes = c.awsNode[0].Spec.Volumes[1:] },
-			wantErr: []string{"mount aws-iam-token at " + TokenDir + " names no volume"},
+			wantErr: []string{"mount aws-iam-token at " + irsa.TokenDir + " names no volume"},
 		},
 		{
 			name: "no aws-node container", check: CheckAWSNodeCredentials,

@@ -8,6 +8,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/eks-irsa/eks-irsa/irsa"
 )
 
 const (
@@ -100,7 +102,7 @@ func (c *cluster) sa(name types.NamespacedName) *corev1.ServiceAccount {
 func serviceAccount(name types.NamespacedName, arn string) *corev1.ServiceAccount {
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name.Name, Namespace: name.Namespace}}
 	if arn != "" {
-		sa.Annotations = map[string]string{RoleARNAnnotation: arn}
+		sa.Annotations = map[string]string{irsa.RoleARNAnnotation: arn}
 	}
 	return sa
 }
@@ -117,18 +119,18 @@ func awsNodePod(name, arn string) *corev1.Pod {
 				Env: []corev1.EnvVar{
 					{Name: "AWS_VPC_K8S_CNI_LOGLEVEL", Value: "DEBUG"},
 					{Name: "AWS_STS_REGIONAL_ENDPOINTS", Value: "regional"},
-					{Name: EnvRoleARN, Value: arn},
-					{Name: EnvTokenFile, Value: TokenFile},
+					{Name: irsa.EnvRoleARN, Value: arn},
+					{Name: irsa.EnvTokenFile, Value: irsa.TokenFile},
 				},
 				VolumeMounts: []corev1.VolumeMount{
 					{Name: "kube-api-access-x1", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount", ReadOnly: true},
-					{Name: "aws-iam-token", MountPath: TokenDir, ReadOnly: true},
+					{Name: "aws-iam-token", MountPath: irsa.TokenDir, ReadOnly: true},
 				},
 			}},
 			Volumes: []corev1.Volume{
 				{Name: "aws-iam-token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
 					Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
-						Audience: TokenAudience, ExpirationSeconds: &expiry, Path: "token",
+						Audience: irsa.Audience, ExpirationSeconds: &expiry, Path: "token",
 					}}},
 				}}},
 				{Name: "kube-api-access-x1", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{

@@ -20,18 +20,6 @@ import (
 	iamarn "sigs.k8s.io/aws-iam-authenticator/pkg/arn"
 )
 
-// Protocol strings of IRSA as the EKS pod identity webhook writes them. The k8s package
-// exports the same annotation key as k8s.RoleARNAnnotation; they are defined here too so
-// verify does not depend on the package that creates what it checks. To be unified.
-const (
-	RoleARNAnnotation = "eks.amazonaws.com/role-arn"
-	EnvRoleARN        = "AWS_ROLE_ARN"
-	EnvTokenFile      = "AWS_WEB_IDENTITY_TOKEN_FILE"
-	TokenDir          = "/var/run/secrets/eks.amazonaws.com/serviceaccount"
-	TokenFile         = TokenDir + "/token"
-	TokenAudience     = "sts.amazonaws.com"
-)
-
 // The kube-system objects EKS creates and the checks look at.
 const (
 	KubeSystem      = "kube-system"

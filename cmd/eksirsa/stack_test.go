@@ -25,6 +25,8 @@ import (
 
 	"github.com/eks-irsa/eks-irsa/stack"
 	"github.com/eks-irsa/eks-irsa/verify"
+
+	"github.com/eks-irsa/eks-irsa/irsa"
 )
 
 // fakeStack records the Automation API calls a command makes.
@@ -247,7 +249,7 @@ func healthyCluster() []runtime.Object {
 	} {
 		for _, name := range names {
 			objs = append(objs, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{
-				Name: name, Namespace: ns, Annotations: map[string]string{verify.RoleARNAnnotation: roleARN(name)},
+				Name: name, Namespace: ns, Annotations: map[string]string{irsa.RoleARNAnnotation: roleARN(name)},
 			}})
 		}
 	}
@@ -257,13 +259,13 @@ func healthyCluster() []runtime.Object {
 			Containers: []corev1.Container{{
 				Name: verify.AWSNode,
 				Env: []corev1.EnvVar{
-					{Name: verify.EnvRoleARN, Value: roleARN("aws-node")},
-					{Name: verify.EnvTokenFile, Value: verify.TokenFile},
+					{Name: irsa.EnvRoleARN, Value: roleARN("aws-node")},
+					{Name: irsa.EnvTokenFile, Value: irsa.TokenFile},
 				},
-				VolumeMounts: []corev1.VolumeMount{{Name: "aws-iam-token", MountPath: verify.TokenDir}},
+				VolumeMounts: []corev1.VolumeMount{{Name: "aws-iam-token", MountPath: irsa.TokenDir}},
 			}},
 			Volumes: []corev1.Volume{{Name: "aws-iam-token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
-				Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Audience: verify.TokenAudience, Path: "token"}}},
+				Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Audience: irsa.Audience, Path: "token"}}},
 			}}}},
 		},
 	}, &corev1.Pod{
