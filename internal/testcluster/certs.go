@@ -17,77 +17,91 @@ import (
 	"time"
 )
 
-// pki holds the files the control plane reads, all under one directory.
-type pki struct {
-	caPEM          []byte
-	caFile         string
-	servingCert    string // for 127.0.0.1/localhost, signed by the CA; apiserver and KCM serve it
-	servingKey     string
-	saSigningKey   string // RSA private key: apiserver signs tokens, KCM's token controller too
-	saVerifyingKey string // its public key
+// authority is a throwaway CA. ECDSA keeps key generation fast.
+type authority struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  []byte
 }
 
-// newPKI writes a throwaway CA, a loopback serving certificate and a service-account key
-// pair into dir. ECDSA keeps generation fast; the service-account key is RSA because that
-// is what EKS's issuer publishes.
-func newPKI(dir string) (*pki, error) {
-	now := time.Now()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+func newAuthority(name string) (*authority, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
 	}
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "eks-irsa-testcluster-ca"},
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial(),
+		Subject:               pkix.Name{CommonName: name},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(24 * time.Hour),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return nil, fmt.Errorf("create CA: %w", err)
 	}
-	caCert, err := x509.ParseCertificate(caDER)
+	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil, err
 	}
+	return &authority{cert: cert, key: key, pem: pemBlock("CERTIFICATE", der)}, nil
+}
 
-	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// serving issues a server certificate for the loopback address (and the in-cluster names of
+// the apiserver's service, which clients of the kubernetes Service would check).
+func (a *authority) serving(cn string) (certPEM, keyPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	srvTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "kube-apiserver"},
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: cn},
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.100.0.1")},
 		DNSNames: []string{"localhost", "kubernetes", "kubernetes.default",
 			"kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
 	}
-	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, srvKey.Public(), caKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.cert, key.Public(), a.key)
 	if err != nil {
-		return nil, fmt.Errorf("create serving certificate: %w", err)
+		return nil, nil, fmt.Errorf("create serving certificate %s: %w", cn, err)
 	}
+	keyPEM, err = privateKeyPEM(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pemBlock("CERTIFICATE", der), keyPEM, nil
+}
 
-	saKey, err := rsa.GenerateKey(rand.Reader, 2048)
+// pki holds the files the control plane reads, all under one directory.
+type pki struct {
+	ca             *authority
+	caFile         string
+	servingCert    string // 127.0.0.1, signed by the CA; apiserver and KCM serve it
+	servingKey     string
+	saSigningKey   string // RSA private key: apiserver signs tokens, KCM's token controller too
+	saVerifyingKey string // its public key
+}
+
+// newPKI writes a CA, a loopback serving certificate and a service-account key pair into
+// dir. The service-account key is RSA because that is what EKS's issuer publishes.
+func newPKI(dir string) (*pki, error) {
+	ca, err := newAuthority("eks-irsa-testcluster-ca")
 	if err != nil {
 		return nil, err
 	}
-
-	p := &pki{
-		caPEM:          pemBlock("CERTIFICATE", caDER),
-		caFile:         filepath.Join(dir, "ca.crt"),
-		servingCert:    filepath.Join(dir, "serving.crt"),
-		servingKey:     filepath.Join(dir, "serving.key"),
-		saSigningKey:   filepath.Join(dir, "sa.key"),
-		saVerifyingKey: filepath.Join(dir, "sa.pub"),
+	srvCert, srvKey, err := ca.serving("kube-apiserver")
+	if err != nil {
+		return nil, err
 	}
-	srvKeyPEM, err := privateKeyPEM(srvKey)
+	saKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, err
 	}
@@ -99,10 +113,18 @@ func newPKI(dir string) (*pki, error) {
 	if err != nil {
 		return nil, err
 	}
+	p := &pki{
+		ca:             ca,
+		caFile:         filepath.Join(dir, "ca.crt"),
+		servingCert:    filepath.Join(dir, "serving.crt"),
+		servingKey:     filepath.Join(dir, "serving.key"),
+		saSigningKey:   filepath.Join(dir, "sa.key"),
+		saVerifyingKey: filepath.Join(dir, "sa.pub"),
+	}
 	for path, data := range map[string][]byte{
-		p.caFile:         p.caPEM,
-		p.servingCert:    pemBlock("CERTIFICATE", srvDER),
-		p.servingKey:     srvKeyPEM,
+		p.caFile:         ca.pem,
+		p.servingCert:    srvCert,
+		p.servingKey:     srvKey,
 		p.saSigningKey:   saKeyPEM,
 		p.saVerifyingKey: pemBlock("PUBLIC KEY", saPubDER),
 	} {
@@ -111,6 +133,14 @@ func newPKI(dir string) (*pki, error) {
 		}
 	}
 	return p, nil
+}
+
+func serial() *big.Int {
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return n
 }
 
 func pemBlock(typ string, der []byte) []byte {

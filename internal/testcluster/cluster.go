@@ -28,6 +28,7 @@ import (
 // controller manager the same group spares the per-controller service-account credentials
 // that a real cluster uses, which nothing here tests.
 const (
+	// AdminUser is the identity of Token.
 	AdminUser    = "eks-irsa-admin"
 	kcmUser      = "system:kube-controller-manager"
 	mastersGroup = "system:masters"
@@ -74,6 +75,7 @@ type Cluster struct {
 	StartTime time.Duration
 
 	procs []*process
+	ca    *authority
 }
 
 // PIDs returns the process id of each control-plane process, by name.
@@ -105,7 +107,7 @@ func Start(t testing.TB) *Cluster {
 	if err != nil {
 		t.Fatalf("testcluster: certificates: %v", err)
 	}
-	c := &Cluster{Dir: dir, CAData: pki.caPEM, Token: randomToken(t)}
+	c := &Cluster{Dir: dir, CAData: pki.ca.pem, Token: randomToken(t), ca: pki.ca}
 	kcmToken := randomToken(t)
 
 	// etcd: plain HTTP is enough on loopback; fsync off because the data dies with the test.
@@ -134,7 +136,7 @@ func Start(t testing.TB) *Cluster {
 		}
 		return err
 	}); err != nil {
-		t.Fatalf("testcluster: etcd not healthy: %v\n%s", err, etcd.tail(20))
+		t.Fatalf("testcluster: etcd not healthy: %v", err)
 	}
 
 	// kube-apiserver.
@@ -163,6 +165,9 @@ func Start(t testing.TB) *Cluster {
 		"--service-account-signing-key-file="+pki.saSigningKey,
 		"--service-cluster-ip-range="+ServiceCIDR,
 		"--allow-privileged=true",
+		// The default reconciler publishes the advertise address as the kubernetes Service's
+		// endpoint and refuses a loopback one; nothing here routes to that Service.
+		"--endpoint-reconciler-type=none",
 		"--profiling=false",
 	)
 	if err != nil {
@@ -171,7 +176,7 @@ func Start(t testing.TB) *Cluster {
 	c.procs = append(c.procs, api)
 
 	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(pki.caPEM)
+	roots.AppendCertsFromPEM(pki.ca.pem)
 	verified := &http.Client{
 		Timeout:   5 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}},
@@ -180,15 +185,15 @@ func Start(t testing.TB) *Cluster {
 		_, err := get(ctx, verified, c.Server+"/readyz", c.Token)
 		return err
 	}); err != nil {
-		t.Fatalf("testcluster: kube-apiserver not ready: %v\n%s", err, api.tail(30))
+		t.Fatalf("testcluster: kube-apiserver not ready: %v", err)
 	}
 
-	c.Kubeconfig = kubeconfig(c.Server, pki.caPEM, AdminUser, c.Token)
+	c.Kubeconfig = kubeconfig(c.Server, pki.ca.pem, AdminUser, c.Token)
 	c.KubeconfigPath = filepath.Join(dir, "admin.kubeconfig")
 	kcmKubeconfigPath := filepath.Join(dir, "kube-controller-manager.kubeconfig")
 	for path, data := range map[string][]byte{
 		c.KubeconfigPath:  c.Kubeconfig,
-		kcmKubeconfigPath: kubeconfig(c.Server, pki.caPEM, kcmUser, kcmToken),
+		kcmKubeconfigPath: kubeconfig(c.Server, pki.ca.pem, kcmUser, kcmToken),
 	} {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
@@ -226,7 +231,7 @@ func Start(t testing.TB) *Cluster {
 		_, err := get(ctx, verified, kcmURL+"/healthz", c.Token)
 		return err
 	}); err != nil {
-		t.Fatalf("testcluster: kube-controller-manager not healthy: %v\n%s", err, kcm.tail(30))
+		t.Fatalf("testcluster: kube-controller-manager not healthy: %v", err)
 	}
 
 	c.StartTime = time.Since(began)
@@ -234,7 +239,7 @@ func Start(t testing.TB) *Cluster {
 	return c
 }
 
-// waitHealthy polls check until it succeeds, a watched process exits, or startTimeout passes.
+// waitHealthy polls check (failures print the logs from the processes' cleanups) until it succeeds, a watched process exits, or startTimeout passes.
 func waitHealthy(ctx context.Context, watched []*process, check func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
