@@ -202,6 +202,8 @@ func Start(t testing.TB) *Cluster {
 	if c.Config, err = clientcmd.RESTConfigFromKubeConfig(c.Kubeconfig); err != nil {
 		t.Fatalf("testcluster: admin kubeconfig: %v", err)
 	}
+	// client-go's default 5 QPS would throttle the emulated kubelets and the tests' polls.
+	c.Config.QPS, c.Config.Burst = 200, 400
 	if c.Client, err = kubernetes.NewForConfig(c.Config); err != nil {
 		t.Fatalf("testcluster: client: %v", err)
 	}

@@ -1,0 +1,262 @@
+package integration
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/aws-iam-authenticator/pkg/config"
+	"sigs.k8s.io/aws-iam-authenticator/pkg/mapper/configmap"
+
+	"github.com/eks-irsa/eks-irsa/internal/testcluster"
+	"github.com/eks-irsa/eks-irsa/k8s"
+)
+
+const (
+	project = "eks-irsa-integration"
+	stack   = "test"
+
+	nodeRoleARN     = "arn:aws:iam::111122223333:role/eks-irsa-test-node"
+	awsNodeRoleARN  = "arn:aws:iam::111122223333:role/eks-irsa-test-aws-node"
+	awsNodeRoleARN2 = "arn:aws:iam::111122223333:role/eks-irsa-test-aws-node-2"
+	adminRoleARN    = "arn:aws:iam::111122223333:role/platform-admin"
+
+	// upTimeout bounds every Pulumi operation: a DaemonSet patch whose rollout never
+	// completes waits far longer than this.
+	upTimeout = 3 * time.Minute
+)
+
+// layer is the k8s layer as stack.Program wires it, with plain values in place of the AWS
+// layer's outputs.
+type layer struct {
+	kubeconfig     string
+	nodeRoleARN    string
+	awsNodeRoleARN string
+	roles          []k8s.RoleMapping
+	adopt          bool
+}
+
+func (l layer) program() pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		kubeconfig := pulumi.ToSecret(pulumi.String(l.kubeconfig)).(pulumi.StringOutput)
+		provider, err := k8s.NewProvider(ctx, "cluster", kubeconfig)
+		if err != nil {
+			return err
+		}
+		auth, err := k8s.NewAwsAuth(ctx, "aws-auth", &k8s.AwsAuthArgs{
+			Provider:      provider,
+			NodeRoleARN:   pulumi.String(l.nodeRoleARN),
+			Roles:         l.roles,
+			AdoptExisting: l.adopt,
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := k8s.NewServiceAccountRole(ctx, "aws-node", &k8s.ServiceAccountRoleArgs{
+			Provider:         provider,
+			Namespace:        k8s.KubeSystemNamespace,
+			ServiceAccount:   k8s.AWSNodeName,
+			RoleARN:          pulumi.String(l.awsNodeRoleARN),
+			Mode:             k8s.AnnotateServiceAccount,
+			RestartDaemonSet: k8s.AWSNodeName,
+		}); err != nil {
+			return err
+		}
+		ctx.Export("mapRoles", auth.MapRoles)
+		return nil
+	}
+}
+
+// env is one test's cluster and Pulumi stack.
+type env struct {
+	t       *testing.T
+	cluster *testcluster.Cluster
+	stack   auto.Stack
+}
+
+// newEnv starts a seeded cluster and an inline stack for l (whose kubeconfig it fills in).
+func newEnv(t *testing.T, l layer) (*env, layer) {
+	t.Helper()
+	c := testcluster.Start(t)
+	testcluster.SeedEKS(t, c)
+	p := testcluster.NewPulumi(t)
+	l.kubeconfig = string(c.Kubeconfig)
+	s := p.InlineStack(t.Context(), t, project, stack, l.program())
+	return &env{t: t, cluster: c, stack: s}, l
+}
+
+// steps records the engine's step for every resource, by "type::name".
+type steps struct {
+	mu  sync.Mutex
+	ops map[string]apitype.OpType
+}
+
+func newSteps() *steps { return &steps{ops: map[string]apitype.OpType{}} }
+
+func (s *steps) collect(ch <-chan events.EngineEvent) {
+	for ev := range ch {
+		if ev.ResourcePreEvent == nil {
+			continue
+		}
+		md := ev.ResourcePreEvent.Metadata
+		s.mu.Lock()
+		s.ops[urnKey(md.URN)] = md.Op
+		s.mu.Unlock()
+	}
+}
+
+func (s *steps) get() map[string]apitype.OpType {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.ops)
+}
+
+// urnKey shortens urn:pulumi:stack::project::parent$type::name to type::name.
+func urnKey(urn string) string {
+	parts := strings.Split(urn, "::")
+	if len(parts) < 4 {
+		return urn
+	}
+	typ := parts[2]
+	if i := strings.LastIndex(typ, "$"); i >= 0 {
+		typ = typ[i+1:]
+	}
+	return typ + "::" + strings.Join(parts[3:], "::")
+}
+
+// up runs `pulumi up` with l's program and returns the steps and the wall time.
+func (e *env) up(l layer, opts ...optup.Option) (auto.UpResult, map[string]apitype.OpType, time.Duration, error) {
+	e.t.Helper()
+	e.stack.Workspace().SetProgram(l.program())
+	ctx, cancel := context.WithTimeout(e.t.Context(), upTimeout)
+	defer cancel()
+	st := newSteps()
+	ch := make(chan events.EngineEvent)
+	done := make(chan struct{})
+	go func() { st.collect(ch); close(done) }()
+	start := time.Now()
+	res, err := e.stack.Up(ctx, append(opts, optup.EventStreams(ch))...)
+	took := time.Since(start)
+	<-done
+	return res, st.get(), took, err
+}
+
+func (e *env) mustUp(l layer, opts ...optup.Option) (map[string]apitype.OpType, time.Duration) {
+	e.t.Helper()
+	res, ops, took, err := e.up(l, opts...)
+	if err != nil {
+		e.t.Fatalf("up: %v\nstdout:\n%s", err, res.StdOut)
+	}
+	return ops, took
+}
+
+func (e *env) preview(l layer) (auto.PreviewResult, error) {
+	e.t.Helper()
+	e.stack.Workspace().SetProgram(l.program())
+	ctx, cancel := context.WithTimeout(e.t.Context(), upTimeout)
+	defer cancel()
+	return e.stack.Preview(ctx, optpreview.Diff())
+}
+
+func (e *env) destroy(l layer) (map[string]apitype.OpType, time.Duration) {
+	e.t.Helper()
+	e.stack.Workspace().SetProgram(l.program())
+	ctx, cancel := context.WithTimeout(e.t.Context(), upTimeout)
+	defer cancel()
+	st := newSteps()
+	ch := make(chan events.EngineEvent)
+	done := make(chan struct{})
+	go func() { st.collect(ch); close(done) }()
+	start := time.Now()
+	res, err := e.stack.Destroy(ctx, optdestroy.EventStreams(ch))
+	took := time.Since(start)
+	<-done
+	if err != nil {
+		e.t.Fatalf("destroy: %v\nstdout:\n%s", err, res.StdOut)
+	}
+	return st.get(), took
+}
+
+// Kubernetes reads.
+
+func (e *env) serviceAccount(name string) *corev1.ServiceAccount {
+	e.t.Helper()
+	sa, err := e.cluster.Client.CoreV1().ServiceAccounts(testcluster.KubeSystem).Get(e.t.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		e.t.Fatalf("get ServiceAccount %s: %v", name, err)
+	}
+	return sa
+}
+
+func (e *env) daemonSet(name string) *appsv1.DaemonSet {
+	e.t.Helper()
+	ds, err := e.cluster.Client.AppsV1().DaemonSets(testcluster.KubeSystem).Get(e.t.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		e.t.Fatalf("get DaemonSet %s: %v", name, err)
+	}
+	return ds
+}
+
+func (e *env) awsAuth() (*corev1.ConfigMap, error) {
+	return e.cluster.Client.CoreV1().ConfigMaps(testcluster.KubeSystem).Get(e.t.Context(), k8s.AwsAuthName, metav1.GetOptions{})
+}
+
+// managers lists the field managers of an object, as "manager/operation".
+func managers(obj metav1.Object) []string {
+	var out []string
+	for _, mf := range obj.GetManagedFields() {
+		out = append(out, mf.Manager+"/"+string(mf.Operation))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// parseAwsAuth parses a ConfigMap's data the way EKS's authenticator does.
+func parseAwsAuth(t *testing.T, cm *corev1.ConfigMap) []config.RoleMapping {
+	t.Helper()
+	users, roles, accounts, err := configmap.ParseMap(cm.Data)
+	if err != nil {
+		t.Fatalf("aws-auth does not parse: %v\n%v", err, cm.Data)
+	}
+	if len(users) != 0 || len(accounts) != 0 {
+		t.Errorf("aws-auth: users %v accounts %v, want none", users, accounts)
+	}
+	return roles
+}
+
+func nodeMapping() config.RoleMapping {
+	return config.RoleMapping{RoleARN: nodeRoleARN, Username: k8s.NodeUsername, Groups: []string{k8s.BootstrappersGroup, k8s.NodesGroup}}
+}
+
+// onlyOps fails unless every step's op is in allowed.
+func onlyOps(t *testing.T, what string, ops map[string]apitype.OpType, allowed ...apitype.OpType) {
+	t.Helper()
+	for res, op := range ops {
+		if !slices.Contains(allowed, op) {
+			t.Errorf("%s: %s is %q, want one of %q (all: %v)", what, res, op, allowed, ops)
+		}
+	}
+}
+
+func pulumiString(s string) pulumi.StringInput { return pulumi.String(s) }
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

@@ -1,0 +1,222 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/eks-irsa/eks-irsa/internal/testcluster"
+	"github.com/eks-irsa/eks-irsa/verify"
+)
+
+var nodes = []string{"ip-10-0-1-10.us-west-2.compute.internal", "ip-10-0-2-20.us-west-2.compute.internal"}
+
+// cni models the walkthrough's failure: a node's pod network comes up only once that node's
+// aws-node pod runs with IRSA credentials, so pods that are not on the host network (coredns)
+// stay ContainerCreating until then. The hold flags stall new pods on purpose.
+type cni struct {
+	holdAWSNode atomic.Bool
+	holdCoreDNS atomic.Bool
+}
+
+func (n *cni) gate(ctx context.Context, c *testcluster.Cluster, pod *corev1.Pod) string {
+	const creating = "ContainerCreating"
+	switch pod.Labels["k8s-app"] {
+	case testcluster.AwsNodeName:
+		if n.holdAWSNode.Load() {
+			return creating
+		}
+		return ""
+	case "kube-dns":
+		if n.holdCoreDNS.Load() {
+			return creating
+		}
+	}
+	if pod.Spec.HostNetwork {
+		return ""
+	}
+	pods, err := c.Client.CoreV1().Pods(testcluster.KubeSystem).List(ctx, metav1.ListOptions{
+		LabelSelector: "k8s-app=" + testcluster.AwsNodeName,
+		FieldSelector: "spec.nodeName=" + pod.Spec.NodeName,
+	})
+	if err != nil {
+		return creating
+	}
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil && hasEnv(p, "AWS_ROLE_ARN") {
+			return ""
+		}
+	}
+	return creating
+}
+
+func hasEnv(p corev1.Pod, name string) bool {
+	for _, c := range p.Spec.Containers {
+		for _, e := range c.Env {
+			if e.Name == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// failed runs the checks once and returns the names of the failing ones, sorted.
+func failed(t *testing.T, c *testcluster.Cluster, want verify.Expectations) []string {
+	t.Helper()
+	var out strings.Builder
+	err := verify.Run(t.Context(), c.Client, want, verify.TextReporter{W: &out})
+	t.Logf("verify:\n%s", out.String())
+	if err == nil {
+		return nil
+	}
+	var verr *verify.Error
+	if !errors.As(err, &verr) {
+		t.Fatalf("verify.Run: %v", err)
+	}
+	var names []string
+	for _, r := range verr.Failed {
+		names = append(names, r.Check)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// settle waits until the checks give exactly want (nil: all pass).
+func settle(t *testing.T, c *testcluster.Cluster, exp verify.Expectations, want []string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var got []string
+	for {
+		got = failedQuiet(t, c, exp)
+		if slices.Equal(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatal(t.Context().Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	failed(t, c, exp) // log the details
+	t.Fatalf("failing checks = %v, want %v", got, want)
+}
+
+func failedQuiet(t *testing.T, c *testcluster.Cluster, want verify.Expectations) []string {
+	err := verify.Run(t.Context(), c.Client, want, verify.TextReporter{W: discard{}})
+	var verr *verify.Error
+	if err == nil || !errors.As(err, &verr) {
+		return nil
+	}
+	var names []string
+	for _, r := range verr.Failed {
+		names = append(names, r.Check)
+	}
+	slices.Sort(names)
+	return names
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestVerify is issue 5's test 7: the verify checks against a real apiserver whose nodes and
+// pods get their statuses through the status subresource, and whose pods get IRSA
+// credentials from a stand-in for EKS's pod identity webhook. It follows the walkthrough:
+// before the k8s layer coredns is stuck and aws-node has no credentials; after one up
+// everything passes; then each check is broken on its own.
+func TestVerify(t *testing.T) {
+	testcluster.ToolsBin(t)
+	c := testcluster.Start(t)
+	c.StartPodIdentityWebhook(t)
+	testcluster.SeedEKS(t, c)
+	net := &cni{}
+	kubelets := c.StartKubelets(t, net.gate, nodes...)
+	p := testcluster.NewPulumi(t)
+	l := layer{kubeconfig: string(c.Kubeconfig), nodeRoleARN: nodeRoleARN, awsNodeRoleARN: awsNodeRoleARN}
+	e := &env{t: t, cluster: c, stack: p.InlineStack(t.Context(), t, project, stack, l.program())}
+	want := verify.Expectations{Nodes: len(nodes), AWSNodeRoleARN: awsNodeRoleARN}
+
+	t.Run("fresh EKS: no credentials, coredns stuck", func(t *testing.T) {
+		settle(t, c, want, []string{verify.CheckAWSNodeAnnotation, verify.CheckAWSNodeCredentials, verify.CheckCoreDNSReady})
+	})
+
+	t.Run("after up every check passes", func(t *testing.T) {
+		ops, took := e.mustUp(l)
+		t.Logf("up with %d nodes: %s (%v)", len(nodes), took.Round(time.Millisecond), ops)
+		var out strings.Builder
+		if err := verify.Wait(t.Context(), c.Client, want, verify.TextReporter{W: &out}, verify.Poll{Timeout: time.Minute, Interval: 200 * time.Millisecond}); err != nil {
+			t.Fatalf("verify.Wait after up: %v\n%s", err, out.String())
+		}
+		t.Logf("verify:\n%s", out.String())
+	})
+
+	t.Run("a node not ready", func(t *testing.T) {
+		if err := kubelets.SetNodeReady(t.Context(), nodes[1], corev1.ConditionFalse, "KubeletNotReady"); err != nil {
+			t.Fatal(err)
+		}
+		settle(t, c, want, []string{verify.CheckNodesReady})
+		if err := kubelets.SetNodeReady(t.Context(), nodes[1], corev1.ConditionTrue, "KubeletReady"); err != nil {
+			t.Fatal(err)
+		}
+		settle(t, c, want, nil)
+	})
+
+	t.Run("more nodes wanted than joined", func(t *testing.T) {
+		w := want
+		w.Nodes = len(nodes) + 1
+		settle(t, c, w, []string{verify.CheckNodesReady})
+	})
+
+	t.Run("aws-node annotated with another role", func(t *testing.T) {
+		w := want
+		w.AWSNodeRoleARN = awsNodeRoleARN2
+		settle(t, c, w, []string{verify.CheckAWSNodeAnnotation, verify.CheckAWSNodeCredentials})
+	})
+
+	t.Run("a configured IRSA account missing", func(t *testing.T) {
+		w := want
+		w.ServiceAccounts = map[types.NamespacedName]string{{Namespace: testcluster.KubeSystem, Name: "cluster-autoscaler"}: adminRoleARN}
+		settle(t, c, w, []string{verify.CheckIRSAAccounts})
+	})
+
+	t.Run("aws-node rollout stalled", func(t *testing.T) {
+		net.holdAWSNode.Store(true)
+		restart(t, c)
+		settle(t, c, want, []string{verify.CheckAWSNodeRollout})
+		net.holdAWSNode.Store(false)
+		settle(t, c, want, nil)
+	})
+
+	t.Run("coredns not ready", func(t *testing.T) {
+		net.holdCoreDNS.Store(true)
+		if err := c.Client.CoreV1().Pods(testcluster.KubeSystem).DeleteCollection(t.Context(), metav1.DeleteOptions{},
+			metav1.ListOptions{LabelSelector: "k8s-app=kube-dns"}); err != nil {
+			t.Fatal(err)
+		}
+		settle(t, c, want, []string{verify.CheckCoreDNSReady})
+		net.holdCoreDNS.Store(false)
+		settle(t, c, want, nil)
+	})
+}
+
+// restart rolls aws-node's pods the way `kubectl rollout restart` does (another field manager).
+func restart(t *testing.T, c *testcluster.Cluster) {
+	t.Helper()
+	patch := `{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":"` + time.Now().Format(time.RFC3339Nano) + `"}}}}}`
+	if _, err := c.Client.AppsV1().DaemonSets(testcluster.KubeSystem).Patch(t.Context(), testcluster.AwsNodeName,
+		types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: "kubectl-rollout"}); err != nil {
+		t.Fatal(err)
+	}
+}
