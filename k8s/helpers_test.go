@@ -1,10 +1,8 @@
 package k8s
 
 import (
-	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
@@ -155,37 +153,4 @@ func kubernetesObjects(r *recorder.Recorder) []recorder.Registration {
 // was reported once and nothing else was.
 func errorLines(err error) []string {
 	return strings.Split(err.Error(), "\n")
-}
-
-// optionRecorder adds to the recorder what its Registration does not keep: the
-// deleteBeforeReplace option, keyed by type and name.
-type optionRecorder struct {
-	*recorder.Recorder
-
-	mu                  sync.Mutex
-	deleteBeforeReplace map[string]bool
-}
-
-func (o *optionRecorder) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
-	if rpc := args.RegisterRPC; rpc != nil {
-		o.mu.Lock()
-		o.deleteBeforeReplace[args.TypeToken+"::"+args.Name] = rpc.GetDeleteBeforeReplace()
-		o.mu.Unlock()
-	}
-	return o.Recorder.NewResource(args)
-}
-
-// runWithOptions is run with an optionRecorder; it builds the context itself because
-// recorder.Run installs the plain recorder as the mock monitor.
-func runWithOptions(t *testing.T, fn pulumi.RunFunc) *optionRecorder {
-	t.Helper()
-	o := &optionRecorder{Recorder: recorderFor(t), deleteBeforeReplace: map[string]bool{}}
-	ctx, err := pulumi.NewContext(context.Background(), pulumi.RunInfo{Project: "eks-irsa", Stack: "test", Mocks: o})
-	if err != nil {
-		t.Fatalf("mock context: %v", err)
-	}
-	if err := pulumi.RunWithContext(ctx, fn); err != nil {
-		t.Fatalf("program failed: %v", err)
-	}
-	return o
 }

@@ -117,13 +117,12 @@ func TestEveryObjectUsesTheClusterProvider(t *testing.T) {
 // TestFixedNameObjectsAreDeletedBeforeReplaced: with a fixed name and server-side apply, a
 // create-before-delete replacement would delete (or relinquish) what the new object just wrote.
 func TestFixedNameObjectsAreDeletedBeforeReplaced(t *testing.T) {
-	o := runWithOptions(t, wholeLayer)
-	objs := kubernetesObjects(o.Recorder)
+	objs := kubernetesObjects(run(t, wholeLayer))
 	if len(objs) == 0 {
 		t.Fatal("no Kubernetes objects registered")
 	}
 	for _, reg := range objs {
-		if !o.deleteBeforeReplace[reg.Type+"::"+reg.Name] {
+		if !reg.DeleteBeforeReplace {
 			t.Errorf("%s %s is not deleteBeforeReplace", reg.Type, reg.Name)
 		}
 	}

@@ -33,6 +33,7 @@ type Registration struct {
 	PropertyDependencies map[string][]string
 	RetainOnDelete       bool
 	Protect              bool
+	DeleteBeforeReplace  bool
 	Outputs              resource.PropertyMap
 }
 
@@ -101,6 +102,7 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 		reg.Dependencies = dedupe(rpc.GetDependencies())
 		reg.RetainOnDelete = rpc.GetRetainOnDelete()
 		reg.Protect = rpc.GetProtect()
+		reg.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
 		if pd := rpc.GetPropertyDependencies(); len(pd) > 0 {
 			reg.PropertyDependencies = make(map[string][]string, len(pd))
 			for k, v := range pd {
