@@ -11,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 
 	"github.com/eks-irsa/eks-irsa/internal/testcluster"
+	"github.com/eks-irsa/eks-irsa/irsa"
 	"github.com/eks-irsa/eks-irsa/k8s"
 )
 
@@ -75,7 +76,7 @@ func TestCancelledUp(t *testing.T) {
 	t.Logf("up after cancel: %s (%v)", took.Round(time.Millisecond), ops)
 
 	sa := e.serviceAccount(testcluster.AwsNodeName)
-	if got := sa.Annotations[k8s.RoleARNAnnotation]; got != awsNodeRoleARN {
+	if got := sa.Annotations[irsa.RoleARNAnnotation]; got != awsNodeRoleARN {
 		t.Errorf("annotation after recovery = %q, want %q", got, awsNodeRoleARN)
 	}
 	ds := e.daemonSet(testcluster.AwsNodeName)

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/aws-iam-authenticator/pkg/config"
 
 	"github.com/eks-irsa/eks-irsa/internal/testcluster"
+	"github.com/eks-irsa/eks-irsa/irsa"
 	"github.com/eks-irsa/eks-irsa/k8s"
 )
 
@@ -41,8 +42,8 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	sa := e.serviceAccount(testcluster.AwsNodeName)
-	if got := sa.Annotations[k8s.RoleARNAnnotation]; got != awsNodeRoleARN {
-		t.Errorf("aws-node annotation %s = %q, want %q", k8s.RoleARNAnnotation, got, awsNodeRoleARN)
+	if got := sa.Annotations[irsa.RoleARNAnnotation]; got != awsNodeRoleARN {
+		t.Errorf("aws-node annotation %s = %q, want %q", irsa.RoleARNAnnotation, got, awsNodeRoleARN)
 	}
 	if got, want := managers(sa), []string{k8s.FieldManager + "/Apply", testcluster.SeedFieldManager + "/Update"}; !slices.Equal(got, want) {
 		t.Errorf("aws-node ServiceAccount managers = %v, want %v", got, want)
@@ -101,7 +102,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("role change updated %v, want %v", updated, want)
 	}
 	onlyOps(t, "role change", ops, apitype.OpSame, apitype.OpUpdate)
-	if got := e.serviceAccount(testcluster.AwsNodeName).Annotations[k8s.RoleARNAnnotation]; got != awsNodeRoleARN2 {
+	if got := e.serviceAccount(testcluster.AwsNodeName).Annotations[irsa.RoleARNAnnotation]; got != awsNodeRoleARN2 {
 		t.Errorf("annotation after role change = %q, want %q", got, awsNodeRoleARN2)
 	}
 	ds = e.daemonSet(testcluster.AwsNodeName)
@@ -121,7 +122,7 @@ func TestLifecycle(t *testing.T) {
 	onlyOps(t, "destroy", ops, apitype.OpDelete)
 
 	sa = e.serviceAccount(testcluster.AwsNodeName)
-	if v, ok := sa.Annotations[k8s.RoleARNAnnotation]; ok {
+	if v, ok := sa.Annotations[irsa.RoleARNAnnotation]; ok {
 		t.Errorf("aws-node still annotated after destroy: %q", v)
 	}
 	for _, m := range managers(sa) {

@@ -1,11 +1,8 @@
 package k8s
 
-// Protocol strings shared with EKS, aws-iam-authenticator and the Kubernetes provider.
+// Protocol strings shared with EKS, aws-iam-authenticator and the Kubernetes provider. IRSA's
+// own (the role-ARN annotation) live in package irsa.
 const (
-	// RoleARNAnnotation on a ServiceAccount tells the EKS pod identity webhook which IAM role
-	// the account's pods assume (it injects AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE).
-	RoleARNAnnotation = "eks.amazonaws.com/role-arn"
-
 	// KubeSystemNamespace holds aws-auth and the EKS-managed aws-node objects.
 	KubeSystemNamespace = "kube-system"
 	// AwsAuthName is the ConfigMap aws-iam-authenticator reads its identity mappings from.

@@ -12,6 +12,8 @@ import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/eks-irsa/eks-irsa/irsa"
 )
 
 // ServiceAccountMode says who owns the ServiceAccount an IRSA role is bound to. The values
@@ -145,7 +147,7 @@ func NewServiceAccountRole(ctx *pulumi.Context, name string, args *ServiceAccoun
 	}
 	withRole := func() pulumi.StringMap {
 		m := managed()
-		m[RoleARNAnnotation] = args.RoleARN
+		m[irsa.RoleARNAnnotation] = args.RoleARN
 		return m
 	}
 

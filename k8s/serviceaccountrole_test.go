@@ -9,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/eks-irsa/eks-irsa/internal/recorder"
+	"github.com/eks-irsa/eks-irsa/irsa"
 )
 
 // TestServiceAccountRoleGraph checks, per mode, which objects are registered, that each is a
@@ -111,8 +112,8 @@ func TestServiceAccountRoleGraph(t *testing.T) {
 			if got := propString(account.Inputs, "metadata", "namespace"); got != tc.args.Namespace {
 				t.Errorf("account namespace = %q, want %q", got, tc.args.Namespace)
 			}
-			if got := propString(account.Inputs, "metadata", "annotations", RoleARNAnnotation); got != wantARN {
-				t.Errorf("%s = %q, want the role output %q", RoleARNAnnotation, got, wantARN)
+			if got := propString(account.Inputs, "metadata", "annotations", irsa.RoleARNAnnotation); got != wantARN {
+				t.Errorf("%s = %q, want the role output %q", irsa.RoleARNAnnotation, got, wantARN)
 			}
 			if !slices.Contains(account.PropertyDependencies["metadata"], role.URN) {
 				t.Errorf("account metadata does not come from the role: property dependencies %v", account.PropertyDependencies)

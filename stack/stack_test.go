@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/aws-iam-authenticator/pkg/mapper/configmap"
 
 	"github.com/eks-irsa/eks-irsa/internal/recorder"
+	"github.com/eks-irsa/eks-irsa/irsa"
 	"github.com/eks-irsa/eks-irsa/k8s"
 )
 
@@ -224,14 +225,14 @@ func TestServiceAccountBindingsFollowConfig(t *testing.T) {
 	if meta["name"].StringValue() != "aws-node" || meta["namespace"].StringValue() != "kube-system" {
 		t.Errorf("patch targets %v", meta)
 	}
-	ann := meta["annotations"].ObjectValue()[k8s.RoleARNAnnotation].StringValue()
+	ann := meta["annotations"].ObjectValue()[irsa.RoleARNAnnotation].StringValue()
 	if ann != rec.Fakes().ARN("iam", "", "role/demo-eks-oidc-test-aws-node") {
 		t.Errorf("aws-node annotation = %s", ann)
 	}
 	for _, sa := range rec.ByType("kubernetes:core/v1:ServiceAccount") {
 		m := sa.Inputs["metadata"].ObjectValue()
 		want := rec.Fakes().ARN("iam", "", "role/demo-eks-oidc-test-"+m["name"].StringValue())
-		if got := m["annotations"].ObjectValue()[k8s.RoleARNAnnotation].StringValue(); got != want {
+		if got := m["annotations"].ObjectValue()[irsa.RoleARNAnnotation].StringValue(); got != want {
 			t.Errorf("%s annotation = %s, want %s", m["name"].StringValue(), got, want)
 		}
 	}
