@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"maps"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -29,13 +30,19 @@ func runProgram(t testing.TB, cfg map[string]string) (*recorder.Recorder, map[st
 	t.Helper()
 	rec := recorder.New(ProjectName, "test")
 	outputs := map[string]any{}
+	var mu sync.Mutex // applies run concurrently
 	err := rec.Run(cfg, func(ctx *pulumi.Context) error {
 		out, err := Build(ctx)
 		if err != nil {
 			return err
 		}
 		for name, v := range out {
-			pulumi.ToOutput(v).ApplyT(func(x any) any { outputs[name] = x; return x })
+			pulumi.ToOutput(v).ApplyT(func(x any) any {
+				mu.Lock()
+				defer mu.Unlock()
+				outputs[name] = x
+				return x
+			})
 		}
 		return nil
 	})
