@@ -35,6 +35,7 @@ const (
 	awsNodeRoleARN  = "arn:aws:iam::111122223333:role/eks-irsa-test-aws-node"
 	awsNodeRoleARN2 = "arn:aws:iam::111122223333:role/eks-irsa-test-aws-node-2"
 	adminRoleARN    = "arn:aws:iam::111122223333:role/platform-admin"
+	clusterARN      = "arn:aws:eks:us-west-2:111122223333:cluster/eks-irsa-test"
 
 	// upTimeout bounds every Pulumi operation: a DaemonSet patch whose rollout never
 	// completes waits far longer than this.
@@ -54,12 +55,15 @@ type layer struct {
 func (l layer) program() pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
 		kubeconfig := pulumi.ToSecret(pulumi.String(l.kubeconfig)).(pulumi.StringOutput)
-		provider, err := k8s.NewProvider(ctx, "cluster", kubeconfig)
+		providers, err := k8s.NewProviders(ctx, "cluster", &k8s.ProviderArgs{
+			Kubeconfig:        kubeconfig,
+			ClusterIdentifier: pulumi.String(clusterARN),
+		})
 		if err != nil {
 			return err
 		}
 		auth, err := k8s.NewAwsAuth(ctx, "aws-auth", &k8s.AwsAuthArgs{
-			Provider:      provider,
+			Provider:      providers.Apply,
 			NodeRoleARN:   pulumi.String(l.nodeRoleARN),
 			Roles:         l.roles,
 			AdoptExisting: l.adopt,
@@ -68,7 +72,7 @@ func (l layer) program() pulumi.RunFunc {
 			return err
 		}
 		if _, err := k8s.NewServiceAccountRole(ctx, "aws-node", &k8s.ServiceAccountRoleArgs{
-			Provider:         provider,
+			Provider:         providers.Apply,
 			Namespace:        k8s.KubeSystemNamespace,
 			ServiceAccount:   k8s.AWSNodeName,
 			RoleARN:          pulumi.String(l.awsNodeRoleARN),

@@ -81,7 +81,7 @@ func (a *AwsAuthArgs) validate() error {
 		return errors.New("args: required")
 	}
 	var v validator
-	v.provider("Provider", a.Provider)
+	v.provider("Provider", "Apply", a.Provider)
 	v.roleARN("NodeRoleARN", a.NodeRoleARN)
 
 	seen := map[string]string{}

@@ -75,7 +75,7 @@ func TestAwsAuthParsesAsEKSDoes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var mapRoles, mapUsers string
 			r := run(t, func(ctx *pulumi.Context) error {
-				p, err := newTestProvider(ctx)
+				p, err := newTestProviders(ctx)
 				if err != nil {
 					return err
 				}
@@ -83,7 +83,7 @@ func TestAwsAuthParsesAsEKSDoes(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				args.Provider = p
+				args.Provider = p.Apply
 				auth, err := NewAwsAuth(ctx, "aws-auth", args)
 				if err != nil {
 					return err
@@ -156,7 +156,7 @@ func TestAwsAuthGraph(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := run(t, func(ctx *pulumi.Context) error {
-				p, err := newTestProvider(ctx)
+				p, err := newTestProviders(ctx)
 				if err != nil {
 					return err
 				}
@@ -164,7 +164,7 @@ func TestAwsAuthGraph(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				_, err = NewAwsAuth(ctx, "aws-auth", &AwsAuthArgs{Provider: p, NodeRoleARN: node.Arn, AdoptExisting: tc.adopt})
+				_, err = NewAwsAuth(ctx, "aws-auth", &AwsAuthArgs{Provider: p.Apply, NodeRoleARN: node.Arn, AdoptExisting: tc.adopt})
 				return err
 			})
 			comp := mustGet(t, r, AwsAuthType, "aws-auth")
@@ -268,12 +268,12 @@ func TestAwsAuthValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var gotErr error
 			r := run(t, func(ctx *pulumi.Context) error {
-				p, err := newTestProvider(ctx)
+				p, err := newTestProviders(ctx)
 				if err != nil {
 					return err
 				}
 				if tc.args != nil && !tc.noProv {
-					tc.args.Provider = p
+					tc.args.Provider = p.Apply
 				}
 				_, gotErr = NewAwsAuth(ctx, "aws-auth", tc.args)
 				return nil
@@ -349,12 +349,12 @@ func TestAwsAuthRejectsBadOutputARN(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := recorderFor(t)
 			err := r.Run(nil, func(ctx *pulumi.Context) error {
-				p, err := newTestProvider(ctx)
+				p, err := newTestProviders(ctx)
 				if err != nil {
 					return err
 				}
 				args := tc.args()
-				args.Provider = p
+				args.Provider = p.Apply
 				_, err = NewAwsAuth(ctx, "aws-auth", args)
 				return err
 			})

@@ -22,8 +22,12 @@ const (
 	// AWSNodeName is the VPC CNI's ServiceAccount and DaemonSet in kube-system, created by EKS.
 	AWSNodeName = "aws-node"
 
-	// FieldManager is the server-side apply field manager of every object this package writes.
+	// FieldManager is the server-side apply field manager of everything written through
+	// Providers.Apply: aws-auth and the patches.
 	FieldManager = "eks-irsa"
+	// CreateFieldManager is the field manager of the objects created through Providers.Create:
+	// without server-side apply the provider always writes as this one.
+	CreateFieldManager = "pulumi-kubernetes"
 	// RestartAnnotation is the pod-template annotation whose value, RestartToken(roleARN),
 	// rolls a DaemonSet's pods when its service account's role changes.
 	RestartAnnotation = "eks-irsa.github.com/role-arn-sha256"

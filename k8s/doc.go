@@ -1,20 +1,54 @@
-// Package k8s owns the Kubernetes side of the stack: the provider built from the cluster's
+// Package k8s owns the Kubernetes side of the stack: the providers built from the cluster's
 // kubeconfig, the aws-auth ConfigMap that lets worker nodes (and configured admins) join, and
 // the binding of IRSA roles to service accounts, including the DaemonSet restart that makes
 // running pods pick up a changed role. It takes plain Pulumi inputs (kubeconfig, role ARNs)
 // and never imports the AWS layer.
 //
-// Every object is written with server-side apply under the field manager FieldManager, so
-// `kubectl get --show-managed-fields` names us, conflicts name us, and destroying a patch
-// gives back exactly the fields we set.
+// NewProviders makes two providers for the cluster. Providers.Apply writes aws-auth and the
+// patches of objects others own with server-side apply under the field manager FieldManager,
+// so `kubectl get --show-managed-fields` names us, conflicts name us, and destroying a patch
+// gives back exactly the fields we set. Providers.Create creates the namespaces and service
+// accounts we own without server-side apply (field manager CreateFieldManager), so that it
+// can never take over one that already exists (see "Objects that already exist").
 //
 // # Replacement
 //
-// Every object has a fixed name and, with server-side apply, a create is an upsert. A
-// create-before-delete replacement (what the engine does for every object when the provider
-// itself is replaced) would apply the new object and then delete it, or for a patch
-// relinquish the very fields the new patch just set, since both use FieldManager. So every
-// object is delete-before-replace: a short gap instead of a silent loss.
+// Every object has a fixed name. A create-before-delete replacement (what the engine does
+// for every object when its provider is replaced) would, through Providers.Apply, apply the
+// new object and then delete it, or for a patch relinquish the very fields the new patch just
+// set, since both use FieldManager; through Providers.Create it would fail on the name the old
+// object still holds. So every object is delete-before-replace: a short gap instead of a
+// silent loss. What must not happen at all is the providers being replaced, which deletes and
+// recreates every object (a created namespace with everything in it): the provider replaces
+// itself when the kubeconfig's cluster changes or the kubeconfig is unknown in a preview, unless
+// clusterIdentifier is set and unchanged, so ProviderArgs.ClusterIdentifier is required.
+//
+// # Objects that already exist
+//
+// With server-side apply a create is a PATCH, an upsert: a ServiceAccount in Mode
+// CreateServiceAccount, or a namespace with CreateNamespace, that a Helm chart or a person
+// already made would be taken over silently, and destroy (or removing the role from config)
+// would then delete it. ServiceAccountRole therefore creates through Providers.Create, where a
+// create is a POST:
+//
+//   - If the account or namespace already exists, the API server answers AlreadyExists: the
+//     update fails on that object (`serviceaccounts "x" already exists`), the object is left
+//     untouched, and what depends on it (the account in a created namespace, a restart) is not
+//     attempted. A preview cannot tell: without server-side apply the provider skips the
+//     dry-run create.
+//   - For an account someone else created, use Mode AnnotateServiceAccount: it patches the role
+//     annotation only and leaves the account on destroy. For their namespace, leave
+//     CreateNamespace false.
+//   - An object we created is ours: updates are client-side three-way merges of our last
+//     inputs, our new inputs and the live object (fields others added are kept, a repeated
+//     `pulumi up` is a no-op), and destroy deletes it.
+//   - An up killed after the API server created an object but before the state recorded it
+//     leaves a pending create. Clearing it (`pulumi refresh --clear-pending-creates`) makes the
+//     next up fail the same way on our own object; import it instead
+//     (`--import-pending-creates`).
+//
+// Providers.Create refuses Patch resources (they need server-side apply), so an annotation
+// can never go through it by mistake.
 //
 // # Objects EKS owns
 //

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -22,8 +21,13 @@ const (
 	namespaceType  = "kubernetes:core/v1:Namespace"
 	dsPatchType    = "kubernetes:apps/v1:DaemonSetPatch"
 	iamRoleType    = "aws:iam/role:Role"
-	testProvider   = "cluster"
 	testKubeconfig = "apiVersion: v1\nkind: Config\nclusters: []\n"
+	testClusterARN = "arn:aws:eks:us-west-2:123456789012:cluster/test"
+
+	// testProvider and testCreateProvider are the names NewProviders gives the test's
+	// Apply and Create providers.
+	testProvider       = "cluster"
+	testCreateProvider = testProvider + CreateProviderSuffix
 )
 
 // fakeRole stands in for the AWS layer's IAM role without importing it: the recorder's fakes
@@ -51,8 +55,11 @@ func outputOf(s string) pulumi.StringOutput {
 	return pulumi.ToSecret(pulumi.String(s)).(pulumi.StringOutput)
 }
 
-func newTestProvider(ctx *pulumi.Context) (*kubernetes.Provider, error) {
-	return NewProvider(ctx, testProvider, outputOf(testKubeconfig))
+func newTestProviders(ctx *pulumi.Context) (*Providers, error) {
+	return NewProviders(ctx, testProvider, &ProviderArgs{
+		Kubeconfig:        outputOf(testKubeconfig),
+		ClusterIdentifier: pulumi.String(testClusterARN),
+	})
 }
 
 // run runs fn under the recorder and fails the test if the program fails.
@@ -86,15 +93,33 @@ func mustGet(t *testing.T, r *recorder.Recorder, typ, name string) recorder.Regi
 	return reg
 }
 
-// checkProvider checks that reg uses the one kubernetes provider the test made, by reference.
+// providerFor names the provider an object of type typ must use: what we create goes through
+// Providers.Create, so an existing object fails instead of being taken over; patches and
+// aws-auth go through Providers.Apply.
+func providerFor(typ string) string {
+	switch typ {
+	case namespaceType, saType:
+		return testCreateProvider
+	}
+	return testProvider
+}
+
+// providerOf returns the name of the kubernetes provider reg references ("" for none: the
+// default provider).
+func providerOf(r *recorder.Recorder, reg recorder.Registration) string {
+	for _, p := range r.ByType(providerType) {
+		if strings.HasPrefix(reg.Provider, p.URN+"::") {
+			return p.Name
+		}
+	}
+	return ""
+}
+
+// checkProvider checks that reg uses, by reference, the provider providerFor names.
 func checkProvider(t *testing.T, r *recorder.Recorder, reg recorder.Registration) {
 	t.Helper()
-	providers := r.ByType(providerType)
-	if len(providers) != 1 {
-		t.Fatalf("want exactly one kubernetes provider, got %d", len(providers))
-	}
-	if !strings.HasPrefix(reg.Provider, providers[0].URN+"::") {
-		t.Errorf("%s %s: provider = %q, want a reference to %s", reg.Type, reg.Name, reg.Provider, providers[0].URN)
+	if got, want := providerOf(r, reg), providerFor(reg.Type); got != want {
+		t.Errorf("%s %s: provider %q (reference %q), want %q", reg.Type, reg.Name, got, reg.Provider, want)
 	}
 }
 

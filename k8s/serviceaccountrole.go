@@ -25,7 +25,8 @@ const (
 	// (EKS's kube-system/aws-node, a Helm chart's account). Destroy removes the annotation and
 	// leaves the account.
 	AnnotateServiceAccount ServiceAccountMode = "annotate"
-	// CreateServiceAccount creates the account with the annotation; destroy deletes it.
+	// CreateServiceAccount creates the account with the annotation; destroy deletes it. An
+	// account that already exists fails the update and is left untouched.
 	CreateServiceAccount ServiceAccountMode = "create"
 	// NoServiceAccount touches nothing in the cluster: whoever creates the account (a chart
 	// with its own serviceAccount.annotations) is given the role ARN.
@@ -44,7 +45,12 @@ var eksAccounts = []string{AWSNodeName, "coredns", "kube-proxy"}
 
 // ServiceAccountRoleArgs binds an IRSA role to Namespace/ServiceAccount.
 type ServiceAccountRoleArgs struct {
-	Provider       *kubernetes.Provider
+	// Provider is Providers.Apply: it patches the account (annotate) and the DaemonSet.
+	Provider *kubernetes.Provider
+	// CreateProvider is Providers.Create: it creates the account (Mode create) and the
+	// namespace (CreateNamespace), failing on one that already exists. Required when either
+	// is created.
+	CreateProvider *kubernetes.Provider
 	Namespace      string
 	ServiceAccount string
 	RoleARN        pulumi.StringInput
@@ -96,12 +102,23 @@ func RestartToken(roleARN string) string {
 	return hex.EncodeToString(sum[:])[:16]
 }
 
+// creates reports whether the args create an object (and so need CreateProvider).
+func (a *ServiceAccountRoleArgs) creates() bool {
+	return a.Mode == CreateServiceAccount || a.CreateNamespace
+}
+
 func (a *ServiceAccountRoleArgs) validate() error {
 	if a == nil {
 		return errors.New("args: required")
 	}
 	var v validator
-	v.provider("Provider", a.Provider)
+	v.provider("Provider", "Apply", a.Provider)
+	if a.creates() {
+		v.provider("CreateProvider", "Create", a.CreateProvider)
+		if a.CreateProvider != nil && a.CreateProvider == a.Provider {
+			v.addf("CreateProvider", "is Provider (server-side apply would take over an existing account); pass Providers.Create")
+		}
+	}
 	v.dnsLabel("Namespace", a.Namespace)
 	v.dnsSubdomain("ServiceAccount", a.ServiceAccount)
 	v.roleARN("RoleARN", a.RoleARN)
@@ -139,9 +156,13 @@ func NewServiceAccountRole(ctx *pulumi.Context, name string, args *ServiceAccoun
 	if err := ctx.RegisterComponentResource(ServiceAccountRoleType, name, c, opts...); err != nil {
 		return nil, fmt.Errorf("service account role %s: register component: %w", name, err)
 	}
-	child := func(extra ...pulumi.ResourceOption) []pulumi.ResourceOption {
-		return append([]pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(args.Provider), pulumi.DeleteBeforeReplace(true)}, extra...)
+	// Objects we create go through args.CreateProvider, so an existing one fails instead of
+	// being adopted; patches of objects others own go through args.Provider.
+	child := func(p *kubernetes.Provider, extra ...pulumi.ResourceOption) []pulumi.ResourceOption {
+		return append([]pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(p), pulumi.DeleteBeforeReplace(true)}, extra...)
 	}
+	// managed names our field manager on a patch. Created objects do not carry it: without
+	// server-side apply the provider writes as CreateFieldManager whatever it says.
 	managed := func() pulumi.StringMap {
 		return pulumi.StringMap{PatchFieldManagerAnnotation: pulumi.String(FieldManager)}
 	}
@@ -154,8 +175,8 @@ func NewServiceAccountRole(ctx *pulumi.Context, name string, args *ServiceAccoun
 	var accountDeps []pulumi.Resource
 	if args.CreateNamespace {
 		ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
-			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.Namespace), Annotations: managed()},
-		}, child()...)
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.Namespace)},
+		}, child(args.CreateProvider)...)
 		if err != nil {
 			return nil, fmt.Errorf("service account role %s: create namespace: %w", name, err)
 		}
@@ -170,9 +191,9 @@ func NewServiceAccountRole(ctx *pulumi.Context, name string, args *ServiceAccoun
 			Metadata: &metav1.ObjectMetaArgs{
 				Name:        pulumi.String(args.ServiceAccount),
 				Namespace:   pulumi.String(args.Namespace),
-				Annotations: withRole(),
+				Annotations: pulumi.StringMap{irsa.RoleARNAnnotation: args.RoleARN},
 			},
-		}, child(pulumi.DependsOn(accountDeps))...)
+		}, child(args.CreateProvider, pulumi.DependsOn(accountDeps))...)
 		if err != nil {
 			return nil, fmt.Errorf("service account role %s: create service account: %w", name, err)
 		}
@@ -184,7 +205,7 @@ func NewServiceAccountRole(ctx *pulumi.Context, name string, args *ServiceAccoun
 				Namespace:   pulumi.String(args.Namespace),
 				Annotations: withRole(),
 			},
-		}, child()...)
+		}, child(args.Provider)...)
 		if err != nil {
 			return nil, fmt.Errorf("service account role %s: annotate service account: %w", name, err)
 		}
@@ -206,7 +227,7 @@ func NewServiceAccountRole(ctx *pulumi.Context, name string, args *ServiceAccoun
 					},
 				},
 			},
-		}, child(pulumi.DependsOn([]pulumi.Resource{account}))...)
+		}, child(args.Provider, pulumi.DependsOn([]pulumi.Resource{account}))...)
 		if err != nil {
 			return nil, fmt.Errorf("service account role %s: restart daemonset %s: %w", name, args.RestartDaemonSet, err)
 		}

@@ -1,6 +1,7 @@
 package k8s
 
 import (
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
@@ -13,8 +14,9 @@ import (
 )
 
 // TestServiceAccountRoleGraph checks, per mode, which objects are registered, that each is a
-// child of the component using the cluster provider, that the annotation is the role's ARN
-// output, and that the restart waits for the annotation.
+// child of the component using the right provider (Create for what we create, Apply for
+// patches), that the annotation is the role's ARN output, and that the restart waits for the
+// annotation.
 func TestServiceAccountRoleGraph(t *testing.T) {
 	cases := []struct {
 		name      string
@@ -57,7 +59,7 @@ func TestServiceAccountRoleGraph(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var roleOut string
 			r := run(t, func(ctx *pulumi.Context) error {
-				p, err := newTestProvider(ctx)
+				p, err := newTestProviders(ctx)
 				if err != nil {
 					return err
 				}
@@ -66,7 +68,7 @@ func TestServiceAccountRoleGraph(t *testing.T) {
 					return err
 				}
 				args := tc.args
-				args.Provider, args.RoleARN = p, role.Arn
+				args.Provider, args.CreateProvider, args.RoleARN = p.Apply, p.Create, role.Arn
 				c, err := NewServiceAccountRole(ctx, "binding", &args)
 				if err != nil {
 					return err
@@ -118,14 +120,23 @@ func TestServiceAccountRoleGraph(t *testing.T) {
 			if !slices.Contains(account.PropertyDependencies["metadata"], role.URN) {
 				t.Errorf("account metadata does not come from the role: property dependencies %v", account.PropertyDependencies)
 			}
-			if got := propString(account.Inputs, "metadata", "annotations", PatchFieldManagerAnnotation); got != FieldManager {
-				t.Errorf("field manager annotation = %q, want %q", got, FieldManager)
+			// A patch names our field manager; a created account does not, since without
+			// server-side apply the provider writes as CreateFieldManager whatever it says.
+			wantManager := FieldManager
+			if tc.account == saType {
+				wantManager = ""
+			}
+			if got := propString(account.Inputs, "metadata", "annotations", PatchFieldManagerAnnotation); got != wantManager {
+				t.Errorf("field manager annotation = %q, want %q", got, wantManager)
 			}
 
 			if tc.args.CreateNamespace {
 				ns := mustGet(t, r, namespaceType, "binding-namespace")
 				if got := propString(ns.Inputs, "metadata", "name"); got != tc.args.Namespace {
 					t.Errorf("namespace name = %q, want %q", got, tc.args.Namespace)
+				}
+				if got := keys(ns.Inputs, "metadata"); !reflect.DeepEqual(got, []string{"name"}) {
+					t.Errorf("namespace metadata sets %v, want only name", got)
 				}
 				if !r.DependsOn(account.URN, ns.URN) {
 					t.Errorf("the account does not wait for its namespace")
@@ -178,7 +189,7 @@ func TestRestartAnnotationFollowsTheRole(t *testing.T) {
 	restartFor := func(t *testing.T, roleName string) string {
 		t.Helper()
 		r := run(t, func(ctx *pulumi.Context) error {
-			p, err := newTestProvider(ctx)
+			p, err := newTestProviders(ctx)
 			if err != nil {
 				return err
 			}
@@ -187,7 +198,7 @@ func TestRestartAnnotationFollowsTheRole(t *testing.T) {
 				return err
 			}
 			_, err = NewServiceAccountRole(ctx, "aws-node", &ServiceAccountRoleArgs{
-				Provider: p, Namespace: KubeSystemNamespace, ServiceAccount: AWSNodeName,
+				Provider: p.Apply, Namespace: KubeSystemNamespace, ServiceAccount: AWSNodeName,
 				RoleARN: role.Arn, Mode: AnnotateServiceAccount, RestartDaemonSet: AWSNodeName,
 			})
 			return err
@@ -250,10 +261,11 @@ func TestServiceAccountRoleValidation(t *testing.T) {
 		}
 	}
 	cases := []struct {
-		name    string
-		noProv  bool
-		edit    func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs
-		wantErr []string
+		name         string
+		noProv       bool // leave Provider nil
+		noCreateProv bool // leave CreateProvider nil
+		edit         func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs
+		wantErr      []string
 	}{
 		{
 			name:    "nil args",
@@ -264,7 +276,43 @@ func TestServiceAccountRoleValidation(t *testing.T) {
 			name:    "no provider",
 			noProv:  true,
 			edit:    func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs { return a },
-			wantErr: []string{"Provider: required: the provider from NewProvider"},
+			wantErr: []string{"Provider: required: Providers.Apply from NewProviders"},
+		},
+		{
+			name:         "creating an account with no CreateProvider",
+			noCreateProv: true,
+			edit: func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs {
+				a.ServiceAccount, a.Mode = "cluster-autoscaler", CreateServiceAccount
+				return a
+			},
+			wantErr: []string{"CreateProvider: required: Providers.Create from NewProviders"},
+		},
+		{
+			name:         "creating a namespace and its account with no CreateProvider",
+			noCreateProv: true,
+			edit: func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs {
+				a.Namespace, a.ServiceAccount, a.Mode, a.CreateNamespace, a.RestartDaemonSet = "addons", "addons", CreateServiceAccount, true, ""
+				return a
+			},
+			wantErr: []string{"CreateProvider: required: Providers.Create from NewProviders"},
+		},
+		{
+			name: "creating through the Apply provider",
+			edit: func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs {
+				a.ServiceAccount, a.Mode, a.CreateProvider = "cluster-autoscaler", CreateServiceAccount, a.Provider
+				return a
+			},
+			wantErr: []string{"CreateProvider: is Provider (server-side apply would take over an existing account); pass Providers.Create"},
+		},
+		{
+			name:         "no providers at all, creating",
+			noProv:       true,
+			noCreateProv: true,
+			edit: func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs {
+				a.ServiceAccount, a.Mode = "cluster-autoscaler", CreateServiceAccount
+				return a
+			},
+			wantErr: []string{"Provider: required", "CreateProvider: required"},
 		},
 		{
 			name: "names that are not DNS-1123",
@@ -343,13 +391,16 @@ func TestServiceAccountRoleValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var gotErr error
 			r := run(t, func(ctx *pulumi.Context) error {
-				p, err := newTestProvider(ctx)
+				p, err := newTestProviders(ctx)
 				if err != nil {
 					return err
 				}
 				a := valid()
 				if !tc.noProv {
-					a.Provider = p
+					a.Provider = p.Apply
+				}
+				if !tc.noCreateProv {
+					a.CreateProvider = p.Create
 				}
 				_, gotErr = NewServiceAccountRole(ctx, "aws-node", tc.edit(a))
 				return nil
@@ -360,7 +411,44 @@ func TestServiceAccountRoleValidation(t *testing.T) {
 	}
 }
 
-// checkNothingRegistered asserts that only the test's provider was registered.
+// TestCreateProviderOnlyWhenCreating: CreateProvider is required exactly when the args
+// create an object, so bindings that only annotate need not be given it.
+func TestCreateProviderOnlyWhenCreating(t *testing.T) {
+	cases := []struct {
+		mode            ServiceAccountMode
+		createNamespace bool
+		wantErr         bool
+	}{
+		{mode: AnnotateServiceAccount, wantErr: false},
+		{mode: NoServiceAccount, wantErr: false},
+		{mode: CreateServiceAccount, wantErr: true},
+		{mode: CreateServiceAccount, createNamespace: true, wantErr: true},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("%s/namespace=%v", tc.mode, tc.createNamespace), func(t *testing.T) {
+			var gotErr error
+			run(t, func(ctx *pulumi.Context) error {
+				p, err := newTestProviders(ctx)
+				if err != nil {
+					return err
+				}
+				_, gotErr = NewServiceAccountRole(ctx, "binding", &ServiceAccountRoleArgs{
+					Provider: p.Apply, Namespace: "addons", ServiceAccount: "addons",
+					RoleARN: pulumi.String("arn:aws:iam::123456789012:role/addons"),
+					Mode:    tc.mode, CreateNamespace: tc.createNamespace,
+				})
+				return nil
+			})
+			if tc.wantErr {
+				checkValidationError(t, gotErr, "service account role binding: ", []string{"CreateProvider: required"})
+			} else if gotErr != nil {
+				t.Errorf("error = %v, want none: nothing is created", gotErr)
+			}
+		})
+	}
+}
+
+// checkNothingRegistered asserts that only the test's providers were registered.
 func checkNothingRegistered(t *testing.T, r *recorder.Recorder) {
 	t.Helper()
 	for _, reg := range r.Registrations() {

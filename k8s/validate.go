@@ -23,9 +23,10 @@ func (v *validator) addf(field, format string, args ...any) {
 	v.errs = append(v.errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
 }
 
-func (v *validator) provider(field string, p *kubernetes.Provider) {
+// provider checks a provider argument; which names the one of Providers that belongs there.
+func (v *validator) provider(field, which string, p *kubernetes.Provider) {
 	if p == nil {
-		v.addf(field, "required: the provider from NewProvider (objects must never fall back to the default provider)")
+		v.addf(field, "required: Providers.%s from NewProviders (objects must never fall back to the default provider)", which)
 	}
 }
 

@@ -124,11 +124,11 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 		return nil, err
 	}
 
-	provider, err := k8s.NewProvider(ctx, name, cluster.Kubeconfig)
+	providers, err := k8s.NewProviders(ctx, name, &k8s.ProviderArgs{Kubeconfig: cluster.Kubeconfig, ClusterIdentifier: cluster.Arn})
 	if err != nil {
 		return nil, err
 	}
-	awsAuth, err := newAwsAuth(ctx, name, cfg, provider, nodeRole)
+	awsAuth, err := newAwsAuth(ctx, name, cfg, providers.Apply, nodeRole)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 	var awsNodeRoleARN pulumi.StringOutput
 	var bindings []pulumi.Resource
 	for i, r := range roles {
-		arn, binding, err := newServiceAccountRole(ctx, cfg, r, oidc, provider, i == 0)
+		arn, binding, err := newServiceAccountRole(ctx, cfg, r, oidc, providers, i == 0)
 		if err != nil {
 			return nil, err
 		}
@@ -223,7 +223,7 @@ func newAwsAuth(ctx *pulumi.Context, name string, cfg *Config, provider *kuberne
 // is left to someone else, binds it in the cluster. It returns the role ARN (resolving once
 // the role's policies are attached) and the binding, if any.
 func newServiceAccountRole(ctx *pulumi.Context, cfg *Config, r ServiceAccountRoleConfig, oidc *infra.OIDCProvider,
-	provider *kubernetes.Provider, isAwsNode bool) (pulumi.StringOutput, pulumi.Resource, error) {
+	providers *k8s.Providers, isAwsNode bool) (pulumi.StringOutput, pulumi.Resource, error) {
 	var inline string
 	if len(r.InlinePolicy) > 0 {
 		compact, err := json.Marshal(r.InlinePolicy)
@@ -250,7 +250,8 @@ func newServiceAccountRole(ctx *pulumi.Context, cfg *Config, r ServiceAccountRol
 		return role.Arn, nil, nil
 	}
 	args := &k8s.ServiceAccountRoleArgs{
-		Provider:        provider,
+		Provider:        providers.Apply,
+		CreateProvider:  providers.Create,
 		Namespace:       r.Namespace,
 		ServiceAccount:  r.ServiceAccount,
 		RoleARN:         role.Arn,

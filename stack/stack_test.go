@@ -88,7 +88,7 @@ func TestTestStackRegistersTheExpectedTree(t *testing.T) {
 		"aws:ec2/launchTemplate:LaunchTemplate":               1,
 		"aws:autoscaling/group:Group":                         1,
 
-		"pulumi:providers:kubernetes":            1,
+		"pulumi:providers:kubernetes":            2, // Apply, and Create for what we create
 		"kubernetes:core/v1:ConfigMap":           1,
 		"kubernetes:core/v1:ServiceAccountPatch": 1, // aws-node: EKS owns it
 		"kubernetes:core/v1:ServiceAccount":      3, // the configured accounts, account: create
@@ -243,16 +243,40 @@ func TestServiceAccountBindingsFollowConfig(t *testing.T) {
 			t.Errorf("%s annotation = %s, want %s", m["name"].StringValue(), got, want)
 		}
 	}
-	// Every Kubernetes object uses the provider made from the cluster's kubeconfig.
-	provider := rec.ByType("pulumi:providers:kubernetes")[0]
+	// Every Kubernetes object uses one of the providers made from the cluster: what we create
+	// the Create provider, so an account or namespace that exists fails instead of being
+	// taken over; aws-auth and the patches the Apply provider.
+	var apply, create recorder.Registration
+	for _, p := range rec.ByType("pulumi:providers:kubernetes") {
+		if strings.HasSuffix(p.Name, k8s.CreateProviderSuffix) {
+			create = p
+		} else {
+			apply = p
+		}
+	}
+	if apply.URN == "" || create.URN == "" {
+		t.Fatalf("want an Apply and a Create provider; have %v", rec.ByType("pulumi:providers:kubernetes"))
+	}
 	for _, reg := range rec.Registrations() {
-		if strings.HasPrefix(reg.Type, "kubernetes:") && !strings.HasPrefix(reg.Provider, provider.URN+"::") {
-			t.Errorf("%s %s uses provider %q, not %s", reg.Type, reg.Name, reg.Provider, provider.URN)
+		if !strings.HasPrefix(reg.Type, "kubernetes:") {
+			continue
+		}
+		want := apply
+		if reg.Type == "kubernetes:core/v1:Namespace" || reg.Type == "kubernetes:core/v1:ServiceAccount" {
+			want = create
+		}
+		if !strings.HasPrefix(reg.Provider, want.URN+"::") {
+			t.Errorf("%s %s uses provider %q, not %s", reg.Type, reg.Name, reg.Provider, want.URN)
 		}
 	}
 	cluster := rec.ByType("aws:eks/cluster:Cluster")[0]
-	if !rec.DependsOn(provider.URN, cluster.URN) {
-		t.Error("the Kubernetes provider is not built from the cluster's outputs")
+	for _, p := range []recorder.Registration{apply, create} {
+		if !rec.DependsOn(p.URN, cluster.URN) {
+			t.Errorf("the Kubernetes provider %s is not built from the cluster's outputs", p.Name)
+		}
+		if got, want := p.Inputs["clusterIdentifier"], cluster.Outputs["arn"]; !got.IsString() || got.StringValue() != want.StringValue() {
+			t.Errorf("provider %s: clusterIdentifier = %v, want the cluster ARN %v", p.Name, got, want)
+		}
 	}
 }
 
