@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	corev1pulumi "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1pulumi "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
@@ -186,6 +189,121 @@ func TestCreateNeverAdopts(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// legacyProgram is b as the program wrote it before the Create provider existed: one
+// server-side apply provider under the same name, no clusterIdentifier, and the created
+// objects carrying the field-manager annotation, under the same component and names.
+func (b binding) legacyProgram() pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		provider, err := kubernetes.NewProvider(ctx, "cluster", &kubernetes.ProviderArgs{
+			Kubeconfig:             pulumi.ToSecret(pulumi.String(b.kubeconfig)).(pulumi.StringOutput),
+			EnableServerSideApply:  pulumi.Bool(true),
+			DeleteUnreachable:      pulumi.Bool(true),
+			EnableConfigMapMutable: pulumi.Bool(true),
+		})
+		if err != nil {
+			return err
+		}
+		var comp legacyComponent
+		if err := ctx.RegisterComponentResource(k8s.ServiceAccountRoleType, "addon", &comp); err != nil {
+			return err
+		}
+		opts := []pulumi.ResourceOption{pulumi.Parent(&comp), pulumi.Provider(provider), pulumi.DeleteBeforeReplace(true)}
+		managed := pulumi.StringMap{k8s.PatchFieldManagerAnnotation: pulumi.String(k8s.FieldManager)}
+		ns, err := corev1pulumi.NewNamespace(ctx, "addon-namespace", &corev1pulumi.NamespaceArgs{
+			Metadata: &metav1pulumi.ObjectMetaArgs{Name: pulumi.String(b.namespace), Annotations: managed},
+		}, opts...)
+		if err != nil {
+			return err
+		}
+		_, err = corev1pulumi.NewServiceAccount(ctx, "addon-service-account", &corev1pulumi.ServiceAccountArgs{
+			Metadata: &metav1pulumi.ObjectMetaArgs{
+				Name:      pulumi.String(b.account),
+				Namespace: pulumi.String(b.namespace),
+				Annotations: pulumi.StringMap{
+					k8s.PatchFieldManagerAnnotation: pulumi.String(k8s.FieldManager),
+					irsa.RoleARNAnnotation:          pulumi.String(ownedRoleARN),
+				},
+			},
+		}, append(opts, pulumi.DependsOn([]pulumi.Resource{ns}))...)
+		if err != nil {
+			return err
+		}
+		return ctx.RegisterResourceOutputs(&comp, pulumi.Map{"roleArn": pulumi.String(ownedRoleARN)})
+	}
+}
+
+type legacyComponent struct{ pulumi.ResourceState }
+
+// TestUpgradeKeepsCreatedObjects: a stack whose account and namespace were created before the
+// Create provider existed moves them to it with an in-place update, never a replacement
+// (which, delete-before-replace, would delete the namespace and everything in it).
+func TestUpgradeKeepsCreatedObjects(t *testing.T) {
+	c := testcluster.Start(t)
+	p := testcluster.NewPulumi(t)
+	ctx := t.Context()
+	b := binding{kubeconfig: string(c.Kubeconfig), namespace: "addons", account: "addon", createNamespace: true}
+	s := p.InlineStack(ctx, t, project, "upgrade", b.legacyProgram())
+	if _, err := upStack(t, s); err != nil {
+		t.Fatalf("legacy up: %v", err)
+	}
+	ns, err := c.Client.CoreV1().Namespaces().Get(ctx, "addons", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, err := c.Client.CoreV1().ServiceAccounts("addons").Get(ctx, "addon", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s.Workspace().SetProgram(b.program())
+	ops, err := upStack(t, s)
+	t.Logf("upgrading up: %v", ops)
+	if err != nil {
+		t.Fatalf("upgrading up: %v", err)
+	}
+	want := map[string]apitype.OpType{
+		"pulumi:providers:kubernetes::cluster":                     apitype.OpUpdate, // clusterIdentifier added
+		"pulumi:providers:kubernetes::cluster-create":              apitype.OpCreate,
+		"kubernetes:core/v1:Namespace::addon-namespace":            apitype.OpUpdate,
+		"kubernetes:core/v1:ServiceAccount::addon-service-account": apitype.OpUpdate,
+	}
+	for key, op := range want {
+		if ops[key] != op {
+			t.Errorf("upgrading up: %s is %q, want %q", key, ops[key], op)
+		}
+	}
+	for _, obj := range []struct {
+		before metav1.Object
+		get    func() (metav1.Object, error)
+	}{
+		{ns, func() (metav1.Object, error) {
+			return c.Client.CoreV1().Namespaces().Get(ctx, "addons", metav1.GetOptions{})
+		}},
+		{sa, func() (metav1.Object, error) {
+			return c.Client.CoreV1().ServiceAccounts("addons").Get(ctx, "addon", metav1.GetOptions{})
+		}},
+	} {
+		after, err := obj.get()
+		if err != nil {
+			t.Fatalf("%s after the upgrade: %v", obj.before.GetName(), err)
+		}
+		if after.GetUID() != obj.before.GetUID() || after.GetDeletionTimestamp() != nil {
+			t.Errorf("%s was recreated or is being deleted: uid %s -> %s", after.GetName(), obj.before.GetUID(), after.GetUID())
+		}
+		if _, ok := after.GetAnnotations()[k8s.PatchFieldManagerAnnotation]; ok {
+			t.Errorf("%s still carries %s", after.GetName(), k8s.PatchFieldManagerAnnotation)
+		}
+		t.Logf("%s managers after the upgrade: %v", after.GetName(), managers(after))
+	}
+
+	ops, err = upStack(t, s)
+	if err != nil {
+		t.Fatalf("up after the upgrade: %v", err)
+	}
+	onlyOps(t, "up after the upgrade", ops, apitype.OpSame)
+	destroyStack(t, s)
 }
 
 // checkUntouched fails unless the object's live copy is the one the test created: same

@@ -50,6 +50,12 @@
 // Providers.Create refuses Patch resources (they need server-side apply), so an annotation
 // can never go through it by mistake.
 //
+// A stack from before Providers.Create moves its created objects to it in place: the Apply
+// provider keeps its name, and a provider change to the same cluster is an update, not a
+// replacement. Only the first up that sets clusterIdentifier still replaces on an unknown
+// kubeconfig (the identifier is added, not unchanged), so make it one that leaves the cluster
+// alone.
+//
 // # Objects EKS owns
 //
 // kube-system/aws-node (ServiceAccount and DaemonSet) belongs to EKS. ServiceAccountRole
