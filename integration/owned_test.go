@@ -135,6 +135,9 @@ func TestCreateNeverAdopts(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("up failed, but not with %q: %v", tc.wantErr, err)
 			}
+			if explained := k8s.ExplainExistingObject(err); explained == err {
+				t.Errorf("ExplainExistingObject did not recognise the failure")
+			}
 			checkUntouched(t, c, tc.exists)
 			if tc.absent != "" {
 				if _, err := c.Client.CoreV1().ServiceAccounts(tc.b.namespace).Get(ctx, tc.absent, metav1.GetOptions{}); !apierrors.IsNotFound(err) {

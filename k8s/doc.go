@@ -35,7 +35,7 @@
 //     update fails on that object (`serviceaccounts "x" already exists`), the object is left
 //     untouched, and what depends on it (the account in a created namespace, a restart) is not
 //     attempted. A preview cannot tell: without server-side apply the provider skips the
-//     dry-run create.
+//     dry-run create. ExplainExistingObject turns that failure into instructions.
 //   - For an account someone else created, use Mode AnnotateServiceAccount: it patches the role
 //     annotation only and leaves the account on destroy. For their namespace, leave
 //     CreateNamespace false.

@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
@@ -239,3 +241,37 @@ func NewServiceAccountRole(ctx *pulumi.Context, name string, args *ServiceAccoun
 	}
 	return c, nil
 }
+
+// alreadyExists matches the API server's answer to a create of an existing account or
+// namespace, as the provider passes it on.
+var alreadyExists = regexp.MustCompile(`(serviceaccounts|namespaces) "([^"]+)" already exists`)
+
+// ExplainExistingObject adds the way out to an update that failed because an account or
+// namespace the args create already exists; other errors are returned unchanged. The
+// provider's message names the object but not what to do.
+func ExplainExistingObject(err error) error {
+	if err == nil {
+		return nil
+	}
+	m := alreadyExists.FindStringSubmatch(err.Error())
+	if m == nil || !strings.Contains(err.Error(), "was not successfully created") {
+		return err
+	}
+	help := fmt.Sprintf(ExistingAccountHelp, m[2])
+	if m[1] == "namespaces" {
+		help = fmt.Sprintf(ExistingNamespaceHelp, m[2])
+	}
+	return fmt.Errorf("%w\n\n%s", err, help)
+}
+
+// ExistingAccountHelp and ExistingNamespaceHelp say how to proceed when an account or
+// namespace to be created already exists (%q is its name). Nothing was changed.
+const (
+	ExistingAccountHelp = "The service account %q already exists and eks-irsa did not create it, so it was left untouched " +
+		"(had eks-irsa taken it over, destroy would delete it). If another tool owns it (a Helm chart), set that role's " +
+		`account to "annotate": eks-irsa then adds only the role annotation and leaves the account on destroy. ` +
+		"If eks-irsa created it in an interrupted update, import it into the stack instead of deleting it."
+	ExistingNamespaceHelp = "The namespace %q already exists and eks-irsa did not create it, so it was left untouched " +
+		"(had eks-irsa taken it over, destroy would delete it and everything in it). Set that role's createNamespace " +
+		"to false: the account is then created in the existing namespace."
+)

@@ -1,10 +1,12 @@
 package k8s
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -455,5 +457,43 @@ func checkNothingRegistered(t *testing.T, r *recorder.Recorder) {
 		if reg.Type != providerType {
 			t.Errorf("registered %s %s despite invalid args", reg.Type, reg.Name)
 		}
+	}
+}
+
+func TestExplainExistingObject(t *testing.T) {
+	const urn = `urn:pulumi:test::eks-irsa::eksirsa:k8s:ServiceAccountRole$kubernetes:core/v1:`
+	account := errors.New(`error: resource "` + urn + `ServiceAccount::addon-service-account" was not successfully created ` +
+		`by the Kubernetes API server: serviceaccounts "controller" already exists`)
+	namespace := errors.New(`error: resource "` + urn + `Namespace::addon-namespace" was not successfully created ` +
+		`by the Kubernetes API server: namespaces "chart" already exists`)
+	cases := []struct {
+		name     string
+		err      error
+		wantHelp string // "" for an error returned unchanged
+	}{
+		{name: "account", err: account, wantHelp: fmt.Sprintf(ExistingAccountHelp, "controller")},
+		{name: "namespace", err: namespace, wantHelp: fmt.Sprintf(ExistingNamespaceHelp, "chart")},
+		{name: "aws-auth conflict", err: errors.New(`Server-Side Apply field conflict detected on kube-system/aws-auth`)},
+		{name: "another create failure", err: errors.New(`was not successfully created by the Kubernetes API server: namespaces "x" not found`)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ExplainExistingObject(tc.err)
+			if !errors.Is(got, tc.err) {
+				t.Errorf("the explained error does not wrap the original")
+			}
+			if tc.wantHelp == "" {
+				if got != tc.err {
+					t.Errorf("error changed to %v, want it unchanged", got)
+				}
+				return
+			}
+			if !strings.HasSuffix(got.Error(), "\n\n"+tc.wantHelp) {
+				t.Errorf("error = %v, want the help %q appended", got, tc.wantHelp)
+			}
+		})
+	}
+	if ExplainExistingObject(nil) != nil {
+		t.Errorf("ExplainExistingObject(nil) != nil")
 	}
 }
