@@ -80,8 +80,8 @@ left (pulumi cancel). Afterwards it runs verify, waiting for the nodes, unless -
 				return fmt.Errorf("stack %s is locked by another update; if none is running (an interrupted run left the lock), run `eksirsa up --cancel`: %w", opts.stack, err)
 			}
 			if err != nil {
-				// An aws-auth someone else wrote stops the update untouched; say how to go on.
-				return k8s.ExplainAwsAuthConflict(err)
+				// aws-auth or an account someone else wrote stops the update untouched; say how to go on.
+				return k8s.ExplainExistingObject(k8s.ExplainAwsAuthConflict(err))
 			}
 			if noVerify {
 				return nil

@@ -81,6 +81,13 @@ func TestLifecycle(t *testing.T) {
 			wantErr: "copy every entry of mapRoles and mapUsers except the node role into the stack config",
 		},
 		{
+			name: "up explains an account that already exists", args: []string{"up", "-y"},
+			upErr: errors.New(`kubernetes:core/v1:ServiceAccount (sa): error: resource default/external-secrets was not ` +
+				`successfully created by the Kubernetes API server: serviceaccounts "external-secrets" already exists`),
+			wantCode: exitFailure, wantCalls: []string{"export", "up"},
+			wantErr: `set that role's account to "annotate"`,
+		},
+		{
 			name: "refresh", args: []string{"refresh"},
 			wantCalls: []string{"refresh"},
 		},
