@@ -15,11 +15,12 @@ import (
 	"github.com/eks-irsa/eks-irsa/k8s"
 )
 
-// TestCancelledUp is issue 5's test 6: an up cancelled while the DaemonSet restart is in
-// flight (as Ctrl-C in the driver cancels its context), then a plain up, with no manual
-// step in between, completes and leaves the cluster as a clean first up would.
+// TestCancelledUp is issue 5's test 6: an up cancelled while the DaemonSet restart waits for
+// its rollout (held by the emulated node), as Ctrl-C in the driver cancels its context; then
+// a plain up, with no manual step in between, completes and leaves the cluster as a clean
+// first up would.
 func TestCancelledUp(t *testing.T) {
-	e, l := newEnv(t, layer{nodeRoleARN: nodeRoleARN, awsNodeRoleARN: awsNodeRoleARN})
+	e, l, net := newStalledEnv(t, layer{nodeRoleARN: nodeRoleARN, awsNodeRoleARN: awsNodeRoleARN})
 	e.stack.Workspace().SetProgram(l.program())
 
 	ctx, cancel := context.WithTimeout(t.Context(), upTimeout)
@@ -36,7 +37,7 @@ func TestCancelledUp(t *testing.T) {
 	}()
 	start := time.Now()
 	res, err := e.stack.Up(ctx, optup.EventStreams(ch))
-	<-done
+	(&steps{}).wait(done)
 	if err == nil {
 		t.Fatalf("the up finished before the cancel reached it; stdout:\n%s", res.StdOut)
 	}
@@ -72,6 +73,7 @@ func TestCancelledUp(t *testing.T) {
 		}
 	}
 
+	net.holdAWSNode.Store(false) // the node's CNI can start now: the rollout completes
 	ops, took := e.mustUp(l)
 	t.Logf("up after cancel: %s (%v)", took.Round(time.Millisecond), ops)
 

@@ -98,6 +98,25 @@ func newEnv(t *testing.T, l layer) (*env, layer) {
 	t.Helper()
 	c := testcluster.Start(t)
 	testcluster.SeedEKS(t, c)
+	return newStack(t, c, l)
+}
+
+// newStalledEnv is newEnv with one emulated node whose aws-node pods are held in
+// ContainerCreating until the returned cni's holdAWSNode is cleared: the DaemonSet restart's
+// rollout, and so the up, cannot finish before the test lets it.
+func newStalledEnv(t *testing.T, l layer) (*env, layer, *cni) {
+	t.Helper()
+	c := testcluster.Start(t)
+	testcluster.SeedEKS(t, c)
+	net := &cni{}
+	net.holdAWSNode.Store(true)
+	c.StartKubelets(t, net.gate, nodes[0])
+	e, l := newStack(t, c, l)
+	return e, l, net
+}
+
+func newStack(t *testing.T, c *testcluster.Cluster, l layer) (*env, layer) {
+	t.Helper()
 	p := testcluster.NewPulumi(t)
 	l.kubeconfig = string(c.Kubeconfig)
 	s := p.InlineStack(t.Context(), t, project, stack, l.program())
@@ -121,6 +140,16 @@ func (s *steps) collect(ch <-chan events.EngineEvent) {
 		s.mu.Lock()
 		s.ops[urnKey(md.URN)] = md.Op
 		s.mu.Unlock()
+	}
+}
+
+// wait returns once the event stream has ended. The Automation API closes the channel only
+// when the CLI ends its stream: a CLI that fails before streaming (a locked stack, a bad
+// flag) or is killed never does, so the wait is bounded.
+func (s *steps) wait(done <-chan struct{}) {
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
 	}
 }
 
@@ -156,7 +185,7 @@ func (e *env) up(l layer, opts ...optup.Option) (auto.UpResult, map[string]apity
 	start := time.Now()
 	res, err := e.stack.Up(ctx, append(opts, optup.EventStreams(ch))...)
 	took := time.Since(start)
-	<-done
+	st.wait(done)
 	return res, st.get(), took, err
 }
 
@@ -189,7 +218,7 @@ func (e *env) destroy(l layer) (map[string]apitype.OpType, time.Duration) {
 	start := time.Now()
 	res, err := e.stack.Destroy(ctx, optdestroy.EventStreams(ch))
 	took := time.Since(start)
-	<-done
+	st.wait(done)
 	if err != nil {
 		e.t.Fatalf("destroy: %v\nstdout:\n%s", err, res.StdOut)
 	}
