@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/eks-irsa/eks-irsa/internal/testcluster"
+	"github.com/eks-irsa/eks-irsa/irsa"
 	"github.com/eks-irsa/eks-irsa/verify"
 )
 
@@ -51,7 +52,7 @@ func (n *cni) gate(ctx context.Context, c *testcluster.Cluster, pod *corev1.Pod)
 		return creating
 	}
 	for _, p := range pods.Items {
-		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil && hasEnv(p, "AWS_ROLE_ARN") {
+		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil && hasEnv(p, irsa.EnvRoleARN) {
 			return ""
 		}
 	}
@@ -127,6 +128,20 @@ func failedQuiet(t *testing.T, c *testcluster.Cluster, want verify.Expectations)
 	return names
 }
 
+// failures runs the checks once and returns each failing check's error.
+func failures(t *testing.T, c *testcluster.Cluster, want verify.Expectations) map[string]error {
+	t.Helper()
+	err := verify.Run(t.Context(), c.Client, want, verify.TextReporter{W: discard{}})
+	out := map[string]error{}
+	var verr *verify.Error
+	if errors.As(err, &verr) {
+		for _, r := range verr.Failed {
+			out[r.Check] = r.Err
+		}
+	}
+	return out
+}
+
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
@@ -150,6 +165,16 @@ func TestVerify(t *testing.T) {
 
 	t.Run("fresh EKS: no credentials, coredns stuck", func(t *testing.T) {
 		settle(t, c, want, []string{verify.CheckAWSNodeAnnotation, verify.CheckAWSNodeCredentials, verify.CheckCoreDNSReady})
+		// The walkthrough's symptoms, not merely missing pods.
+		errs := failures(t, c, want)
+		for check, wantText := range map[string]string{
+			verify.CheckCoreDNSReady:       "ContainerCreating",
+			verify.CheckAWSNodeCredentials: irsa.EnvRoleARN + " missing",
+		} {
+			if err := errs[check]; err == nil || !strings.Contains(err.Error(), wantText) {
+				t.Errorf("%s: %v, want it to say %q", check, err, wantText)
+			}
+		}
 	})
 
 	t.Run("after up every check passes", func(t *testing.T) {

@@ -16,19 +16,18 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/eks-irsa/eks-irsa/irsa"
 )
 
-// What the EKS pod identity webhook (amazon-eks-pod-identity-webhook) writes into a pod whose
-// service account carries the role annotation.
+// The rest of what the EKS pod identity webhook (amazon-eks-pod-identity-webhook) writes
+// into a pod; the protocol strings themselves come from package irsa.
 const (
-	IRSARoleAnnotation = "eks.amazonaws.com/role-arn"
-	IRSATokenDir       = "/var/run/secrets/eks.amazonaws.com/serviceaccount"
-	IRSATokenPath      = "token"
-	IRSAAudience       = "sts.amazonaws.com"
-	IRSAVolume         = "aws-iam-token"
-	IRSARegion         = "us-west-2"
-	irsaWebhookName    = "iam-for-pods.amazonaws.com"
-	irsaTokenSeconds   = 86400
+	IRSAVolume       = "aws-iam-token"
+	IRSARegion       = "us-west-2"
+	irsaTokenPath    = "token" // irsa.TokenFile is irsa.TokenDir + "/" + this
+	irsaWebhookName  = "iam-for-pods.amazonaws.com"
+	irsaTokenSeconds = 86400
 )
 
 // StartPodIdentityWebhook serves a mutating admission webhook that does what EKS's pod
@@ -126,7 +125,7 @@ func (c *Cluster) irsaPatch(ctx context.Context, req *admissionv1.AdmissionReque
 	if err != nil {
 		return nil, err
 	}
-	role := sa.Annotations[IRSARoleAnnotation]
+	role := sa.Annotations[irsa.RoleARNAnnotation]
 	if role == "" {
 		return nil, nil
 	}
@@ -136,7 +135,7 @@ func (c *Cluster) irsaPatch(ctx context.Context, req *admissionv1.AdmissionReque
 		Name: IRSAVolume,
 		VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
 			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
-				Audience: IRSAAudience, ExpirationSeconds: &expiration, Path: IRSATokenPath,
+				Audience: irsa.Audience, ExpirationSeconds: &expiration, Path: irsaTokenPath,
 			}}},
 		}},
 	})
@@ -144,10 +143,10 @@ func (c *Cluster) irsaPatch(ctx context.Context, req *admissionv1.AdmissionReque
 		{Name: "AWS_STS_REGIONAL_ENDPOINTS", Value: "regional"},
 		{Name: "AWS_DEFAULT_REGION", Value: IRSARegion},
 		{Name: "AWS_REGION", Value: IRSARegion},
-		{Name: "AWS_ROLE_ARN", Value: role},
-		{Name: "AWS_WEB_IDENTITY_TOKEN_FILE", Value: IRSATokenDir + "/" + IRSATokenPath},
+		{Name: irsa.EnvRoleARN, Value: role},
+		{Name: irsa.EnvTokenFile, Value: irsa.TokenFile},
 	}
-	mount := corev1.VolumeMount{Name: IRSAVolume, MountPath: IRSATokenDir, ReadOnly: true}
+	mount := corev1.VolumeMount{Name: IRSAVolume, MountPath: irsa.TokenDir, ReadOnly: true}
 	for _, cs := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
 		for i := range cs {
 			cs[i].Env = append(cs[i].Env, env...)
