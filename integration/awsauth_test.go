@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/aws-iam-authenticator/pkg/config"
 
 	"github.com/eks-irsa/eks-irsa/internal/testcluster"
+	"github.com/eks-irsa/eks-irsa/irsa"
 	"github.com/eks-irsa/eks-irsa/k8s"
 )
 
@@ -58,6 +59,11 @@ func TestExistingAwsAuth(t *testing.T) {
 		if got := managers(cm); !slices.Equal(got, []string{foreignManager + "/Update"}) {
 			t.Errorf("aws-auth managers after the failed up = %v", got)
 		}
+		// The rest of the layer is not rolled back: whatever ran beside the failed ConfigMap
+		// stays (the annotation usually does; the restart, which waits for it, usually not).
+		t.Logf("after the failed up: aws-node annotation %q, restart token %q",
+			e.serviceAccount(testcluster.AwsNodeName).Annotations[irsa.RoleARNAnnotation],
+			e.daemonSet(testcluster.AwsNodeName).Spec.Template.Annotations[k8s.RestartAnnotation])
 	})
 
 	t.Run("adopting with the admin mapping copied keeps it", func(t *testing.T) {

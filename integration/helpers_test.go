@@ -149,7 +149,7 @@ func (s *steps) collect(ch <-chan events.EngineEvent) {
 func (s *steps) wait(done <-chan struct{}) {
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
+	case <-time.After(3 * time.Second): // the CLI has exited; its last events are local and immediate
 	}
 }
 
