@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -96,22 +97,51 @@ func (c *Cluster) LogPath(name string) string {
 // Start runs etcd, kube-apiserver and kube-controller-manager from EKSIRSA_TOOLS_BIN on free
 // loopback ports and returns once the apiserver's /readyz and the controller manager's
 // /healthz answer ok. It skips or fails the test per ToolsBin when the tools are missing.
+// A port taken by someone else between its reservation and the bind is retried with new ports.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
 	bin := ToolsBin(t)
 	began := time.Now()
+	for attempt := 1; ; attempt++ {
+		c, err := start(t, bin)
+		if err == nil {
+			c.StartTime = time.Since(began)
+			t.Logf("testcluster: control plane ready at %s in %s (dir %s)", c.Server, c.StartTime.Round(time.Millisecond), c.Dir)
+			return c
+		}
+		if c != nil {
+			for i := len(c.procs) - 1; i >= 0; i-- {
+				c.procs[i].stop(t)
+			}
+		}
+		if !errors.Is(err, errPortInUse) || attempt == 3 {
+			t.Fatalf("testcluster: %v", err)
+		}
+		t.Logf("testcluster: attempt %d: %v; retrying with other ports", attempt, err)
+	}
+}
+
+// errPortInUse marks a start that failed because a reserved port was taken meanwhile.
+var errPortInUse = errors.New("a reserved port was taken before the process bound it")
+
+// start is one attempt of Start. On error the returned Cluster, if any, holds the processes
+// started so far.
+func start(t testing.TB, bin string) (*Cluster, error) {
 	dir := t.TempDir()
 	ctx := t.Context()
 
 	pki, err := newPKI(dir)
 	if err != nil {
-		t.Fatalf("testcluster: certificates: %v", err)
+		return nil, fmt.Errorf("certificates: %w", err)
 	}
 	c := &Cluster{Dir: dir, CAData: pki.ca.pem, Token: randomToken(t), ca: pki.ca}
 	kcmToken := randomToken(t)
 
 	// etcd: plain HTTP is enough on loopback; fsync off because the data dies with the test.
-	ports := freePorts(t, 4)
+	ports, err := freePorts(4)
+	if err != nil {
+		return nil, err
+	}
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(ports[0])
 	peerURL := "http://127.0.0.1:" + strconv.Itoa(ports[1])
 	etcd, err := startProcess(t, dir, toolEtcd, filepath.Join(bin, toolEtcd),
@@ -125,7 +155,7 @@ func Start(t testing.TB) *Cluster {
 		"--unsafe-no-fsync",
 	)
 	if err != nil {
-		t.Fatalf("testcluster: %v", err)
+		return c, err
 	}
 	c.procs = append(c.procs, etcd)
 	plain := &http.Client{Timeout: 2 * time.Second}
@@ -136,7 +166,7 @@ func Start(t testing.TB) *Cluster {
 		}
 		return err
 	}); err != nil {
-		t.Fatalf("testcluster: etcd not healthy: %v", err)
+		return c, fmt.Errorf("etcd not healthy: %w", err)
 	}
 
 	// kube-apiserver.
@@ -147,7 +177,7 @@ func Start(t testing.TB) *Cluster {
 		c.Token, AdminUser, AdminUser, mastersGroup,
 		kcmToken, kcmUser, kcmUser, mastersGroup)
 	if err := os.WriteFile(tokenFile, []byte(tokens), 0o600); err != nil {
-		t.Fatal(err)
+		return c, err
 	}
 	api, err := startProcess(t, dir, toolAPIServer, filepath.Join(bin, toolAPIServer),
 		"--etcd-servers="+etcdURL,
@@ -171,7 +201,7 @@ func Start(t testing.TB) *Cluster {
 		"--profiling=false",
 	)
 	if err != nil {
-		t.Fatalf("testcluster: %v", err)
+		return c, err
 	}
 	c.procs = append(c.procs, api)
 
@@ -185,7 +215,7 @@ func Start(t testing.TB) *Cluster {
 		_, err := get(ctx, verified, c.Server+"/readyz", c.Token)
 		return err
 	}); err != nil {
-		t.Fatalf("testcluster: kube-apiserver not ready: %v", err)
+		return c, fmt.Errorf("kube-apiserver not ready: %w", err)
 	}
 
 	c.Kubeconfig = kubeconfig(c.Server, pki.ca.pem, AdminUser, c.Token)
@@ -196,16 +226,16 @@ func Start(t testing.TB) *Cluster {
 		kcmKubeconfigPath: kubeconfig(c.Server, pki.ca.pem, kcmUser, kcmToken),
 	} {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
+			return c, err
 		}
 	}
 	if c.Config, err = clientcmd.RESTConfigFromKubeConfig(c.Kubeconfig); err != nil {
-		t.Fatalf("testcluster: admin kubeconfig: %v", err)
+		return c, fmt.Errorf("admin kubeconfig: %w", err)
 	}
 	// client-go's default 5 QPS would throttle the emulated kubelets and the tests' polls.
 	c.Config.QPS, c.Config.Burst = 200, 400
 	if c.Client, err = kubernetes.NewForConfig(c.Config); err != nil {
-		t.Fatalf("testcluster: client: %v", err)
+		return c, fmt.Errorf("client: %w", err)
 	}
 
 	// kube-controller-manager, serving /healthz with the CA-signed loopback certificate.
@@ -226,19 +256,17 @@ func Start(t testing.TB) *Cluster {
 		"--profiling=false",
 	)
 	if err != nil {
-		t.Fatalf("testcluster: %v", err)
+		return c, err
 	}
 	c.procs = append(c.procs, kcm)
 	if err := waitHealthy(ctx, c.procs, func(ctx context.Context) error {
 		_, err := get(ctx, verified, kcmURL+"/healthz", c.Token)
 		return err
 	}); err != nil {
-		t.Fatalf("testcluster: kube-controller-manager not healthy: %v", err)
+		return c, fmt.Errorf("kube-controller-manager not healthy: %w", err)
 	}
 
-	c.StartTime = time.Since(began)
-	t.Logf("testcluster: control plane ready at %s in %s (dir %s)", c.Server, c.StartTime.Round(time.Millisecond), dir)
-	return c
+	return c, nil
 }
 
 // waitHealthy polls check (failures print the logs from the processes' cleanups) until it succeeds, a watched process exits, or startTimeout passes.
@@ -251,6 +279,9 @@ func waitHealthy(ctx context.Context, watched []*process, check func(context.Con
 	for {
 		for _, p := range watched {
 			if done, err := p.exited(); done {
+				if strings.Contains(p.tail(20), "address already in use") {
+					return fmt.Errorf("%s exited (%v): %w", p.name, err, errPortInUse)
+				}
 				return fmt.Errorf("%s exited (%v)", p.name, err)
 			}
 		}
@@ -301,19 +332,19 @@ func kubeconfig(server string, caPEM []byte, user, token string) []byte {
 }
 
 // freePorts reserves n distinct loopback ports by listening on port 0, then releases them
-// for the processes to bind. Holding all listeners until every port is chosen keeps the n distinct.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
+// for the processes to bind. Holding all listeners until every port is chosen keeps the n
+// distinct; someone else may still take one before its process binds (Start retries that).
+func freePorts(n int) ([]int, error) {
 	ports := make([]int, 0, n)
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatalf("testcluster: free port: %v", err)
+			return nil, fmt.Errorf("free port: %w", err)
 		}
 		defer l.Close()
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	return ports
+	return ports, nil
 }
 
 func randomToken(t testing.TB) string {

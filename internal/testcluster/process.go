@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ type process struct {
 	logPath string
 	done    chan struct{} // closed when Wait returns
 	waitErr error
+	once    sync.Once // stop runs once: a failed Start attempt stops early, cleanup again
 }
 
 // startProcess starts bin with args, stdout and stderr to dir/name.log, and registers its
@@ -68,6 +70,10 @@ func (p *process) exited() (bool, error) {
 // stop sends SIGTERM to the whole process group, waits, and escalates to SIGKILL; it returns
 // only once the process has been reaped.
 func (p *process) stop(t testing.TB) {
+	p.once.Do(func() { p.stopOnce(t) })
+}
+
+func (p *process) stopOnce(t testing.TB) {
 	pgid := p.cmd.Process.Pid // Setpgid: the group id is the leader's pid
 	if done, _ := p.exited(); !done {
 		_ = syscall.Kill(-pgid, syscall.SIGTERM)
