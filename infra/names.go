@@ -3,7 +3,6 @@ package infra
 import (
 	"fmt"
 	"maps"
-	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -35,10 +34,6 @@ func mergeTags(base map[string]string, extra ...map[string]string) map[string]st
 // withTags is mergeTags as a Pulumi map.
 func withTags(base map[string]string, extra ...map[string]string) pulumi.StringMap {
 	return pulumi.ToStringMap(mergeTags(base, extra...))
-}
-
-func sortedKeys(m map[string]string) []string {
-	return slices.Sorted(maps.Keys(m))
 }
 
 // allStrings applies fn to the values of several string outputs at once, doing the type

@@ -4,7 +4,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/autoscaling"
@@ -145,7 +147,7 @@ func NewWorkers(ctx *pulumi.Context, name string, args *WorkersArgs, opts ...pul
 		"k8s.io/cluster-autoscaler/" + args.ClusterName: "owned",
 	})
 	var tags autoscaling.GroupTagArray
-	for _, k := range sortedKeys(asgTags) {
+	for _, k := range slices.Sorted(maps.Keys(asgTags)) {
 		tags = append(tags, autoscaling.GroupTagArgs{Key: pulumi.String(k), Value: pulumi.String(asgTags[k]), PropagateAtLaunch: pulumi.Bool(true)})
 	}
 	asg, err := autoscaling.NewGroup(ctx, name, &autoscaling.GroupArgs{

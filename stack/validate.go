@@ -3,6 +3,7 @@ package stack
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -85,7 +86,7 @@ func (c *Config) validateNames(v *validator) {
 	case !clusterNameRE.MatchString(name):
 		v.add(key, name, "cluster name %q must start with a letter or digit and hold only letters, digits, '-' and '_'", name)
 	}
-	for _, k := range sortedKeys(c.Tags) {
+	for _, k := range slices.Sorted(maps.Keys(c.Tags)) {
 		if k == "" || len(k) > 128 || strings.HasPrefix(strings.ToLower(k), "aws:") {
 			v.add("tags", k, "tag keys are 1-128 characters and may not start with aws:")
 		}
