@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -224,6 +225,44 @@ func TestVerify(t *testing.T) {
 		settle(t, c, want, nil)
 	})
 
+	t.Run("a no-op up leaves the pods alone; a role change rolls each once onto the new role", func(t *testing.T) {
+		before := awsNodePods(t, c)
+		ops, _ := e.mustUp(l)
+		onlyOps(t, "no-op up", ops, "same")
+		if after := awsNodePods(t, c); !maps.Equal(after, before) {
+			t.Errorf("a no-op up replaced aws-node pods: %v -> %v", before, after)
+		}
+
+		generation := e.daemonSet(testcluster.AwsNodeName).Generation
+		l.awsNodeRoleARN = awsNodeRoleARN2
+		ops, took := e.mustUp(l)
+		t.Logf("role change with %d nodes: %s (%v)", len(nodes), took.Round(time.Millisecond), ops)
+		w := want
+		w.AWSNodeRoleARN = awsNodeRoleARN2
+		var out strings.Builder
+		if err := verify.Wait(t.Context(), c.Client, w, verify.TextReporter{W: &out}, verify.Poll{Timeout: time.Minute, Interval: 200 * time.Millisecond}); err != nil {
+			t.Fatalf("verify after the role change: %v\n%s", err, out.String())
+		}
+		if g := e.daemonSet(testcluster.AwsNodeName).Generation; g != generation+1 {
+			t.Errorf("aws-node generation %d -> %d over the role change, want one rollout", generation, g)
+		}
+		after := awsNodePods(t, c)
+		if len(after) != len(nodes) {
+			t.Errorf("%d aws-node pods after the role change, want one per node (%d)", len(after), len(nodes))
+		}
+		for uid, role := range after {
+			if _, old := before[uid]; old {
+				t.Errorf("pod %s survived the role change", uid)
+			}
+			if role != awsNodeRoleARN2 {
+				t.Errorf("pod %s carries %s=%q, want %q", uid, irsa.EnvRoleARN, role, awsNodeRoleARN2)
+			}
+		}
+		l.awsNodeRoleARN = awsNodeRoleARN
+		e.mustUp(l) // back to the role the other cases expect
+		settle(t, c, want, nil)
+	})
+
 	t.Run("coredns not ready", func(t *testing.T) {
 		net.holdCoreDNS.Store(true)
 		if err := c.Client.CoreV1().Pods(testcluster.KubeSystem).DeleteCollection(t.Context(), metav1.DeleteOptions{},
@@ -234,6 +273,29 @@ func TestVerify(t *testing.T) {
 		net.holdCoreDNS.Store(false)
 		settle(t, c, want, nil)
 	})
+}
+
+// awsNodePods returns the live aws-node pods' UIDs and the role each one's container carries.
+func awsNodePods(t *testing.T, c *testcluster.Cluster) map[types.UID]string {
+	t.Helper()
+	pods, err := c.Client.CoreV1().Pods(testcluster.KubeSystem).List(t.Context(), metav1.ListOptions{LabelSelector: "k8s-app=" + testcluster.AwsNodeName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[types.UID]string{}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		role := ""
+		for _, e := range p.Spec.Containers[0].Env {
+			if e.Name == irsa.EnvRoleARN {
+				role = e.Value
+			}
+		}
+		out[p.UID] = role
+	}
+	return out
 }
 
 // restart rolls aws-node's pods the way `kubectl rollout restart` does (another field manager).
