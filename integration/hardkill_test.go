@@ -16,6 +16,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 
+	"github.com/eks-irsa/eks-irsa/internal/statelock"
 	"github.com/eks-irsa/eks-irsa/internal/testcluster"
 	"github.com/eks-irsa/eks-irsa/irsa"
 	"github.com/eks-irsa/eks-irsa/k8s"
@@ -134,8 +135,15 @@ func TestKilledUp(t *testing.T) {
 	}
 	t.Logf("plain up after kill: %s", lockLine(plainErr.Error()))
 
-	// The recovery `eksirsa up --cancel` performs: release the lock (pulumi cancel), clear the
-	// pending create by a refresh, then up.
+	// The driver tells that lock from a live update's: the real CLI's lock file names this
+	// host and a pid that is gone, so `eksirsa up` cancels it without being asked.
+	stale, err := statelock.Stale(e.stack.Workspace().GetEnvVars()["PULUMI_BACKEND_URL"], project, stack)
+	if err != nil || len(stale) != 1 {
+		t.Errorf("stale locks after the kill = %+v, %v; want the dead CLI's one", stale, err)
+	}
+
+	// The recovery `eksirsa up` performs: release the lock (pulumi cancel), clear the pending
+	// create by a refresh, then up.
 	if err := e.stack.Cancel(t.Context()); err != nil {
 		t.Fatalf("cancel: %v", err)
 	}

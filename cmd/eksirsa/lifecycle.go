@@ -16,7 +16,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/spf13/cobra"
 
+	"github.com/eks-irsa/eks-irsa/internal/statelock"
 	"github.com/eks-irsa/eks-irsa/k8s"
+	"github.com/eks-irsa/eks-irsa/stack"
 	"github.com/eks-irsa/eks-irsa/verify"
 )
 
@@ -48,15 +50,30 @@ func newUpCommand(opts *options) *cobra.Command {
 		Short: "Create or update the stack, then verify IRSA on the cluster",
 		Long: `up runs stack.Program through the Automation API with the project's Pulumi.yaml and
 the stack's file, streaming progress. Without --yes it previews and asks first. An update
-interrupted earlier is recovered first: pending creates are cleared by a refresh
-(pulumi refresh --clear-pending-creates), and --cancel releases a lock an interrupted run
-left (pulumi cancel). Afterwards it runs verify, waiting for the nodes, unless --no-verify.`,
+interrupted earlier is recovered first: a file-backend lock whose process died on this host
+is cancelled (pulumi cancel; --cancel forces that for any lock), then pending creates are
+cleared by a refresh (pulumi refresh --clear-pending-creates). Afterwards it runs verify, waiting for the nodes, unless --no-verify.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, out, errOut := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
 			s, err := openShown(cmd, opts)
 			if err != nil {
 				return err
+			}
+			if !cancel {
+				url, err := opts.backendURL()
+				if err != nil {
+					return err
+				}
+				stale, err := statelock.Stale(url, stack.ProjectName, opts.stack)
+				if err != nil {
+					return err
+				}
+				for _, l := range stale {
+					fmt.Fprintf(out, "An update killed at %s (pid %d on this host, no longer running) left stack %s locked.\n",
+						l.Timestamp.Format(time.RFC3339), l.Pid, opts.stack)
+				}
+				cancel = len(stale) > 0
 			}
 			if cancel {
 				fmt.Fprintf(out, "Cancelling the update that holds stack %s's lock (pulumi cancel).\n", opts.stack)
