@@ -1,42 +1,19 @@
-package statelock
+package statelock_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eks-irsa/eks-irsa/internal/statelock"
+	"github.com/eks-irsa/eks-irsa/internal/statelock/statelocktest"
 )
-
-// deadPid is the pid of a process that has exited.
-func deadPid(t *testing.T) int {
-	t.Helper()
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	return cmd.ProcessState.Pid()
-}
-
-// writeLock writes a lock as the Pulumi CLI's file backend does and returns the backend URL.
-func writeLock(t *testing.T, dir string, pid int, host string) string {
-	t.Helper()
-	lockDir := filepath.Join(dir, ".pulumi", "locks", "organization", "eks-irsa", "test")
-	if err := os.MkdirAll(lockDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	body := `{"pid":` + strconv.Itoa(pid) + `,"username":"root","hostname":"` + host + `","timestamp":"2026-11-26T10:00:00Z"}`
-	if err := os.WriteFile(filepath.Join(lockDir, "a1b2.json"), []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return "file://" + dir
-}
 
 func TestStale(t *testing.T) {
 	host, _ := os.Hostname()
-	dead := deadPid(t)
+	dead := statelocktest.DeadPid(t)
 	tests := []struct {
 		name      string
 		pid       int
@@ -51,11 +28,11 @@ func TestStale(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			url := writeLock(t, t.TempDir(), tc.pid, tc.host)
+			url := statelocktest.WriteLock(t, t.TempDir(), "eks-irsa", "test", tc.pid, tc.host)
 			if tc.url != nil {
 				url = tc.url(url)
 			}
-			stale, err := Stale(url, "eks-irsa", "test")
+			stale, err := statelock.Stale(url, "eks-irsa", "test")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,13 +44,13 @@ func TestStale(t *testing.T) {
 			}
 		})
 	}
-	if stale, err := Stale("file://"+t.TempDir(), "eks-irsa", "test"); err != nil || len(stale) != 0 {
+	if stale, err := statelock.Stale("file://"+t.TempDir(), "eks-irsa", "test"); err != nil || len(stale) != 0 {
 		t.Errorf("no locks: %v, %v", stale, err)
 	}
 	dir := t.TempDir()
-	url := writeLock(t, dir, dead, host)
+	url := statelocktest.WriteLock(t, dir, "eks-irsa", "test", dead, host)
 	_ = os.WriteFile(filepath.Join(dir, ".pulumi", "locks", "organization", "eks-irsa", "test", "a1b2.json"), []byte("{"), 0o600)
-	if _, err := Stale(url, "eks-irsa", "test"); err == nil || !strings.Contains(err.Error(), "a1b2.json") {
+	if _, err := statelock.Stale(url, "eks-irsa", "test"); err == nil || !strings.Contains(err.Error(), "a1b2.json") {
 		t.Errorf("a torn lock file: err = %v, want it named", err)
 	}
 }
