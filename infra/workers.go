@@ -35,7 +35,9 @@ type WorkersArgs struct {
 
 	// JoinAfter must exist before the first node boots: aws-auth (or nodes cannot join), the
 	// aws-node annotation and restart (or the CNI starts without credentials and coredns
-	// sticks in ContainerCreating), the private subnets' egress routes.
+	// sticks in ContainerCreating), the private subnets' egress routes. Give the resources
+	// themselves, not components: the SDK records a component's children asynchronously, so
+	// a dependency on a component can miss a child registered a moment before.
 	JoinAfter []pulumi.Resource
 	Tags      map[string]string
 }

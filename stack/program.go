@@ -144,7 +144,11 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 	}}, cfg.ServiceAccountRoles...)
 	roleARNs := pulumi.StringMap{}
 	var awsNodeRoleARN pulumi.StringOutput
-	var bindings []pulumi.Resource
+	// Capacity last: nodes join only once aws-auth maps their role, aws-node holds its
+	// role (and has rolled onto it) and the private subnets have egress. The Kubernetes
+	// objects themselves, not their components: the SDK records a component's children
+	// asynchronously, so depending on a component can miss a child registered just before.
+	joinAfter := []pulumi.Resource{awsAuth.ConfigMap}
 	for i, r := range roles {
 		arn, binding, err := newServiceAccountRole(ctx, cfg, r, oidc, providers, i == 0)
 		if err != nil {
@@ -155,13 +159,10 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 		}
 		roleARNs[r.Namespace+"/"+r.ServiceAccount] = arn
 		if binding != nil {
-			bindings = append(bindings, binding)
+			joinAfter = append(joinAfter, binding.Resources()...)
 		}
 	}
 
-	// Capacity last: nodes join only once aws-auth maps their role, aws-node holds its
-	// role (and has rolled onto it) and the private subnets have egress.
-	joinAfter := append([]pulumi.Resource{awsAuth}, bindings...)
 	workers, err := infra.NewWorkers(ctx, name+"-workers", &infra.WorkersArgs{
 		ClusterName:        name,
 		Version:            cfg.Cluster.Version,
@@ -223,7 +224,7 @@ func newAwsAuth(ctx *pulumi.Context, name string, cfg *Config, provider *kuberne
 // is left to someone else, binds it in the cluster. It returns the role ARN (resolving once
 // the role's policies are attached) and the binding, if any.
 func newServiceAccountRole(ctx *pulumi.Context, cfg *Config, r ServiceAccountRoleConfig, oidc *infra.OIDCProvider,
-	providers *k8s.Providers, isAwsNode bool) (pulumi.StringOutput, pulumi.Resource, error) {
+	providers *k8s.Providers, isAwsNode bool) (pulumi.StringOutput, *k8s.ServiceAccountRole, error) {
 	var inline string
 	if len(r.InlinePolicy) > 0 {
 		compact, err := json.Marshal(r.InlinePolicy)
