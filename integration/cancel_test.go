@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -43,24 +42,7 @@ func TestCancelledUp(t *testing.T) {
 	}
 	t.Logf("cancelled up returned after %s: %s", time.Since(start).Round(time.Millisecond), firstLine(err.Error()))
 
-	state, err := e.stack.Export(t.Context())
-	if err != nil {
-		t.Fatalf("export after cancel: %v", err)
-	}
-	var dep struct {
-		Resources []struct {
-			URN string `json:"urn"`
-		} `json:"resources"`
-		Pending []struct {
-			Type     string `json:"type"`
-			Resource struct {
-				URN string `json:"urn"`
-			} `json:"resource"`
-		} `json:"pending_operations"`
-	}
-	if err := json.Unmarshal(state.Deployment, &dep); err != nil {
-		t.Fatal(err)
-	}
+	dep := e.state("cancel")
 	t.Logf("state after cancel: %d resources, pending operations %+v", len(dep.Resources), dep.Pending)
 	// Observed with v3.274.1: the provider's Cancel ends the restart's await, the step fails
 	// and the engine records no pending operation, so nothing needs clearing before the next up.

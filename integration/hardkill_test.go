@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -101,21 +100,7 @@ func TestKilledUp(t *testing.T) {
 	}
 	t.Logf("killed up: %s", firstLine(err.Error()))
 
-	state, err := e.stack.Export(t.Context())
-	if err != nil {
-		t.Fatalf("export after kill: %v", err)
-	}
-	var dep struct {
-		Pending []struct {
-			Type     string `json:"type"`
-			Resource struct {
-				URN string `json:"urn"`
-			} `json:"resource"`
-		} `json:"pending_operations"`
-	}
-	if err := json.Unmarshal(state.Deployment, &dep); err != nil {
-		t.Fatal(err)
-	}
+	dep := e.state("kill")
 	t.Logf("state after kill: pending operations %+v", dep.Pending)
 	pendingRestart := false
 	for _, op := range dep.Pending {
