@@ -68,8 +68,8 @@ func killCLI(t *testing.T) bool {
 // TestKilledUp complements TestCancelledUp with the interruption a graceful cancel cannot
 // cover: the CLI and its provider SIGKILLed while the DaemonSet restart is in flight (a
 // second Ctrl-C, an OOM kill, a CI runner timing out). It records what the state holds
-// afterwards (a lock and a pending create) and that the recovery `eksirsa up --cancel`
-// performs, pulumi cancel, refresh --clear-pending-creates, then up, completes.
+// afterwards (a lock and a pending create) and that the recovery `eksirsa up` performs by
+// itself, pulumi cancel, refresh --clear-pending-creates, then up, completes.
 func TestKilledUp(t *testing.T) {
 	e, l, net := newStalledEnv(t, layer{nodeRoleARN: nodeRoleARN, awsNodeRoleARN: awsNodeRoleARN})
 	e.stack.Workspace().SetProgram(l.program())

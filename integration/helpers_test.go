@@ -172,21 +172,33 @@ func urnKey(urn string) string {
 	return typ + "::" + strings.Join(parts[3:], "::")
 }
 
-// up runs `pulumi up` with l's program and returns the steps and the wall time.
-func (e *env) up(l layer, opts ...optup.Option) (auto.UpResult, map[string]apitype.OpType, time.Duration, error) {
-	e.t.Helper()
-	e.stack.Workspace().SetProgram(l.program())
-	ctx, cancel := context.WithTimeout(e.t.Context(), upTimeout)
+// observe runs one engine operation with an event stream, bounded by upTimeout, and returns
+// the step each resource took and the wall time.
+func observe(t testing.TB, run func(ctx context.Context, ch chan<- events.EngineEvent) error) (map[string]apitype.OpType, time.Duration, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), upTimeout)
 	defer cancel()
 	st := newSteps()
 	ch := make(chan events.EngineEvent)
 	done := make(chan struct{})
 	go func() { st.collect(ch); close(done) }()
 	start := time.Now()
-	res, err := e.stack.Up(ctx, append(opts, optup.EventStreams(ch))...)
+	err := run(ctx, ch)
 	took := time.Since(start)
 	st.wait(done)
-	return res, st.get(), took, err
+	return st.get(), took, err
+}
+
+// up runs `pulumi up` with l's program and returns the steps and the wall time.
+func (e *env) up(l layer, opts ...optup.Option) (auto.UpResult, map[string]apitype.OpType, time.Duration, error) {
+	e.t.Helper()
+	e.stack.Workspace().SetProgram(l.program())
+	var res auto.UpResult
+	ops, took, err := observe(e.t, func(ctx context.Context, ch chan<- events.EngineEvent) (err error) {
+		res, err = e.stack.Up(ctx, append(opts, optup.EventStreams(ch))...)
+		return err
+	})
+	return res, ops, took, err
 }
 
 func (e *env) mustUp(l layer, opts ...optup.Option) (map[string]apitype.OpType, time.Duration) {
@@ -209,20 +221,15 @@ func (e *env) preview(l layer) (auto.PreviewResult, error) {
 func (e *env) destroy(l layer) (map[string]apitype.OpType, time.Duration) {
 	e.t.Helper()
 	e.stack.Workspace().SetProgram(l.program())
-	ctx, cancel := context.WithTimeout(e.t.Context(), upTimeout)
-	defer cancel()
-	st := newSteps()
-	ch := make(chan events.EngineEvent)
-	done := make(chan struct{})
-	go func() { st.collect(ch); close(done) }()
-	start := time.Now()
-	res, err := e.stack.Destroy(ctx, optdestroy.EventStreams(ch))
-	took := time.Since(start)
-	st.wait(done)
+	var res auto.DestroyResult
+	ops, took, err := observe(e.t, func(ctx context.Context, ch chan<- events.EngineEvent) (err error) {
+		res, err = e.stack.Destroy(ctx, optdestroy.EventStreams(ch))
+		return err
+	})
 	if err != nil {
 		e.t.Fatalf("destroy: %v\nstdout:\n%s", err, res.StdOut)
 	}
-	return st.get(), took
+	return ops, took
 }
 
 // Kubernetes reads.

@@ -355,15 +355,11 @@ func errorLine(err error, want string) string {
 // upStack runs `pulumi up` on s and returns every resource's step.
 func upStack(t *testing.T, s auto.Stack) (map[string]apitype.OpType, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), upTimeout)
-	defer cancel()
-	st := newSteps()
-	ch := make(chan events.EngineEvent)
-	done := make(chan struct{})
-	go func() { st.collect(ch); close(done) }()
-	_, err := s.Up(ctx, optup.EventStreams(ch))
-	<-done
-	return st.get(), err
+	ops, _, err := observe(t, func(ctx context.Context, ch chan<- events.EngineEvent) error {
+		_, err := s.Up(ctx, optup.EventStreams(ch))
+		return err
+	})
+	return ops, err
 }
 
 func destroyStack(t *testing.T, s auto.Stack) {
