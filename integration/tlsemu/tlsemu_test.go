@@ -25,6 +25,8 @@ import (
 	"testing"
 	"time"
 
+	tlssdk "github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -36,6 +38,7 @@ import (
 	"github.com/eks-irsa/eks-irsa/infra"
 	"github.com/eks-irsa/eks-irsa/integration/tlsemu"
 	"github.com/eks-irsa/eks-irsa/internal/recorder"
+	"github.com/eks-irsa/eks-irsa/internal/testcluster"
 )
 
 // chain is a two-level PKI: a self-signed root and a leaf for 127.0.0.1 that it signed,
@@ -268,10 +271,7 @@ func TestGetCertificateContent(t *testing.T) {
 func pluginClient(t *testing.T, env ...string) pulumirpc.ResourceProviderClient {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "pulumi-resource-tls")
-	build := exec.Command("go", "build", "-o", bin, "github.com/eks-irsa/eks-irsa/integration/tlsemu/cmd/pulumi-resource-tls")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	buildPlugin(t, bin)
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
@@ -296,6 +296,15 @@ func pluginClient(t *testing.T, env ...string) pulumirpc.ResourceProviderClient 
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	return pulumirpc.NewResourceProviderClient(conn)
+}
+
+// buildPlugin builds cmd/pulumi-resource-tls to bin.
+func buildPlugin(t *testing.T, bin string) {
+	t.Helper()
+	build := exec.Command("go", "build", "-o", bin, "github.com/eks-irsa/eks-irsa/integration/tlsemu/cmd/pulumi-resource-tls")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
 }
 
 func rpcInvoke(ctx context.Context, client pulumirpc.ResourceProviderClient, args resource.PropertyMap) (resource.PropertyMap, error) {
@@ -376,5 +385,67 @@ func TestPluginServesProgramThumbprint(t *testing.T) {
 	}
 	if want := []string{sha1Hex(c.root)}; !slices.Equal(got, want) {
 		t.Errorf("thumbprintLists = %v, want the root's %v (leaf is %s)", got, want, sha1Hex(c.leaf))
+	}
+}
+
+// The real engine (the toolchain's CLI, an Automation API inline program) finds the built
+// plugin on PATH, configures it and routes the SDK's tls.GetCertificateOutput to it: the
+// program sees the root first, verified against the CA named by SSL_CERT_FILE.
+func TestEngineRoutesGetCertificateToThePlugin(t *testing.T) {
+	pulumiCLI := testcluster.Tool(t, testcluster.ToolPulumi)
+	c := newChain(t)
+	srv := serve(t, c, c.leaf, c.root)
+	root := t.TempDir()
+	pluginDir, home, state, work := filepath.Join(root, "plugins"), filepath.Join(root, "home"), filepath.Join(root, "state"), filepath.Join(root, "work")
+	for _, d := range []string{pluginDir, home, state, work} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buildPlugin(t, filepath.Join(pluginDir, "pulumi-resource-tls"))
+	caFile := filepath.Join(root, "ca.pem")
+	if err := os.WriteFile(caFile, c.rootPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	// PulumiCommandOptions.Root is the directory holding bin/pulumi, as tools/build lays it out.
+	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: filepath.Dir(filepath.Dir(pulumiCLI))})
+	if err != nil {
+		t.Fatalf("pulumi CLI %s: %v", pulumiCLI, err)
+	}
+	program := func(ctx *pulumi.Context) error {
+		chain := tlssdk.GetCertificateOutput(ctx, tlssdk.GetCertificateOutputArgs{Url: pulumi.String(srv.URL)})
+		ctx.Export("fingerprints", chain.Certificates().ApplyT(func(certs []tlssdk.GetCertificateCertificate) []string {
+			var fps []string
+			for _, c := range certs {
+				fps = append(fps, c.Sha1Fingerprint)
+			}
+			return fps
+		}))
+		return nil
+	}
+	s, err := auto.UpsertStackInlineSource(ctx, "dev", "tlsemu-engine", program,
+		auto.Pulumi(cmd), auto.PulumiHome(home), auto.WorkDir(work),
+		auto.EnvVars(map[string]string{
+			"PATH":                     pluginDir + string(os.PathListSeparator) + os.Getenv("PATH"),
+			"SSL_CERT_FILE":            caFile,
+			"PULUMI_BACKEND_URL":       "file://" + state,
+			"PULUMI_CONFIG_PASSPHRASE": testcluster.Passphrase,
+			"PULUMI_SKIP_UPDATE_CHECK": "true",
+			"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Up(ctx)
+	if err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	got, _ := res.Outputs["fingerprints"].Value.([]any)
+	want := []any{sha1Hex(c.root), sha1Hex(c.leaf)}
+	if !slices.Equal(got, want) {
+		t.Errorf("fingerprints the program saw = %v, want root then leaf %v", got, want)
 	}
 }
