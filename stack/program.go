@@ -40,6 +40,8 @@ const (
 	OutClusterLogGroup     = "clusterLogGroupName"
 	OutNodeGroup           = "autoScalingGroupName"
 	OutDesiredNodes        = "desiredNodes"
+	OutMinNodes            = "minNodes"
+	OutMaxNodes            = "maxNodes"
 )
 
 // Program is the Pulumi program.
@@ -166,6 +168,7 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 	workers, err := infra.NewWorkers(ctx, name+"-workers", &infra.WorkersArgs{
 		ClusterName:        name,
 		Version:            cfg.Cluster.Version,
+		AMIReleaseVersion:  cfg.Nodes.AMIReleaseVersion,
 		Endpoint:           cluster.Endpoint,
 		CAData:             cluster.CAData,
 		ServiceCIDR:        cluster.ServiceCIDR,
@@ -201,6 +204,8 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 		OutClusterLogGroup:     cluster.LogGroupName,
 		OutNodeGroup:           workers.AutoScalingGroupName,
 		OutDesiredNodes:        pulumi.Int(cfg.Nodes.Desired),
+		OutMinNodes:            pulumi.Int(cfg.Nodes.Min),
+		OutMaxNodes:            pulumi.Int(cfg.Nodes.Max),
 	}, nil
 }
 
