@@ -742,3 +742,44 @@ func TestArgsAreValidatedBeforeRegistering(t *testing.T) {
 		t.Errorf("%d resources registered before validation failed", n)
 	}
 }
+
+// The flow-log role may be assumed by the service only for this account's flow logs
+// (confused deputy, the VPC user guide's flow-log IAM role page).
+func TestFlowLogRoleTrustNamesTheSourceAccount(t *testing.T) {
+	rec := recorder.New("eks-irsa", "test")
+	buildAWSLayer(t, rec, defaultLayer())
+	role := mustGet(t, rec, "aws:iam/role:Role", "demo-flow-logs")
+	var doc struct {
+		Statement []struct {
+			Effect    string
+			Action    string
+			Principal map[string]string
+			Condition map[string]map[string]string
+		}
+	}
+	if err := json.Unmarshal([]byte(str(role.Inputs, "assumeRolePolicy")), &doc); err != nil {
+		t.Fatalf("trust policy: %v\n%s", err, str(role.Inputs, "assumeRolePolicy"))
+	}
+	account := rec.Fakes().AccountID
+	want := map[string]map[string]string{
+		"StringEquals": {"aws:SourceAccount": account},
+		"ArnLike":      {"aws:SourceArn": "arn:aws:ec2:us-west-2:" + account + ":vpc-flow-log/*"},
+	}
+	if len(doc.Statement) != 1 {
+		t.Fatalf("statements = %+v, want one", doc.Statement)
+	}
+	st := doc.Statement[0]
+	if st.Effect != "Allow" || st.Action != "sts:AssumeRole" || st.Principal["Service"] != "vpc-flow-logs.amazonaws.com" {
+		t.Errorf("statement = %+v, want Allow sts:AssumeRole by vpc-flow-logs.amazonaws.com", st)
+	}
+	if len(st.Condition) != len(want) {
+		t.Errorf("conditions = %v, want %v", st.Condition, want)
+	}
+	for test, vars := range want {
+		for k, v := range vars {
+			if st.Condition[test][k] != v {
+				t.Errorf("condition %s %s = %q, want %q", test, k, st.Condition[test][k], v)
+			}
+		}
+	}
+}
