@@ -55,6 +55,7 @@ func (c *Config) Validate() error {
 	c.validateNetwork(v)
 	c.validateCluster(v)
 	c.validateNodes(v)
+	c.validateAMIRelease(v)
 	c.validateOIDC(v)
 	c.validateRoles(v)
 	c.validateAwsAuth(v)
