@@ -286,24 +286,23 @@ func newFlowLog(ctx *pulumi.Context, name string, vpc *ec2.Vpc, args *NetworkArg
 	}
 	role, err := iam.NewRole(ctx, name+"-flow-logs", &iam.RoleArgs{
 		Name:             pulumi.String(args.FlowLogRoleName),
-		AssumeRolePolicy: serviceTrustPolicy(ctx, flowLogPrincipal, parent),
+		AssumeRolePolicy: mustJSON(serviceTrustPolicy(flowLogPrincipal)),
 		Tags:             withTags(args.Tags),
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("create flow-log role: %w", err)
 	}
-	policy := iam.GetPolicyDocumentOutput(ctx, iam.GetPolicyDocumentOutputArgs{
-		Statements: iam.GetPolicyDocumentStatementArray{iam.GetPolicyDocumentStatementArgs{
-			Effect: pulumi.String("Allow"),
-			Actions: pulumi.ToStringArray([]string{
-				"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams",
-			}),
-			Resources: pulumi.StringArray{group.Arn, pulumi.Sprintf("%s:*", group.Arn)},
-		}},
-	}, parent)
+	// Write to this group only.
+	policy := policyJSON(func(v ...string) PolicyDocument {
+		return PolicyDocument{Version: policyVersion, Statement: []PolicyStatement{{
+			Effect:   "Allow",
+			Action:   []string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams"},
+			Resource: []string{v[0], v[0] + ":*"},
+		}}}
+	}, group.Arn)
 	rolePolicy, err := iam.NewRolePolicy(ctx, name+"-flow-logs", &iam.RolePolicyArgs{
 		Role:   role.Name,
-		Policy: policy.Json(),
+		Policy: policy,
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("create flow-log role policy: %w", err)
