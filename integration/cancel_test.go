@@ -43,14 +43,14 @@ func TestPlainUpCompletesAfterACancelledUp(t *testing.T) {
 	t.Logf("cancelled up returned after %s: %s", time.Since(start).Round(time.Millisecond), firstLine(err.Error()))
 
 	dep := e.state("cancel")
-	t.Logf("state after cancel: %d resources, pending operations %+v", len(dep.Resources), dep.Pending)
+	t.Logf("state after cancel: %d resources, pending operations %+v", len(dep.Resources), dep.PendingOperations)
 	// Observed with v3.274.1: the provider's Cancel ends the restart's await, the step fails
 	// and the engine records no pending operation, so nothing needs clearing before the next up.
-	if len(dep.Pending) != 0 {
-		t.Errorf("pending operations after a cancelled up: %+v", dep.Pending)
+	if len(dep.PendingOperations) != 0 {
+		t.Errorf("pending operations after a cancelled up: %+v", dep.PendingOperations)
 	}
 	for _, r := range dep.Resources {
-		if strings.HasSuffix(r.URN, "::"+awsNodeResource("restart")) {
+		if strings.HasSuffix(string(r.URN), "::"+awsNodeResource("restart")) {
 			t.Errorf("the cancelled restart is in the state: %s", r.URN)
 		}
 	}

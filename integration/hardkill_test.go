@@ -101,13 +101,13 @@ func TestKilledUp(t *testing.T) {
 	t.Logf("killed up: %s", firstLine(err.Error()))
 
 	dep := e.state("kill")
-	t.Logf("state after kill: pending operations %+v", dep.Pending)
+	t.Logf("state after kill: pending operations %+v", dep.PendingOperations)
 	pendingRestart := false
-	for _, op := range dep.Pending {
-		pendingRestart = pendingRestart || (op.Type == "creating" && strings.HasSuffix(op.Resource.URN, "::"+awsNodeResource("restart")))
+	for _, op := range dep.PendingOperations {
+		pendingRestart = pendingRestart || (op.Type == "creating" && strings.HasSuffix(string(op.Resource.URN), "::"+awsNodeResource("restart")))
 	}
 	if !pendingRestart {
-		t.Errorf("the restart in flight is not a pending create after the kill: %+v", dep.Pending)
+		t.Errorf("the restart in flight is not a pending create after the kill: %+v", dep.PendingOperations)
 	}
 
 	net.holdAWSNode.Store(false) // the node's CNI can start now: the rollout completes

@@ -319,27 +319,14 @@ func jsonString(s string) string {
 	return string(b)
 }
 
-// deployment is the part of a stack's exported state the tests read.
-type deployment struct {
-	Resources []struct {
-		URN string `json:"urn"`
-	} `json:"resources"`
-	Pending []struct {
-		Type     string `json:"type"`
-		Resource struct {
-			URN string `json:"urn"`
-		} `json:"resource"`
-	} `json:"pending_operations"`
-}
-
 // state exports the stack's state; after names the moment, for failures.
-func (e *env) state(after string) deployment {
+func (e *env) state(after string) apitype.DeploymentV3 {
 	e.t.Helper()
 	exported, err := e.stack.Export(e.t.Context())
 	if err != nil {
 		e.t.Fatalf("export after %s: %v", after, err)
 	}
-	var dep deployment
+	var dep apitype.DeploymentV3
 	if err := json.Unmarshal(exported.Deployment, &dep); err != nil {
 		e.t.Fatalf("state after %s: %v", after, err)
 	}
