@@ -92,7 +92,7 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 
 	role, err := iam.NewRole(ctx, name+"-role", &iam.RoleArgs{
 		Name:             pulumi.String(args.RoleName),
-		AssumeRolePolicy: serviceTrustPolicy(ctx, eksPrincipal, parent),
+		AssumeRolePolicy: mustJSON(serviceTrustPolicy(eksPrincipal)),
 		Tags:             withTags(args.Tags),
 	}, parent)
 	if err != nil {

@@ -8,28 +8,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// serviceTrustPolicy is the assume-role policy that lets an AWS service (eks, ec2,
-// vpc-flow-logs) assume a role.
-func serviceTrustPolicy(ctx *pulumi.Context, principal string, opts ...pulumi.InvokeOption) pulumi.StringOutput {
-	return serviceTrustPolicyWhen(ctx, principal, nil, opts...)
-}
-
-// serviceTrustPolicyWhen is serviceTrustPolicy with conditions on the service's request.
-func serviceTrustPolicyWhen(ctx *pulumi.Context, principal string, conditions iam.GetPolicyDocumentStatementConditionArray,
-	opts ...pulumi.InvokeOption) pulumi.StringOutput {
-	return iam.GetPolicyDocumentOutput(ctx, iam.GetPolicyDocumentOutputArgs{
-		Statements: iam.GetPolicyDocumentStatementArray{iam.GetPolicyDocumentStatementArgs{
-			Effect:  pulumi.String("Allow"),
-			Actions: pulumi.ToStringArray([]string{assumeRole}),
-			Principals: iam.GetPolicyDocumentStatementPrincipalArray{iam.GetPolicyDocumentStatementPrincipalArgs{
-				Type:        pulumi.String("Service"),
-				Identifiers: pulumi.ToStringArray([]string{principal}),
-			}},
-			Conditions: conditions,
-		}},
-	}, opts...).Json()
-}
-
 // attachPolicies attaches managed policies to role, one RolePolicyAttachment each, named
 // "<name>-<policy name>" so a plan reads which policy each one is.
 func attachPolicies(ctx *pulumi.Context, name string, role *iam.Role, arns []string, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {

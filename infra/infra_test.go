@@ -219,7 +219,7 @@ func TestIRSATrustPolicyPinsSubjectAndAudience(t *testing.T) {
 	var doc struct {
 		Statement []struct {
 			Effect    string
-			Action    string
+			Action    []string
 			Principal map[string]string
 			Condition map[string]map[string]string
 		}
@@ -237,7 +237,7 @@ func TestIRSATrustPolicyPinsSubjectAndAudience(t *testing.T) {
 		t.Errorf("issuer host output %q, want %q", l.issuerHost, host)
 	}
 	wantProvider := fakes.ARN("iam", "", "oidc-provider/"+host)
-	if st.Effect != "Allow" || st.Action != "sts:AssumeRoleWithWebIdentity" || st.Principal["Federated"] != wantProvider {
+	if st.Effect != "Allow" || !slices.Equal(st.Action, []string{"sts:AssumeRoleWithWebIdentity"}) || st.Principal["Federated"] != wantProvider {
 		t.Errorf("statement = %+v, want Allow sts:AssumeRoleWithWebIdentity by %s", st, wantProvider)
 	}
 	want := map[string]string{

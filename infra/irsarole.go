@@ -6,8 +6,6 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
-	"github.com/eks-irsa/eks-irsa/irsa"
 )
 
 // IRSARoleType is the IRSARole component's type token.
@@ -39,8 +37,6 @@ type IRSARole struct {
 
 	Arn  pulumi.StringOutput
 	Name pulumi.StringOutput
-	// TrustPolicy is the rendered assume-role policy, for review in plans.
-	TrustPolicy pulumi.StringOutput
 }
 
 func (a *IRSARoleArgs) validate() error {
@@ -76,28 +72,9 @@ func NewIRSARole(ctx *pulumi.Context, name string, args *IRSARoleArgs, opts ...p
 	}
 	parent := pulumi.Parent(r)
 
-	trust := iam.GetPolicyDocumentOutput(ctx, iam.GetPolicyDocumentOutputArgs{
-		Statements: iam.GetPolicyDocumentStatementArray{iam.GetPolicyDocumentStatementArgs{
-			Effect:  pulumi.String("Allow"),
-			Actions: pulumi.ToStringArray([]string{irsa.AssumeAction}),
-			Principals: iam.GetPolicyDocumentStatementPrincipalArray{iam.GetPolicyDocumentStatementPrincipalArgs{
-				Type:        pulumi.String("Federated"),
-				Identifiers: pulumi.StringArray{args.OIDCProviderARN},
-			}},
-			Conditions: iam.GetPolicyDocumentStatementConditionArray{
-				iam.GetPolicyDocumentStatementConditionArgs{
-					Test:     pulumi.String("StringEquals"),
-					Variable: pulumi.Sprintf("%s:sub", args.IssuerHost),
-					Values:   pulumi.ToStringArray([]string{irsa.Subject(args.Namespace, args.ServiceAccount)}),
-				},
-				iam.GetPolicyDocumentStatementConditionArgs{
-					Test:     pulumi.String("StringEquals"),
-					Variable: pulumi.Sprintf("%s:aud", args.IssuerHost),
-					Values:   pulumi.ToStringArray([]string{irsa.Audience}),
-				},
-			},
-		}},
-	}, parent).Json()
+	trust := policyJSON(func(v ...string) PolicyDocument {
+		return webIdentityTrustPolicy(v[0], v[1], args.Namespace, args.ServiceAccount)
+	}, args.OIDCProviderARN.ToStringOutput(), args.IssuerHost.ToStringOutput())
 
 	role, err := iam.NewRole(ctx, name, &iam.RoleArgs{
 		Name:             pulumi.String(args.RoleName),
@@ -131,7 +108,6 @@ func NewIRSARole(ctx *pulumi.Context, name string, args *IRSARoleArgs, opts ...p
 	// no pod starts with a role that cannot yet do its job.
 	r.Arn = readyAfter(role.Arn, granted...)
 	r.Name = role.Name
-	r.TrustPolicy = trust
 	if err := ctx.RegisterResourceOutputs(r, pulumi.Map{"arn": r.Arn, "name": r.Name}); err != nil {
 		return nil, fmt.Errorf("irsa role %s: register outputs: %w", name, err)
 	}

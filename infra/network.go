@@ -292,33 +292,30 @@ func newFlowLog(ctx *pulumi.Context, name string, vpc *ec2.Vpc, args *NetworkArg
 	account := aws.GetCallerIdentityOutput(ctx, aws.GetCallerIdentityOutputArgs{}, parent).AccountId()
 	role, err := iam.NewRole(ctx, name+"-flow-logs", &iam.RoleArgs{
 		Name: pulumi.String(args.FlowLogRoleName),
-		AssumeRolePolicy: serviceTrustPolicyWhen(ctx, flowLogPrincipal, iam.GetPolicyDocumentStatementConditionArray{
-			iam.GetPolicyDocumentStatementConditionArgs{
-				Test: pulumi.String("StringEquals"), Variable: pulumi.String("aws:SourceAccount"),
-				Values: pulumi.StringArray{account},
-			},
-			iam.GetPolicyDocumentStatementConditionArgs{
-				Test: pulumi.String("ArnLike"), Variable: pulumi.String("aws:SourceArn"),
-				Values: pulumi.StringArray{pulumi.Sprintf("arn:%s:ec2:%s:%s:vpc-flow-log/*", args.Partition.Name, args.Region, account)},
-			},
-		}, parent),
+		AssumeRolePolicy: policyJSON(func(v ...string) PolicyDocument {
+			trust := serviceTrustPolicy(flowLogPrincipal)
+			trust.Statement[0].Condition = map[string]map[string]string{
+				"StringEquals": {"aws:SourceAccount": v[0]},
+				"ArnLike":      {"aws:SourceArn": fmt.Sprintf("arn:%s:ec2:%s:%s:vpc-flow-log/*", args.Partition.Name, args.Region, v[0])},
+			}
+			return trust
+		}, account),
 		Tags: withTags(args.Tags),
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("create flow-log role: %w", err)
 	}
-	policy := iam.GetPolicyDocumentOutput(ctx, iam.GetPolicyDocumentOutputArgs{
-		Statements: iam.GetPolicyDocumentStatementArray{iam.GetPolicyDocumentStatementArgs{
-			Effect: pulumi.String("Allow"),
-			Actions: pulumi.ToStringArray([]string{
-				"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams",
-			}),
-			Resources: pulumi.StringArray{group.Arn, pulumi.Sprintf("%s:*", group.Arn)},
-		}},
-	}, parent)
+	// Write to this group only.
+	policy := policyJSON(func(v ...string) PolicyDocument {
+		return PolicyDocument{Version: policyVersion, Statement: []PolicyStatement{{
+			Effect:   "Allow",
+			Action:   []string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams"},
+			Resource: []string{v[0], v[0] + ":*"},
+		}}}
+	}, group.Arn)
 	rolePolicy, err := iam.NewRolePolicy(ctx, name+"-flow-logs", &iam.RolePolicyArgs{
 		Role:   role.Name,
-		Policy: policy.Json(),
+		Policy: policy,
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("create flow-log role policy: %w", err)

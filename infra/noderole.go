@@ -59,7 +59,7 @@ func NewNodeRole(ctx *pulumi.Context, name string, args *NodeRoleArgs, opts ...p
 	parent := pulumi.Parent(n)
 	role, err := iam.NewRole(ctx, name, &iam.RoleArgs{
 		Name:             pulumi.String(args.RoleName),
-		AssumeRolePolicy: serviceTrustPolicy(ctx, args.Partition.EC2Principal(), parent),
+		AssumeRolePolicy: mustJSON(serviceTrustPolicy(args.Partition.EC2Principal())),
 		Tags:             withTags(args.Tags),
 	}, parent)
 	if err != nil {

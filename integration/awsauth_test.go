@@ -18,12 +18,12 @@ import (
 // foreignManager writes the pre-existing aws-auth, as eksctl or a console user would.
 const foreignManager = "eksctl"
 
-// TestExistingAwsAuth is issue 5's test 4: aws-auth already holds an admin mapping written by
+// TestForeignAwsAuthFailsUntouchedUntilAdopted: aws-auth already holds an admin mapping written by
 // another field manager. The designed behaviour (k8s package documentation): a plain up fails
 // with a conflict that ExplainAwsAuthConflict turns into instructions, leaving the ConfigMap
 // untouched; after the mappings are copied into the config and adoption is set, up takes it
 // over keeping the admin mapping, and destroy retains it.
-func TestExistingAwsAuth(t *testing.T) {
+func TestForeignAwsAuthFailsUntouchedUntilAdopted(t *testing.T) {
 	e, l := newEnv(t, layer{nodeRoleARN: nodeRoleARN, awsNodeRoleARN: awsNodeRoleARN})
 	ctx := t.Context()
 

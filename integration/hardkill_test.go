@@ -65,7 +65,7 @@ func killCLI(t *testing.T) bool {
 	return killed
 }
 
-// TestKilledUp complements TestCancelledUp with the interruption a graceful cancel cannot
+// TestKilledUp complements TestPlainUpCompletesAfterACancelledUp with the interruption a graceful cancel cannot
 // cover: the CLI and its provider SIGKILLed while the DaemonSet restart is in flight (a
 // second Ctrl-C, an OOM kill, a CI runner timing out). It records what the state holds
 // afterwards (a lock and a pending create) and that the recovery `eksirsa up` performs by
@@ -90,7 +90,7 @@ func TestKilledUp(t *testing.T) {
 	}()
 	start := time.Now()
 	_, err := e.stack.Up(ctx, optup.EventStreams(ch))
-	(&steps{}).wait(done)
+	streamEnded(t, done) // a kill breaks the stream, which closes it
 	t.Logf("killed up returned after %s", time.Since(start).Round(time.Millisecond))
 	if !killed {
 		t.Fatal("no pulumi child process found to kill")
@@ -101,13 +101,13 @@ func TestKilledUp(t *testing.T) {
 	t.Logf("killed up: %s", firstLine(err.Error()))
 
 	dep := e.state("kill")
-	t.Logf("state after kill: pending operations %+v", dep.Pending)
+	t.Logf("state after kill: pending operations %+v", dep.PendingOperations)
 	pendingRestart := false
-	for _, op := range dep.Pending {
-		pendingRestart = pendingRestart || (op.Type == "creating" && strings.HasSuffix(op.Resource.URN, "::aws-node-restart"))
+	for _, op := range dep.PendingOperations {
+		pendingRestart = pendingRestart || (op.Type == "creating" && strings.HasSuffix(string(op.Resource.URN), "::"+awsNodeResource("restart")))
 	}
 	if !pendingRestart {
-		t.Errorf("the restart in flight is not a pending create after the kill: %+v", dep.Pending)
+		t.Errorf("the restart in flight is not a pending create after the kill: %+v", dep.PendingOperations)
 	}
 
 	net.holdAWSNode.Store(false) // the node's CNI can start now: the rollout completes
@@ -137,7 +137,7 @@ func TestKilledUp(t *testing.T) {
 	}
 	ops, took := e.mustUp(l)
 	t.Logf("up after cancel and refresh --clear-pending-creates: %s (%v)", took.Round(time.Millisecond), ops)
-	if got := ops["kubernetes:apps/v1:DaemonSetPatch::aws-node-restart"]; got != "create" {
+	if got := ops["kubernetes:apps/v1:DaemonSetPatch::"+awsNodeResource("restart")]; got != "create" {
 		t.Errorf("recovery up: restart step %q, want create", got)
 	}
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,46 +43,41 @@ const (
 	upTimeout = 3 * time.Minute
 )
 
-// layer is the k8s layer as stack.Program wires it, with plain values in place of the AWS
-// layer's outputs.
+// layerName is the name the tests give k8s.NewLayer: the aws-node binding's objects are
+// layerName+k8s.AWSNodeBindingSuffix+"-service-account" and +"-restart".
+const layerName = "eks-irsa-test"
+
+// awsNodeResource is the resource name of one of the aws-node binding's objects ("restart",
+// "service-account").
+func awsNodeResource(object string) string {
+	return layerName + k8s.AWSNodeBindingSuffix + "-" + object
+}
+
+// layer is the inputs of the Kubernetes layer, with plain values in place of the AWS
+// layer's outputs; program runs k8s.NewLayer, the entry point stack.Build calls.
 type layer struct {
 	kubeconfig     string
 	nodeRoleARN    string
 	awsNodeRoleARN string
 	roles          []k8s.RoleMapping
 	adopt          bool
+	bindings       []k8s.Binding
 }
 
 func (l layer) program() pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		kubeconfig := pulumi.ToSecret(pulumi.String(l.kubeconfig)).(pulumi.StringOutput)
-		providers, err := k8s.NewProviders(ctx, "cluster", &k8s.ProviderArgs{
-			Kubeconfig:        kubeconfig,
+		built, err := k8s.NewLayer(ctx, layerName, &k8s.LayerArgs{
+			Kubeconfig:        pulumi.ToSecret(pulumi.String(l.kubeconfig)).(pulumi.StringOutput),
 			ClusterIdentifier: pulumi.String(clusterARN),
+			NodeRoleARN:       pulumi.String(l.nodeRoleARN),
+			AWSNodeRoleARN:    pulumi.String(l.awsNodeRoleARN),
+			Bindings:          l.bindings,
+			AwsAuth:           k8s.AwsAuthMappings{Roles: l.roles, Adopt: l.adopt},
 		})
 		if err != nil {
 			return err
 		}
-		auth, err := k8s.NewAwsAuth(ctx, "aws-auth", &k8s.AwsAuthArgs{
-			Provider:      providers.Apply,
-			NodeRoleARN:   pulumi.String(l.nodeRoleARN),
-			Roles:         l.roles,
-			AdoptExisting: l.adopt,
-		})
-		if err != nil {
-			return err
-		}
-		if _, err := k8s.NewServiceAccountRole(ctx, "aws-node", &k8s.ServiceAccountRoleArgs{
-			Provider:         providers.Apply,
-			Namespace:        k8s.KubeSystemNamespace,
-			ServiceAccount:   k8s.AWSNodeName,
-			RoleARN:          pulumi.String(l.awsNodeRoleARN),
-			Mode:             k8s.AnnotateServiceAccount,
-			RestartDaemonSet: k8s.AWSNodeName,
-		}); err != nil {
-			return err
-		}
-		ctx.Export("mapRoles", auth.MapRoles)
+		ctx.Export("mapRoles", built.AwsAuth.MapRoles)
 		return nil
 	}
 }
@@ -125,14 +121,16 @@ func newStack(t *testing.T, c *testcluster.Cluster, l layer) (*env, layer) {
 
 // steps records the engine's step for every resource, by "type::name".
 type steps struct {
-	mu  sync.Mutex
-	ops map[string]apitype.OpType
+	mu       sync.Mutex
+	ops      map[string]apitype.OpType
+	received atomic.Bool // an event arrived: the CLI opened its stream
 }
 
 func newSteps() *steps { return &steps{ops: map[string]apitype.OpType{}} }
 
 func (s *steps) collect(ch <-chan events.EngineEvent) {
 	for ev := range ch {
+		s.received.Store(true)
 		if ev.ResourcePreEvent == nil {
 			continue
 		}
@@ -143,13 +141,27 @@ func (s *steps) collect(ch <-chan events.EngineEvent) {
 	}
 }
 
-// wait returns once the event stream has ended. The Automation API closes the channel only
-// when the CLI ends its stream: a CLI that fails before streaming (a locked stack, a bad
-// flag) or is killed never does, so the wait is bounded.
-func (s *steps) wait(done <-chan struct{}) {
+// wait returns once the event stream has ended; it is called after the operation returned.
+// The Automation API's event server closes the channel when the CLI's stream ends, normally or
+// not (then after an error event), so once an event has arrived the close follows. A CLI that
+// failed before streaming (a locked stack, a bad flag) never opened a stream: the operation
+// has returned and closed the server, so no event will come and there is nothing to wait for.
+func (s *steps) wait(t testing.TB, done <-chan struct{}) {
+	if s.received.Load() {
+		streamEnded(t, done)
+	}
+}
+
+// streamEnded waits until the reader of an event stream the CLI opened has seen it close
+// (done closed), bounded by upTimeout.
+func streamEnded(t testing.TB, done <-chan struct{}) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), upTimeout)
+	defer cancel()
 	select {
 	case <-done:
-	case <-time.After(3 * time.Second): // the CLI has exited; its last events are local and immediate
+	case <-ctx.Done():
+		t.Fatalf("the event stream did not end within %s", upTimeout)
 	}
 }
 
@@ -185,7 +197,7 @@ func observe(t testing.TB, run func(ctx context.Context, ch chan<- events.Engine
 	start := time.Now()
 	err := run(ctx, ch)
 	took := time.Since(start)
-	st.wait(done)
+	st.wait(t, done)
 	return st.get(), took, err
 }
 
@@ -307,27 +319,14 @@ func jsonString(s string) string {
 	return string(b)
 }
 
-// deployment is the part of a stack's exported state the tests read.
-type deployment struct {
-	Resources []struct {
-		URN string `json:"urn"`
-	} `json:"resources"`
-	Pending []struct {
-		Type     string `json:"type"`
-		Resource struct {
-			URN string `json:"urn"`
-		} `json:"resource"`
-	} `json:"pending_operations"`
-}
-
 // state exports the stack's state; after names the moment, for failures.
-func (e *env) state(after string) deployment {
+func (e *env) state(after string) apitype.DeploymentV3 {
 	e.t.Helper()
 	exported, err := e.stack.Export(e.t.Context())
 	if err != nil {
 		e.t.Fatalf("export after %s: %v", after, err)
 	}
-	var dep deployment
+	var dep apitype.DeploymentV3
 	if err := json.Unmarshal(exported.Deployment, &dep); err != nil {
 		e.t.Fatalf("state after %s: %v", after, err)
 	}

@@ -18,9 +18,9 @@ import (
 	"github.com/eks-irsa/eks-irsa/k8s"
 )
 
-// TestLifecycle is issue 5's tests 1, 2, 3, 5 and 8 in order on one cluster and one stack:
-// first up, no-op up and preview, role change, destroy.
-func TestLifecycle(t *testing.T) {
+// TestUpIsStableRollsOnRoleChangeAndDestroyGivesBackOnlyOurFields runs, in order on one
+// cluster and one stack: first up, no-op up and preview, role change, destroy.
+func TestUpIsStableRollsOnRoleChangeAndDestroyGivesBackOnlyOurFields(t *testing.T) {
 	e, l := newEnv(t, layer{nodeRoleARN: nodeRoleARN, awsNodeRoleARN: awsNodeRoleARN})
 	ctx := t.Context()
 	seeded := e.daemonSet(testcluster.AwsNodeName)
@@ -96,8 +96,8 @@ func TestLifecycle(t *testing.T) {
 	}
 	slices.Sort(updated)
 	if want := []string{
-		"kubernetes:apps/v1:DaemonSetPatch::aws-node-restart",
-		"kubernetes:core/v1:ServiceAccountPatch::aws-node-service-account",
+		"kubernetes:apps/v1:DaemonSetPatch::" + awsNodeResource("restart"),
+		"kubernetes:core/v1:ServiceAccountPatch::" + awsNodeResource("service-account"),
 	}; !slices.Equal(updated, want) {
 		t.Errorf("role change updated %v, want %v", updated, want)
 	}

@@ -33,7 +33,8 @@ const (
 	ownedRoleARN = "arn:aws:iam::111122223333:role/eks-irsa-test-addon"
 )
 
-// binding is one configured role in Mode create, wired as stack.Program wires it.
+// binding is one ServiceAccountRole in Mode create on its own providers: these tests exercise
+// the component itself (and its upgrade from the legacy wiring), not the whole layer.
 type binding struct {
 	kubeconfig      string
 	namespace       string

@@ -19,8 +19,11 @@ const (
 	// NodesGroup is the group the Node authorizer recognises.
 	NodesGroup = "system:nodes"
 
-	// AWSNodeName is the VPC CNI's ServiceAccount and DaemonSet in kube-system, created by EKS.
-	AWSNodeName = "aws-node"
+	// AWSNodeName is the VPC CNI's ServiceAccount in kube-system, created by EKS;
+	// AWSNodeDaemonSet its DaemonSet, whose pods carry the label AWSNodeSelector selects.
+	AWSNodeName      = "aws-node"
+	AWSNodeDaemonSet = AWSNodeName
+	AWSNodeSelector  = "k8s-app=" + AWSNodeName
 
 	// FieldManager is the server-side apply field manager of everything written through
 	// Providers.Apply: aws-auth and the patches.

@@ -7,19 +7,12 @@ package stack
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/eks-irsa/eks-irsa/infra"
 	"github.com/eks-irsa/eks-irsa/k8s"
-)
-
-// The aws-node DaemonSet (the VPC CNI) and its account, which EKS creates and owns.
-const (
-	AwsNodeNamespace      = k8s.KubeSystemNamespace
-	AwsNodeServiceAccount = "aws-node"
-	AwsNodeDaemonSet      = "aws-node"
 )
 
 // Output names, as `pulumi stack output` and the driver show them.
@@ -33,15 +26,18 @@ const (
 	OutNodeRoleARN         = "nodeRoleArn"
 	OutAwsNodeRoleARN      = "awsNodeRoleArn"
 	OutServiceAccountRoles = "serviceAccountRoleArns"
-	OutVpcID               = "vpcId"
-	OutPublicSubnetIDs     = "publicSubnetIds"
-	OutPrivateSubnetIDs    = "privateSubnetIds"
-	OutFlowLogGroup        = "flowLogGroupName"
-	OutClusterLogGroup     = "clusterLogGroupName"
-	OutNodeGroup           = "autoScalingGroupName"
-	OutDesiredNodes        = "desiredNodes"
-	OutMinNodes            = "minNodes"
-	OutMaxNodes            = "maxNodes"
+	// OutServiceAccounts is every account given a role, keyed "namespace/name", each with
+	// k8s.AccountRoleARNKey and k8s.AccountModeKey: what verify checks.
+	OutServiceAccounts  = "serviceAccounts"
+	OutVpcID            = "vpcId"
+	OutPublicSubnetIDs  = "publicSubnetIds"
+	OutPrivateSubnetIDs = "privateSubnetIds"
+	OutFlowLogGroup     = "flowLogGroupName"
+	OutClusterLogGroup  = "clusterLogGroupName"
+	OutNodeGroup        = "autoScalingGroupName"
+	OutDesiredNodes     = "desiredNodes"
+	OutMinNodes         = "minNodes"
+	OutMaxNodes         = "maxNodes"
 )
 
 // Program is the Pulumi program: Build, with every Kubernetes object held back until the
@@ -136,43 +132,49 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 		return nil, err
 	}
 
-	providers, err := k8s.NewProviders(ctx, name, &k8s.ProviderArgs{Kubeconfig: cluster.Kubeconfig, ClusterIdentifier: cluster.Arn})
-	if err != nil {
-		return nil, err
-	}
-	awsAuth, err := newAwsAuth(ctx, name, cfg, providers.Apply, nodeRole)
-	if err != nil {
-		return nil, err
-	}
-
 	// The VPC CNI's role first: with it annotated and aws-node restarted before any node
 	// boots, the CNI never runs without credentials.
-	roles := append([]ServiceAccountRoleConfig{{
-		Namespace:         AwsNodeNamespace,
-		ServiceAccount:    AwsNodeServiceAccount,
+	awsNodeRole, err := newIRSARole(ctx, cfg, ServiceAccountRoleConfig{
+		Namespace:         k8s.KubeSystemNamespace,
+		ServiceAccount:    k8s.AWSNodeName,
 		RoleName:          cfg.AwsNodeRoleName(),
 		ManagedPolicyARNs: []string{partition.ManagedPolicyARN("AmazonEKS_CNI_Policy")},
-		Account:           k8s.AnnotateServiceAccount,
-	}}, cfg.ServiceAccountRoles...)
-	roleARNs := pulumi.StringMap{}
-	var awsNodeRoleARN pulumi.StringOutput
-	// Capacity last: nodes join only once aws-auth maps their role, aws-node holds its
-	// role (and has rolled onto it) and the private subnets have egress. The Kubernetes
-	// objects themselves, not their components: the SDK records a component's children
-	// asynchronously, so depending on a component can miss a child registered just before.
-	joinAfter := []pulumi.Resource{awsAuth.ConfigMap}
-	for i, r := range roles {
-		arn, binding, err := newServiceAccountRole(ctx, cfg, r, oidc, providers, i == 0)
+	}, oidc)
+	if err != nil {
+		return nil, err
+	}
+	layerArgs := &k8s.LayerArgs{
+		Kubeconfig:        cluster.Kubeconfig,
+		ClusterIdentifier: cluster.Arn,
+		NodeRoleARN:       nodeRole.Arn,
+		AWSNodeRoleARN:    awsNodeRole.Arn,
+		AwsAuth:           awsAuthMappings(cfg.AwsAuth),
+	}
+	for _, r := range cfg.ServiceAccountRoles {
+		role, err := newIRSARole(ctx, cfg, r, oidc)
 		if err != nil {
 			return nil, err
 		}
-		if i == 0 {
-			awsNodeRoleARN = arn
+		mode := r.Account
+		if mode == "" {
+			mode = k8s.NoServiceAccount
 		}
-		roleARNs[r.Namespace+"/"+r.ServiceAccount] = arn
-		if binding != nil {
-			joinAfter = append(joinAfter, binding.Resources()...)
-		}
+		layerArgs.Bindings = append(layerArgs.Bindings, k8s.Binding{
+			Name:            cfg.RoleName(r),
+			Namespace:       r.Namespace,
+			ServiceAccount:  r.ServiceAccount,
+			RoleARN:         role.Arn,
+			Mode:            mode,
+			CreateNamespace: r.CreateNamespace,
+		})
+	}
+	layer, err := k8s.NewLayer(ctx, name, layerArgs)
+	if err != nil {
+		return nil, err
+	}
+	roleARNs := pulumi.StringMap{}
+	for key, account := range layer.Accounts {
+		roleARNs[key] = account.RoleARN
 	}
 
 	workers, err := infra.NewWorkers(ctx, name+"-workers", &infra.WorkersArgs{
@@ -190,8 +192,10 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 		InstanceProfileArn: nodeRole.InstanceProfileArn,
 		SecurityGroupIDs:   pulumi.StringArray{cluster.NodeSecurityGroupID},
 		SubnetIDs:          network.PrivateSubnetIDs,
-		JoinAfter:          append(joinAfter, network.Egress...),
-		Tags:               tags,
+		// Capacity last: nodes join only once the Kubernetes layer is in place and the
+		// private subnets have egress.
+		JoinAfter: append(slices.Clone(layer.NodesWaitFor), network.Egress...),
+		Tags:      tags,
 	})
 	if err != nil {
 		return nil, err
@@ -205,8 +209,9 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 		OutOIDCProviderARN:     oidc.Arn,
 		OutOIDCIssuer:          oidc.URL,
 		OutNodeRoleARN:         nodeRole.Arn,
-		OutAwsNodeRoleARN:      awsNodeRoleARN,
+		OutAwsNodeRoleARN:      layer.AWSNode.RoleARN,
 		OutServiceAccountRoles: roleARNs,
+		OutServiceAccounts:     layer.AccountsOutput(),
 		OutVpcID:               network.VpcID,
 		OutPublicSubnetIDs:     network.PublicSubnetIDs,
 		OutPrivateSubnetIDs:    network.PrivateSubnetIDs,
@@ -219,37 +224,31 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 	}, nil
 }
 
-// newAwsAuth maps the node role and the configured roles and users in aws-auth.
-func newAwsAuth(ctx *pulumi.Context, name string, cfg *Config, provider *kubernetes.Provider, nodeRole *infra.NodeRole) (*k8s.AwsAuth, error) {
-	args := &k8s.AwsAuthArgs{
-		Provider:      provider,
-		NodeRoleARN:   nodeRole.Arn,
-		AdoptExisting: cfg.AwsAuth.Adopt,
+// awsAuthMappings are the configured aws-auth mappings besides the node role's.
+func awsAuthMappings(c AwsAuthConfig) k8s.AwsAuthMappings {
+	out := k8s.AwsAuthMappings{Adopt: c.Adopt}
+	for _, m := range c.Roles {
+		out.Roles = append(out.Roles, k8s.RoleMapping{RoleARN: pulumi.String(m.ARN), Username: m.Username, Groups: m.Groups})
 	}
-	for _, m := range cfg.AwsAuth.Roles {
-		args.Roles = append(args.Roles, k8s.RoleMapping{RoleARN: pulumi.String(m.ARN), Username: m.Username, Groups: m.Groups})
+	for _, m := range c.Users {
+		out.Users = append(out.Users, k8s.UserMapping{UserARN: pulumi.String(m.ARN), Username: m.Username, Groups: m.Groups})
 	}
-	for _, m := range cfg.AwsAuth.Users {
-		args.Users = append(args.Users, k8s.UserMapping{UserARN: pulumi.String(m.ARN), Username: m.Username, Groups: m.Groups})
-	}
-	return k8s.NewAwsAuth(ctx, name+"-aws-auth", args)
+	return out
 }
 
-// newServiceAccountRole makes the IRSA role of one service account and, unless the account
-// is left to someone else, binds it in the cluster. It returns the role ARN (resolving once
-// the role's policies are attached) and the binding, if any.
-func newServiceAccountRole(ctx *pulumi.Context, cfg *Config, r ServiceAccountRoleConfig, oidc *infra.OIDCProvider,
-	providers *k8s.Providers, isAwsNode bool) (pulumi.StringOutput, *k8s.ServiceAccountRole, error) {
+// newIRSARole makes the IRSA role of one service account. Its ARN resolves once the role's
+// policies are attached.
+func newIRSARole(ctx *pulumi.Context, cfg *Config, r ServiceAccountRoleConfig, oidc *infra.OIDCProvider) (*infra.IRSARole, error) {
 	var inline string
 	if len(r.InlinePolicy) > 0 {
 		compact, err := json.Marshal(r.InlinePolicy)
 		if err != nil {
-			return pulumi.StringOutput{}, nil, fmt.Errorf("service account %s/%s: inline policy: %w", r.Namespace, r.ServiceAccount, err)
+			return nil, fmt.Errorf("service account %s/%s: inline policy: %w", r.Namespace, r.ServiceAccount, err)
 		}
 		inline = string(compact)
 	}
 	roleName := cfg.RoleName(r)
-	role, err := infra.NewIRSARole(ctx, roleName, &infra.IRSARoleArgs{
+	return infra.NewIRSARole(ctx, roleName, &infra.IRSARoleArgs{
 		OIDCProviderARN:   oidc.Arn,
 		IssuerHost:        oidc.IssuerHost,
 		Namespace:         r.Namespace,
@@ -259,27 +258,4 @@ func newServiceAccountRole(ctx *pulumi.Context, cfg *Config, r ServiceAccountRol
 		InlinePolicy:      inline,
 		Tags:              cfg.AllTags(),
 	})
-	if err != nil {
-		return pulumi.StringOutput{}, nil, err
-	}
-	if r.Account == "" || r.Account == k8s.NoServiceAccount {
-		return role.Arn, nil, nil
-	}
-	args := &k8s.ServiceAccountRoleArgs{
-		Provider:        providers.Apply,
-		CreateProvider:  providers.Create,
-		Namespace:       r.Namespace,
-		ServiceAccount:  r.ServiceAccount,
-		RoleARN:         role.Arn,
-		Mode:            r.Account,
-		CreateNamespace: r.CreateNamespace,
-	}
-	if isAwsNode {
-		args.RestartDaemonSet = AwsNodeDaemonSet
-	}
-	binding, err := k8s.NewServiceAccountRole(ctx, roleName, args)
-	if err != nil {
-		return pulumi.StringOutput{}, nil, err
-	}
-	return binding.RoleARN, binding, nil
 }

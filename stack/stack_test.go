@@ -3,6 +3,7 @@ package stack
 import (
 	"encoding/json"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -25,19 +26,24 @@ func testConfig(t testing.TB) map[string]string {
 	return cfg
 }
 
-// runProgram runs Build under the recorder and returns the resolved stack outputs.
+// runProgram runs Build under the recorder and returns the resolved stack outputs. The run
+// waits for resources, not for an Apply on an output no resource produced (a constant such
+// as the region), so each output is awaited here.
 func runProgram(t testing.TB, cfg map[string]string) (*recorder.Recorder, map[string]any) {
 	t.Helper()
 	rec := recorder.New(ProjectName, "test")
 	outputs := map[string]any{}
 	var mu sync.Mutex // applies run concurrently
+	var pending sync.WaitGroup
 	err := rec.Run(cfg, func(ctx *pulumi.Context) error {
 		out, err := Build(ctx)
 		if err != nil {
 			return err
 		}
 		for name, v := range out {
+			pending.Add(1)
 			pulumi.ToOutput(v).ApplyT(func(x any) any {
+				defer pending.Done()
 				mu.Lock()
 				defer mu.Unlock()
 				outputs[name] = x
@@ -49,7 +55,10 @@ func runProgram(t testing.TB, cfg map[string]string) (*recorder.Recorder, map[st
 	if err != nil {
 		t.Fatalf("program: %v", err)
 	}
-	return rec, outputs
+	pending.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	return rec, maps.Clone(outputs)
 }
 
 // The whole test stack: the count of every resource type and the parent of every resource,
@@ -106,13 +115,23 @@ func TestTestStackRegistersTheExpectedTree(t *testing.T) {
 		}
 	}
 
-	// Parents: components at the top, every resource under the component that owns it.
-	owner := map[string]string{
-		"aws:ec2/": "eksirsa:infra:Network", "aws:cloudwatch/": "", "aws:iam/role:": "",
-		"aws:eks/": "eksirsa:infra:Cluster", "aws:iam/openIdConnectProvider": "eksirsa:infra:OIDCProvider",
-		"aws:iam/instanceProfile": "eksirsa:infra:NodeRole", "aws:autoscaling/": "eksirsa:infra:Workers",
-		"kubernetes:core/v1:ConfigMap": "eksirsa:k8s:AwsAuth", "kubernetes:core/v1:ServiceAccount": "eksirsa:k8s:ServiceAccountRole",
-		"kubernetes:apps/v1:DaemonSetPatch": "eksirsa:k8s:ServiceAccountRole",
+	// Parents: components at the top, every resource under the component that owns it. A
+	// type some components share (roles, log groups, EC2 objects) may sit under any of them.
+	owners := []struct {
+		prefix  string
+		parents []string
+	}{
+		{"aws:iam/role:", []string{"eksirsa:infra:Network", "eksirsa:infra:Cluster", "eksirsa:infra:NodeRole", "eksirsa:infra:IRSARole"}},
+		{"aws:iam/rolePolicy:", []string{"eksirsa:infra:Network", "eksirsa:infra:IRSARole"}},
+		{"aws:iam/rolePolicyAttachment:", []string{"eksirsa:infra:Cluster", "eksirsa:infra:NodeRole", "eksirsa:infra:IRSARole"}},
+		{"aws:iam/instanceProfile:", []string{"eksirsa:infra:NodeRole"}},
+		{"aws:iam/openIdConnectProvider:", []string{"eksirsa:infra:OIDCProvider"}},
+		{"aws:cloudwatch/logGroup:", []string{"eksirsa:infra:Network", "eksirsa:infra:Cluster"}},
+		{"aws:ec2/", []string{"eksirsa:infra:Network", "eksirsa:infra:Cluster", "eksirsa:infra:Workers"}},
+		{"aws:eks/", []string{"eksirsa:infra:Cluster"}},
+		{"aws:autoscaling/", []string{"eksirsa:infra:Workers"}},
+		{"kubernetes:core/v1:ConfigMap", []string{"eksirsa:k8s:AwsAuth"}},
+		{"kubernetes:", []string{"eksirsa:k8s:ServiceAccountRole"}},
 	}
 	for _, reg := range rec.Registrations() {
 		parent, ok := rec.ByURN(reg.Parent)
@@ -127,11 +146,16 @@ func TestTestStackRegistersTheExpectedTree(t *testing.T) {
 			t.Errorf("%s %s has no component parent", reg.Type, reg.Name)
 			continue
 		}
-		for prefix, want := range owner {
-			if strings.HasPrefix(reg.Type, prefix) && want != "" && parent.Type != want &&
-				!(prefix == "aws:ec2/" && (parent.Type == "eksirsa:infra:Cluster" || parent.Type == "eksirsa:infra:Workers")) {
-				t.Errorf("%s %s is under %s, want %s", reg.Type, reg.Name, parent.Type, want)
-			}
+		i := slices.IndexFunc(owners, func(o struct {
+			prefix  string
+			parents []string
+		}) bool {
+			return strings.HasPrefix(reg.Type, o.prefix)
+		})
+		if i < 0 {
+			t.Errorf("%s %s: no owner listed for its type", reg.Type, reg.Name)
+		} else if !slices.Contains(owners[i].parents, parent.Type) {
+			t.Errorf("%s %s is under %s, want one of %v", reg.Type, reg.Name, parent.Type, owners[i].parents)
 		}
 	}
 }
@@ -168,6 +192,21 @@ func TestStackOutputs(t *testing.T) {
 	}
 	if !maps.Equal(roles, wantRoles) {
 		t.Errorf("service account roles = %v, want %v", roles, wantRoles)
+	}
+	// The accounts verify reads: each role ARN with what the stack did with the account.
+	accounts, _ := out[OutServiceAccounts].(map[string]any)
+	for key, arn := range wantRoles {
+		mode := k8s.CreateServiceAccount
+		if key == "kube-system/aws-node" {
+			mode = k8s.AnnotateServiceAccount
+		}
+		want := map[string]any{k8s.AccountRoleARNKey: arn, k8s.AccountModeKey: string(mode)}
+		if got, _ := accounts[key].(map[string]any); !maps.Equal(got, want) {
+			t.Errorf("output %s[%s] = %v, want %v", OutServiceAccounts, key, accounts[key], want)
+		}
+	}
+	if len(accounts) != len(wantRoles) {
+		t.Errorf("output %s = %v, want the %d accounts %v", OutServiceAccounts, accounts, len(wantRoles), wantRoles)
 	}
 	for _, name := range []string{OutVpcID, OutKubeconfig, OutNodeGroup} {
 		if s, _ := out[name].(string); s == "" {

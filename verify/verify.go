@@ -18,13 +18,15 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	iamarn "sigs.k8s.io/aws-iam-authenticator/pkg/arn"
+
+	"github.com/eks-irsa/eks-irsa/k8s"
 )
 
 // The kube-system objects EKS creates and the checks look at.
 const (
-	KubeSystem      = "kube-system"
-	AWSNode         = "aws-node"
-	AWSNodeSelector = "k8s-app=aws-node"
+	KubeSystem      = k8s.KubeSystemNamespace
+	AWSNode         = k8s.AWSNodeName
+	AWSNodeSelector = k8s.AWSNodeSelector
 	CoreDNSSelector = "k8s-app=kube-dns"
 )
 

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -81,7 +80,7 @@ cleared by a refresh (pulumi refresh --clear-pending-creates). Afterwards it run
 					return fmt.Errorf("cancel: %w", err)
 				}
 			}
-			if err := clearPendingCreates(ctx, s, out, errOut); err != nil {
+			if err := clearPendingCreates(ctx, s, out, errOut, opts.stack); err != nil {
 				return err
 			}
 			if !yes {
@@ -125,25 +124,17 @@ func openShown(cmd *cobra.Command, opts *options) (stackAPI, error) {
 	return opts.open(cmd.Context(), opts)
 }
 
-// clearPendingCreates recovers from an interrupted update: resources Pulumi started to create
-// but never heard back about are refreshed away, so the update does not create them twice.
-func clearPendingCreates(ctx context.Context, s stackAPI, out, errOut io.Writer) error {
+// clearPendingCreates recovers from an interrupted update: operations Pulumi started but never
+// heard back about are refreshed away, so the update does not create them twice. Only when
+// that loses nothing: a pending create of an AWS resource stops the update with what to do.
+func clearPendingCreates(ctx context.Context, s stackAPI, out, errOut io.Writer, stackName string) error {
 	state, err := s.Export(ctx)
 	if err != nil {
 		return fmt.Errorf("read stack state: %w", err)
 	}
-	var deployment struct {
-		PendingOperations []struct {
-			Resource struct {
-				URN string `json:"urn"`
-			} `json:"resource"`
-			Type string `json:"type"`
-		} `json:"pending_operations"`
-	}
-	if len(state.Deployment) > 0 {
-		if err := json.Unmarshal(state.Deployment, &deployment); err != nil {
-			return fmt.Errorf("read stack state: %w", err)
-		}
+	deployment, err := readDeployment(state)
+	if err != nil {
+		return err
 	}
 	if len(deployment.PendingOperations) == 0 {
 		return nil
@@ -151,6 +142,9 @@ func clearPendingCreates(ctx context.Context, s stackAPI, out, errOut io.Writer)
 	fmt.Fprintf(out, "The last update was interrupted with %d operations pending:\n", len(deployment.PendingOperations))
 	for _, op := range deployment.PendingOperations {
 		fmt.Fprintf(out, "  * %s, interrupted while %s\n", op.Resource.URN, op.Type)
+	}
+	if err := unsafePendingCreates(stackName, deployment.PendingOperations); err != nil {
+		return err
 	}
 	fmt.Fprintln(out, "Refreshing with --clear-pending-creates before the update (pulumi refresh --clear-pending-creates).")
 	if _, err := s.Refresh(ctx, optrefresh.ClearPendingCreates(), optrefresh.ProgressStreams(out), optrefresh.ErrorProgressStreams(errOut)); err != nil {

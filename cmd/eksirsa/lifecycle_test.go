@@ -7,12 +7,22 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"k8s.io/client-go/kubernetes/fake"
 )
 
-// interruptedState is a deployment an interrupted `up` left: a create never acknowledged.
+// interruptedState is a deployment an interrupted `up` left: a create of a Kubernetes object
+// never acknowledged, which is safe to clear.
 var interruptedState = json.RawMessage(`{"resources":[],"pending_operations":[` +
-	`{"resource":{"urn":"urn:pulumi:test::eks-irsa::aws:ec2/natGateway:NatGateway::nat"},"type":"creating"}]}`)
+	`{"resource":{"urn":"urn:pulumi:test::eks-irsa::kubernetes:core/v1:ServiceAccount::sa","type":"kubernetes:core/v1:ServiceAccount"},"type":"creating"}]}`)
+
+// interruptedAWSState left pending creates of AWS resources: a role (imported by its name)
+// under its component, and a NAT gateway (its id is AWS's).
+var interruptedAWSState = json.RawMessage(`{"resources":[],"pending_operations":[` +
+	`{"resource":{"urn":"urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole$aws:iam/role:Role::demo-aws-node","type":"aws:iam/role:Role",` +
+	`"parent":"urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole::demo-aws-node","inputs":{"name":"demo-aws-node","tags":{"Environment":"test"}}},"type":"creating"},` +
+	`{"resource":{"urn":"urn:pulumi:test::eks-irsa::aws:ec2/natGateway:NatGateway::nat","type":"aws:ec2/natGateway:NatGateway",` +
+	`"inputs":{"tags":{"Name":"demo-nat","Environment":"test"}}},"type":"creating"}]}`)
 
 func TestLifecycle(t *testing.T) {
 	t.Setenv(envBackendURL, "") // the default file backend, whatever the caller's environment
@@ -63,10 +73,16 @@ func TestLifecycle(t *testing.T) {
 			wantCalls: []string{"export", "refresh", "up"},
 			wantOut: []string{
 				"The last update was interrupted with 1 operations pending:\n",
-				"  * urn:pulumi:test::eks-irsa::aws:ec2/natGateway:NatGateway::nat, interrupted while creating\n",
+				"  * urn:pulumi:test::eks-irsa::kubernetes:core/v1:ServiceAccount::sa, interrupted while creating\n",
 				"Refreshing with --clear-pending-creates before the update",
 			},
 			cleared: true,
+		},
+		{
+			name: "up stops on an interrupted create of AWS resources, saying how to import them", args: []string{"up", "-y", "--no-verify"},
+			state: interruptedAWSState, wantCode: exitFailure, wantCalls: []string{"export"},
+			wantErr: "clearing them would lose track of them, so nothing was changed",
+			wantOut: []string{"The last update was interrupted with 2 operations pending:\n"},
 		},
 		{
 			name: "up --cancel releases the lock first", args: []string{"up", "-y", "--no-verify", "--cancel"},
@@ -153,5 +169,34 @@ func TestConfirm(t *testing.T) {
 		if out.String() != "Go? [y/N] " {
 			t.Errorf("prompt %q", out.String())
 		}
+	}
+}
+
+// Each AWS pending create is named with how to find it and the exact import command; the id
+// is filled in where the program sets the physical name.
+func TestUnsafePendingCreatesSayHowToImport(t *testing.T) {
+	dep, err := readDeployment(apitype.UntypedDeployment{Version: 3, Deployment: interruptedAWSState})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = unsafePendingCreates("test", dep.PendingOperations)
+	if err == nil {
+		t.Fatal("pending AWS creates were found clearable")
+	}
+	for _, want := range []string{
+		"pulumi import --stack test 'aws:iam/role:Role' 'demo-aws-node' 'demo-aws-node' --parent 'demo-aws-node=urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole::demo-aws-node'",
+		"find it by its tags: Environment=test, Name=demo-nat",
+		"pulumi import --stack test 'aws:ec2/natGateway:NatGateway' 'nat' '<its id>'",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	k8sOnly, err := readDeployment(apitype.UntypedDeployment{Version: 3, Deployment: interruptedState})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unsafePendingCreates("test", k8sOnly.PendingOperations); err != nil {
+		t.Errorf("a pending Kubernetes create was refused: %v", err)
 	}
 }

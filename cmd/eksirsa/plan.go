@@ -66,7 +66,7 @@ func runPlan(ctx context.Context, out io.Writer, opts *options, format string) e
 	if err != nil {
 		return fmt.Errorf("plan %s: %w", opts.stack, err)
 	}
-	p, err := plan.Build(stack.ProjectName, opts.stack, rec.Registrations(), outs, deploytime.Default())
+	p, err := plan.Build(stack.ProjectName, opts.stack, rec.Graph(), outs, deploytime.Default())
 	if err != nil {
 		return fmt.Errorf("plan %s: %w", opts.stack, err)
 	}

@@ -9,7 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"sigs.k8s.io/aws-iam-authenticator/pkg/mapper/configmap"
+
+	"github.com/eks-irsa/eks-irsa/internal/recorder"
+	"github.com/eks-irsa/eks-irsa/stack"
 )
 
 // projectDir is the repository root: the real Pulumi.yaml and Pulumi.test.yaml.
@@ -29,7 +33,7 @@ type planJSON struct {
 		RoleName string
 		Policy   struct {
 			Statement []struct {
-				Action    string
+				Action    []string
 				Principal struct{ Federated string }
 				Condition map[string]map[string]string
 			}
@@ -87,7 +91,7 @@ func TestPlanTestStackJSON(t *testing.T) {
 		st := tp.Policy.Statement[0]
 		issuer := strings.TrimPrefix(st.Principal.Federated, "arn:aws:iam::123456789012:oidc-provider/")
 		cond := st.Condition["StringEquals"]
-		if st.Action != "sts:AssumeRoleWithWebIdentity" || len(cond) != 2 || cond[issuer+":aud"] != "sts.amazonaws.com" {
+		if !slices.Equal(st.Action, []string{"sts:AssumeRoleWithWebIdentity"}) || len(cond) != 2 || cond[issuer+":aud"] != "sts.amazonaws.com" {
 			t.Errorf("%s: statement %+v, want web identity from %s with aud sts.amazonaws.com", tp.RoleName, st, issuer)
 		}
 		subjects[tp.RoleName] = cond[issuer+":sub"]
@@ -245,5 +249,30 @@ func TestPlanUsageErrors(t *testing.T) {
 				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d and %q", code, stdout, stderr, tc.wantCode, tc.wantErr)
 			}
 		})
+	}
+}
+
+// What plan prints as a role's trust policy is, line for line, the document the role sends
+// to IAM: the program builds it, nothing renders it in between.
+func TestPlanPrintsTheTrustPolicyIAMReceives(t *testing.T) {
+	cfg, err := stack.LoadStackFiles(projectDir, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := recorder.New(stack.ProjectName, "test")
+	if err := rec.Run(cfg, func(ctx *pulumi.Context) error { _, err := stack.Build(ctx); return err }); err != nil {
+		t.Fatal(err)
+	}
+	role, ok := rec.Get("aws:iam/role:Role", "demo-eks-oidc-test-aws-node")
+	if !ok {
+		t.Fatal("no aws-node role")
+	}
+	sent := role.Inputs["assumeRolePolicy"].StringValue()
+	code, stdout, stderr := runCLI(t, "plan", "-C", projectDir, "-s", "test")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if want := "  demo-eks-oidc-test-aws-node\n    " + strings.ReplaceAll(sent, "\n", "\n    ") + "\n"; !strings.Contains(stdout, want) {
+		t.Errorf("plan does not print the trust policy IAM receives:\n%s\nwant it to contain\n%s", stdout, want)
 	}
 }

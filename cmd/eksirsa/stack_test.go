@@ -23,10 +23,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/eks-irsa/eks-irsa/irsa"
+	"github.com/eks-irsa/eks-irsa/k8s"
 	"github.com/eks-irsa/eks-irsa/stack"
 	"github.com/eks-irsa/eks-irsa/verify"
-
-	"github.com/eks-irsa/eks-irsa/irsa"
 )
 
 // fakeStack records the Automation API calls a command makes.
@@ -109,7 +109,18 @@ func testStackOutputs() auto.OutputMap {
 			"kube-system/cluster-autoscaler":     roleARN("cluster-autoscaler"),
 			"default/external-secrets":           roleARN("external-secrets"),
 		}},
+		stack.OutServiceAccounts: {Value: map[string]any{
+			"kube-system/aws-node":               boundAccount("aws-node", k8s.AnnotateServiceAccount),
+			"kube-system/alb-ingress-controller": boundAccount("alb-ingress-controller", k8s.CreateServiceAccount),
+			"kube-system/cluster-autoscaler":     boundAccount("cluster-autoscaler", k8s.CreateServiceAccount),
+			"default/external-secrets":           boundAccount("external-secrets", k8s.CreateServiceAccount),
+		}},
 	}
+}
+
+// boundAccount is one entry of the serviceAccounts output as the Automation API decodes it.
+func boundAccount(name string, mode k8s.ServiceAccountMode) map[string]any {
+	return map[string]any{k8s.AccountRoleARNKey: roleARN(name), k8s.AccountModeKey: string(mode)}
 }
 
 // cli runs the command line against fakes: the stack and, for verify, a fake clientset.
@@ -295,6 +306,33 @@ func TestVerify(t *testing.T) {
 	}
 	if string(c.kubeconfig) != testKubeconfig {
 		t.Errorf("client built from %q, want the stack's kubeconfig output", c.kubeconfig)
+	}
+}
+
+// verify checks the accounts the last up bound, as its outputs say, whatever the stack file
+// says now: here the file no longer lists "default/removed-since", an account in mode none
+// is not checked, and the bound account missing from the cluster fails the check.
+func TestVerifyChecksTheAccountsTheOutputsName(t *testing.T) {
+	outs := testStackOutputs()
+	accounts := outs[stack.OutServiceAccounts].Value.(map[string]any)
+	accounts["default/removed-since"] = boundAccount("removed-since", k8s.CreateServiceAccount)
+	accounts["default/chart-owned"] = boundAccount("chart-owned", k8s.NoServiceAccount)
+	c := &cli{stack: &fakeStack{outputs: outs}, client: fake.NewClientset(healthyCluster()...)}
+	code, stdout, stderr := c.run(t, "verify")
+	if code != exitFailure {
+		t.Errorf("exit %d, want %d\nstderr:\n%s", code, exitFailure, stderr)
+	}
+	if want := "FAIL irsa-service-accounts: 1 of 4 service accounts wrong: service account default/removed-since not found"; !strings.Contains(stdout, want) {
+		t.Errorf("stdout\n%s\nwant it to contain %q", stdout, want)
+	}
+	if strings.Contains(stdout, "chart-owned") {
+		t.Errorf("an account in mode none was checked:\n%s", stdout)
+	}
+
+	delete(outs, stack.OutServiceAccounts)
+	c = &cli{stack: &fakeStack{outputs: outs}, client: fake.NewClientset(healthyCluster()...)}
+	if code, _, stderr := c.run(t, "verify"); code == 0 || !strings.Contains(stderr, "output "+stack.OutServiceAccounts) {
+		t.Errorf("without the %s output: exit %d, stderr %q; want a failure naming the output", stack.OutServiceAccounts, code, stderr)
 	}
 }
 

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/spf13/cobra"
@@ -46,11 +46,7 @@ With --wait it re-checks failing checks until they pass or the time is up.`,
 // runVerify checks the cluster the outputs describe, with kubeconfigPath or else the
 // kubeconfig output; a positive poll.Timeout waits for failing checks.
 func runVerify(ctx context.Context, out io.Writer, opts *options, outs auto.OutputMap, kubeconfigPath string, poll verify.Poll) error {
-	cfg, err := loadStackConfig(opts)
-	if err != nil {
-		return err
-	}
-	want, err := expectations(outs, cfg)
+	want, err := expectations(outs)
 	if err != nil {
 		return err
 	}
@@ -77,24 +73,11 @@ func runVerify(ctx context.Context, out io.Writer, opts *options, outs auto.Outp
 	return verify.Run(ctx, client, want, rep)
 }
 
-// loadStackConfig decodes the stack's configuration as the program does.
-func loadStackConfig(opts *options) (*stack.Config, error) {
-	cfg, err := stack.LoadStackFiles(opts.dir, opts.stack)
-	if err != nil {
-		return nil, err
-	}
-	c, err := stack.Decode(cfg)
-	var cfgErr *stack.ConfigError
-	if errors.As(err, &cfgErr) {
-		return nil, &exitError{code: exitConfig, err: cfgErr}
-	}
-	return c, err
-}
-
-// expectations reads what verify checks from the stack's outputs: the group's minimum and
-// maximum node counts, the aws-node role and the roles of the accounts the stack annotates or creates (an account
-// in mode none is left for something else to annotate).
-func expectations(outs auto.OutputMap, cfg *stack.Config) (verify.Expectations, error) {
+// expectations reads what verify checks from the stack's outputs alone, never from the
+// stack file (which may have changed since the last up): the group's minimum and maximum
+// node counts, the aws-node role and the roles of the accounts the stack annotates or
+// creates (an account in mode none is left for something else to annotate).
+func expectations(outs auto.OutputMap) (verify.Expectations, error) {
 	want := verify.Expectations{ServiceAccounts: map[types.NamespacedName]string{}}
 	for _, o := range []struct {
 		name string
@@ -110,17 +93,27 @@ func expectations(outs auto.OutputMap, cfg *stack.Config) (verify.Expectations, 
 	if want.AWSNodeRoleARN, ok = outs[stack.OutAwsNodeRoleARN].Value.(string); !ok {
 		return want, fmt.Errorf("output %s is %v, want a role ARN", stack.OutAwsNodeRoleARN, outs[stack.OutAwsNodeRoleARN].Value)
 	}
-	arns, _ := outs[stack.OutServiceAccountRoles].Value.(map[string]any)
-	for _, r := range cfg.ServiceAccountRoles {
-		if r.Account != k8s.AnnotateServiceAccount && r.Account != k8s.CreateServiceAccount {
-			continue
+	accounts, ok := outs[stack.OutServiceAccounts].Value.(map[string]any)
+	if !ok {
+		return want, fmt.Errorf("output %s is %v, want a map of namespace/name to {%s, %s}; an up with this version of eksirsa writes it",
+			stack.OutServiceAccounts, outs[stack.OutServiceAccounts].Value, k8s.AccountRoleARNKey, k8s.AccountModeKey)
+	}
+	for key, v := range accounts {
+		entry, _ := v.(map[string]any)
+		arn, _ := entry[k8s.AccountRoleARNKey].(string)
+		mode, _ := entry[k8s.AccountModeKey].(string)
+		namespace, name, ok := strings.Cut(key, "/")
+		if !ok || arn == "" || mode == "" {
+			return want, fmt.Errorf("output %s[%q] is %v, want namespace/name to {%s, %s}", stack.OutServiceAccounts, key, v, k8s.AccountRoleARNKey, k8s.AccountModeKey)
 		}
-		key := r.Namespace + "/" + r.ServiceAccount
-		arn, ok := arns[key].(string)
-		if !ok {
-			return want, fmt.Errorf("output %s has no role for %s", stack.OutServiceAccountRoles, key)
+		account := types.NamespacedName{Namespace: namespace, Name: name}
+		if account == (types.NamespacedName{Namespace: k8s.KubeSystemNamespace, Name: k8s.AWSNodeName}) {
+			continue // checked on its own, with its pods
 		}
-		want.ServiceAccounts[types.NamespacedName{Namespace: r.Namespace, Name: r.ServiceAccount}] = arn
+		switch k8s.ServiceAccountMode(mode) {
+		case k8s.AnnotateServiceAccount, k8s.CreateServiceAccount:
+			want.ServiceAccounts[account] = arn
+		}
 	}
 	return want, nil
 }

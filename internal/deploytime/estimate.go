@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/eks-irsa/eks-irsa/internal/recorder"
+	"github.com/eks-irsa/eks-irsa/internal/graph"
 )
 
 // Type tokens of the floor: every EKS deploy creates a VPC, then a subnet, then the control
@@ -74,14 +74,14 @@ func (e *UnknownTypesError) Error() string {
 // a resource starts when its dependencies (inputs, DependsOn, provider) are ready and when
 // its parent could be registered; a component is ready when all its children are. Types the
 // table does not know are an error, never zero.
-func (t *Table) Analyze(regs []recorder.Registration) (*Estimate, error) {
+func (t *Table) Analyze(regs []graph.Resource) (*Estimate, error) {
 	// The SDK registers resources concurrently; URN order makes ties break the same way on
 	// every run.
-	regs = slices.SortedFunc(slices.Values(regs), func(a, b recorder.Registration) int {
+	regs = slices.SortedFunc(slices.Values(regs), func(a, b graph.Resource) int {
 		return strings.Compare(a.URN, b.URN)
 	})
-	g := &graph{
-		regs:     make(map[string]recorder.Registration, len(regs)),
+	g := &model{
+		regs:     make(map[string]graph.Resource, len(regs)),
 		children: map[string][]string{},
 		rows:     map[string]Row{},
 		start:    map[string]timing{},
@@ -137,7 +137,7 @@ func (t *Table) Analyze(regs []recorder.Registration) (*Estimate, error) {
 	slices.Reverse(est.Path)
 
 	for _, typ := range FloorTypes() {
-		row, ok := t.Lookup(recorder.Registration{Type: typ, Custom: true})
+		row, ok := t.Lookup(graph.Resource{Type: typ, Custom: true})
 		if !ok {
 			return nil, fmt.Errorf("deploytime: floor type %s has no row in %s", typ, DataFile)
 		}
@@ -158,8 +158,8 @@ type timing struct {
 	by string
 }
 
-type graph struct {
-	regs          map[string]recorder.Registration
+type model struct {
+	regs          map[string]graph.Resource
 	children      map[string][]string // parent URN → child URNs, in registration order
 	rows          map[string]Row
 	start, finish map[string]timing
@@ -167,7 +167,7 @@ type graph struct {
 }
 
 // enter guards the recursion: a resource that waits for itself would never be created.
-func (g *graph) enter(phase, urn string) error {
+func (g *model) enter(phase, urn string) error {
 	key := phase + " " + urn
 	if g.visiting[key] {
 		return fmt.Errorf("deploytime: dependency cycle through %s", urn)
@@ -176,7 +176,7 @@ func (g *graph) enter(phase, urn string) error {
 	return nil
 }
 
-func (g *graph) startOf(urn string) (timing, error) {
+func (g *model) startOf(urn string) (timing, error) {
 	if t, ok := g.start[urn]; ok {
 		return t, nil
 	}
@@ -185,7 +185,7 @@ func (g *graph) startOf(urn string) (timing, error) {
 	}
 	reg := g.regs[urn]
 	var t timing
-	for _, dep := range reg.DirectDeps() {
+	for _, dep := range reg.DependsOn {
 		// URNs outside the graph (the root stack, a provider not registered through the
 		// mocks) are ready from the start.
 		if _, ok := g.regs[dep]; !ok {
@@ -214,7 +214,7 @@ func (g *graph) startOf(urn string) (timing, error) {
 	return t, nil
 }
 
-func (g *graph) finishOf(urn string) (timing, error) {
+func (g *model) finishOf(urn string) (timing, error) {
 	if t, ok := g.finish[urn]; ok {
 		return t, nil
 	}

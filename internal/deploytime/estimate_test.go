@@ -7,35 +7,28 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eks-irsa/eks-irsa/internal/recorder"
+	"github.com/eks-irsa/eks-irsa/internal/graph"
 )
 
-// graphBuilder hand-builds registrations the way the recorder stores them.
+// graphBuilder hand-builds a resource graph the way the recorder adapts it.
 type graphBuilder struct {
-	regs []recorder.Registration
+	regs []graph.Resource
 }
 
 func (b *graphBuilder) add(custom bool, typ, name, parent string, deps ...string) string {
 	urn := "urn:pulumi:test::eks-irsa::" + typ + "::" + name
-	b.regs = append(b.regs, recorder.Registration{
-		Type: typ, Name: name, URN: urn, Parent: parent, Custom: custom, Dependencies: deps,
+	b.regs = append(b.regs, graph.Resource{
+		Type: typ, Name: name, URN: urn, Parent: parent, Custom: custom, DependsOn: deps,
 	})
 	return urn
 }
 
-// res adds a custom resource; the first dependency arrives as a property dependency and the
-// rest as DependsOn, as Pulumi records inputs and explicit waits.
+// res adds a custom resource that waits for deps.
 func (b *graphBuilder) res(typ, name string, deps ...string) string {
-	urn := b.add(true, typ, name, "")
-	if len(deps) > 0 {
-		reg := &b.regs[len(b.regs)-1]
-		reg.PropertyDependencies = map[string][]string{"input": {deps[0]}}
-		reg.Dependencies = deps[1:]
-	}
-	return urn
+	return b.add(true, typ, name, "", deps...)
 }
 
-func (b *graphBuilder) last() *recorder.Registration { return &b.regs[len(b.regs)-1] }
+func (b *graphBuilder) last() *graph.Resource { return &b.regs[len(b.regs)-1] }
 
 // network adds the floor's VPC and subnet, a NAT gateway and the cluster's role; it returns
 // the subnet, the NAT gateway and the role.
@@ -122,7 +115,7 @@ func TestAnalyze(t *testing.T) {
 				cluster := b.res(ControlPlaneType, "cluster", subnet, role)
 				provider := b.res("pulumi:providers:kubernetes", "k8s", cluster)
 				b.res("kubernetes:core/v1:ConfigMap", "aws-auth")
-				b.last().Provider = provider + "::provider-id"
+				b.last().DependsOn = []string{provider} // the recorder lists a provider among the dependencies
 				b.res(NodeJoinType, "workers", b.last().URN)
 			},
 			wantPath: []string{"vpc", "private-a", "cluster", "k8s", "aws-auth", "workers"},

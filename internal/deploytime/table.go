@@ -17,7 +17,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
-	"github.com/eks-irsa/eks-irsa/internal/recorder"
+	"github.com/eks-irsa/eks-irsa/internal/graph"
 )
 
 // DataFile names the embedded table, for messages that ask for a row to be added.
@@ -98,7 +98,7 @@ func (t *Table) Rows() []Row {
 }
 
 // Lookup returns the first row that applies to reg.
-func (t *Table) Lookup(reg recorder.Registration) (Row, bool) {
+func (t *Table) Lookup(reg graph.Resource) (Row, bool) {
 	for _, row := range t.rows {
 		if row.matches(reg) {
 			return row, true
@@ -107,7 +107,7 @@ func (t *Table) Lookup(reg recorder.Registration) (Row, bool) {
 	return Row{}, false
 }
 
-func (row Row) matches(reg recorder.Registration) bool {
+func (row Row) matches(reg graph.Resource) bool {
 	if prefix, ok := strings.CutSuffix(row.Type, "*"); ok {
 		if !strings.HasPrefix(reg.Type, prefix) {
 			return false

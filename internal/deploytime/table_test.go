@@ -7,7 +7,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
-	"github.com/eks-irsa/eks-irsa/internal/recorder"
+	"github.com/eks-irsa/eks-irsa/internal/graph"
 )
 
 // TestDefaultTable guards the data file: it parses, every row is reachable (no earlier row
@@ -35,7 +35,7 @@ func TestDefaultTable(t *testing.T) {
 		"aws:ec2/vpcEndpoint:VpcEndpoint":   5 * time.Second,
 		"kubernetes:apps/v1:DaemonSetPatch": 10 * time.Second,
 	} {
-		row, ok := Default().Lookup(recorder.Registration{Type: typ})
+		row, ok := Default().Lookup(graph.Resource{Type: typ})
 		if !ok || row.Duration != want {
 			t.Errorf("%s: row %+v (found %v), want %s", typ, row, ok, want)
 		}
@@ -44,24 +44,24 @@ func TestDefaultTable(t *testing.T) {
 
 func TestLookup(t *testing.T) {
 	table := Default()
-	endpoint := func(kind string) recorder.Registration {
-		return recorder.Registration{
+	endpoint := func(kind string) graph.Resource {
+		return graph.Resource{
 			Type:   "aws:ec2/vpcEndpoint:VpcEndpoint",
 			Inputs: resource.NewPropertyMapFromMap(map[string]any{"vpcEndpointType": kind}),
 		}
 	}
 	tests := []struct {
 		name string
-		reg  recorder.Registration
+		reg  graph.Resource
 		want time.Duration
 		ok   bool
 	}{
 		{name: "interface endpoint", reg: endpoint("Interface"), want: 90 * time.Second, ok: true},
 		{name: "gateway endpoint", reg: endpoint("Gateway"), want: 5 * time.Second, ok: true},
-		{name: "endpoint of the default type", reg: recorder.Registration{Type: "aws:ec2/vpcEndpoint:VpcEndpoint"}, want: 5 * time.Second, ok: true},
-		{name: "provider by prefix", reg: recorder.Registration{Type: "pulumi:providers:aws", Custom: true}, ok: true},
-		{name: "component by prefix", reg: recorder.Registration{Type: "eksirsa:k8s:AwsNodeIRSA"}, ok: true},
-		{name: "unknown", reg: recorder.Registration{Type: "aws:rds/instance:Instance"}},
+		{name: "endpoint of the default type", reg: graph.Resource{Type: "aws:ec2/vpcEndpoint:VpcEndpoint"}, want: 5 * time.Second, ok: true},
+		{name: "provider by prefix", reg: graph.Resource{Type: "pulumi:providers:aws", Custom: true}, ok: true},
+		{name: "component by prefix", reg: graph.Resource{Type: "eksirsa:k8s:AwsNodeIRSA"}, ok: true},
+		{name: "unknown", reg: graph.Resource{Type: "aws:rds/instance:Instance"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,16 +18,17 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/eks-irsa/eks-irsa/internal/deploytime"
-	"github.com/eks-irsa/eks-irsa/internal/recorder"
+	"github.com/eks-irsa/eks-irsa/internal/graph"
+	"github.com/eks-irsa/eks-irsa/irsa"
+	"github.com/eks-irsa/eks-irsa/k8s"
 	"github.com/eks-irsa/eks-irsa/stack"
 )
 
-// What the plan picks out of the graph. Defined here rather than imported so the plan reads
-// any recorded graph; the k8s package owns the same strings.
+// What the plan picks out of the graph.
 const (
-	awsAuthName        = "aws-auth"
-	awsNodeName        = "aws-node"
-	webIdentityAction  = "sts:AssumeRoleWithWebIdentity"
+	awsAuthName        = k8s.AwsAuthName
+	awsNodeName        = k8s.AWSNodeName
+	webIdentityAction  = irsa.AssumeAction
 	roleType           = "aws:iam/role:Role"
 	configMapType      = "kubernetes:core/v1:ConfigMap"
 	kubernetesTypesPfx = "kubernetes:"
@@ -176,7 +177,7 @@ func (o *Outputs) Wait(ctx context.Context) ([]Output, error) {
 }
 
 // Build makes the plan of a recorded graph.
-func Build(project, stack string, regs []recorder.Registration, outputs []Output, table *deploytime.Table) (*Plan, error) {
+func Build(project, stack string, regs []graph.Resource, outputs []Output, table *deploytime.Table) (*Plan, error) {
 	p := &Plan{
 		Project: project, Stack: stack,
 		CountsByType:   map[string]int{},
@@ -193,7 +194,7 @@ func Build(project, stack string, regs []recorder.Registration, outputs []Output
 	}
 	// The SDK registers resources concurrently, so registration order varies between runs:
 	// list them in the order the model creates them, then by URN.
-	regs = slices.SortedFunc(slices.Values(regs), func(a, b recorder.Registration) int {
+	regs = slices.SortedFunc(slices.Values(regs), func(a, b graph.Resource) int {
 		if c := cmp.Compare(est.Starts[a.URN], est.Starts[b.URN]); c != 0 {
 			return c
 		}
@@ -208,7 +209,7 @@ func Build(project, stack string, regs []recorder.Registration, outputs []Output
 		if known[reg.Parent] {
 			r.Parent = reg.Parent
 		}
-		for _, dep := range reg.DirectDeps() {
+		for _, dep := range reg.DependsOn {
 			if known[dep] {
 				r.DependsOn = append(r.DependsOn, dep)
 			}
@@ -253,7 +254,7 @@ func Build(project, stack string, regs []recorder.Registration, outputs []Output
 }
 
 // trustPolicy returns a role's trust policy when it admits web identities (IRSA).
-func trustPolicy(reg recorder.Registration) (TrustPolicy, bool, error) {
+func trustPolicy(reg graph.Resource) (TrustPolicy, bool, error) {
 	v, ok := reg.Inputs["assumeRolePolicy"]
 	if !ok || !v.IsString() || !strings.Contains(v.StringValue(), webIdentityAction) {
 		return TrustPolicy{}, false, nil
@@ -270,7 +271,7 @@ func trustPolicy(reg recorder.Registration) (TrustPolicy, bool, error) {
 }
 
 // objectName is a Kubernetes resource's metadata.name input.
-func objectName(reg recorder.Registration) string {
+func objectName(reg graph.Resource) string {
 	md, ok := reg.Inputs["metadata"]
 	if !ok || !md.IsObject() {
 		return ""

@@ -104,7 +104,7 @@ func buildMiniPlan(t *testing.T) *Plan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Build("eks-irsa", "test", rec.Registrations(), outputs, deploytime.Default())
+	p, err := Build("eks-irsa", "test", rec.Graph(), outputs, deploytime.Default())
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
@@ -225,7 +225,8 @@ func TestPlanRenderings(t *testing.T) {
 		{format: "text", want: []string{
 			"eks-irsa/test: 9 resources (2 components)\n",
 			"\nResources\n  aws:iam/role:Role  test-cluster\n  eksirsa:infra:Network  test\n    aws:ec2/vpc:Vpc  test-vpc\n    aws:ec2/subnet:Subnet  test-private-a\n  aws:eks/cluster:Cluster  test\n",
-			"\nIRSA trust policies\n  test-aws-node\n    {\n      \"Version\": \"2012-10-17\",",
+			// The document exactly as the role sends it to IAM, not re-rendered.
+			"\nIRSA trust policies\n  test-aws-node\n    " + irsaTrust + "\n",
 			"\naws-auth\n  apiVersion: v1\n  data:\n    mapRoles: |\n      - rolearn: arn:aws:iam::123456789012:role/test-node\n",
 			"\naws-node patches\n  apiVersion: v1\n  kind: ServiceAccount\n",
 			"  ---\n  apiVersion: apps/v1\n  kind: DaemonSet\n",

@@ -61,11 +61,8 @@ func (p *Plan) WriteText(w io.Writer) error {
 	section(&b, "IRSA trust policies")
 	for _, tp := range p.TrustPolicies {
 		fmt.Fprintf(&b, "  %s\n", tp.RoleName)
-		var pretty bytes.Buffer
-		if err := json.Indent(&pretty, tp.Policy, "    ", "  "); err != nil {
-			return fmt.Errorf("trust policy of %s: %w", tp.RoleName, err)
-		}
-		fmt.Fprintf(&b, "    %s\n", pretty.String())
+		// The document exactly as the role sends it to IAM, each line indented.
+		fmt.Fprintf(&b, "    %s\n", strings.ReplaceAll(string(tp.Policy), "\n", "\n    "))
 	}
 
 	section(&b, "aws-auth")

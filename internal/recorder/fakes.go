@@ -9,7 +9,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -20,15 +19,11 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
 
-// Invoke tokens the fakes answer.
+// Invoke tokens the fakes answer: the only data sources the program calls.
 const (
-	GetPartition         = "aws:index/getPartition:getPartition"
-	GetCallerIdentity    = "aws:index/getCallerIdentity:getCallerIdentity"
-	GetRegion            = "aws:index/getRegion:getRegion"
-	GetAvailabilityZones = "aws:index/getAvailabilityZones:getAvailabilityZones"
-	GetSSMParameter      = "aws:ssm/getParameter:getParameter"
-	GetPolicyDocument    = "aws:iam/getPolicyDocument:getPolicyDocument"
-	GetCertificate       = "tls:index/getCertificate:getCertificate"
+	GetPartition    = "aws:index/getPartition:getPartition"
+	GetSSMParameter = "aws:ssm/getParameter:getParameter"
+	GetCertificate  = "tls:index/getCertificate:getCertificate"
 )
 
 // Fakes is a small, deterministic stand-in for AWS and the OIDC issuer's TLS chain. Every
@@ -73,12 +68,14 @@ func DefaultFakes() *Fakes {
 	}
 }
 
-// Issuer is the cluster's OIDC issuer URL.
+// Issuer is the cluster's OIDC issuer URL, shaped as EKS returns it in
+// cluster.identity.oidc.issuer (https://docs.aws.amazon.com/eks/latest/userguide/enable-iam-roles-for-service-accounts.html).
 func (f *Fakes) Issuer() string {
 	return fmt.Sprintf("https://oidc.eks.%s.amazonaws.com/id/%s", f.Region, f.IssuerID)
 }
 
-// Endpoint is the cluster's API endpoint.
+// Endpoint is the cluster's API endpoint, shaped as EKS's DescribeCluster returns it
+// (https://docs.aws.amazon.com/eks/latest/APIReference/API_Cluster.html).
 func (f *Fakes) Endpoint() string {
 	return fmt.Sprintf("https://%s.gr7.%s.eks.amazonaws.com", f.IssuerID, f.Region)
 }
@@ -109,7 +106,9 @@ func (f *Fakes) CAData() string {
 	return f.caPEM
 }
 
-// ARN builds an ARN in the fake partition and account.
+// ARN builds an ARN in the fake partition and account, in the format of
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html (S3 ARNs carry no
+// account).
 func (f *Fakes) ARN(service, region, resource string) string {
 	account := f.AccountID
 	if service == "s3" {
@@ -136,7 +135,9 @@ func fakeID(prefix, name string) string {
 }
 
 // Resource returns the id and outputs a custom resource gets: its inputs plus what AWS
-// computes for that type.
+// computes for that type. Ids and output names mirror github.com/pulumi/pulumi-aws/sdk/v6@v6.83.4
+// (each type's id is what its `import` section documents: a role and an instance profile by
+// name, a log group by name, an OIDC provider by ARN, a cluster by name, an ASG by name).
 func (f *Fakes) Resource(typ, name string, in resource.PropertyMap) (string, resource.PropertyMap) {
 	out := in.Copy()
 	set := func(k string, v any) {
@@ -210,9 +211,6 @@ func (f *Fakes) Resource(typ, name string, in resource.PropertyMap) (string, res
 		id = phys
 		set("name", phys)
 		set("arn", f.ARN("autoscaling", f.Region, "autoScalingGroup:"+phys))
-	case "aws:kms/key:Key":
-		id = fakeID("key", name)
-		set("arn", f.ARN("kms", f.Region, "key/"+id))
 	}
 	if strings.HasPrefix(typ, "aws:") {
 		set("arn", f.ARN(strings.SplitN(strings.TrimPrefix(typ, "aws:"), "/", 2)[0], f.Region, name))
@@ -237,33 +235,21 @@ func tagsOf(in resource.PropertyMap) map[string]any {
 func (f *Fakes) Invoke(token string, args resource.PropertyMap) (resource.PropertyMap, error) {
 	switch token {
 	case GetPartition:
+		// aws.GetPartition, github.com/pulumi/pulumi-aws/sdk/v6@v6.83.4/go/aws/getPartition.go.
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"id": f.Partition, "partition": f.Partition, "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws",
 		}), nil
-	case GetCallerIdentity:
-		return resource.NewPropertyMapFromMap(map[string]any{
-			"id": f.AccountID, "accountId": f.AccountID, "userId": "AIDAFAKE",
-			"arn": f.ARN("iam", "", "user/eks-irsa-plan"),
-		}), nil
-	case GetRegion:
-		return resource.NewPropertyMapFromMap(map[string]any{
-			"id": f.Region, "name": f.Region, "region": f.Region, "endpoint": "ec2." + f.Region + ".amazonaws.com",
-		}), nil
-	case GetAvailabilityZones:
-		names := []any{f.Region + "a", f.Region + "b", f.Region + "c"}
-		return resource.NewPropertyMapFromMap(map[string]any{"id": f.Region, "names": names}), nil
 	case GetSSMParameter:
+		// ssm.LookupParameter, github.com/pulumi/pulumi-aws/sdk/v6@v6.83.4/go/aws/ssm/getParameter.go,
+		// on the public EKS AMI parameter
+		// (https://docs.aws.amazon.com/eks/latest/userguide/retrieve-ami-id.html): its value is the AMI id.
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"id": args["name"].StringValue(), "name": args["name"].StringValue(), "type": "String",
 			"value": f.AMI, "insecureValue": f.AMI,
 		}), nil
-	case GetPolicyDocument:
-		doc, err := RenderPolicyDocument(args)
-		if err != nil {
-			return nil, err
-		}
-		return resource.NewPropertyMapFromMap(map[string]any{"id": "policy", "json": doc, "minifiedJson": doc}), nil
 	case GetCertificate:
+		// tls.GetCertificate, github.com/pulumi/pulumi-tls/sdk/v5@v5.3.1/go/tls/getCertificate.go:
+		// the chain listed root first, as the provider lists it (see Fakes.Chain).
 		certs := make([]any, 0, len(f.Chain))
 		for _, c := range f.Chain {
 			certs = append(certs, map[string]any{
@@ -278,82 +264,4 @@ func (f *Fakes) Invoke(token string, args resource.PropertyMap) (resource.Proper
 		}), nil
 	}
 	return nil, fmt.Errorf("recorder: no fake for invoke %s", token)
-}
-
-// RenderPolicyDocument renders the arguments of iam.getPolicyDocument as the AWS provider
-// does: IAM JSON with single-valued lists collapsed to strings and conditions grouped by test.
-func RenderPolicyDocument(args resource.PropertyMap) (string, error) {
-	type statement struct {
-		Sid       string                    `json:"Sid,omitempty"`
-		Effect    string                    `json:"Effect"`
-		Principal map[string]any            `json:"Principal,omitempty"`
-		Action    any                       `json:"Action,omitempty"`
-		Resource  any                       `json:"Resource,omitempty"`
-		Condition map[string]map[string]any `json:"Condition,omitempty"`
-	}
-	one := func(v []string) any {
-		if len(v) == 1 {
-			return v[0]
-		}
-		return v
-	}
-	strs := func(v resource.PropertyValue) []string {
-		if !v.IsArray() {
-			return nil
-		}
-		var out []string
-		for _, e := range v.ArrayValue() {
-			if e.IsString() {
-				out = append(out, e.StringValue())
-			}
-		}
-		return out
-	}
-	var stmts []statement
-	if v, ok := args["statements"]; ok && v.IsArray() {
-		for _, sv := range v.ArrayValue() {
-			s := sv.ObjectValue()
-			st := statement{Effect: "Allow"}
-			if e, ok := s["effect"]; ok && e.IsString() {
-				st.Effect = e.StringValue()
-			}
-			if e, ok := s["sid"]; ok && e.IsString() {
-				st.Sid = e.StringValue()
-			}
-			if a := strs(s["actions"]); len(a) > 0 {
-				st.Action = one(a)
-			}
-			if r := strs(s["resources"]); len(r) > 0 {
-				st.Resource = one(r)
-			}
-			if p, ok := s["principals"]; ok && p.IsArray() {
-				st.Principal = map[string]any{}
-				for _, pv := range p.ArrayValue() {
-					po := pv.ObjectValue()
-					st.Principal[po["type"].StringValue()] = one(strs(po["identifiers"]))
-				}
-			}
-			if c, ok := s["conditions"]; ok && c.IsArray() {
-				st.Condition = map[string]map[string]any{}
-				for _, cv := range c.ArrayValue() {
-					co := cv.ObjectValue()
-					test := co["test"].StringValue()
-					if st.Condition[test] == nil {
-						st.Condition[test] = map[string]any{}
-					}
-					st.Condition[test][co["variable"].StringValue()] = one(strs(co["values"]))
-				}
-			}
-			stmts = append(stmts, st)
-		}
-	}
-	doc := struct {
-		Version   string      `json:"Version"`
-		Statement []statement `json:"Statement"`
-	}{Version: "2012-10-17", Statement: stmts}
-	b, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return "", fmt.Errorf("render policy document: %w", err)
-	}
-	return string(b), nil
 }

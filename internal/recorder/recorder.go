@@ -15,6 +15,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/eks-irsa/eks-irsa/internal/graph"
 )
 
 // Registration is one RegisterResource call as the engine would have seen it.
@@ -262,6 +264,20 @@ func (r *Recorder) DependsOn(from, to string) bool {
 		return false
 	}
 	return visit(from)
+}
+
+// Graph returns the registrations as the plan and the deploy-time model read them, in
+// registration order.
+func (r *Recorder) Graph() []graph.Resource {
+	regs := r.Registrations()
+	out := make([]graph.Resource, 0, len(regs))
+	for _, reg := range regs {
+		out = append(out, graph.Resource{
+			URN: reg.URN, Type: reg.Type, Name: reg.Name, Parent: reg.Parent, Custom: reg.Custom,
+			Inputs: reg.Inputs, DependsOn: reg.DirectDeps(),
+		})
+	}
+	return out
 }
 
 // Types returns the registered type tokens, sorted.

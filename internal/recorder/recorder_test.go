@@ -1,7 +1,7 @@
 package recorder
 
 import (
-	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -71,34 +71,6 @@ func TestDependsOnFollowsInputsOptionsAndComponents(t *testing.T) {
 	}
 }
 
-func TestRenderPolicyDocumentAsTheAWSProviderDoes(t *testing.T) {
-	args := resource.NewPropertyMapFromMap(map[string]any{
-		"statements": []any{map[string]any{
-			"effect":     "Allow",
-			"actions":    []any{"sts:AssumeRoleWithWebIdentity"},
-			"principals": []any{map[string]any{"type": "Federated", "identifiers": []any{"arn:aws:iam::1:oidc-provider/x"}}},
-			"conditions": []any{
-				map[string]any{"test": "StringEquals", "variable": "x:sub", "values": []any{"system:serviceaccount:a:b"}},
-				map[string]any{"test": "StringEquals", "variable": "x:aud", "values": []any{"sts.amazonaws.com"}},
-				map[string]any{"test": "StringLike", "variable": "x:amr", "values": []any{"a", "b"}},
-			},
-		}},
-	})
-	doc, err := RenderPolicyDocument(args)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got map[string]any
-	if err := json.Unmarshal([]byte(doc), &got); err != nil {
-		t.Fatal(err)
-	}
-	want := `{"Statement":[{"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"x:aud":"sts.amazonaws.com","x:sub":"system:serviceaccount:a:b"},` +
-		`"StringLike":{"x:amr":["a","b"]}},"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::1:oidc-provider/x"}}],"Version":"2012-10-17"}`
-	if b, _ := json.Marshal(got); string(b) != want {
-		t.Errorf("policy\n%s\nwant\n%s", b, want)
-	}
-}
-
 func TestFakesAnswerWithWiredValues(t *testing.T) {
 	f := DefaultFakes()
 	id, out := f.Resource("aws:iam/role:Role", "logical", resource.NewPropertyMapFromMap(map[string]any{"name": "physical"}))
@@ -120,5 +92,43 @@ func TestFakesAnswerWithWiredValues(t *testing.T) {
 	}
 	if _, err := f.Invoke("aws:unknown/thing:get", nil); err == nil {
 		t.Error("an unknown invoke was answered")
+	}
+}
+
+// The graph the plan and the deploy-time model read lists, for each resource, what it waits
+// for: its inputs' sources, its DependsOn and its provider (nothing is created before its
+// provider is configured).
+func TestGraphListsInputsDependsOnAndProvider(t *testing.T) {
+	rec := New("p", "s")
+	err := rec.Run(nil, func(ctx *pulumi.Context) error {
+		var a, b, w pulumi.CustomResourceState
+		if err := ctx.RegisterResource("test:index:A", "a", pulumi.Map{}, &a); err != nil {
+			return err
+		}
+		if err := ctx.RegisterResource("test:index:B", "b", pulumi.Map{}, &b); err != nil {
+			return err
+		}
+		p := &pulumi.ProviderResourceState{}
+		if err := ctx.RegisterResource("pulumi:providers:test", "p", pulumi.Map{}, p); err != nil {
+			return err
+		}
+		return ctx.RegisterResource("test:index:W", "w", pulumi.Map{"fromA": a.ID()}, &w,
+			pulumi.DependsOn([]pulumi.Resource{&b}), pulumi.Provider(p))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	urns := map[string]string{}
+	var w []string
+	for _, res := range rec.Graph() {
+		urns[res.Name] = res.URN
+		if res.Name == "w" {
+			w = res.DependsOn
+		}
+	}
+	for _, name := range []string{"a", "b", "p"} {
+		if !slices.Contains(w, urns[name]) {
+			t.Errorf("w waits for %v, want %s among them", w, urns[name])
+		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/eks-irsa/eks-irsa/k8s"
 )
 
 // What a fresh EKS cluster carries in kube-system, as the add-on manager writes it.
@@ -19,8 +21,8 @@ const (
 	// meets a foreign manager exactly as on EKS.
 	SeedFieldManager = "eks"
 
-	KubeSystem       = "kube-system"
-	AwsNodeName      = "aws-node"
+	KubeSystem       = k8s.KubeSystemNamespace
+	AwsNodeName      = k8s.AWSNodeName
 	KubeProxyName    = "kube-proxy"
 	CoreDNSName      = "coredns"
 	AwsNodeImage     = "602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:v1.19.0"

@@ -20,8 +20,8 @@ import (
 	"github.com/eks-irsa/eks-irsa/irsa"
 )
 
-// The rest of what the EKS pod identity webhook (amazon-eks-pod-identity-webhook) writes
-// into a pod; the protocol strings themselves come from package irsa.
+// The rest of what the EKS pod identity webhook (github.com/aws/amazon-eks-pod-identity-webhook,
+// pkg/handler) writes into a pod; the protocol strings themselves come from package irsa.
 const (
 	IRSAVolume       = "aws-iam-token"
 	IRSARegion       = "us-west-2"

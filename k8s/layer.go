@@ -1,0 +1,199 @@
+package k8s
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// LayerArgs are the plain inputs of a cluster's Kubernetes layer: what the AWS layer hands
+// over (kubeconfig, the cluster's ARN, role ARNs) and what config asks for.
+type LayerArgs struct {
+	// Kubeconfig and ClusterIdentifier build the providers (see ProviderArgs).
+	Kubeconfig        pulumi.StringInput
+	ClusterIdentifier pulumi.StringInput
+	// NodeRoleARN is mapped in aws-auth so worker nodes can join.
+	NodeRoleARN pulumi.StringInput
+	// AWSNodeRoleARN is the VPC CNI's IRSA role: EKS's kube-system/aws-node account is
+	// annotated with it and the aws-node DaemonSet rolled onto it.
+	AWSNodeRoleARN pulumi.StringInput
+	// Bindings are the other IRSA accounts, in config order.
+	Bindings []Binding
+	// AwsAuth holds the aws-auth mappings besides the node role's.
+	AwsAuth AwsAuthMappings
+}
+
+// AwsAuthMappings are the configured aws-auth mappings (see AwsAuthArgs).
+type AwsAuthMappings struct {
+	Roles []RoleMapping
+	Users []UserMapping
+	Adopt bool
+}
+
+// Binding is one IRSA role for Namespace/ServiceAccount.
+type Binding struct {
+	// Name is the binding's resource name, unique in the stack.
+	Name            string
+	Namespace       string
+	ServiceAccount  string
+	RoleARN         pulumi.StringInput
+	Mode            ServiceAccountMode
+	CreateNamespace bool
+}
+
+// Layer is what NewLayer registered.
+type Layer struct {
+	Providers *Providers
+	AwsAuth   *AwsAuth
+	// AWSNode binds the VPC CNI's role and restarts its DaemonSet.
+	AWSNode *ServiceAccountRole
+	// Bindings are the other accounts' bindings, by Binding.Name; an account in Mode
+	// NoServiceAccount has none.
+	Bindings map[string]*ServiceAccountRole
+	// NodesWaitFor lists the objects worker capacity must wait for: aws-auth (or nodes cannot
+	// authenticate), aws-node's annotation and restart (or the CNI runs without credentials and
+	// coredns sticks), and every binding's objects (or a pod scheduled on the first node starts
+	// without its role). The objects themselves, not their components: the SDK records a
+	// component's children asynchronously, so depending on a component can miss a child
+	// registered just before.
+	NodesWaitFor []pulumi.Resource
+	// Accounts is every account given a role, aws-node included, keyed by AccountKey.
+	Accounts map[string]Account
+}
+
+// Account is the role an account was given, and what the layer did with the account.
+type Account struct {
+	RoleARN pulumi.StringOutput
+	Mode    ServiceAccountMode
+}
+
+// AccountsOutput is Accounts as a stack output: each key maps to {AccountRoleARNKey: the
+// role ARN, AccountModeKey: the mode}. The stack exports it so later commands read what was
+// applied rather than re-deriving it from config, which may have changed since.
+func (l *Layer) AccountsOutput() pulumi.Map {
+	out := pulumi.Map{}
+	for key, a := range l.Accounts {
+		out[key] = pulumi.Map{AccountRoleARNKey: a.RoleARN, AccountModeKey: pulumi.String(string(a.Mode))}
+	}
+	return out
+}
+
+// Keys of each entry of Layer.Accounts.
+const (
+	AccountRoleARNKey = "roleArn"
+	AccountModeKey    = "mode"
+)
+
+// AWSNodeBindingSuffix names the aws-node binding after the layer.
+const AWSNodeBindingSuffix = "-aws-node"
+
+// AwsAuthSuffix names the aws-auth component after the layer.
+const AwsAuthSuffix = "-aws-auth"
+
+// AccountKey is the "namespace/name" key of an account in Layer.Accounts.
+func AccountKey(namespace, name string) string { return namespace + "/" + name }
+
+func (a *LayerArgs) validate() error {
+	if a == nil {
+		return errors.New("args: required")
+	}
+	var v validator
+	v.roleARN("AWSNodeRoleARN", a.AWSNodeRoleARN)
+	names := map[string]int{}
+	accounts := map[string]int{}
+	for i, b := range a.Bindings {
+		field := fmt.Sprintf("Bindings[%d]", i)
+		if b.Name == "" {
+			v.addf(field+".Name", "required: the binding's resource name")
+		} else if j, dup := names[b.Name]; dup {
+			v.addf(field+".Name", "%q is also Bindings[%d].Name", b.Name, j)
+		} else {
+			names[b.Name] = i
+		}
+		v.roleARN(field+".RoleARN", b.RoleARN)
+		if !slices.Contains(serviceAccountModes, b.Mode) {
+			v.addf(field+".Mode", "%q is not one of %q", b.Mode, serviceAccountModes)
+		}
+		key := AccountKey(b.Namespace, b.ServiceAccount)
+		if b.Namespace == KubeSystemNamespace && b.ServiceAccount == AWSNodeName {
+			v.addf(field, "%s is bound by AWSNodeRoleARN; remove it from Bindings", key)
+		} else if j, dup := accounts[key]; dup {
+			v.addf(field, "%s is also Bindings[%d]: one role per account", key, j)
+		} else {
+			accounts[key] = i
+		}
+	}
+	return errors.Join(v.errs...)
+}
+
+// NewLayer builds a cluster's Kubernetes layer: the providers, aws-auth, the aws-node binding
+// and the other bindings. Everything is named after name: the providers name and
+// name+CreateProviderSuffix, aws-auth name+AwsAuthSuffix, aws-node name+AWSNodeBindingSuffix,
+// the other bindings their Binding.Name. stack.Build calls it, and so does the integration
+// tier, so both apply the same objects.
+func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs) (*Layer, error) {
+	if err := args.validate(); err != nil {
+		return nil, fmt.Errorf("k8s layer %s: %w", name, err)
+	}
+	providers, err := NewProviders(ctx, name, &ProviderArgs{Kubeconfig: args.Kubeconfig, ClusterIdentifier: args.ClusterIdentifier})
+	if err != nil {
+		return nil, err
+	}
+	auth, err := NewAwsAuth(ctx, name+AwsAuthSuffix, &AwsAuthArgs{
+		Provider:      providers.Apply,
+		NodeRoleARN:   args.NodeRoleARN,
+		Roles:         args.AwsAuth.Roles,
+		Users:         args.AwsAuth.Users,
+		AdoptExisting: args.AwsAuth.Adopt,
+	})
+	if err != nil {
+		return nil, err
+	}
+	l := &Layer{
+		Providers:    providers,
+		AwsAuth:      auth,
+		Bindings:     map[string]*ServiceAccountRole{},
+		NodesWaitFor: []pulumi.Resource{auth.ConfigMap},
+		Accounts:     map[string]Account{},
+	}
+
+	// EKS owns the account and the DaemonSet: annotate the one, roll the other onto the role.
+	if l.AWSNode, err = NewServiceAccountRole(ctx, name+AWSNodeBindingSuffix, &ServiceAccountRoleArgs{
+		Provider:         providers.Apply,
+		Namespace:        KubeSystemNamespace,
+		ServiceAccount:   AWSNodeName,
+		RoleARN:          args.AWSNodeRoleARN,
+		Mode:             AnnotateServiceAccount,
+		RestartDaemonSet: AWSNodeDaemonSet,
+	}); err != nil {
+		return nil, err
+	}
+	l.NodesWaitFor = append(l.NodesWaitFor, l.AWSNode.Resources()...)
+	l.Accounts[AccountKey(KubeSystemNamespace, AWSNodeName)] = Account{RoleARN: l.AWSNode.RoleARN, Mode: AnnotateServiceAccount}
+
+	for _, b := range args.Bindings {
+		if b.Mode == NoServiceAccount {
+			// Someone else creates and annotates the account; only the role is ours.
+			l.Accounts[AccountKey(b.Namespace, b.ServiceAccount)] = Account{RoleARN: b.RoleARN.ToStringOutput(), Mode: b.Mode}
+			continue
+		}
+		binding, err := NewServiceAccountRole(ctx, b.Name, &ServiceAccountRoleArgs{
+			Provider:        providers.Apply,
+			CreateProvider:  providers.Create,
+			Namespace:       b.Namespace,
+			ServiceAccount:  b.ServiceAccount,
+			RoleARN:         b.RoleARN,
+			Mode:            b.Mode,
+			CreateNamespace: b.CreateNamespace,
+		})
+		if err != nil {
+			return nil, err
+		}
+		l.Bindings[b.Name] = binding
+		l.NodesWaitFor = append(l.NodesWaitFor, binding.Resources()...)
+		l.Accounts[AccountKey(b.Namespace, b.ServiceAccount)] = Account{RoleARN: binding.RoleARN, Mode: b.Mode}
+	}
+	return l, nil
+}
