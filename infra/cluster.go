@@ -29,7 +29,15 @@ type ClusterArgs struct {
 	PublicAccessCIDRs []string
 	LogRetentionDays  int
 	SecretsKMSKeyARN  string // empty: no envelope encryption
-	Tags              map[string]string
+	// Credentials is who the kubeconfig's `aws eks get-token` signs as: the AWS provider's
+	// profile and assumed role.
+	Credentials ExecCredentials
+	// Readiness, when set, holds the Kubeconfig output back until the new API server answers
+	// /readyz with the cluster's CA, so no Kubernetes object is applied before it can be.
+	// Nil: the kubeconfig resolves as soon as the cluster exists (the offline plan, which
+	// has no cluster to reach).
+	Readiness *Readiness
+	Tags      map[string]string
 }
 
 // Cluster is the EKS control plane with its role, security groups and log group.
@@ -151,7 +159,10 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	c.OIDCIssuer = cluster.Identities.Index(pulumi.Int(0)).Oidcs().Index(pulumi.Int(0)).Issuer().Elem()
 	c.NodeSecurityGroupID = nodes.ID().ToStringOutput()
 	c.LogGroupName = logGroup.Name
-	c.Kubeconfig = kubeconfigOutput(c.Name, c.Endpoint, c.CAData, args.Region)
+	c.Kubeconfig = kubeconfigOutput(c.Name, c.Endpoint, c.CAData, args.Region, args.Credentials)
+	if args.Readiness != nil {
+		c.Kubeconfig = readyKubeconfig(ctx, c.Kubeconfig, c.Endpoint, c.CAData, *args.Readiness)
+	}
 
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"name":       c.Name,

@@ -11,6 +11,12 @@ import (
 // serviceTrustPolicy is the assume-role policy that lets an AWS service (eks, ec2,
 // vpc-flow-logs) assume a role.
 func serviceTrustPolicy(ctx *pulumi.Context, principal string, opts ...pulumi.InvokeOption) pulumi.StringOutput {
+	return serviceTrustPolicyWhen(ctx, principal, nil, opts...)
+}
+
+// serviceTrustPolicyWhen is serviceTrustPolicy with conditions on the service's request.
+func serviceTrustPolicyWhen(ctx *pulumi.Context, principal string, conditions iam.GetPolicyDocumentStatementConditionArray,
+	opts ...pulumi.InvokeOption) pulumi.StringOutput {
 	return iam.GetPolicyDocumentOutput(ctx, iam.GetPolicyDocumentOutputArgs{
 		Statements: iam.GetPolicyDocumentStatementArray{iam.GetPolicyDocumentStatementArgs{
 			Effect:  pulumi.String("Allow"),
@@ -19,6 +25,7 @@ func serviceTrustPolicy(ctx *pulumi.Context, principal string, opts ...pulumi.In
 				Type:        pulumi.String("Service"),
 				Identifiers: pulumi.ToStringArray([]string{principal}),
 			}},
+			Conditions: conditions,
 		}},
 	}, opts...).Json()
 }

@@ -3,6 +3,7 @@ package infra
 import (
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -42,6 +43,7 @@ type layerOptions struct {
 	extraTPs     []string
 	kmsKey       string
 	instanceType string
+	amiRelease   string
 }
 
 func defaultLayer() layerOptions {
@@ -107,7 +109,7 @@ func buildAWSLayer(t testing.TB, rec *recorder.Recorder, o layerOptions) *awsLay
 			return err
 		}
 		l.workers, err = NewWorkers(ctx, "demo-workers", &WorkersArgs{
-			ClusterName: "demo-eks-oidc-test", Version: "1.33",
+			ClusterName: "demo-eks-oidc-test", Version: "1.33", AMIReleaseVersion: o.amiRelease,
 			Endpoint: l.cluster.Endpoint, CAData: l.cluster.CAData, ServiceCIDR: l.cluster.ServiceCIDR,
 			InstanceType: o.instanceType, Desired: 4, Min: 1, Max: 6, DiskGiB: 20,
 			InstanceProfileArn: l.nodeRole.InstanceProfileArn,
@@ -414,8 +416,13 @@ func TestNodeRoleLacksCNIPolicyUnlessAsked(t *testing.T) {
 			t.Errorf("attachCni=%v: node policies %v", attach, policies)
 		}
 		if !strings.Contains(strings.Join(policies, ","), "AmazonEKSWorkerNodePolicy") ||
-			!strings.Contains(strings.Join(policies, ","), "AmazonEC2ContainerRegistryReadOnly") {
+			!strings.Contains(strings.Join(policies, ","), "AmazonEC2ContainerRegistryPullOnly") {
 			t.Errorf("node policies %v lack the two node policies", policies)
+		}
+		// The EKS user guide's node role names PullOnly; ReadOnly also lists and describes
+		// every repository.
+		if strings.Contains(strings.Join(policies, ","), "AmazonEC2ContainerRegistryReadOnly") {
+			t.Errorf("node policies %v still grant ECR ReadOnly", policies)
 		}
 		if !strings.Contains(str(role.Inputs, "assumeRolePolicy"), `"Service": "ec2.amazonaws.com"`) {
 			t.Errorf("node role trust = %s", str(role.Inputs, "assumeRolePolicy"))
@@ -468,12 +475,109 @@ func TestLaunchTemplateHardening(t *testing.T) {
 	}
 }
 
-func TestAMIParameterFollowsArchitecture(t *testing.T) {
-	for typ, arch := range map[string]string{"t3.medium": "x86_64", "m7g.large": "arm64", "c7gn.xlarge": "arm64",
-		"t4g.small": "arm64", "g5.xlarge": "x86_64", "m7i.large": "x86_64", "x2gd.large": "arm64"} {
-		if got := AMIParameter("1.33", typ); !strings.Contains(got, "/amazon-linux-2023/"+arch+"/") {
-			t.Errorf("%s: %s, want %s", typ, got, arch)
+func TestAMIParameterFollowsArchitectureAndAccelerator(t *testing.T) {
+	const prefix = "/aws/service/eks/optimized-ami/1.33/amazon-linux-2023/"
+	cases := []struct {
+		instanceType, want string
+	}{
+		{"t3.medium", "x86_64/standard"},
+		{"m7i.large", "x86_64/standard"},
+		{"m7g.large", "arm64/standard"},
+		{"c7gn.xlarge", "arm64/standard"},
+		{"t4g.small", "arm64/standard"},
+		{"x2gd.large", "arm64/standard"},
+		{"g4dn.xlarge", "x86_64/nvidia"},
+		{"g5.xlarge", "x86_64/nvidia"},
+		{"g6e.2xlarge", "x86_64/nvidia"},
+		{"gr6.4xlarge", "x86_64/nvidia"},
+		{"p4d.24xlarge", "x86_64/nvidia"},
+		{"p5.48xlarge", "x86_64/nvidia"},
+		{"g5g.xlarge", "arm64/nvidia"},      // Graviton2 with NVIDIA T4G
+		{"g4ad.xlarge", "x86_64/standard"},  // AMD Radeon: no NVIDIA driver
+		{"inf1.xlarge", "x86_64/neuron"},    // Inferentia
+		{"inf2.8xlarge", "x86_64/neuron"},   // Inferentia2
+		{"trn1.32xlarge", "x86_64/neuron"},  // Trainium
+		{"trn1n.32xlarge", "x86_64/neuron"}, // Trainium, more network
+		{"trn2.48xlarge", "x86_64/neuron"},
+	}
+	for _, tc := range cases {
+		got, err := AMIParameter("1.33", tc.instanceType, "")
+		if want := prefix + tc.want + "/recommended/image_id"; err != nil || got != want {
+			t.Errorf("%s: %s, %v; want %s", tc.instanceType, got, err, want)
 		}
+	}
+}
+
+func TestAMIParameterOfAPinnedRelease(t *testing.T) {
+	cases := []struct {
+		name, instanceType, release, want, wantErr string
+	}{
+		{"standard", "t3.medium", "1.33.5-20251120",
+			"/aws/service/eks/optimized-ami/1.33/amazon-linux-2023/x86_64/standard/amazon-eks-node-al2023-x86_64-standard-1.33-v20251120/image_id", ""},
+		{"graviton", "m7g.large", "1.33.5-20251120",
+			"/aws/service/eks/optimized-ami/1.33/amazon-linux-2023/arm64/standard/amazon-eks-node-al2023-arm64-standard-1.33-v20251120/image_id", ""},
+		{"nvidia", "g5.xlarge", "1.33.5-20251120",
+			"/aws/service/eks/optimized-ami/1.33/amazon-linux-2023/x86_64/nvidia/amazon-eks-node-al2023-x86_64-nvidia-1.33-v20251120/image_id", ""},
+		{"neuron", "inf2.xlarge", "1.33.5-20251120",
+			"/aws/service/eks/optimized-ami/1.33/amazon-linux-2023/x86_64/neuron/amazon-eks-node-al2023-x86_64-neuron-1.33-v20251120/image_id", ""},
+		{"another minor", "t3.medium", "1.32.9-20251120", "", "built for Kubernetes 1.32, not the cluster's 1.33"},
+		{"AMI name instead of release", "t3.medium", "amazon-eks-node-al2023-x86_64-standard-1.33-v20251120", "", "want <kubernetes version>-<date>"},
+		{"no patch", "t3.medium", "1.33-20251120", "", "want <kubernetes version>-<date>"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := AMIParameter("1.33", tc.instanceType, tc.release)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("got %s, %v; want %s", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// Without a pinned release the image read at create is kept, so a new AMI release does not
+// change the launch template; a pinned release is applied, so bumping it rolls the nodes.
+func TestLaunchTemplateImageIsPinned(t *testing.T) {
+	cases := []struct {
+		release, parameter string
+		ignored            bool
+	}{
+		{"", "/aws/service/eks/optimized-ami/1.33/amazon-linux-2023/x86_64/standard/recommended/image_id", true},
+		{"1.33.5-20251120", "/aws/service/eks/optimized-ami/1.33/amazon-linux-2023/x86_64/standard/amazon-eks-node-al2023-x86_64-standard-1.33-v20251120/image_id", false},
+	}
+	for _, tc := range cases {
+		t.Run("release "+tc.release, func(t *testing.T) {
+			rec := recorder.New("eks-irsa", "test")
+			o := defaultLayer()
+			o.amiRelease = tc.release
+			buildAWSLayer(t, rec, o)
+			lt := mustGet(t, rec, "aws:ec2/launchTemplate:LaunchTemplate", "demo-workers")
+			if got := slices.Contains(lt.IgnoreChanges, "imageId"); got != tc.ignored {
+				t.Errorf("imageId ignored = %v (ignoreChanges %v), want %v", got, lt.IgnoreChanges, tc.ignored)
+			}
+			var asked []string
+			for _, inv := range rec.Invokes() {
+				if inv.Token == recorder.GetSSMParameter {
+					asked = append(asked, inv.Args["name"].StringValue())
+				}
+			}
+			if len(asked) != 1 || asked[0] != tc.parameter {
+				t.Errorf("SSM parameters read: %v, want [%s]", asked, tc.parameter)
+			}
+			// Any launch-template change rolls the nodes: a new version, an instance refresh.
+			asg := mustGet(t, rec, "aws:autoscaling/group:Group", "demo-workers")
+			if str(asg.Inputs, "instanceRefresh", "strategy") != "Rolling" {
+				t.Errorf("instance refresh = %v, want a Rolling one", asg.Inputs["instanceRefresh"])
+			}
+			if !rec.DependsOn(asg.URN, lt.URN) || asg.Inputs["launchTemplate"].ObjectValue()["version"].StringValue() != "1" {
+				t.Errorf("ASG launch template = %v, want the template's latest version", asg.Inputs["launchTemplate"])
+			}
+		})
 	}
 }
 
@@ -510,6 +614,10 @@ func TestWorkersJoinOnlyAfterKubernetesObjectsAndEgress(t *testing.T) {
 	}
 	if asg.Inputs["desiredCapacity"].NumberValue() != 4 || asg.Inputs["minSize"].NumberValue() != 1 || asg.Inputs["maxSize"].NumberValue() != 6 {
 		t.Errorf("ASG sizes = %v", asg.Inputs)
+	}
+	// Desired capacity is set at create, then cluster-autoscaler's: an update must not reset it.
+	if !slices.Equal(asg.IgnoreChanges, []string{"desiredCapacity"}) {
+		t.Errorf("ASG ignoreChanges = %v, want [desiredCapacity]", asg.IgnoreChanges)
 	}
 	// The cluster does not wait for the capacity or the Kubernetes objects.
 	cluster := mustGet(t, rec, "aws:eks/cluster:Cluster", "demo")
@@ -632,5 +740,46 @@ func TestArgsAreValidatedBeforeRegistering(t *testing.T) {
 	}
 	if n := len(rec.Registrations()); n != 0 {
 		t.Errorf("%d resources registered before validation failed", n)
+	}
+}
+
+// The flow-log role may be assumed by the service only for this account's flow logs
+// (confused deputy, the VPC user guide's flow-log IAM role page).
+func TestFlowLogRoleTrustNamesTheSourceAccount(t *testing.T) {
+	rec := recorder.New("eks-irsa", "test")
+	buildAWSLayer(t, rec, defaultLayer())
+	role := mustGet(t, rec, "aws:iam/role:Role", "demo-flow-logs")
+	var doc struct {
+		Statement []struct {
+			Effect    string
+			Action    string
+			Principal map[string]string
+			Condition map[string]map[string]string
+		}
+	}
+	if err := json.Unmarshal([]byte(str(role.Inputs, "assumeRolePolicy")), &doc); err != nil {
+		t.Fatalf("trust policy: %v\n%s", err, str(role.Inputs, "assumeRolePolicy"))
+	}
+	account := rec.Fakes().AccountID
+	want := map[string]map[string]string{
+		"StringEquals": {"aws:SourceAccount": account},
+		"ArnLike":      {"aws:SourceArn": "arn:aws:ec2:us-west-2:" + account + ":vpc-flow-log/*"},
+	}
+	if len(doc.Statement) != 1 {
+		t.Fatalf("statements = %+v, want one", doc.Statement)
+	}
+	st := doc.Statement[0]
+	if st.Effect != "Allow" || st.Action != "sts:AssumeRole" || st.Principal["Service"] != "vpc-flow-logs.amazonaws.com" {
+		t.Errorf("statement = %+v, want Allow sts:AssumeRole by vpc-flow-logs.amazonaws.com", st)
+	}
+	if len(st.Condition) != len(want) {
+		t.Errorf("conditions = %v, want %v", st.Condition, want)
+	}
+	for test, vars := range want {
+		for k, v := range vars {
+			if st.Condition[test][k] != v {
+				t.Errorf("condition %s %s = %q, want %q", test, k, st.Condition[test][k], v)
+			}
+		}
 	}
 }

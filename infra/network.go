@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
@@ -284,10 +285,24 @@ func newFlowLog(ctx *pulumi.Context, name string, vpc *ec2.Vpc, args *NetworkArg
 	if err != nil {
 		return nil, fmt.Errorf("create flow-log group: %w", err)
 	}
+	// Confused deputy (the VPC user guide's "IAM role for publishing flow logs to CloudWatch
+	// Logs"): the service may assume the role only for flow logs of this account, so no one
+	// else's flow log can be pointed at it. The flow log's own id is not known before the
+	// role exists, hence the wildcard the guide suggests.
+	account := aws.GetCallerIdentityOutput(ctx, aws.GetCallerIdentityOutputArgs{}, parent).AccountId()
 	role, err := iam.NewRole(ctx, name+"-flow-logs", &iam.RoleArgs{
-		Name:             pulumi.String(args.FlowLogRoleName),
-		AssumeRolePolicy: serviceTrustPolicy(ctx, flowLogPrincipal, parent),
-		Tags:             withTags(args.Tags),
+		Name: pulumi.String(args.FlowLogRoleName),
+		AssumeRolePolicy: serviceTrustPolicyWhen(ctx, flowLogPrincipal, iam.GetPolicyDocumentStatementConditionArray{
+			iam.GetPolicyDocumentStatementConditionArgs{
+				Test: pulumi.String("StringEquals"), Variable: pulumi.String("aws:SourceAccount"),
+				Values: pulumi.StringArray{account},
+			},
+			iam.GetPolicyDocumentStatementConditionArgs{
+				Test: pulumi.String("ArnLike"), Variable: pulumi.String("aws:SourceArn"),
+				Values: pulumi.StringArray{pulumi.Sprintf("arn:%s:ec2:%s:%s:vpc-flow-log/*", args.Partition.Name, args.Region, account)},
+			},
+		}, parent),
+		Tags: withTags(args.Tags),
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("create flow-log role: %w", err)

@@ -34,9 +34,13 @@ type NodeRole struct {
 	PolicyARNs []string
 }
 
-// NodePolicyARNs are the managed policies a node role gets.
+// NodePolicyARNs are the managed policies a node role gets: the two the EKS user guide's
+// "Amazon EKS node IAM role" page names. Image pulls need AmazonEC2ContainerRegistryPullOnly
+// (GetAuthorizationToken, BatchGetImage, GetDownloadUrlForLayer, ...), which the guide lists
+// in place of AmazonEC2ContainerRegistryReadOnly: ReadOnly also lets a node list and
+// describe every repository and read its policies, which a kubelet never needs.
 func NodePolicyARNs(p Partition, attachCNI bool) []string {
-	arns := []string{p.ManagedPolicyARN("AmazonEKSWorkerNodePolicy"), p.ManagedPolicyARN("AmazonEC2ContainerRegistryReadOnly")}
+	arns := []string{p.ManagedPolicyARN("AmazonEKSWorkerNodePolicy"), p.ManagedPolicyARN("AmazonEC2ContainerRegistryPullOnly")}
 	if attachCNI {
 		arns = append(arns, p.ManagedPolicyARN("AmazonEKS_CNI_Policy"))
 	}

@@ -22,9 +22,13 @@ const WorkersType = "eksirsa:infra:Workers"
 type WorkersArgs struct {
 	ClusterName string
 	Version     string // Kubernetes minor, picks the AMI
-	Endpoint    pulumi.StringInput
-	CAData      pulumi.StringInput
-	ServiceCIDR pulumi.StringInput
+	// AMIReleaseVersion pins the AMI to one EKS AMI release, e.g. "1.33.5-20251120"; changing
+	// it rolls every node onto the new AMI. Empty: the recommended AMI when the launch
+	// template is created, kept from then on (see NewWorkers).
+	AMIReleaseVersion string
+	Endpoint          pulumi.StringInput
+	CAData            pulumi.StringInput
+	ServiceCIDR       pulumi.StringInput
 
 	InstanceType       string
 	Desired, Min, Max  int
@@ -51,17 +55,79 @@ type Workers struct {
 	AMI                  pulumi.StringOutput
 }
 
-// graviton matches instance types with AWS Graviton (arm64) processors: m7g, c7gn, t4g, x2gd.
+// graviton matches instance types with AWS Graviton (arm64) processors: m7g, c7gn, t4g, x2gd, g5g.
 var graviton = regexp.MustCompile(`^[a-z]+[0-9]+[a-z]*g[a-z]*\.`)
 
-// AMIParameter is the public SSM parameter holding the recommended EKS-optimized Amazon
-// Linux 2023 AMI for a Kubernetes version and instance type.
-func AMIParameter(version, instanceType string) string {
-	arch := "x86_64"
+// instanceFamily splits an instance type into family letters, generation and attributes:
+// "g4dn.xlarge" is g, 4, dn.
+var instanceFamily = regexp.MustCompile(`^([a-z]+)([0-9]+)([a-z-]*)\.`)
+
+// The variants of the EKS-optimized Amazon Linux 2023 AMI: the segment of its SSM parameter
+// after the architecture (EKS user guide, "Retrieve recommended Amazon Linux AMI IDs").
+const (
+	AMIStandard = "standard"
+	AMINvidia   = "nvidia" // NVIDIA driver and container toolkit: g*, gr*, p*
+	AMINeuron   = "neuron" // AWS Neuron driver: Inferentia (inf*) and Trainium (trn*)
+)
+
+// AMIArchitecture is the AMI architecture an instance type runs: arm64 for Graviton.
+func AMIArchitecture(instanceType string) string {
 	if graviton.MatchString(instanceType) {
-		arch = "arm64"
+		return "arm64"
 	}
-	return fmt.Sprintf("/aws/service/eks/optimized-ami/%s/amazon-linux-2023/%s/standard/recommended/image_id", version, arch)
+	return "x86_64"
+}
+
+// AMIVariant is the AL2023 variant an instance type needs: the standard image has no GPU
+// or Neuron driver, so GPU and Inferentia/Trainium nodes would join without their devices.
+func AMIVariant(instanceType string) string {
+	m := instanceFamily.FindStringSubmatch(instanceType)
+	if m == nil {
+		return AMIStandard
+	}
+	family, generation, attributes := m[1], m[2], m[3]
+	switch {
+	case family == "inf" || family == "trn":
+		return AMINeuron
+	case family == "g" && generation == "4" && attributes == "ad":
+		return AMIStandard // g4ad: AMD Radeon GPUs, no NVIDIA driver to load
+	case family == "g" || family == "gr" || family == "p":
+		return AMINvidia
+	}
+	return AMIStandard
+}
+
+// amiRelease is an EKS AMI release as managed node groups name it: "<k8s minor>.<patch>-<date>".
+var amiRelease = regexp.MustCompile(`^(1\.[0-9]+)\.[0-9]+-([0-9]{8})$`)
+
+// ParseAMIRelease splits an AMI release version such as "1.33.5-20251120" into the Kubernetes
+// minor ("1.33") and the build date ("20251120") that name its SSM parameter.
+func ParseAMIRelease(release string) (minor, date string, err error) {
+	m := amiRelease.FindStringSubmatch(release)
+	if m == nil {
+		return "", "", fmt.Errorf("AMI release %q: want <kubernetes version>-<date> such as 1.33.5-20251120", release)
+	}
+	return m[1], m[2], nil
+}
+
+// AMIParameter is the public SSM parameter holding the EKS-optimized Amazon Linux 2023 AMI
+// for a Kubernetes version and instance type: the recommended one when release is empty,
+// else that release's, whose parameter is named after the AMI
+// (amazon-eks-node-al2023-<arch>-<variant>-<minor>-v<date>).
+func AMIParameter(version, instanceType, release string) (string, error) {
+	arch, variant := AMIArchitecture(instanceType), AMIVariant(instanceType)
+	leaf := "recommended"
+	if release != "" {
+		minor, date, err := ParseAMIRelease(release)
+		if err != nil {
+			return "", err
+		}
+		if minor != version {
+			return "", fmt.Errorf("AMI release %s is built for Kubernetes %s, not the cluster's %s", release, minor, version)
+		}
+		leaf = fmt.Sprintf("amazon-eks-node-al2023-%s-%s-%s-v%s", arch, variant, minor, date)
+	}
+	return fmt.Sprintf("/aws/service/eks/optimized-ami/%s/amazon-linux-2023/%s/%s/%s/image_id", version, arch, variant, leaf), nil
 }
 
 func (a *WorkersArgs) validate() error {
@@ -90,15 +156,27 @@ func NewWorkers(ctx *pulumi.Context, name string, args *WorkersArgs, opts ...pul
 	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("workers %s: %w", name, err)
 	}
+	parameter, err := AMIParameter(args.Version, args.InstanceType, args.AMIReleaseVersion)
+	if err != nil {
+		return nil, fmt.Errorf("workers %s: %w", name, err)
+	}
 	w := &Workers{}
 	if err := ctx.RegisterComponentResource(WorkersType, name, w, opts...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(w)
 
-	ami := ssm.LookupParameterOutput(ctx, ssm.LookupParameterOutputArgs{
-		Name: pulumi.String(AMIParameter(args.Version, args.InstanceType)),
-	}, parent).Value()
+	ami := ssm.LookupParameterOutput(ctx, ssm.LookupParameterOutputArgs{Name: pulumi.String(parameter)}, parent).Value()
+	// Which AMI the nodes run is a decision, never a side effect of running `up`: the
+	// recommended parameter moves with every AMI release, so without a pinned release the
+	// image read when the launch template is created is kept (a second `up` weeks later
+	// changes nothing). A pinned release is applied as given, so setting or bumping it rolls
+	// the nodes onto that AMI through the group's instance refresh. Moving to another
+	// Kubernetes minor, architecture or variant needs a release set, or the old image stays.
+	ltOpts := []pulumi.ResourceOption{parent}
+	if args.AMIReleaseVersion == "" {
+		ltOpts = append(ltOpts, pulumi.IgnoreChanges([]string{"imageId"}))
+	}
 	userData := allStrings(func(v ...string) (string, error) {
 		doc, err := NodeUserData(NodeConfigParams{ClusterName: v[0], Endpoint: v[1], CAData: v[2], ServiceCIDR: v[3]})
 		return base64.StdEncoding.EncodeToString([]byte(doc)), err
@@ -137,7 +215,7 @@ func NewWorkers(ctx *pulumi.Context, name string, args *WorkersArgs, opts ...pul
 		},
 		UpdateDefaultVersion: pulumi.Bool(true),
 		Tags:                 withTags(args.Tags),
-	}, parent)
+	}, ltOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("workers %s: create launch template: %w", name, err)
 	}
@@ -162,15 +240,28 @@ func NewWorkers(ctx *pulumi.Context, name string, args *WorkersArgs, opts ...pul
 			Id:      lt.ID(),
 			Version: lt.LatestVersion.ApplyT(func(v int) string { return strconv.Itoa(v) }).(pulumi.StringOutput),
 		},
+		// Every launch-template change makes a new version, and a new version replaces the
+		// nodes a few at a time: an AMI bump or a user-data change reaches every node.
+		InstanceRefresh: autoscaling.GroupInstanceRefreshArgs{
+			Strategy: pulumi.String("Rolling"),
+			Preferences: autoscaling.GroupInstanceRefreshPreferencesArgs{
+				MinHealthyPercentage: pulumi.Int(90),
+			},
+		},
 		Tags: tags,
-	}, parent, pulumi.DependsOn(args.JoinAfter))
+	}, parent, pulumi.DependsOn(args.JoinAfter),
+		// Desired capacity is set when the group is created, then belongs to
+		// cluster-autoscaler: an `up` must not undo its scaling.
+		pulumi.IgnoreChanges([]string{"desiredCapacity"}))
 	if err != nil {
 		return nil, fmt.Errorf("workers %s: create auto scaling group: %w", name, err)
 	}
 
 	w.AutoScalingGroupName = asg.Name
 	w.LaunchTemplateID = lt.ID().ToStringOutput()
-	w.AMI = ami
+	// The image in the template, which under the create-time pin may be older than the
+	// parameter's current value.
+	w.AMI = lt.ImageId.Elem()
 	if err := ctx.RegisterResourceOutputs(w, pulumi.Map{
 		"autoScalingGroupName": w.AutoScalingGroupName,
 		"launchTemplateId":     w.LaunchTemplateID,

@@ -162,7 +162,7 @@ func TestVerify(t *testing.T) {
 	p := testcluster.NewPulumi(t)
 	l := layer{kubeconfig: string(c.Kubeconfig), nodeRoleARN: nodeRoleARN, awsNodeRoleARN: awsNodeRoleARN}
 	e := &env{t: t, cluster: c, stack: p.InlineStack(t.Context(), t, project, stack, l.program())}
-	want := verify.Expectations{Nodes: len(nodes), AWSNodeRoleARN: awsNodeRoleARN}
+	want := verify.Expectations{MinNodes: len(nodes), MaxNodes: len(nodes), AWSNodeRoleARN: awsNodeRoleARN}
 
 	t.Run("fresh EKS: no credentials, coredns stuck", func(t *testing.T) {
 		settle(t, c, want, []string{verify.CheckAWSNodeAnnotation, verify.CheckAWSNodeCredentials, verify.CheckCoreDNSReady})
@@ -199,9 +199,9 @@ func TestVerify(t *testing.T) {
 		settle(t, c, want, nil)
 	})
 
-	t.Run("more nodes wanted than joined", func(t *testing.T) {
+	t.Run("fewer nodes joined than the group's minimum", func(t *testing.T) {
 		w := want
-		w.Nodes = len(nodes) + 1
+		w.MinNodes, w.MaxNodes = len(nodes)+1, len(nodes)+1
 		settle(t, c, w, []string{verify.CheckNodesReady})
 	})
 

@@ -99,8 +99,11 @@ func TestLiveUpVerifyDestroy(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := verify.Expectations{ServiceAccounts: map[types.NamespacedName]string{}}
-	if n, ok := res.Outputs[stack.OutDesiredNodes].Value.(float64); ok {
-		want.Nodes = int(n)
+	if n, ok := res.Outputs[stack.OutMinNodes].Value.(float64); ok {
+		want.MinNodes = int(n)
+	}
+	if n, ok := res.Outputs[stack.OutMaxNodes].Value.(float64); ok {
+		want.MaxNodes = int(n)
 	}
 	want.AWSNodeRoleARN, _ = res.Outputs[stack.OutAwsNodeRoleARN].Value.(string)
 	roles, _ := res.Outputs[stack.OutServiceAccountRoles].Value.(map[string]any)

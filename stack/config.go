@@ -68,6 +68,9 @@ type NodesConfig struct {
 	// AttachCNIPolicy gives the node role AmazonEKS_CNI_Policy too. Off by default: aws-node
 	// gets its credentials through IRSA, and pods must not borrow them from the node.
 	AttachCNIPolicy bool `json:"attachCniPolicy"`
+	// AMIReleaseVersion pins the nodes' AMI to one EKS AMI release ("1.33.5-20251120");
+	// empty: the recommended AMI when the launch template is created, kept from then on.
+	AMIReleaseVersion string `json:"amiReleaseVersion"`
 }
 
 // OIDCConfig tunes the IAM OIDC provider's thumbprints.
@@ -203,7 +206,7 @@ func decodeKey(c *Config, key, v string) error {
 	case "cluster":
 		return strictJSON(v, &c.Cluster, "an object with version, publicAccessCidrs, logRetentionDays, secretsKmsKeyArn")
 	case "nodes":
-		return strictJSON(v, &c.Nodes, "an object with instanceType, desired, min, max, diskGiB, attachCniPolicy")
+		return strictJSON(v, &c.Nodes, "an object with instanceType, desired, min, max, diskGiB, attachCniPolicy, amiReleaseVersion")
 	case "oidc":
 		return strictJSON(v, &c.OIDC, "an object with extraThumbprints, thumbprints")
 	case "serviceAccountRoles":

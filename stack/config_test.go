@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/eks-irsa/eks-irsa/internal/recorder"
 )
@@ -308,7 +309,8 @@ func BenchmarkAWSLayer(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				rec := recorder.New(ProjectName, "test")
-				if err := rec.Run(cfg, Program); err != nil {
+				// Build: Program would wait for the fake cluster's API server.
+				if err := rec.Run(cfg, func(ctx *pulumi.Context) error { _, err := Build(ctx); return err }); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -40,11 +40,14 @@ const (
 	OutClusterLogGroup     = "clusterLogGroupName"
 	OutNodeGroup           = "autoScalingGroupName"
 	OutDesiredNodes        = "desiredNodes"
+	OutMinNodes            = "minNodes"
+	OutMaxNodes            = "maxNodes"
 )
 
-// Program is the Pulumi program.
+// Program is the Pulumi program: Build, with every Kubernetes object held back until the
+// new cluster's API server answers (infra.Readiness).
 func Program(ctx *pulumi.Context) error {
-	outputs, err := Build(ctx)
+	outputs, err := build(ctx, &infra.DefaultReadiness)
 	if err != nil {
 		return err
 	}
@@ -55,9 +58,16 @@ func Program(ctx *pulumi.Context) error {
 }
 
 // Build registers every resource and returns the stack outputs. The configuration is
-// validated first: on a *ConfigError nothing has been registered.
-func Build(ctx *pulumi.Context) (pulumi.Map, error) {
+// validated first: on a *ConfigError nothing has been registered. Unlike Program it does not
+// wait for the API server, so the offline plan can run it with no cluster to reach.
+func Build(ctx *pulumi.Context) (pulumi.Map, error) { return build(ctx, nil) }
+
+func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) {
 	cfg, err := LoadConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := execCredentials(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +108,8 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 		PublicAccessCIDRs: cfg.Cluster.PublicAccessCIDRs,
 		LogRetentionDays:  cfg.Cluster.LogRetentionDays,
 		SecretsKMSKeyARN:  cfg.Cluster.SecretsKMSKeyARN,
+		Credentials:       creds,
+		Readiness:         readiness,
 		Tags:              tags,
 	})
 	if err != nil {
@@ -166,6 +178,7 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 	workers, err := infra.NewWorkers(ctx, name+"-workers", &infra.WorkersArgs{
 		ClusterName:        name,
 		Version:            cfg.Cluster.Version,
+		AMIReleaseVersion:  cfg.Nodes.AMIReleaseVersion,
 		Endpoint:           cluster.Endpoint,
 		CAData:             cluster.CAData,
 		ServiceCIDR:        cluster.ServiceCIDR,
@@ -201,6 +214,8 @@ func Build(ctx *pulumi.Context) (pulumi.Map, error) {
 		OutClusterLogGroup:     cluster.LogGroupName,
 		OutNodeGroup:           workers.AutoScalingGroupName,
 		OutDesiredNodes:        pulumi.Int(cfg.Nodes.Desired),
+		OutMinNodes:            pulumi.Int(cfg.Nodes.Min),
+		OutMaxNodes:            pulumi.Int(cfg.Nodes.Max),
 	}, nil
 }
 

@@ -151,6 +151,8 @@ func TestStackOutputs(t *testing.T) {
 		OutFlowLogGroup:    "/aws/vpc/demo-eks-oidc-test/flow-logs",
 		OutClusterLogGroup: "/aws/eks/demo-eks-oidc-test/cluster",
 		OutDesiredNodes:    4,
+		OutMinNodes:        1,
+		OutMaxNodes:        6,
 	}
 	for name, want := range checks {
 		if out[name] != want {

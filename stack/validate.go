@@ -162,6 +162,7 @@ func (c *Config) check() *validator {
 	c.validateNetwork(v)
 	c.validateCluster(v)
 	c.validateNodes(v)
+	c.validateAMIRelease(v)
 	c.validateOIDC(v)
 	c.validateRoles(v)
 	c.validateAwsAuth(v)

@@ -58,14 +58,18 @@ func nodesReady(ctx context.Context, client kubernetes.Interface, want Expectati
 		}
 		notReady = append(notReady, fmt.Sprintf("%s (%s)", n.Name, strings.TrimSpace(why)))
 	}
+	// The group's size is cluster-autoscaler's to choose within [min, max]; a node that has
+	// registered but is not Ready (a kubelet or CNI fault, or a replacement still joining)
+	// fails the check, so --wait waits for it.
 	seen := fmt.Sprintf("%d of %d nodes Ready", ready, len(nodes.Items))
-	if ready != want.Nodes {
+	bounds := fmt.Sprintf("want every node Ready and %d to %d of them (nodes.min to nodes.max)", want.MinNodes, want.MaxNodes)
+	if len(notReady) > 0 || ready < want.MinNodes || ready > want.MaxNodes {
 		if len(notReady) > 0 {
 			seen += "; not ready: " + strings.Join(notReady, ", ")
 		}
-		return "", fmt.Errorf("%s, want %d Ready", seen, want.Nodes)
+		return "", fmt.Errorf("%s; %s", seen, bounds)
 	}
-	return seen, nil
+	return fmt.Sprintf("%s, within %d to %d", seen, want.MinNodes, want.MaxNodes), nil
 }
 
 func nodeCondition(n corev1.Node, t corev1.NodeConditionType) *corev1.NodeCondition {

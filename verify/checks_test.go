@@ -40,14 +40,33 @@ func TestChecks(t *testing.T) {
 				n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionUnknown}}
 				c.nodes = append(c.nodes, n)
 			},
-			wantSummary: "2 of 3 nodes Ready",
+			wantErr: []string{"2 of 3 nodes Ready", "not ready: ip-10-0-9-10.us-west-2.compute.internal (Ready=Unknown)", "want every node Ready"},
+		},
+		{
+			name: "cluster-autoscaler scaled up within max", check: CheckNodesReady,
+			breaks: func(c *cluster) {
+				n := c.nodes[0].DeepCopy()
+				n.Name = "ip-10-0-9-10.us-west-2.compute.internal"
+				c.nodes = append(c.nodes, n)
+			},
+			wantSummary: "3 of 3 nodes Ready, within 1 to 3",
+		},
+		{
+			name: "cluster-autoscaler scaled down to min", check: CheckNodesReady,
+			breaks:      func(c *cluster) { c.nodes = c.nodes[:1] },
+			wantSummary: "1 of 1 nodes Ready, within 1 to 3",
+		},
+		{
+			name: "more nodes than max", check: CheckNodesReady,
+			want:    func(e *Expectations) { e.MaxNodes = 1 },
+			wantErr: []string{"2 of 2 nodes Ready; want every node Ready and 1 to 1 of them"},
 		},
 		{
 			name: "one node not ready", check: CheckNodesReady,
 			breaks: func(c *cluster) {
 				c.nodes[1].Status.Conditions[1] = corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionFalse, Reason: "KubeletNotReady"}
 			},
-			wantErr: []string{"1 of 2 nodes Ready", "ip-10-0-1-10.us-west-2.compute.internal (Ready=False KubeletNotReady)", "want 2 Ready"},
+			wantErr: []string{"1 of 2 nodes Ready", "ip-10-0-1-10.us-west-2.compute.internal (Ready=False KubeletNotReady)", "want every node Ready"},
 		},
 		{
 			name: "node without a Ready condition", check: CheckNodesReady,
@@ -57,12 +76,12 @@ func TestChecks(t *testing.T) {
 		{
 			name: "no nodes joined", check: CheckNodesReady,
 			breaks:  func(c *cluster) { c.nodes = nil },
-			wantErr: []string{"0 of 0 nodes Ready, want 2 Ready"},
+			wantErr: []string{"0 of 0 nodes Ready; want every node Ready and 1 to 3 of them"},
 		},
 		{
-			name: "fewer nodes than desired", check: CheckNodesReady,
-			want:    func(e *Expectations) { e.Nodes = 3 },
-			wantErr: []string{"2 of 2 nodes Ready, want 3 Ready"},
+			name: "fewer nodes than min", check: CheckNodesReady,
+			want:    func(e *Expectations) { e.MinNodes = 3 },
+			wantErr: []string{"2 of 2 nodes Ready; want every node Ready and 3 to 3 of them"},
 		},
 		{
 			name: "nodes cannot be listed", check: CheckNodesReady,
@@ -296,8 +315,17 @@ func TestExpectationsValidate(t *testing.T) {
 		{name: "test stack", change: func(*Expectations) {}},
 		{
 			name:    "no nodes",
-			change:  func(e *Expectations) { e.Nodes = 0 },
-			wantErr: []string{"desired node count is 0, want at least 1"},
+			change:  func(e *Expectations) { e.MinNodes, e.MaxNodes = 0, 0 },
+			wantErr: []string{"maximum node count is 0, want at least 1"},
+		},
+		{
+			name:   "autoscaler may scale to zero",
+			change: func(e *Expectations) { e.MinNodes = 0 },
+		},
+		{
+			name:    "min above max",
+			change:  func(e *Expectations) { e.MinNodes = 4 },
+			wantErr: []string{"minimum node count is 4, want 0 to the maximum 3"},
 		},
 		{
 			name:    "no aws-node role",
@@ -312,13 +340,13 @@ func TestExpectationsValidate(t *testing.T) {
 		{
 			name: "every problem at once",
 			change: func(e *Expectations) {
-				e.Nodes = -1
+				e.MaxNodes = -1
 				e.AWSNodeRoleARN = "role/aws-node"
 				e.ServiceAccounts[types.NamespacedName{Name: "cluster-autoscaler"}] = testAutoscalerARN
 				e.ServiceAccounts[secretsSA] = "arn:aws:s3:::bucket"
 			},
 			wantErr: []string{
-				"desired node count is -1",
+				"maximum node count is -1",
 				"aws-node role ARN: arn 'role/aws-node' is invalid",
 				`service account "/cluster-autoscaler": want namespace/name`,
 				"service account external-secrets/external-secrets role ARN:",

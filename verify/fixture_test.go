@@ -25,7 +25,8 @@ var (
 
 func testExpectations() Expectations {
 	return Expectations{
-		Nodes:          2,
+		MinNodes:       1,
+		MaxNodes:       3,
 		AWSNodeRoleARN: testAWSNodeARN,
 		ServiceAccounts: map[types.NamespacedName]string{
 			autoscalerSA: testAutoscalerARN,

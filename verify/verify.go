@@ -34,8 +34,9 @@ const DefaultInterval = 5 * time.Second
 
 // Expectations is what the stack says the cluster must look like.
 type Expectations struct {
-	// Nodes is the desired worker count (the Auto Scaling group's desired capacity).
-	Nodes int
+	// MinNodes and MaxNodes bound the Ready worker count: the Auto Scaling group's minimum
+	// and maximum. Desired capacity is cluster-autoscaler's to move between them.
+	MinNodes, MaxNodes int
 	// AWSNodeRoleARN is the IAM role the VPC CNI's service account must carry.
 	AWSNodeRoleARN string
 	// ServiceAccounts maps every other configured IRSA service account to its role ARN.
@@ -45,8 +46,11 @@ type Expectations struct {
 // Validate reports every problem with e at once.
 func (e Expectations) Validate() error {
 	var errs []error
-	if e.Nodes < 1 {
-		errs = append(errs, fmt.Errorf("desired node count is %d, want at least 1 (coredns needs a node)", e.Nodes))
+	if e.MaxNodes < 1 {
+		errs = append(errs, fmt.Errorf("maximum node count is %d, want at least 1 (coredns needs a node)", e.MaxNodes))
+	}
+	if e.MinNodes < 0 || e.MinNodes > e.MaxNodes {
+		errs = append(errs, fmt.Errorf("minimum node count is %d, want 0 to the maximum %d", e.MinNodes, e.MaxNodes))
 	}
 	if err := roleARN(e.AWSNodeRoleARN); err != nil {
 		errs = append(errs, fmt.Errorf("aws-node role ARN: %w", err))

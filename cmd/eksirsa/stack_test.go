@@ -100,6 +100,8 @@ func testStackOutputs() auto.OutputMap {
 		stack.OutClusterName:    {Value: "demo-eks-oidc-test"},
 		stack.OutKubeconfig:     {Value: testKubeconfig, Secret: true},
 		stack.OutDesiredNodes:   {Value: float64(4)},
+		stack.OutMinNodes:       {Value: float64(1)},
+		stack.OutMaxNodes:       {Value: float64(6)},
 		stack.OutAwsNodeRoleARN: {Value: roleARN("aws-node")},
 		stack.OutServiceAccountRoles: {Value: map[string]any{
 			"kube-system/aws-node":                     roleARN("aws-node"),
@@ -282,7 +284,7 @@ func TestVerify(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	for _, w := range []string{
-		"PASS nodes-ready: 4 of 4 nodes Ready\n",
+		"PASS nodes-ready: 4 of 4 nodes Ready, within 1 to 6\n",
 		"PASS aws-node-annotation: kube-system/aws-node eks.amazonaws.com/role-arn=" + roleARN("aws-node") + "\n",
 		// Every configured account is create mode in the test stack, so all three are checked.
 		"PASS irsa-service-accounts: 3 service accounts annotated",

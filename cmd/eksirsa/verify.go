@@ -22,7 +22,8 @@ func newVerifyCommand(opts *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Check with client-go that the cluster's pods get AWS credentials through IRSA",
-		Long: `verify checks, one line per check: nodes Ready equal to the desired count; the aws-node
+		Long: `verify checks, one line per check: every node Ready, and between the group's minimum and
+maximum (cluster-autoscaler owns the count in between); the aws-node
 DaemonSet fully updated and available; the aws-node ServiceAccount annotated with the stack's
 role ARN; every aws-node pod carrying AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE and the
 projected token volume; coredns Running and Ready; every configured IRSA account annotated.
@@ -90,16 +91,22 @@ func loadStackConfig(opts *options) (*stack.Config, error) {
 	return c, err
 }
 
-// expectations reads what verify checks from the stack's outputs: the desired node count,
-// the aws-node role and the roles of the accounts the stack annotates or creates (an account
+// expectations reads what verify checks from the stack's outputs: the group's minimum and
+// maximum node counts, the aws-node role and the roles of the accounts the stack annotates or creates (an account
 // in mode none is left for something else to annotate).
 func expectations(outs auto.OutputMap, cfg *stack.Config) (verify.Expectations, error) {
 	want := verify.Expectations{ServiceAccounts: map[types.NamespacedName]string{}}
-	nodes, ok := outs[stack.OutDesiredNodes].Value.(float64)
-	if !ok {
-		return want, fmt.Errorf("output %s is %v, want a number", stack.OutDesiredNodes, outs[stack.OutDesiredNodes].Value)
+	for _, o := range []struct {
+		name string
+		to   *int
+	}{{stack.OutMinNodes, &want.MinNodes}, {stack.OutMaxNodes, &want.MaxNodes}} {
+		n, ok := outs[o.name].Value.(float64)
+		if !ok {
+			return want, fmt.Errorf("output %s is %v, want a number (a stack last updated before it existed needs an `up`)", o.name, outs[o.name].Value)
+		}
+		*o.to = int(n)
 	}
-	want.Nodes = int(nodes)
+	var ok bool
 	if want.AWSNodeRoleARN, ok = outs[stack.OutAwsNodeRoleARN].Value.(string); !ok {
 		return want, fmt.Errorf("output %s is %v, want a role ARN", stack.OutAwsNodeRoleARN, outs[stack.OutAwsNodeRoleARN].Value)
 	}

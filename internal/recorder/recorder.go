@@ -34,7 +34,10 @@ type Registration struct {
 	RetainOnDelete       bool
 	Protect              bool
 	DeleteBeforeReplace  bool
-	Outputs              resource.PropertyMap
+	// IgnoreChanges are the input properties the engine keeps at their value in the state
+	// (pulumi.IgnoreChanges), so a later update never changes them.
+	IgnoreChanges []string
+	Outputs       resource.PropertyMap
 }
 
 // Invoke is one data-source call.
@@ -103,6 +106,7 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 		reg.RetainOnDelete = rpc.GetRetainOnDelete()
 		reg.Protect = rpc.GetProtect()
 		reg.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
+		reg.IgnoreChanges = slices.Clone(rpc.GetIgnoreChanges())
 		if pd := rpc.GetPropertyDependencies(); len(pd) > 0 {
 			reg.PropertyDependencies = make(map[string][]string, len(pd))
 			for k, v := range pd {

@@ -100,10 +100,23 @@ func (c *Cluster) LogPath(name string) string {
 // A port taken by someone else between its reservation and the bind is retried with new ports.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// Options are what a test can add to the control plane Start runs.
+type Options struct {
+	// AWSIAM, when set, makes the apiserver also accept `aws eks get-token` tokens, through
+	// a webhook token authenticator standing in for EKS's (see AWSIAMAuth).
+	AWSIAM *AWSIAMAuth
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, opts Options) *Cluster {
+	t.Helper()
 	bin := ToolsBin(t)
 	began := time.Now()
 	for attempt := 1; ; attempt++ {
-		c, err := start(t, bin)
+		c, err := start(t, bin, opts)
 		if err == nil {
 			c.StartTime = time.Since(began)
 			t.Logf("testcluster: control plane ready at %s in %s (dir %s)", c.Server, c.StartTime.Round(time.Millisecond), c.Dir)
@@ -126,7 +139,7 @@ var errPortInUse = errors.New("a reserved port was taken before the process boun
 
 // start is one attempt of Start. On error the returned Cluster, if any, holds the processes
 // started so far.
-func start(t testing.TB, bin string) (*Cluster, error) {
+func start(t testing.TB, bin string, opts Options) (*Cluster, error) {
 	dir := t.TempDir()
 	ctx := t.Context()
 
@@ -179,26 +192,37 @@ func start(t testing.TB, bin string) (*Cluster, error) {
 	if err := os.WriteFile(tokenFile, []byte(tokens), 0o600); err != nil {
 		return c, err
 	}
-	api, err := startProcess(t, dir, toolAPIServer, filepath.Join(bin, toolAPIServer),
-		"--etcd-servers="+etcdURL,
+	var authnFlags []string
+	if opts.AWSIAM != nil {
+		config, err := opts.AWSIAM.startTokenWebhook(t, dir, pki.ca)
+		if err != nil {
+			return c, fmt.Errorf("aws-iam authenticator: %w", err)
+		}
+		authnFlags = append(authnFlags,
+			"--authentication-token-webhook-config-file="+config,
+			"--authentication-token-webhook-version=v1")
+	}
+	api, err := startProcess(t, dir, toolAPIServer, filepath.Join(bin, toolAPIServer), append([]string{
+		"--etcd-servers=" + etcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(ports[2]),
-		"--cert-dir="+filepath.Join(dir, "apiserver-certs"),
-		"--tls-cert-file="+pki.servingCert,
-		"--tls-private-key-file="+pki.servingKey,
-		"--client-ca-file="+pki.caFile,
-		"--token-auth-file="+tokenFile,
+		"--secure-port=" + strconv.Itoa(ports[2]),
+		"--cert-dir=" + filepath.Join(dir, "apiserver-certs"),
+		"--tls-cert-file=" + pki.servingCert,
+		"--tls-private-key-file=" + pki.servingKey,
+		"--client-ca-file=" + pki.caFile,
+		"--token-auth-file=" + tokenFile,
 		"--authorization-mode=Node,RBAC",
-		"--service-account-issuer="+c.ServiceAccountIssuer,
-		"--service-account-key-file="+pki.saVerifyingKey,
-		"--service-account-signing-key-file="+pki.saSigningKey,
-		"--service-cluster-ip-range="+ServiceCIDR,
+		"--service-account-issuer=" + c.ServiceAccountIssuer,
+		"--service-account-key-file=" + pki.saVerifyingKey,
+		"--service-account-signing-key-file=" + pki.saSigningKey,
+		"--service-cluster-ip-range=" + ServiceCIDR,
 		"--allow-privileged=true",
 		// The default reconciler publishes the advertise address as the kubernetes Service's
 		// endpoint and refuses a loopback one; nothing here routes to that Service.
 		"--endpoint-reconciler-type=none",
 		"--profiling=false",
+	}, authnFlags...)...,
 	)
 	if err != nil {
 		return c, err

@@ -3,6 +3,7 @@ package testcluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -85,6 +86,31 @@ func (k *Kubelets) fail(err error) {
 	k.mu.Unlock()
 }
 
+// Join registers one more node, as the kubelet of a new instance does when it boots, unless
+// a node of that name is already registered.
+func (k *Kubelets) Join(ctx context.Context, name string) error {
+	k.mu.Lock()
+	joined := slices.Contains(k.nodes, name)
+	k.mu.Unlock()
+	if joined {
+		return nil
+	}
+	if err := k.register(ctx, name); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	k.mu.Lock()
+	k.nodes = append(k.nodes, name)
+	k.mu.Unlock()
+	return nil
+}
+
+// Nodes returns the names of the registered nodes.
+func (k *Kubelets) Nodes() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.nodes)
+}
+
 // register creates a Node and reports it Ready, as a kubelet does on its first boot.
 func (k *Kubelets) register(ctx context.Context, name string) error {
 	node, err := k.c.Client.CoreV1().Nodes().Create(ctx, &corev1.Node{
@@ -138,9 +164,14 @@ func (k *Kubelets) bind(ctx context.Context, pod *corev1.Pod) error {
 	node := daemonSetNode(pod)
 	if node == "" {
 		k.mu.Lock()
-		node = k.nodes[k.next%len(k.nodes)]
-		k.next++
+		if len(k.nodes) > 0 {
+			node = k.nodes[k.next%len(k.nodes)]
+			k.next++
+		}
 		k.mu.Unlock()
+		if node == "" {
+			return nil // no node yet: the pod stays Pending, as with a scheduler and no nodes
+		}
 	}
 	return k.c.Client.CoreV1().Pods(pod.Namespace).Bind(ctx, &corev1.Binding{
 		ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID},
