@@ -584,7 +584,8 @@ func TestConfigRulesAcceptWhatAWSAccepts(t *testing.T) {
 				t.Errorf("warnings:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(tc.warnings, "\n  "))
 			}
 			rec := recorder.New(ProjectName, "test")
-			if err := rec.Run(tc.cfg, Program); err != nil {
+			// Build: Program would wait for the fake cluster's API server.
+			if err := rec.Run(tc.cfg, func(ctx *pulumi.Context) error { _, err := Build(ctx); return err }); err != nil {
 				t.Fatalf("refused: %v", err)
 			}
 		})
