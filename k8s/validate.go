@@ -2,6 +2,7 @@ package k8s
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
@@ -109,3 +110,29 @@ func mapUserARN(s string) (string, error) {
 	}
 	return s, nil
 }
+
+// The rules below are about configuration, not programming: package stack applies them to
+// its config before anything is registered, so they surface with the config key. They live
+// here, beside the lists and the parser the components use, so there is one copy of each.
+
+// IsEKSOwnedAccount reports whether namespace/name is an account EKS creates in every cluster
+// (the VPC CNI, CoreDNS, kube-proxy): creating it would take over EKS's object, and destroy
+// would then delete it.
+func IsEKSOwnedAccount(namespace, name string) bool {
+	return namespace == KubeSystemNamespace && slices.Contains(eksAccounts, name)
+}
+
+// IsClusterNamespace reports whether namespace exists in every cluster: creating it would make
+// destroy delete it.
+func IsClusterNamespace(namespace string) bool { return slices.Contains(clusterNamespaces, namespace) }
+
+// MappedRoleARN is the ARN aws-auth carries for a role ARN (the path stripped, see mapRoleARN),
+// or an error naming the accepted shape.
+func MappedRoleARN(arn string) (string, error) { return mapRoleARN(arn) }
+
+// MappedUserARN checks a user ARN as aws-auth carries it.
+func MappedUserARN(arn string) (string, error) { return mapUserARN(arn) }
+
+// MappingKey is how aws-iam-authenticator tells mappings apart: by lower-cased ARN, keeping
+// only the last of two that collide.
+func MappingKey(mappedARN string) string { return strings.ToLower(mappedARN) }

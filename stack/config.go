@@ -131,7 +131,7 @@ func Defaults() Config {
 			FlowLogs:          true,
 		},
 		Cluster: ClusterConfig{
-			Version:           "1.33",
+			Version:           "1.35",
 			PublicAccessCIDRs: []string{"0.0.0.0/0"},
 			LogRetentionDays:  30,
 		},

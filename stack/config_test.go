@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -93,7 +95,7 @@ func TestBadConfigIsRejectedBeforeAnythingIsCreated(t *testing.T) {
 		{"no availability zones", func(t *testing.T) map[string]string {
 			c := set(t, "network.availabilityZones", []string{})
 			return c
-		}, []string{"network.availabilityZones", "at least one availability zone"}},
+		}, []string{"network.availabilityZones", "at least two availability zones"}},
 		{"availability zone of another region", func(t *testing.T) map[string]string {
 			return set(t, "network.availabilityZones", []string{"us-west-2a", "us-east-1b", "us-west-2c"})
 		}, []string{`network.availabilityZones[1] = "us-east-1b"`, "not an availability zone of region us-west-2"}},
@@ -110,9 +112,9 @@ func TestBadConfigIsRejectedBeforeAnythingIsCreated(t *testing.T) {
 		{"instance type", func(t *testing.T) map[string]string { return set(t, "nodes.instanceType", "medium") },
 			[]string{`nodes.instanceType = "medium"`, "such as t3.medium"}},
 		{"version not 1.NN", func(t *testing.T) map[string]string { return set(t, "cluster.version", "v1.33.2") },
-			[]string{`cluster.version = "v1.33.2"`, `"1.33"`}},
+			[]string{`cluster.version = "v1.33.2"`, `such as "1.35"`}},
 		{"version below the floor", func(t *testing.T) map[string]string { return set(t, "cluster.version", "1.21") },
-			[]string{`cluster.version = "1.21"`, "want 1.29 or newer"}},
+			[]string{`cluster.version = "1.21"`, "EKS no longer creates it"}},
 		{"cluster name EKS refuses", func(t *testing.T) map[string]string { return set(t, "clusterName", "-demo cluster") },
 			[]string{`clusterName = "-demo cluster"`, "letter or digit"}},
 		{"cluster name too long", func(t *testing.T) map[string]string { return set(t, "clusterName", strings.Repeat("c", 101)) },
@@ -133,13 +135,13 @@ func TestBadConfigIsRejectedBeforeAnythingIsCreated(t *testing.T) {
 		}, []string{`serviceAccountRoles[0].managedPolicyArns[0] = "AmazonS3ReadOnlyAccess"`, "arn:aws:iam::aws:policy/"}},
 		{"inline policy not a policy document", func(t *testing.T) map[string]string {
 			return withRoles(t, role("apps", "api", map[string]any{"inlinePolicy": map[string]any{"Statement": "allow all"}}))
-		}, []string{"serviceAccountRoles[0].inlinePolicy", `Version must be "2012-10-17"`}},
+		}, []string{`serviceAccountRoles[0].inlinePolicy.Version = ""`, `want "2012-10-17"`}},
 		{"inline policy statement without resource", func(t *testing.T) map[string]string {
 			return withRoles(t, role("apps", "api", map[string]any{"inlinePolicy": map[string]any{"Version": "2012-10-17",
 				"Statement": []any{map[string]any{"Effect": "Allow", "Action": "s3:*"}}}}))
-		}, []string{"serviceAccountRoles[0].inlinePolicy", "Statement[0] needs Resource"}},
+		}, []string{`serviceAccountRoles[0].inlinePolicy.Statement[0] = ""`, "the statement needs Resource or NotResource"}},
 		{"bad namespace", func(t *testing.T) map[string]string { return withRoles(t, role("Apps_1", "api", nil)) },
-			[]string{`serviceAccountRoles[0].namespace = "Apps_1"`, "lower-case"}},
+			[]string{`serviceAccountRoles[0].namespace = "Apps_1"`, "a lowercase RFC 1123 label"}},
 		{"bad account mode", func(t *testing.T) map[string]string {
 			return withRoles(t, role("apps", "api", map[string]any{"account": "adopt"}))
 		}, []string{`serviceAccountRoles[0].account = "adopt"`, `"annotate"`}},
@@ -345,5 +347,247 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// refusedExactly runs the program on cfg and checks that it is refused with exactly these
+// problems (each a whole "key = value: what is accepted" line) and registers nothing.
+func refusedExactly(t *testing.T, cfg map[string]string, lines ...string) {
+	t.Helper()
+	rec := recorder.New(ProjectName, "test")
+	err := rec.Run(cfg, Program)
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("want a *ConfigError, got %v", err)
+	}
+	var got []string
+	for _, p := range ce.Problems {
+		got = append(got, p.String())
+	}
+	if !slices.Equal(got, lines) {
+		t.Errorf("problems:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(lines, "\n  "))
+	}
+	if n := len(rec.Registrations()); n != 0 {
+		t.Errorf("%d resources registered before the config was rejected", n)
+	}
+	if n := len(rec.Invokes()); n != 0 {
+		t.Errorf("%d invokes made before the config was rejected", n)
+	}
+}
+
+// withAwsAuth sets awsAuth roles (arn, username, groups).
+func withAwsAuth(t *testing.T, arns ...string) map[string]string {
+	var roles []any
+	for _, a := range arns {
+		roles = append(roles, map[string]any{"arn": a, "username": "admin", "groups": []string{"system:masters"}})
+	}
+	return set(t, "awsAuth", map[string]any{"roles": roles})
+}
+
+func policyWith(stmt map[string]any) map[string]any {
+	s := map[string]any{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/*"}
+	for k, v := range stmt {
+		if v == nil {
+			delete(s, k)
+		} else {
+			s[k] = v
+		}
+	}
+	return map[string]any{"Version": "2012-10-17", "Statement": []any{s}}
+}
+
+const creatable = "EKS creates 1.32, 1.33, 1.34, 1.35"
+
+// Each rule AWS, EKS, IAM or Kubernetes would apply at deploy, refused offline with the key,
+// the value and what is accepted, nothing registered. The day is the package's pinned today.
+func TestConfigRulesRefuseWhatAWSWouldRefuse(t *testing.T) {
+	thumb := func(i int) string { return strings.Repeat(string(rune('a'+i)), 40) }
+	many := func(n int, f func(int) string) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = f(i)
+		}
+		return out
+	}
+	manyTags := map[string]string{}
+	for i := range 46 {
+		manyTags[fmt.Sprintf("t%02d", i)] = "x"
+	}
+	cases := []struct {
+		name  string
+		at    string // the day, when not the pinned today
+		cfg   func(t *testing.T) map[string]string
+		lines []string
+	}{
+		// Kubernetes versions: the EKS release calendar in eks-kubernetes-versions.csv.
+		{"version past extended support", "", func(t *testing.T) map[string]string { return set(t, "cluster.version", "1.31") },
+			[]string{`eks-irsa:cluster.version = "1.31": EKS no longer creates it: extended support ended 2026-11-26; ` + creatable}},
+		{"version not released", "", func(t *testing.T) map[string]string { return set(t, "cluster.version", "1.99") },
+			[]string{`eks-irsa:cluster.version = "1.99": not in the EKS release calendar checked 2026-11-29 (stack/eks-kubernetes-versions.csv); ` + creatable + `. If EKS has released it since, add its row`}},
+		{"version older than the calendar", "", func(t *testing.T) map[string]string { return set(t, "cluster.version", "1.21") },
+			[]string{`eks-irsa:cluster.version = "1.21": EKS no longer creates it (older than 1.27, whose extended support ended 2025-07-24); ` + creatable}},
+		{"version in the calendar, released later", "2026-01-01", func(t *testing.T) map[string]string { return set(t, "cluster.version", "1.35") },
+			[]string{`eks-irsa:cluster.version = "1.35": EKS releases it on 2026-01-27; EKS creates 1.29, 1.30, 1.31, 1.32, 1.33, 1.34`}},
+		// Availability zones: two or more, named exactly.
+		{"one availability zone", "", func(t *testing.T) map[string]string {
+			return set(t, "network", map[string]any{"availabilityZones": []string{"us-west-2a"}, "publicSubnets": []string{"10.0.1.0/24"}, "privateSubnets": []string{"10.0.101.0/24"}})
+		}, []string{`eks-irsa:network.availabilityZones = "[us-west-2a]": list at least two availability zones of us-west-2 (EKS needs subnets in two or more; three is usual)`}},
+		{"Local Zone", "", func(t *testing.T) map[string]string {
+			return set(t, "network.availabilityZones", []string{"us-west-2a", "us-west-2-lax-1a", "us-west-2c"})
+		}, []string{`eks-irsa:network.availabilityZones[1] = "us-west-2-lax-1a": a Local Zone or Wavelength Zone; EKS places its control plane only in availability zones (want e.g. us-west-2a)`}},
+		{"zone named by prefix", "", func(t *testing.T) map[string]string {
+			return set(t, "network.availabilityZones", []string{"us-west-2a", "us-west-2bb", "us-west-2c"})
+		}, []string{`eks-irsa:network.availabilityZones[1] = "us-west-2bb": not an availability zone of region us-west-2 (want the region and one letter, e.g. us-west-2a)`}},
+		{"subnet smaller than /28", "", func(t *testing.T) map[string]string {
+			return set(t, "network.publicSubnets", []string{"10.0.1.0/24", "10.0.2.0/29", "10.0.3.0/24"})
+		}, []string{`eks-irsa:network.publicSubnets[1] = "10.0.2.0/29": a subnet's prefix length must be between /16 and /28`}},
+		// The public endpoint.
+		{"private public-access CIDR", "", func(t *testing.T) map[string]string {
+			return set(t, "cluster.publicAccessCidrs", []string{"198.51.100.0/24", "192.168.1.0/24", "100.64.0.0/16"})
+		}, []string{
+			`eks-irsa:cluster.publicAccessCidrs[1] = "192.168.1.0/24": inside 192.168.0.0/16, which is not publicly routable: the public endpoint never sees such addresses and EKS refuses them (the private endpoint serves the VPC)`,
+			`eks-irsa:cluster.publicAccessCidrs[2] = "100.64.0.0/16": inside 100.64.0.0/10, which is not publicly routable: the public endpoint never sees such addresses and EKS refuses them (the private endpoint serves the VPC)`,
+		}},
+		{"more public-access CIDRs than EKS takes", "", func(t *testing.T) map[string]string {
+			return set(t, "cluster.publicAccessCidrs", many(41, func(i int) string { return fmt.Sprintf("198.51.%d.0/24", i) }))
+		}, []string{`eks-irsa:cluster.publicAccessCidrs = "41": EKS accepts at most 40 public access CIDRs`}},
+		// Logs.
+		{"log retention CloudWatch does not offer", "", func(t *testing.T) map[string]string { return set(t, "cluster.logRetentionDays", 45) },
+			[]string{`eks-irsa:cluster.logRetentionDays = "45": CloudWatch Logs accepts one of [1 3 5 7 14 30 60 90 120 150 180 365 400 545 731 1096 1827 2192 2557 2922 3288 3653], or 0 to keep logs forever`}},
+		// Envelope encryption.
+		{"KMS key in another region", "", func(t *testing.T) map[string]string {
+			return set(t, "cluster.secretsKmsKeyArn", "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+		}, []string{`eks-irsa:cluster.secretsKmsKeyArn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab": the key is in us-east-1; EKS needs a key in the cluster's region us-west-2`}},
+		{"KMS key in another partition", "", func(t *testing.T) map[string]string {
+			return set(t, "cluster.secretsKmsKeyArn", "arn:aws-cn:kms:us-west-2:123456789012:alias/eks")
+		}, []string{`eks-irsa:cluster.secretsKmsKeyArn = "arn:aws-cn:kms:us-west-2:123456789012:alias/eks": partition aws-cn, but region us-west-2 is in partition aws`}},
+		// IAM role names.
+		{"role names differing only by case", "", func(t *testing.T) map[string]string {
+			return withRoles(t, role("apps", "api", map[string]any{"roleName": "App-Role"}), role("apps", "web", map[string]any{"roleName": "app-role"}))
+		}, []string{`eks-irsa:serviceAccountRoles[1].roleName = "app-role": IAM role name already used by serviceAccountRoles[0] (IAM ignores case in role names); set a distinct roleName`}},
+		{"role name equal to a derived one but for case", "", func(t *testing.T) map[string]string {
+			return withRoles(t, role("apps", "api", map[string]any{"roleName": "Demo-EKS-OIDC-Test-Node"}))
+		}, []string{`eks-irsa:serviceAccountRoles[0].roleName = "Demo-EKS-OIDC-Test-Node": IAM role name already used by the stack's own role demo-eks-oidc-test-node (IAM ignores case in role names); set a distinct roleName`}},
+		// OIDC thumbprints: what is configured, plus the chain's root only when it is read.
+		{"six explicit thumbprints", "", func(t *testing.T) map[string]string {
+			return set(t, "oidc", map[string]any{"thumbprints": many(4, thumb), "extraThumbprints": many(2, func(i int) string { return thumb(i + 4) })})
+		}, []string{`eks-irsa:oidc = "6": 6 thumbprints (oidc.thumbprints and oidc.extraThumbprints); an IAM OIDC provider holds at most 5`}},
+		{"five extra thumbprints besides the chain", "", func(t *testing.T) map[string]string {
+			return set(t, "oidc.extraThumbprints", many(5, thumb))
+		}, []string{`eks-irsa:oidc = "6": 6 thumbprints (the issuer chain's root and oidc.extraThumbprints); an IAM OIDC provider holds at most 5`}},
+		// Kubernetes objects EKS owns (these were k8s component errors, after registration).
+		{"creating an account EKS owns", "", func(t *testing.T) map[string]string {
+			return withRoles(t, role("kube-system", "coredns", map[string]any{"account": "create"}))
+		}, []string{`eks-irsa:serviceAccountRoles[0].account = "create": EKS creates kube-system/coredns in every cluster, and destroy would delete it; use "annotate"`}},
+		{"creating a built-in namespace", "", func(t *testing.T) map[string]string {
+			return withRoles(t, role("kube-public", "api", map[string]any{"account": "create", "createNamespace": true}))
+		}, []string{`eks-irsa:serviceAccountRoles[0].createNamespace = "true": namespace "kube-public" exists in every cluster, and destroy would delete it; leave createNamespace false`}},
+		// aws-auth.
+		{"the same role mapped twice", "", func(t *testing.T) map[string]string {
+			return withAwsAuth(t, "arn:aws:iam::123456789012:role/Admin", "arn:aws:iam::123456789012:role/team/admin")
+		}, []string{`eks-irsa:awsAuth.roles[1].arn = "arn:aws:iam::123456789012:role/team/admin": already mapped by awsAuth.roles[0].arn; aws-auth would keep only one of them`}},
+		{"mapping from another partition", "", func(t *testing.T) map[string]string {
+			return withAwsAuth(t, "arn:aws-us-gov:iam::123456789012:role/admin")
+		}, []string{`eks-irsa:awsAuth.roles[0].arn = "arn:aws-us-gov:iam::123456789012:role/admin": not in partition aws (region us-west-2): no caller of this cluster can have it`}},
+		// Tags.
+		{"tag keys differing only by case", "", func(t *testing.T) map[string]string {
+			return set(t, "tags", map[string]string{"Team": "a", "team": "b", "environment": "c"})
+		}, []string{
+			`eks-irsa:tags = "environment": differs from the tag "Environment" only by case; IAM treats tag keys case-insensitively`,
+			`eks-irsa:tags = "team": differs from the tag "Team" only by case; IAM treats tag keys case-insensitively`,
+		}},
+		{"tag characters IAM refuses", "", func(t *testing.T) map[string]string { return set(t, "tags", map[string]string{"cost#centre": "a,b"}) },
+			[]string{
+				`eks-irsa:tags = "cost#centre": tag keys may hold only letters, digits, spaces and _.:/=+-@`,
+				`eks-irsa:tags.cost#centre = "a,b": tag values may hold only letters, digits, spaces and _.:/=+-@`,
+			}},
+		{"more tags than a resource holds", "", func(t *testing.T) map[string]string { return set(t, "tags", manyTags) },
+			[]string{`eks-irsa:tags = "46": 51 tags with ServiceType, Environment and the 3 the stack adds; AWS allows 50 per resource`}},
+		// Managed policies.
+		{"managed policy in another partition, twice", "", func(t *testing.T) map[string]string {
+			arn := "arn:aws-cn:iam::aws:policy/ReadOnlyAccess"
+			return withRoles(t, role("apps", "api", map[string]any{"managedPolicyArns": []string{arn, arn}}))
+		}, []string{
+			`eks-irsa:serviceAccountRoles[0].managedPolicyArns[0] = "arn:aws-cn:iam::aws:policy/ReadOnlyAccess": partition aws-cn, but region us-west-2 is in partition aws`,
+			`eks-irsa:serviceAccountRoles[0].managedPolicyArns[1] = "arn:aws-cn:iam::aws:policy/ReadOnlyAccess": partition aws-cn, but region us-west-2 is in partition aws`,
+			`eks-irsa:serviceAccountRoles[0].managedPolicyArns[1] = "arn:aws-cn:iam::aws:policy/ReadOnlyAccess": listed twice (also managedPolicyArns[0])`,
+		}},
+		{"more managed policies than IAM attaches", "", func(t *testing.T) map[string]string {
+			return withRoles(t, role("apps", "api", map[string]any{"managedPolicyArns": many(21, func(i int) string { return fmt.Sprintf("arn:aws:iam::aws:policy/P%d", i) })}))
+		}, []string{`eks-irsa:serviceAccountRoles[0].managedPolicyArns = "21": IAM attaches at most 20 managed policies to a role (10 without a quota increase)`}},
+		// Inline policy grammar (PutRolePolicy's MalformedPolicyDocument) and size.
+		{"partition variable IAM does not have", "", func(t *testing.T) map[string]string {
+			return withRoles(t, role("apps", "api", map[string]any{"inlinePolicy": policyWith(map[string]any{"Resource": "arn:${partition}:s3:::bucket/*"})}))
+		}, []string{`eks-irsa:serviceAccountRoles[0].inlinePolicy.Statement[0].Resource = "arn:${partition}:s3:::bucket/*": IAM has no partition variable; write "aws", or * as upstream policies do`}},
+		{"statement IAM cannot parse", "", func(t *testing.T) map[string]string {
+			return withRoles(t, role("apps", "api", map[string]any{"inlinePolicy": policyWith(map[string]any{"Sid": "read-only", "NotAction": "s3:*", "Principal": "*", "Resource": "bucket", "Action": "s3 get"})}))
+		}, []string{
+			`eks-irsa:serviceAccountRoles[0].inlinePolicy.Statement[0].Principal = "*": an identity policy names no principal: the role is the principal`,
+			`eks-irsa:serviceAccountRoles[0].inlinePolicy.Statement[0].Sid = "read-only": want letters and digits only`,
+			`eks-irsa:serviceAccountRoles[0].inlinePolicy.Statement[0].NotAction = "s3:*": a statement has Action or NotAction, not both`,
+			`eks-irsa:serviceAccountRoles[0].inlinePolicy.Statement[0].Resource = "bucket": want an ARN (arn:partition:service:region:account:resource) or *`,
+		}},
+		{"policy element IAM does not know", "", func(t *testing.T) map[string]string {
+			p := policyWith(map[string]any{"Action": []string{"s3:GetObject", "s3 get"}})
+			p["Condition"] = map[string]any{}
+			return withRoles(t, role("apps", "api", map[string]any{"inlinePolicy": p}))
+		}, []string{
+			`eks-irsa:serviceAccountRoles[0].inlinePolicy.Condition = "{}": IAM knows no such element (want Version, Id, Statement)`,
+			`eks-irsa:serviceAccountRoles[0].inlinePolicy.Statement[0].Action = "s3 get": want service:Action (wildcards allowed) or *`,
+		}},
+		{"inline policy over IAM's size limit", "", func(t *testing.T) map[string]string {
+			return withRoles(t, role("apps", "api", map[string]any{"inlinePolicy": policyWith(map[string]any{"Action": many(500, func(i int) string { return fmt.Sprintf("s3:GetObjectNumber%04d", i) })})}))
+		}, []string{`eks-irsa:serviceAccountRoles[0].inlinePolicy = "12603 characters": IAM limits a role's inline policies to 10240 characters (whitespace not counted); split it into a managed policy`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.at != "" {
+				Now = func() time.Time { return day(tc.at) }
+				defer func() { Now = func() time.Time { return today } }()
+			}
+			refusedExactly(t, tc.cfg(t), tc.lines...)
+		})
+	}
+}
+
+// What AWS accepts is accepted: logs that never expire, five explicit thumbprints, a version
+// in extended support (with a warning), the load balancer controller (with its flags).
+func TestConfigRulesAcceptWhatAWSAccepts(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		cfg      map[string]string
+		warnings []string
+	}{
+		{"logs that never expire", set(t, "cluster.logRetentionDays", 0), nil},
+		{"five explicit thumbprints", set(t, "oidc.thumbprints", []string{
+			strings.Repeat("a", 40), strings.Repeat("b", 40), strings.Repeat("c", 40), strings.Repeat("d", 40), strings.Repeat("e", 40)}), nil},
+		{"version in extended support", set(t, "cluster.version", "1.33"), []string{
+			`eks-irsa:cluster.version = "1.33": in extended support since 2026-07-29 (billed at the extended-support rate), ending 2027-07-29; 1.35 is in standard support`}},
+		{"eleven managed policies", withRoles(t, role("apps", "api", map[string]any{"managedPolicyArns": []string{
+			"arn:aws:iam::aws:policy/A", "arn:aws:iam::aws:policy/B", "arn:aws:iam::aws:policy/C", "arn:aws:iam::aws:policy/D",
+			"arn:aws:iam::aws:policy/E", "arn:aws:iam::aws:policy/F", "arn:aws:iam::aws:policy/G", "arn:aws:iam::aws:policy/H",
+			"arn:aws:iam::aws:policy/I", "arn:aws:iam::aws:policy/J", "arn:aws:iam::aws:policy/K"}})), []string{
+			`eks-irsa:serviceAccountRoles[0].managedPolicyArns = "11": more than 10 managed policies needs the IAM quota "Managed policies per role" raised`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Decode(tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, w := range c.Warnings() {
+				if !strings.Contains(w.Key, "serviceAccountRoles") || !strings.Contains(w.Want, "--aws-vpc-id") {
+					got = append(got, w.String())
+				}
+			}
+			if !slices.Equal(got, tc.warnings) {
+				t.Errorf("warnings:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(tc.warnings, "\n  "))
+			}
+			rec := recorder.New(ProjectName, "test")
+			// Build: Program would wait for the fake cluster's API server.
+			if err := rec.Run(tc.cfg, func(ctx *pulumi.Context) error { _, err := Build(ctx); return err }); err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+		})
 	}
 }

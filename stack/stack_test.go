@@ -185,10 +185,10 @@ func TestStackOutputs(t *testing.T) {
 	}
 	roles, _ := out[OutServiceAccountRoles].(map[string]string)
 	wantRoles := map[string]string{
-		"kube-system/aws-node":               roleARN("demo-eks-oidc-test-aws-node"),
-		"kube-system/alb-ingress-controller": roleARN("demo-eks-oidc-test-alb-ingress-controller"),
-		"kube-system/cluster-autoscaler":     roleARN("demo-eks-oidc-test-cluster-autoscaler"),
-		"default/external-secrets":           roleARN("demo-eks-oidc-test-external-secrets"),
+		"kube-system/aws-node":                     roleARN("demo-eks-oidc-test-aws-node"),
+		"kube-system/aws-load-balancer-controller": roleARN("demo-eks-oidc-test-aws-load-balancer-controller"),
+		"kube-system/cluster-autoscaler":           roleARN("demo-eks-oidc-test-cluster-autoscaler"),
+		"default/external-secrets":                 roleARN("demo-eks-oidc-test-external-secrets"),
 	}
 	if !maps.Equal(roles, wantRoles) {
 		t.Errorf("service account roles = %v, want %v", roles, wantRoles)

@@ -28,7 +28,8 @@ func newPlanCommand(opts *options) *cobra.Command {
 		Short: "Show offline what the stack would build, and its deploy-time model",
 		Long: `plan runs the program in-process under the Pulumi SDK's mocks, with the project's and
 the stack's configuration and fake AWS answers: it needs no AWS credentials and no Pulumi CLI.
-It prints the resource tree, each IRSA trust policy, the aws-auth ConfigMap, the aws-node
+It prints the Kubernetes version's EKS support status and any warnings (a version in extended
+support, a controller that needs flags), the resource tree, each IRSA trust policy, the aws-auth ConfigMap, the aws-node
 patches, the stack outputs and the deploy-time model (critical path, serial sum, floor).
 An invalid configuration exits with code 2 and lists every problem.`,
 		Args: cobra.NoArgs,
@@ -70,5 +71,11 @@ func runPlan(ctx context.Context, out io.Writer, opts *options, format string) e
 	if err != nil {
 		return fmt.Errorf("plan %s: %w", opts.stack, err)
 	}
+	// The program accepted this configuration, so it decodes.
+	c, err := stack.Decode(cfg)
+	if err != nil {
+		return fmt.Errorf("plan %s: %w", opts.stack, err)
+	}
+	p.AddConfig(c)
 	return p.Write(out, format)
 }

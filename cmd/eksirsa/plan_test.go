@@ -97,10 +97,10 @@ func TestPlanTestStackJSON(t *testing.T) {
 		subjects[tp.RoleName] = cond[issuer+":sub"]
 	}
 	wantSubjects := map[string]string{
-		"demo-eks-oidc-test-aws-node":               "system:serviceaccount:kube-system:aws-node",
-		"demo-eks-oidc-test-alb-ingress-controller": "system:serviceaccount:kube-system:alb-ingress-controller",
-		"demo-eks-oidc-test-cluster-autoscaler":     "system:serviceaccount:kube-system:cluster-autoscaler",
-		"demo-eks-oidc-test-external-secrets":       "system:serviceaccount:default:external-secrets",
+		"demo-eks-oidc-test-aws-node":                     "system:serviceaccount:kube-system:aws-node",
+		"demo-eks-oidc-test-aws-load-balancer-controller": "system:serviceaccount:kube-system:aws-load-balancer-controller",
+		"demo-eks-oidc-test-cluster-autoscaler":           "system:serviceaccount:kube-system:cluster-autoscaler",
+		"demo-eks-oidc-test-external-secrets":             "system:serviceaccount:default:external-secrets",
 	}
 	for role, sub := range wantSubjects {
 		if subjects[role] != sub {

@@ -104,10 +104,10 @@ func testStackOutputs() auto.OutputMap {
 		stack.OutMaxNodes:       {Value: float64(6)},
 		stack.OutAwsNodeRoleARN: {Value: roleARN("aws-node")},
 		stack.OutServiceAccountRoles: {Value: map[string]any{
-			"kube-system/aws-node":               roleARN("aws-node"),
-			"kube-system/alb-ingress-controller": roleARN("alb-ingress-controller"),
-			"kube-system/cluster-autoscaler":     roleARN("cluster-autoscaler"),
-			"default/external-secrets":           roleARN("external-secrets"),
+			"kube-system/aws-node":                     roleARN("aws-node"),
+			"kube-system/aws-load-balancer-controller": roleARN("aws-load-balancer-controller"),
+			"kube-system/cluster-autoscaler":           roleARN("cluster-autoscaler"),
+			"default/external-secrets":                 roleARN("external-secrets"),
 		}},
 		stack.OutServiceAccounts: {Value: map[string]any{
 			"kube-system/aws-node":               boundAccount("aws-node", k8s.AnnotateServiceAccount),
@@ -257,7 +257,7 @@ func healthyCluster() []runtime.Object {
 		Status:     appsv1.DaemonSetStatus{ObservedGeneration: 2, DesiredNumberScheduled: 4, UpdatedNumberScheduled: 4, NumberAvailable: 4},
 	})
 	for ns, names := range map[string][]string{
-		"kube-system": {"aws-node", "alb-ingress-controller", "cluster-autoscaler"},
+		"kube-system": {"aws-node", "aws-load-balancer-controller", "cluster-autoscaler"},
 		"default":     {"external-secrets"},
 	} {
 		for _, name := range names {

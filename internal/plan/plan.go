@@ -53,6 +53,11 @@ type Plan struct {
 	// Outputs are the stack outputs, secrets blinded, sorted by name.
 	Outputs    []Output   `json:"outputs"`
 	DeployTime DeployTime `json:"deployTime"`
+	// Kubernetes is the cluster version's support status (set by AddConfig).
+	Kubernetes *KubernetesVersion `json:"kubernetes,omitempty"`
+	// Warnings are what a valid configuration should still be told (set by AddConfig), each
+	// "key = value: text".
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Resource is one registration.

@@ -46,6 +46,15 @@ func (p *Plan) WriteText(w io.Writer) error {
 		}
 	}
 	fmt.Fprintf(&b, "%s/%s: %d resources (%d components)\n", p.Project, p.Stack, custom, len(p.Resources)-custom)
+	if p.Kubernetes != nil {
+		fmt.Fprintf(&b, "%s (EKS release calendar checked %s)\n", p.Kubernetes.Summary, p.Kubernetes.CalendarChecked)
+	}
+	if len(p.Warnings) > 0 {
+		section(&b, "Warnings")
+		for _, w := range p.Warnings {
+			fmt.Fprintf(&b, "  %s\n", w)
+		}
+	}
 
 	section(&b, "Resources")
 	children := p.children()
