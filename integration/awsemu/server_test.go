@@ -19,6 +19,8 @@ import (
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/eks-irsa/eks-irsa/integration/moto"
 )
 
 // engineClient serves the provider over gRPC on loopback and returns the engine's own client
@@ -52,7 +54,7 @@ func engineClient(t *testing.T) plugin.Provider {
 }
 
 func TestServerAsTheEngineUsesIt(t *testing.T) {
-	srv := startMoto(t)
+	srv := moto.Start(t)
 	for _, kv := range srv.Env() {
 		k, v, _ := gostrings.Cut(kv, "=")
 		t.Setenv(k, v)
@@ -156,7 +158,7 @@ func TestConfigureRefusesANonLoopbackEndpoint(t *testing.T) {
 // wait fails) comes back to the engine as an InitError with its id, so the state keeps it
 // and destroy can remove it.
 func TestPartialCreateReachesTheEngine(t *testing.T) {
-	srv := startMoto(t)
+	srv := moto.Start(t)
 	for _, kv := range srv.Env() {
 		k, v, _ := gostrings.Cut(kv, "=")
 		t.Setenv(k, v)
