@@ -25,7 +25,8 @@ import (
 )
 
 // TestNetworkThroughTheEngine runs the program's own Network component through the real
-// Pulumi engine with the built plugin on PATH in place of pulumi-aws: up, a second up that
+// Pulumi engine with the built plugin on PATH in place of pulumi-aws (flow log, its group,
+// role and policy included): up, a second up that
 // changes nothing, destroy in the engine's order, nothing left in the emulator. It needs only
 // the Pulumi CLI from the toolchain directory.
 func TestNetworkThroughTheEngine(t *testing.T) {
@@ -87,6 +88,7 @@ func TestNetworkThroughTheEngine(t *testing.T) {
 			CIDR: "10.0.0.0/16", AvailabilityZones: []string{"us-west-2a", "us-west-2b"},
 			PublicSubnets: []string{"10.0.1.0/24", "10.0.2.0/24"}, PrivateSubnets: []string{"10.0.101.0/24", "10.0.102.0/24"},
 			NAT: infra.NATPerAZ, ECREndpoints: true, S3Endpoint: true,
+			FlowLogs: true, FlowLogRoleName: "emu-flow-logs", LogRetentionDays: 30,
 			Tags: map[string]string{"env": "test"},
 		})
 		if err != nil {
@@ -121,6 +123,10 @@ func TestNetworkThroughTheEngine(t *testing.T) {
 	nats, err := c.EC2.DescribeNatGateways(ctx, &ec2.DescribeNatGatewaysInput{Filter: []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{vpcID}}}})
 	if err != nil || len(nats.NatGateways) != 2 {
 		t.Fatalf("NAT gateways in the VPC: %v %v, want one per AZ", nats, err)
+	}
+	flows, err := c.EC2.DescribeFlowLogs(ctx, &ec2.DescribeFlowLogsInput{Filter: []ec2types.Filter{{Name: aws.String("resource-id"), Values: []string{vpcID}}}})
+	if err != nil || len(flows.FlowLogs) != 1 || aws.ToString(flows.FlowLogs[0].DeliverLogsPermissionArn) == "" {
+		t.Errorf("flow logs of the VPC: %v %v, want one delivering through the role", flows, err)
 	}
 	var natENIs []string
 	for _, n := range nats.NatGateways {
