@@ -57,6 +57,15 @@ type Kind struct {
 	// ForceNew lists the input properties (Pulumi names) whose change replaces the
 	// resource, as the real provider's schema marks them; the source is cited beside it.
 	ForceNew []string
+	// Required are the inputs the real provider's schema requires: Check fails without them.
+	Required []string
+	// Defaults are the schema defaults the real provider's Check writes into the inputs the
+	// program leaves out (recorded in "__defaults", as the real provider does).
+	Defaults map[string]any
+	// AutoName: like the real provider, Check names the resource "<name>-<7 hex>" in its
+	// "name" input when the program sets neither name nor namePrefix, and a replacement
+	// that keeps a name the program chose deletes before it creates.
+	AutoName bool
 	// Create makes the resource and returns its id and every output property (inputs
 	// included, as the real provider returns them).
 	Create func(ctx context.Context, c *Clients, news resource.PropertyMap) (id string, outs resource.PropertyMap, err error)

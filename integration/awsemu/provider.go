@@ -1,0 +1,469 @@
+package awsemu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"sync"
+
+	"github.com/blang/semver"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Version is the pulumi-aws version this plugin stands in for: the one the program's SDK
+// (github.com/pulumi/pulumi-aws/sdk/v6 v6.83.4) asks the engine to load.
+const Version = "6.83.4"
+
+// EndpointEnv names the AWS endpoint the plugin sends every call to. It must be loopback:
+// this plugin exists for tests and must never reach real AWS.
+const EndpointEnv = "AWS_ENDPOINT_URL"
+
+// defaultsKey is where the real provider records which inputs Check defaulted.
+const defaultsKey = resource.PropertyKey("__defaults")
+
+// Provider serves the registered Kinds and the program's invokes to the Pulumi engine.
+type Provider struct {
+	plugin.UnimplementedProvider
+
+	mu      sync.Mutex
+	clients *Clients
+	delays  *delays // EKSIRSA_EMU_DELAYS, nil when unset
+}
+
+// NewProvider returns an unconfigured provider; the engine calls Configure first.
+func NewProvider() (*Provider, error) {
+	d, err := delaysFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return &Provider{delays: d}, nil
+}
+
+// NewServer is the gRPC server the plugin binary serves.
+func NewServer() (pulumirpc.ResourceProviderServer, error) {
+	p, err := NewProvider()
+	if err != nil {
+		return nil, err
+	}
+	return plugin.NewProviderServer(p), nil
+}
+
+func (p *Provider) GetPluginInfo(context.Context) (plugin.PluginInfo, error) {
+	v := semver.MustParse(Version)
+	return plugin.PluginInfo{Version: &v}, nil
+}
+
+func (p *Provider) Close() error                             { return nil }
+func (p *Provider) SignalCancellation(context.Context) error { return nil }
+func (p *Provider) GetMapping(context.Context, plugin.GetMappingRequest) (plugin.GetMappingResponse, error) {
+	return plugin.GetMappingResponse{}, nil
+}
+
+func (p *Provider) GetMappings(context.Context, plugin.GetMappingsRequest) (plugin.GetMappingsResponse, error) {
+	return plugin.GetMappingsResponse{}, nil
+}
+
+func (p *Provider) CheckConfig(_ context.Context, req plugin.CheckConfigRequest) (plugin.CheckConfigResponse, error) {
+	return plugin.CheckConfigResponse{Properties: req.News}, nil
+}
+
+// DiffConfig reports changed provider settings as updates: nothing here replaces resources.
+func (p *Provider) DiffConfig(_ context.Context, req plugin.DiffConfigRequest) (plugin.DiffConfigResponse, error) {
+	d := req.OldInputs.Diff(req.NewInputs)
+	if d == nil {
+		return plugin.DiffResult{Changes: plugin.DiffNone}, nil
+	}
+	return plugin.DiffResult{Changes: plugin.DiffSome, ChangedKeys: d.ChangedKeys()}, nil
+}
+
+// Configure reads the region from the provider's "region" input (aws:region), falling back to
+// AWS_REGION as the real provider does, and the endpoint from AWS_ENDPOINT_URL.
+func (p *Provider) Configure(ctx context.Context, req plugin.ConfigureRequest) (plugin.ConfigureResponse, error) {
+	in := plain(req.Inputs)
+	region := getStr(in, "region")
+	if region == "" {
+		region = os.Getenv("AWS_REGION")
+	}
+	if region == "" {
+		region = os.Getenv("AWS_DEFAULT_REGION")
+	}
+	if region == "" {
+		return plugin.ConfigureResponse{}, errors.New("aws emulator: no region: set aws:region in the stack config (or AWS_REGION)")
+	}
+	endpoint := os.Getenv(EndpointEnv)
+	if err := checkLoopback(endpoint); err != nil {
+		return plugin.ConfigureResponse{}, err
+	}
+	c, err := NewClients(ctx, endpoint, region)
+	if err != nil {
+		return plugin.ConfigureResponse{}, fmt.Errorf("aws emulator: clients for %s: %w", endpoint, err)
+	}
+	p.mu.Lock()
+	p.clients = c
+	p.mu.Unlock()
+	return plugin.ConfigureResponse{}, nil
+}
+
+// checkLoopback accepts only an http(s) URL whose host is a loopback address or localhost.
+func checkLoopback(endpoint string) error {
+	if endpoint == "" {
+		return fmt.Errorf("aws emulator: %s is not set: want the emulator's loopback URL, e.g. http://127.0.0.1:5000", EndpointEnv)
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return fmt.Errorf("aws emulator: %s = %q: want an http(s) URL of a loopback emulator, e.g. http://127.0.0.1:5000", EndpointEnv, endpoint)
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" {
+		return nil
+	}
+	return fmt.Errorf("aws emulator: %s = %q: host %q is not loopback; this test plugin must never reach real AWS", EndpointEnv, endpoint, host)
+}
+
+func (p *Provider) client() (*Clients, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.clients == nil {
+		return nil, errors.New("aws emulator: provider used before Configure")
+	}
+	return p.clients, nil
+}
+
+func kindOf(token string) (*Kind, error) {
+	k, ok := kinds[token]
+	if !ok {
+		return nil, fmt.Errorf("aws emulator: resource type %q is not emulated (served: %v)", token, sortedKeys(kinds))
+	}
+	return k, nil
+}
+
+// Check returns the inputs with the real provider's defaults and autonaming applied.
+func (p *Provider) Check(_ context.Context, req plugin.CheckRequest) (plugin.CheckResponse, error) {
+	k, err := kindOf(string(req.Type))
+	if err != nil {
+		return plugin.CheckResponse{}, err
+	}
+	news, failures, err := k.check(req.Name, req.Olds, req.News, req.RandomSeed, req.Autonaming)
+	if err != nil {
+		return plugin.CheckResponse{}, err
+	}
+	return plugin.CheckResponse{Properties: news, Failures: failures}, nil
+}
+
+func (k *Kind) check(name string, olds, inputs resource.PropertyMap, seed []byte, autonaming *plugin.AutonamingOptions) (resource.PropertyMap, []plugin.CheckFailure, error) {
+	news := inputs.Copy()
+	delete(news, defaultsKey)
+	var defaulted []string
+	for _, key := range sortedKeys(k.Defaults) {
+		if v, ok := news[resource.PropertyKey(key)]; !ok || v.IsNull() {
+			news[resource.PropertyKey(key)] = outVal(k.Defaults[key])
+			defaulted = append(defaulted, key)
+		}
+	}
+	if k.AutoName && !news["name"].HasValue() && !news["namePrefix"].HasValue() {
+		n, err := autoName(name, olds, seed, autonaming)
+		if err != nil {
+			return nil, nil, fmt.Errorf("aws emulator: %s %s: %w", k.Token, name, err)
+		}
+		news["name"] = resource.NewStringProperty(n)
+		defaulted = append(defaulted, "name")
+	}
+	slices.Sort(defaulted)
+	news[defaultsKey] = outVal(append([]string{}, defaulted...))
+	var failures []plugin.CheckFailure
+	for _, key := range k.Required {
+		if v, ok := news[resource.PropertyKey(key)]; !ok || v.IsNull() {
+			failures = append(failures, plugin.CheckFailure{
+				Property: resource.PropertyKey(key),
+				Reason:   fmt.Sprintf("Missing required argument. The argument %q is required, but no definition was found.", key),
+			})
+		}
+	}
+	return news, failures, nil
+}
+
+// autoName keeps the name an earlier Check chose, else takes the engine's proposal, else makes
+// "<name>-<7 hex>" from the engine's random seed (the real provider's default autonaming).
+func autoName(name string, olds resource.PropertyMap, seed []byte, opts *plugin.AutonamingOptions) (string, error) {
+	if old := olds["name"]; old.IsString() && slices.Contains(defaulted(olds), "name") {
+		return old.StringValue(), nil
+	}
+	if opts != nil && opts.ProposedName != "" {
+		return opts.ProposedName, nil
+	}
+	return resource.NewUniqueName(seed, name+"-", 7, 0, nil)
+}
+
+// defaulted lists the inputs Check filled in.
+func defaulted(inputs resource.PropertyMap) []string {
+	v, ok := inputs[defaultsKey]
+	if !ok || !v.IsArray() {
+		return nil
+	}
+	var out []string
+	for _, e := range v.ArrayValue() {
+		if e.IsString() {
+			out = append(out, e.StringValue())
+		}
+	}
+	return out
+}
+
+// Diff compares the old and new inputs key by key: a change to a ForceNew input (or any
+// change to a kind without in-place update) replaces; a tags change also changes tagsAll.
+func (p *Provider) Diff(_ context.Context, req plugin.DiffRequest) (plugin.DiffResponse, error) {
+	k, err := kindOf(string(req.Type))
+	if err != nil {
+		return plugin.DiffResult{}, err
+	}
+	olds := req.OldInputs
+	if len(olds) == 0 {
+		olds = req.OldOutputs
+	}
+	return k.diff(olds, req.NewInputs), nil
+}
+
+func (k *Kind) diff(olds, news resource.PropertyMap) plugin.DiffResult {
+	ignore := func(key resource.PropertyKey) bool { return key == defaultsKey }
+	d := olds.Diff(news, ignore)
+	if d == nil {
+		return plugin.DiffResult{Changes: plugin.DiffNone}
+	}
+	detailed := plugin.NewDetailedDiffFromObjectDiff(d, true)
+	replace := false
+	for path, pd := range detailed {
+		if k.Update == nil || slices.Contains(k.ForceNew, topKey(path)) {
+			detailed[path] = pd.ToReplace()
+			replace = true
+		}
+	}
+	if d.Changed("tags") {
+		detailed["tagsAll"] = plugin.PropertyDiff{Kind: plugin.DiffUpdate}
+	}
+	r := plugin.DiffResult{Changes: plugin.DiffSome, DetailedDiff: detailed, ChangedKeys: d.ChangedKeys()}
+	for _, key := range d.ChangedKeys() {
+		if k.Update == nil || slices.Contains(k.ForceNew, string(key)) {
+			r.ReplaceKeys = append(r.ReplaceKeys, key)
+		}
+	}
+	// A replacement that keeps a physical name the program chose cannot create the new
+	// resource first: the real provider deletes before replacing then.
+	if replace && k.AutoName && news["name"].HasValue() && !slices.Contains(defaulted(news), "name") &&
+		news["name"].DeepEquals(olds["name"]) {
+		r.DeleteBeforeReplace = true
+	}
+	return r
+}
+
+// topKey is the input a detailed-diff path starts with: "tags.Name" → "tags", "ingress[0]" → "ingress".
+func topKey(path string) string {
+	pp, err := resource.ParsePropertyPath(path)
+	if err != nil || len(pp) == 0 {
+		return path
+	}
+	if s, ok := pp[0].(string); ok {
+		return s
+	}
+	return path
+}
+
+// kindInputs are the inputs a Kind sees: plain values, without the provider's bookkeeping.
+func kindInputs(m resource.PropertyMap) resource.PropertyMap {
+	out := plain(m)
+	delete(out, defaultsKey)
+	return out
+}
+
+// resecret marks secret every output whose input was secret, as the engine expects back.
+func resecret(outs, inputs resource.PropertyMap) resource.PropertyMap {
+	for key, in := range inputs {
+		if v, ok := outs[key]; ok && in.ContainsSecrets() && !v.IsSecret() {
+			outs[key] = resource.MakeSecret(v)
+		}
+	}
+	return outs
+}
+
+func (p *Provider) Create(ctx context.Context, req plugin.CreateRequest) (plugin.CreateResponse, error) {
+	k, err := kindOf(string(req.Type))
+	if err != nil {
+		return plugin.CreateResponse{}, err
+	}
+	if req.Preview {
+		// Outputs not returned here are unknown to the program during preview.
+		return plugin.CreateResponse{Properties: withoutDefaults(req.Properties)}, nil
+	}
+	c, err := p.client()
+	if err != nil {
+		return plugin.CreateResponse{}, err
+	}
+	news := kindInputs(req.Properties)
+	if err := p.delays.wait(ctx, string(req.Type), news); err != nil {
+		return plugin.CreateResponse{}, err
+	}
+	id, outs, err := k.Create(ctx, c, news)
+	if err != nil && id != "" {
+		// Created but not ready (a NAT gateway that failed its wait): report it to the engine
+		// as the real provider does, so the state holds it and destroy removes it.
+		return plugin.CreateResponse{}, initFailed(id, withInputs(outMap(nil), news), req.Properties,
+			fmt.Errorf("creating %s %s: %w", req.Type, req.Name, err))
+	}
+	if err != nil {
+		return plugin.CreateResponse{}, fmt.Errorf("creating %s %s: %w", req.Type, req.Name, err)
+	}
+	outs = resecret(withInputs(outs, news), req.Properties)
+	return plugin.CreateResponse{ID: resource.ID(id), Properties: outs, Status: resource.StatusOK}, nil
+}
+
+func withoutDefaults(m resource.PropertyMap) resource.PropertyMap {
+	out := m.Copy()
+	delete(out, defaultsKey)
+	return out
+}
+
+// Read refreshes a resource: the live outputs, and the inputs with each top-level input the
+// live state reports (a primitive or a tag map) taken from it, so drift shows in the next diff.
+func (p *Provider) Read(ctx context.Context, req plugin.ReadRequest) (plugin.ReadResponse, error) {
+	k, err := kindOf(string(req.Type))
+	if err != nil {
+		return plugin.ReadResponse{}, err
+	}
+	c, err := p.client()
+	if err != nil {
+		return plugin.ReadResponse{}, err
+	}
+	state := kindInputs(req.State)
+	outs, err := k.Read(ctx, c, string(req.ID), state)
+	if errors.Is(err, ErrNotFound) {
+		return plugin.ReadResponse{}, nil // gone: the engine drops it from the state
+	}
+	if err != nil {
+		return plugin.ReadResponse{}, fmt.Errorf("reading %s %s (%s): %w", req.Type, req.Name, req.ID, err)
+	}
+	outs = resecret(withInputs(outs, state), req.State)
+	inputs := req.Inputs.Copy()
+	for key, in := range req.Inputs {
+		live, ok := outs[key]
+		if key == defaultsKey || !ok || !refreshable(plainValue(in), plainValue(live)) {
+			continue
+		}
+		if in.ContainsSecrets() && !live.IsSecret() {
+			live = resource.MakeSecret(live)
+		}
+		inputs[key] = live
+	}
+	return plugin.ReadResponse{ReadResult: plugin.ReadResult{ID: req.ID, Inputs: inputs, Outputs: outs}, Status: resource.StatusOK}, nil
+}
+
+// refreshable: the live value replaces the input only when both are the same primitive type
+// or both string maps; nested blocks keep the program's shape.
+func refreshable(in, live resource.PropertyValue) bool {
+	switch {
+	case in.IsString():
+		return live.IsString()
+	case in.IsBool():
+		return live.IsBool()
+	case in.IsNumber():
+		return live.IsNumber()
+	case in.IsObject() && live.IsObject():
+		for _, m := range []resource.PropertyMap{in.ObjectValue(), live.ObjectValue()} {
+			for _, v := range m {
+				if !v.IsString() {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func (p *Provider) Update(ctx context.Context, req plugin.UpdateRequest) (plugin.UpdateResponse, error) {
+	k, err := kindOf(string(req.Type))
+	if err != nil {
+		return plugin.UpdateResponse{}, err
+	}
+	if k.Update == nil {
+		return plugin.UpdateResponse{}, fmt.Errorf("aws emulator: %s has no in-place update; Diff should have replaced %s", req.Type, req.Name)
+	}
+	if req.Preview {
+		return plugin.UpdateResponse{Properties: withoutDefaults(req.NewInputs)}, nil
+	}
+	c, err := p.client()
+	if err != nil {
+		return plugin.UpdateResponse{}, err
+	}
+	news := kindInputs(req.NewInputs)
+	outs, err := k.Update(ctx, c, string(req.ID), kindInputs(req.OldOutputs), news)
+	if err != nil {
+		return plugin.UpdateResponse{}, fmt.Errorf("updating %s %s (%s): %w", req.Type, req.Name, req.ID, err)
+	}
+	outs = resecret(withInputs(outs, news), req.NewInputs)
+	return plugin.UpdateResponse{Properties: outs, Status: resource.StatusOK}, nil
+}
+
+func (p *Provider) Delete(ctx context.Context, req plugin.DeleteRequest) (plugin.DeleteResponse, error) {
+	k, err := kindOf(string(req.Type))
+	if err != nil {
+		return plugin.DeleteResponse{}, err
+	}
+	c, err := p.client()
+	if err != nil {
+		return plugin.DeleteResponse{}, err
+	}
+	if err := k.Delete(ctx, c, string(req.ID), kindInputs(req.Outputs)); err != nil {
+		return plugin.DeleteResponse{}, fmt.Errorf("deleting %s %s (%s): %w", req.Type, req.Name, req.ID, err)
+	}
+	return plugin.DeleteResponse{Status: resource.StatusOK}, nil
+}
+
+// Invoke serves the functions the program calls (see invokes.go).
+func (p *Provider) Invoke(ctx context.Context, req plugin.InvokeRequest) (plugin.InvokeResponse, error) {
+	fn, ok := invokes[string(req.Tok)]
+	if !ok {
+		return plugin.InvokeResponse{}, fmt.Errorf("aws emulator: function %q is not emulated (served: %v)", req.Tok, sortedKeys(invokes))
+	}
+	c, err := p.client()
+	if err != nil {
+		return plugin.InvokeResponse{}, err
+	}
+	out, err := fn(ctx, c, plain(req.Args))
+	if err != nil {
+		return plugin.InvokeResponse{}, fmt.Errorf("%s: %w", req.Tok, err)
+	}
+	if req.Args.ContainsSecrets() {
+		for key, v := range out {
+			out[key] = resource.MakeSecret(v)
+		}
+	}
+	return plugin.InvokeResponse{Properties: out}, nil
+}
+
+// initFailed is the gRPC error that tells the engine a resource exists but failed to
+// initialize (pulumirpc.ErrorResourceInitFailed): the engine records it with its id.
+func initFailed(id string, outs, inputs resource.PropertyMap, err error) error {
+	opts := plugin.MarshalOptions{Label: "initFailed", KeepUnknowns: true, KeepSecrets: true}
+	props, merr := plugin.MarshalProperties(resecret(outs, inputs), opts)
+	if merr != nil {
+		return err
+	}
+	ins, merr := plugin.MarshalProperties(withoutDefaults(inputs), opts)
+	if merr != nil {
+		return err
+	}
+	st, serr := status.New(codes.Unknown, err.Error()).WithDetails(&pulumirpc.ErrorResourceInitFailed{
+		Id: id, Properties: props, Inputs: ins, Reasons: []string{err.Error()},
+	})
+	if serr != nil {
+		return err
+	}
+	return st.Err()
+}

@@ -1,0 +1,264 @@
+// Package moto runs moto_server, the AWS emulator, for the emulated test tier: one server
+// per test on a free loopback port, stopped when the test ends, with the environment that
+// points AWS clients (the aws CLI, aws-sdk-go-v2, the awsemu provider) at it, the public SSM
+// parameters the program reads and moto lacks, and an audit of what a stack left behind.
+package moto
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+)
+
+// sitecustomize is the Python hook that lets moto serve the seeded public SSM parameters.
+//
+//go:embed sitecustomize.py
+var sitecustomize []byte
+
+// publicParametersEnv names the JSON file sitecustomize.py reads the seeded parameters from.
+const publicParametersEnv = "EKSIRSA_MOTO_PUBLIC_PARAMETERS"
+
+const (
+	// Binary is the emulator's executable, looked up on PATH.
+	Binary = "moto_server"
+	// DefaultRegion is the test stack's aws:region (Pulumi.test.yaml).
+	DefaultRegion = "us-west-2"
+
+	// Dummy credentials: moto checks no signature, but the SDKs refuse to sign without keys.
+	accessKeyID     = "testing"
+	secretAccessKey = "testing"
+
+	// startTimeout bounds moto_server's start (Flask imports take a few seconds on a busy machine).
+	startTimeout = 60 * time.Second
+)
+
+// Server is one running moto_server.
+type Server struct {
+	// URL is the endpoint, http://127.0.0.1:PORT.
+	URL string
+	// Region is the region Env, Config and the helpers use.
+	Region string
+
+	cmd        *exec.Cmd
+	logPath    string
+	paramsPath string     // the JSON file of seeded public parameters
+	paramsMu   sync.Mutex // serialises writes of paramsPath
+	done       chan struct{}
+	waitErr    error
+	once       sync.Once
+}
+
+// Start runs moto_server on a free loopback port with the AWS managed policies loaded, waits
+// until it answers and stops it (its whole process group) in t.Cleanup. Without moto_server
+// on PATH the test is skipped, or fails when CI is set: CI must not pass by skipping.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin, err := exec.LookPath(Binary)
+	if err != nil {
+		msg := fmt.Sprintf("moto: %s is not on PATH (moto 5.x with its server extra, e.g. the image's pyenv copy): %v", Binary, err)
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	var lastErr error
+	// A port found free can be taken before moto binds it: try a few.
+	for attempt := 0; attempt < 3; attempt++ {
+		s, err := start(t, bin)
+		if err == nil {
+			return s
+		}
+		lastErr = err
+	}
+	t.Fatalf("moto: %v", lastErr)
+	return nil
+}
+
+func start(t testing.TB, bin string) (*Server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	dir := t.TempDir()
+	logFile, err := os.Create(filepath.Join(dir, "moto.log"))
+	if err != nil {
+		return nil, err
+	}
+	pyDir := filepath.Join(dir, "python")
+	if err := os.Mkdir(pyDir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(pyDir, "sitecustomize.py"), sitecustomize, 0o644); err != nil {
+		return nil, err
+	}
+	pythonPath := pyDir
+	if p := os.Getenv("PYTHONPATH"); p != "" {
+		pythonPath += string(os.PathListSeparator) + p
+	}
+	paramsPath := filepath.Join(dir, "public-parameters.json")
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd.Env = append(os.Environ(),
+		"MOTO_IAM_LOAD_MANAGED_POLICIES=true",
+		"PYTHONPATH="+pythonPath,
+		publicParametersEnv+"="+paramsPath,
+	)
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	// Own process group, so stop reaches anything it forks; Pdeathsig covers a test binary
+	// killed by go test -timeout, which runs no Cleanup.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	s := &Server{
+		URL:        "http://127.0.0.1:" + strconv.Itoa(port),
+		Region:     DefaultRegion,
+		cmd:        cmd,
+		logPath:    logFile.Name(),
+		paramsPath: paramsPath,
+		done:       make(chan struct{}),
+	}
+	go func() {
+		s.waitErr = cmd.Wait()
+		logFile.Close()
+		close(s.done)
+	}()
+	t.Cleanup(func() {
+		s.stop(t)
+		if t.Failed() {
+			t.Logf("--- %s log (%s) ---\n%s", Binary, s.logPath, s.tail(40))
+		}
+	})
+	if err := s.waitReady(); err != nil {
+		s.stop(t)
+		return nil, fmt.Errorf("%w\n--- %s log ---\n%s", err, Binary, s.tail(40))
+	}
+	return s, nil
+}
+
+// waitReady polls moto's own reset-API until it answers 200 or the process exits.
+func (s *Server) waitReady() error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(startTimeout)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		resp, err := client.Get(s.URL + "/moto-api/data.json")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("GET /moto-api/data.json: %s", resp.Status)
+		}
+		select {
+		case <-s.done:
+			return fmt.Errorf("%s on %s exited before answering: %v", Binary, s.URL, s.waitErr)
+		case <-tick.C:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s on %s did not answer within %s: %v", Binary, s.URL, startTimeout, err)
+		}
+	}
+}
+
+// stop sends SIGTERM to the process group, escalates to SIGKILL after 10s, and returns once
+// the process is reaped.
+func (s *Server) stop(t testing.TB) {
+	s.once.Do(func() {
+		pgid := s.cmd.Process.Pid // Setpgid: the group id is the leader's pid
+		select {
+		case <-s.done:
+		default:
+			_ = syscall.Kill(-pgid, syscall.SIGTERM)
+			select {
+			case <-s.done:
+			case <-time.After(10 * time.Second):
+				t.Logf("moto: %s ignored SIGTERM for 10s, killing", Binary)
+				_ = syscall.Kill(-pgid, syscall.SIGKILL)
+				<-s.done
+			}
+		}
+		if err := syscall.Kill(-pgid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			t.Logf("moto: kill group of %s: %v", Binary, err)
+		}
+	})
+}
+
+func (s *Server) tail(n int) string {
+	data, err := os.ReadFile(s.logPath)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Env is the environment that points an AWS client at this server: endpoint, dummy keys,
+// region, and no instance-metadata lookups (there is no IMDS here). A variable set to empty
+// is not "unset" to every client (the aws CLI looks for a profile named ""), so a caller
+// building a child's environment from its own uses Environ, which drops the rest of AWS_*.
+func (s *Server) Env() []string {
+	return []string{
+		"AWS_ENDPOINT_URL=" + s.URL,
+		"AWS_ACCESS_KEY_ID=" + accessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + secretAccessKey,
+		"AWS_REGION=" + s.Region,
+		"AWS_DEFAULT_REGION=" + s.Region,
+		"AWS_EC2_METADATA_DISABLED=true",
+	}
+}
+
+// Environ is base without any AWS_* variable (a profile, a session token, a real endpoint),
+// plus Env: the environment for a child process that must reach this server and nothing else.
+func (s *Server) Environ(base []string) []string {
+	out := make([]string, 0, len(base)+8)
+	for _, kv := range base {
+		if !strings.HasPrefix(kv, "AWS_") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, s.Env()...)
+}
+
+// Config is an aws-sdk-go-v2 configuration for this server in region (Server.Region if empty).
+func (s *Server) Config(region string) aws.Config {
+	if region == "" {
+		region = s.Region
+	}
+	return aws.Config{
+		Region:       region,
+		BaseEndpoint: aws.String(s.URL),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secretAccessKey, Source: "moto"}, nil
+		}),
+	}
+}
+
+// freePort asks the kernel for a free loopback port and releases it.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,181 @@
+package moto_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/eks-irsa/eks-irsa/infra"
+	"github.com/eks-irsa/eks-irsa/integration/moto"
+)
+
+const trust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+
+// A fresh server has nothing of the stack's kinds; what the SDK creates is listed by kind and
+// id; after it is deleted the audit is empty again.
+func TestLeftovers(t *testing.T) {
+	s := moto.Start(t)
+	ctx := context.Background()
+	assertLeftovers(t, s, nil)
+
+	cfg := s.Config("")
+	ec2c := ec2.NewFromConfig(cfg)
+	iamc := iam.NewFromConfig(cfg)
+	logs := cloudwatchlogs.NewFromConfig(cfg)
+
+	vpc, err := ec2c.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.0.0.0/16")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vpcID := aws.ToString(vpc.Vpc.VpcId)
+	subnet, err := ec2c.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String("10.0.1.0/24")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg, err := ec2c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{VpcId: vpc.Vpc.VpcId, GroupName: aws.String("nodes"), Description: aws.String("nodes")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := ec2c.CreateRouteTable(ctx, &ec2.CreateRouteTableInput{VpcId: vpc.Vpc.VpcId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	igw, err := ec2c.CreateInternetGateway(ctx, &ec2.CreateInternetGatewayInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("node"), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("/aws/eks/demo/cluster")}); err != nil {
+		t.Fatal(err)
+	}
+
+	assertLeftovers(t, s, []string{
+		"iam-role node",
+		"internet-gateway " + aws.ToString(igw.InternetGateway.InternetGatewayId),
+		"log-group /aws/eks/demo/cluster",
+		"route-table " + aws.ToString(rt.RouteTable.RouteTableId),
+		"security-group " + aws.ToString(sg.GroupId),
+		"subnet " + aws.ToString(subnet.Subnet.SubnetId),
+		"vpc " + vpcID,
+	})
+
+	for _, del := range []func() error{
+		func() error {
+			_, err := ec2c.DeleteInternetGateway(ctx, &ec2.DeleteInternetGatewayInput{InternetGatewayId: igw.InternetGateway.InternetGatewayId})
+			return err
+		},
+		func() error {
+			_, err := ec2c.DeleteRouteTable(ctx, &ec2.DeleteRouteTableInput{RouteTableId: rt.RouteTable.RouteTableId})
+			return err
+		},
+		func() error {
+			_, err := ec2c.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: sg.GroupId})
+			return err
+		},
+		func() error {
+			_, err := ec2c.DeleteSubnet(ctx, &ec2.DeleteSubnetInput{SubnetId: subnet.Subnet.SubnetId})
+			return err
+		},
+		func() error {
+			_, err := ec2c.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: vpc.Vpc.VpcId})
+			return err
+		},
+		func() error {
+			_, err := iamc.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("node")})
+			return err
+		},
+		func() error {
+			_, err := logs.DeleteLogGroup(ctx, &cloudwatchlogs.DeleteLogGroupInput{LogGroupName: aws.String("/aws/eks/demo/cluster")})
+			return err
+		},
+	} {
+		if err := del(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	assertLeftovers(t, s, nil)
+}
+
+func assertLeftovers(t *testing.T, s *moto.Server, want []string) {
+	t.Helper()
+	got, err := s.Leftovers(context.Background())
+	if err != nil {
+		t.Fatalf("Leftovers: %v", err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Leftovers:\n got  %q\n want %q", got, want)
+	}
+}
+
+// The seeded parameters are the names the program reads, served through the SSM API, and
+// name an image moto's EC2 has, of the parameter's architecture.
+func TestSeedEKSAMIParameters(t *testing.T) {
+	s := moto.Start(t)
+	ctx := context.Background()
+	seeded, err := s.SeedEKSAMIParameters(ctx, "", "1.33", "1.34")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec2c := ec2.NewFromConfig(s.Config(""))
+	for _, tc := range []struct{ version, instanceType, arch string }{
+		{"1.33", "t3.medium", "x86_64"},
+		{"1.33", "m7g.large", "arm64"},
+		{"1.34", "t3.medium", "x86_64"},
+	} {
+		name := infra.AMIParameter(tc.version, tc.instanceType)
+		ami, ok := seeded[name]
+		if !ok {
+			t.Errorf("%s not seeded; seeded %v", name, seeded)
+			continue
+		}
+		out, err := ec2c.DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{ami}})
+		if err != nil || len(out.Images) != 1 {
+			t.Errorf("%s = %s: DescribeImages: %v %v", name, ami, out, err)
+			continue
+		}
+		if got := string(out.Images[0].Architecture); got != tc.arch {
+			t.Errorf("%s = %s: architecture %s, want %s", name, ami, got, tc.arch)
+		}
+	}
+	// Parameters are per region, as in AWS: another region has none until seeded there.
+	name := infra.AMIParameter("1.33", "t3.medium")
+	_, err = ssm.NewFromConfig(s.Config("eu-west-1")).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
+	var notFound *ssmtypes.ParameterNotFound
+	if !errors.As(err, &notFound) {
+		t.Fatalf("GetParameter %s in eu-west-1 before seeding it there: %v, want ParameterNotFound", name, err)
+	}
+}
+
+// Environ points the aws CLI at the server even when the caller's environment names a
+// profile and carries a session token of its own.
+func TestEnvironDrivesTheCLI(t *testing.T) {
+	s := moto.Start(t)
+	if _, err := exec.LookPath("aws"); err != nil {
+		t.Skip("aws CLI not on PATH")
+	}
+	cmd := exec.Command("aws", "sts", "get-caller-identity", "--query", "Arn", "--output", "text")
+	cmd.Env = s.Environ([]string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
+		"AWS_PROFILE=real-account", "AWS_SESSION_TOKEN=real-token", "AWS_ENDPOINT_URL=https://sts.amazonaws.com",
+	})
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("aws sts get-caller-identity: %v\n%s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); !strings.HasPrefix(got, "arn:aws:sts::") {
+		t.Fatalf("caller ARN = %q", got)
+	}
+}
