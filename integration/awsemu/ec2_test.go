@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 )
 
@@ -200,18 +199,11 @@ func TestEC2KindsAgainstMoto(t *testing.T) {
 	for i := len(made) - 1; i >= 0; i-- {
 		h.delete(made[i])
 	}
-	left, err := h.c.EC2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: []ec2types.Filter{{Name: aws.String("is-default"), Values: []string{"false"}}}})
-	if err != nil || len(left.Vpcs) != 0 {
-		t.Errorf("VPCs left after destroy: %v %v", left, err)
+	if _, err := h.c.Logs.DeleteLogGroup(ctx, &cloudwatchlogs.DeleteLogGroupInput{LogGroupName: aws.String(group)}); err != nil {
+		t.Fatal(err)
 	}
-	if a, err := h.c.EC2.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{}); err != nil || len(a.Addresses) != 0 {
-		t.Errorf("addresses left after destroy: %v %v", a, err)
-	}
-	if l, err := h.c.EC2.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{}); err != nil || len(l.LaunchTemplates) != 0 {
-		t.Errorf("launch templates left after destroy: %v %v", l, err)
-	}
-	if f, err := h.c.EC2.DescribeFlowLogs(ctx, &ec2.DescribeFlowLogsInput{}); err != nil || len(f.FlowLogs) != 0 {
-		t.Errorf("flow logs left after destroy: %v %v", f, err)
+	if left := leftovers(t, h.srv, h.c, []string{str(nat, "networkInterfaceId")}); len(left) > 0 {
+		t.Errorf("left in the emulator after destroy: %v", left)
 	}
 }
 
@@ -232,5 +224,3 @@ func vpcTags(t *testing.T, h *harness, id string) map[string]string {
 	}
 	return fromEC2Tags(out.Vpcs[0].Tags)
 }
-
-var _ = resource.PropertyKey("")

@@ -20,6 +20,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/eks-irsa/eks-irsa/infra"
+	"github.com/eks-irsa/eks-irsa/integration/moto"
 	"github.com/eks-irsa/eks-irsa/internal/testcluster"
 )
 
@@ -36,7 +37,7 @@ func TestNetworkThroughTheEngine(t *testing.T) {
 	if _, err := os.Stat(cli); err != nil {
 		t.Fatalf("%s=%s: no pulumi CLI: %v", testcluster.ToolsBinEnv, toolsDir, err)
 	}
-	srv := startMoto(t)
+	srv := moto.Start(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
 
@@ -119,7 +120,13 @@ func TestNetworkThroughTheEngine(t *testing.T) {
 	}
 	nats, err := c.EC2.DescribeNatGateways(ctx, &ec2.DescribeNatGatewaysInput{Filter: []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{vpcID}}}})
 	if err != nil || len(nats.NatGateways) != 2 {
-		t.Errorf("NAT gateways in the VPC: %v %v, want one per AZ", nats, err)
+		t.Fatalf("NAT gateways in the VPC: %v %v, want one per AZ", nats, err)
+	}
+	var natENIs []string
+	for _, n := range nats.NatGateways {
+		for _, a := range n.NatGatewayAddresses {
+			natENIs = append(natENIs, aws.ToString(a.NetworkInterfaceId))
+		}
 	}
 
 	again, err := s.Up(ctx)
@@ -135,8 +142,7 @@ func TestNetworkThroughTheEngine(t *testing.T) {
 	if _, err := s.Destroy(ctx, optdestroy.Remove()); err != nil {
 		t.Fatalf("destroy: %v", err)
 	}
-	left, err := c.EC2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{VpcIds: []string{vpcID}})
-	if err == nil && len(left.Vpcs) > 0 {
-		t.Errorf("VPC %s left after destroy", vpcID)
+	if left := leftovers(t, srv, c, natENIs); len(left) > 0 {
+		t.Errorf("left in the emulator after destroy: %v", left)
 	}
 }

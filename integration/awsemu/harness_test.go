@@ -1,6 +1,7 @@
 package awsemu
 
 import (
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"slices"
 	gostrings "strings"
 	"testing"
@@ -8,14 +9,17 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+
+	"github.com/eks-irsa/eks-irsa/integration/moto"
 )
 
 // harness drives a configured Provider the way the engine does for each resource: Check,
 // then Create, or Check + Diff + Update; Read for refresh; Delete.
 type harness struct {
-	t *testing.T
-	p *Provider
-	c *Clients
+	t   *testing.T
+	p   *Provider
+	c   *Clients
+	srv *moto.Server
 }
 
 // live is one resource as the engine's state holds it.
@@ -27,7 +31,7 @@ type live struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	srv := startMoto(t)
+	srv := moto.Start(t)
 	for _, kv := range srv.Env() {
 		k, v, _ := gostrings.Cut(kv, "=")
 		t.Setenv(k, v)
@@ -43,7 +47,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, p: p, c: c}
+	return &harness{t: t, p: p, c: c, srv: srv}
 }
 
 func urn(token, name string) resource.URN {
@@ -178,4 +182,31 @@ func str(r *live, k string) string {
 		return v.StringValue()
 	}
 	return ""
+}
+
+// leftovers is moto.Server.Leftovers without two things moto does unlike AWS, which no
+// provider can undo: it keeps a deleted NAT gateway's network interface (natENIs; AWS
+// deletes it with the gateway), and it reports a deleted endpoint in state "deleted", which
+// the audit compares with the SDK's "Deleted".
+func leftovers(t *testing.T, srv *moto.Server, c *Clients, natENIs []string) []string {
+	t.Helper()
+	all, err := srv.Leftovers(t.Context())
+	if err != nil {
+		t.Fatalf("audit: %v", err)
+	}
+	var left []string
+	for _, e := range all {
+		kind, id, _ := gostrings.Cut(e, " ")
+		switch {
+		case kind == "network-interface" && slices.Contains(natENIs, id):
+			continue
+		case kind == "vpc-endpoint":
+			if out, err := c.EC2.DescribeVpcEndpoints(t.Context(), &ec2.DescribeVpcEndpointsInput{VpcEndpointIds: []string{id}}); err == nil &&
+				len(out.VpcEndpoints) == 1 && gostrings.EqualFold(string(out.VpcEndpoints[0].State), "deleted") {
+				continue
+			}
+		}
+		left = append(left, e)
+	}
+	return left
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Version is the pulumi-aws version this plugin stands in for: the one the program's SDK
@@ -308,6 +310,12 @@ func (p *Provider) Create(ctx context.Context, req plugin.CreateRequest) (plugin
 		return plugin.CreateResponse{}, err
 	}
 	id, outs, err := k.Create(ctx, c, news)
+	if err != nil && id != "" {
+		// Created but not ready (a NAT gateway that failed its wait): report it to the engine
+		// as the real provider does, so the state holds it and destroy removes it.
+		return plugin.CreateResponse{}, initFailed(id, withInputs(outMap(nil), news), req.Properties,
+			fmt.Errorf("creating %s %s: %w", req.Type, req.Name, err))
+	}
 	if err != nil {
 		return plugin.CreateResponse{}, fmt.Errorf("creating %s %s: %w", req.Type, req.Name, err)
 	}
@@ -437,4 +445,25 @@ func (p *Provider) Invoke(ctx context.Context, req plugin.InvokeRequest) (plugin
 		}
 	}
 	return plugin.InvokeResponse{Properties: out}, nil
+}
+
+// initFailed is the gRPC error that tells the engine a resource exists but failed to
+// initialize (pulumirpc.ErrorResourceInitFailed): the engine records it with its id.
+func initFailed(id string, outs, inputs resource.PropertyMap, err error) error {
+	opts := plugin.MarshalOptions{Label: "initFailed", KeepUnknowns: true, KeepSecrets: true}
+	props, merr := plugin.MarshalProperties(resecret(outs, inputs), opts)
+	if merr != nil {
+		return err
+	}
+	ins, merr := plugin.MarshalProperties(withoutDefaults(inputs), opts)
+	if merr != nil {
+		return err
+	}
+	st, serr := status.New(codes.Unknown, err.Error()).WithDetails(&pulumirpc.ErrorResourceInitFailed{
+		Id: id, Properties: props, Inputs: ins, Reasons: []string{err.Error()},
+	})
+	if serr != nil {
+		return err
+	}
+	return st.Err()
 }

@@ -1,6 +1,8 @@
 package awsemu
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net"
 	gostrings "strings"
@@ -17,6 +19,8 @@ import (
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/eks-irsa/eks-irsa/integration/moto"
 )
 
 // engineClient serves the provider over gRPC on loopback and returns the engine's own client
@@ -50,7 +54,7 @@ func engineClient(t *testing.T) plugin.Provider {
 }
 
 func TestServerAsTheEngineUsesIt(t *testing.T) {
-	srv := startMoto(t)
+	srv := moto.Start(t)
 	for _, kv := range srv.Env() {
 		k, v, _ := gostrings.Cut(kv, "=")
 		t.Setenv(k, v)
@@ -147,5 +151,41 @@ func TestConfigureRefusesANonLoopbackEndpoint(t *testing.T) {
 	_, err = p.Configure(t.Context(), plugin.ConfigureRequest{Inputs: pm(map[string]any{"region": "us-west-2"})})
 	if err == nil || !gostrings.Contains(err.Error(), "not loopback") {
 		t.Fatalf("configure against real AWS: err = %v, want a refusal", err)
+	}
+}
+
+// TestPartialCreateReachesTheEngine: a resource created but not ready (a NAT gateway whose
+// wait fails) comes back to the engine as an InitError with its id, so the state keeps it
+// and destroy can remove it.
+func TestPartialCreateReachesTheEngine(t *testing.T) {
+	srv := moto.Start(t)
+	for _, kv := range srv.Env() {
+		k, v, _ := gostrings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	const token = "aws:test/partial:Partial"
+	register(&Kind{Token: token,
+		Create: func(context.Context, *Clients, resource.PropertyMap) (string, resource.PropertyMap, error) {
+			return "p-1", nil, errors.New("waiting for it: not done after 10m0s")
+		},
+		Read: func(context.Context, *Clients, string, resource.PropertyMap) (resource.PropertyMap, error) {
+			return nil, ErrNotFound
+		},
+		Delete: func(context.Context, *Clients, string, resource.PropertyMap) error { return nil },
+	})
+	t.Cleanup(func() { delete(kinds, token) })
+	p := engineClient(t)
+	typ := tokens.Type("pulumi:providers:aws")
+	if _, err := p.Configure(t.Context(), plugin.ConfigureRequest{Type: &typ, Inputs: pm(map[string]any{"region": "us-west-2"})}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := p.Create(t.Context(), plugin.CreateRequest{URN: urn(token, "x"), Name: "x", Type: token,
+		Properties: pm(map[string]any{"size": 1, "__defaults": []any{}})})
+	var initErr *plugin.InitError
+	if !errors.As(err, &initErr) || resp.ID != "p-1" || resp.Status != resource.StatusPartialFailure {
+		t.Fatalf("create: id %q status %v err %v (%T), want an InitError for p-1", resp.ID, resp.Status, err, err)
+	}
+	if v := resp.Properties["size"]; !v.IsNumber() || v.NumberValue() != 1 {
+		t.Errorf("partial state %v: want the inputs kept", resp.Properties)
 	}
 }
