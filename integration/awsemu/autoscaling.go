@@ -84,7 +84,8 @@ func createGroup(ctx context.Context, c *Clients, news resource.PropertyMap) (st
 		return "", nil, fmt.Errorf("creating Auto Scaling Group (%s): %w", name, err)
 	}
 	if err := waitForCapacity(ctx, c, name, news); err != nil {
-		return "", nil, err
+		// Created but short of capacity: the id goes to the engine, so destroy removes it.
+		return name, nil, err
 	}
 	outs, err := readGroup(ctx, c, name, news)
 	return name, outs, err

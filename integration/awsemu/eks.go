@@ -122,7 +122,8 @@ func createCluster(ctx context.Context, c *Clients, news resource.PropertyMap) (
 		}
 		return false, nil
 	}); err != nil {
-		return "", nil, err
+		// Created but not ready: the id goes to the engine, so destroy removes it.
+		return name, nil, err
 	}
 	outs, err := readCluster(ctx, c, name, news)
 	return name, outs, err

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"slices"
 	gostrings "strings"
 	"testing"
 
@@ -103,6 +104,9 @@ func TestClusterAgainstMoto(t *testing.T) {
 	}
 
 	h.delete(cl)
+	if left := leftovers(t, h.srv, h.c, nil); slices.ContainsFunc(left, func(e string) bool { return gostrings.HasPrefix(e, "eks-cluster ") }) {
+		t.Errorf("cluster left in moto after delete: %q", left)
+	}
 }
 
 // Without the loopback apiserver configured the cluster reports moto's own values.
@@ -190,5 +194,11 @@ func TestGroupAgainstMoto(t *testing.T) {
 	h.delete(g)
 	if n := running(); n != 0 {
 		t.Errorf("instances still running after the group's delete: %d", n)
+	}
+	// What the test made itself (VPC, subnets, template) stays; nothing of the group does.
+	for _, e := range leftovers(t, h.srv, h.c, nil) {
+		if kind, _, _ := gostrings.Cut(e, " "); kind != "vpc" && kind != "subnet" && kind != "launch-template" && kind != "route-table" {
+			t.Errorf("left in moto after the group's delete: %s", e)
+		}
 	}
 }
