@@ -116,6 +116,9 @@ func TestIAMKindsAgainstMoto(t *testing.T) {
 	for _, r := range []*live{oidc, profile, attach, auto, inline, role} {
 		h.delete(r)
 	}
+	if left := leftovers(t, h.srv, h.c, nil); len(left) > 0 {
+		t.Errorf("left in moto after the deletes: %q", left)
+	}
 }
 
 // tryUpdate is Check + Update without the harness's checks: the error is the caller's to judge.
@@ -151,6 +154,9 @@ func TestLogGroupAgainstMoto(t *testing.T) {
 		t.Errorf("second log group of the same name: err = %v, want ResourceAlreadyExistsException", err)
 	}
 	h.delete(g)
+	if left := leftovers(t, h.srv, h.c, nil); len(left) > 0 {
+		t.Errorf("left in moto after the delete: %q", left)
+	}
 }
 
 func TestClientsIdentity(t *testing.T) {

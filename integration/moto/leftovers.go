@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
@@ -18,7 +19,8 @@ import (
 // Leftovers lists, as "kind id", every resource of the kinds a stack makes that is still in
 // moto, in Server.Region (IAM is global): what a destroy should have removed. What moto
 // makes on its own is not listed: the default VPC and its subnets, default security groups,
-// main route tables, NAT gateways and VPC endpoints in state deleted. Sorted, so two audits
+// main route tables, NAT gateways and VPC endpoints in state deleted, and the primary
+// interfaces of terminated instances, which AWS deletes with them. Sorted, so two audits
 // compare equal.
 func (s *Server) Leftovers(ctx context.Context) ([]string, error) {
 	cfg := s.Config("")
@@ -74,6 +76,23 @@ func (s *Server) Leftovers(ctx context.Context) ([]string, error) {
 			add("internet-gateway", aws.ToString(g.InternetGatewayId))
 		}
 	}
+	// moto keeps a terminated instance's primary interface; AWS deletes it with the instance
+	// (DeleteOnTermination), so it is not a leftover.
+	terminated := map[string]bool{}
+	insts := ec2.NewDescribeInstancesPaginator(ec2c, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+		{Name: aws.String("instance-state-name"), Values: []string{"terminated"}}}})
+	for insts.HasMorePages() {
+		page, err := insts.NextPage(ctx)
+		if err != nil {
+			fail("describe instances", err)
+			break
+		}
+		for _, r := range page.Reservations {
+			for _, i := range r.Instances {
+				terminated[aws.ToString(i.InstanceId)] = true
+			}
+		}
+	}
 	enis := ec2.NewDescribeNetworkInterfacesPaginator(ec2c, &ec2.DescribeNetworkInterfacesInput{})
 	for enis.HasMorePages() {
 		page, err := enis.NextPage(ctx)
@@ -82,6 +101,9 @@ func (s *Server) Leftovers(ctx context.Context) ([]string, error) {
 			break
 		}
 		for _, n := range page.NetworkInterfaces {
+			if a := n.Attachment; a != nil && terminated[aws.ToString(a.InstanceId)] && aws.ToInt32(a.DeviceIndex) == 0 {
+				continue
+			}
 			add("network-interface", aws.ToString(n.NetworkInterfaceId))
 		}
 	}
@@ -113,7 +135,8 @@ func (s *Server) Leftovers(ctx context.Context) ([]string, error) {
 			break
 		}
 		for _, e := range page.VpcEndpoints {
-			if e.State != ec2types.StateDeleted {
+			// moto answers "deleted" where the SDK's constant is "Deleted".
+			if !strings.EqualFold(string(e.State), string(ec2types.StateDeleted)) {
 				add("vpc-endpoint", aws.ToString(e.VpcEndpointId))
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
@@ -61,10 +62,33 @@ func TestLeftovers(t *testing.T) {
 	if _, err := logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("/aws/eks/demo/cluster")}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := iamc.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: aws.String("node")}); err != nil {
+		t.Fatal(err)
+	}
+	oidc, err := iamc.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
+		Url: aws.String("https://oidc.eks.us-west-2.amazonaws.com/id/ABC"), ClientIDList: []string{"sts.amazonaws.com"},
+		ThumbprintList: []string{"9e99a48a9960b14926bb7f3b02e22da2b0ab7280"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lt, err := ec2c.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("workers"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{InstanceType: ec2types.InstanceTypeT3Medium}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eip, err := ec2c.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: ec2types.DomainTypeVpc})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	assertLeftovers(t, s, []string{
+		"eip " + aws.ToString(eip.AllocationId),
+		"iam-instance-profile node",
+		"iam-oidc-provider " + aws.ToString(oidc.OpenIDConnectProviderArn),
 		"iam-role node",
 		"internet-gateway " + aws.ToString(igw.InternetGateway.InternetGatewayId),
+		"launch-template " + aws.ToString(lt.LaunchTemplate.LaunchTemplateId),
 		"log-group /aws/eks/demo/cluster",
 		"route-table " + aws.ToString(rt.RouteTable.RouteTableId),
 		"security-group " + aws.ToString(sg.GroupId),
@@ -73,6 +97,22 @@ func TestLeftovers(t *testing.T) {
 	})
 
 	for _, del := range []func() error{
+		func() error {
+			_, err := ec2c.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: eip.AllocationId})
+			return err
+		},
+		func() error {
+			_, err := ec2c.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateId: lt.LaunchTemplate.LaunchTemplateId})
+			return err
+		},
+		func() error {
+			_, err := iamc.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{OpenIDConnectProviderArn: oidc.OpenIDConnectProviderArn})
+			return err
+		},
+		func() error {
+			_, err := iamc.DeleteInstanceProfile(ctx, &iam.DeleteInstanceProfileInput{InstanceProfileName: aws.String("node")})
+			return err
+		},
 		func() error {
 			_, err := ec2c.DeleteInternetGateway(ctx, &ec2.DeleteInternetGatewayInput{InternetGatewayId: igw.InternetGateway.InternetGatewayId})
 			return err

@@ -1,0 +1,346 @@
+package awsemu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+)
+
+// defaultServiceCIDR is what a cluster reports when moto gives no service CIDR: EKS picks
+// 10.100.0.0/16 or 172.20.0.0/16, whichever does not overlap the VPC.
+const defaultServiceCIDR = "10.100.0.0/16"
+
+// clusterTimeout is the real provider's default create and delete timeout for a cluster.
+const clusterTimeout = 30 * time.Minute
+
+// clusterNestedForceNew are the nested inputs terraform-provider-aws marks ForceNew
+// (internal/service/eks/cluster.go: vpc_config.subnet_ids and security_group_ids,
+// access_config.bootstrap_cluster_creator_admin_permissions, kubernetes_network_config
+// service_ipv4_cidr and ip_family, encryption_config provider.key_arn and resources). Kind's
+// ForceNew names top-level inputs only, and these objects also hold in-place fields, so a
+// change to one of these is refused by Update instead of being applied as if in place.
+var clusterNestedForceNew = map[string][]string{
+	"vpcConfig":               {"subnetIds", "securityGroupIds"},
+	"accessConfig":            {"bootstrapClusterCreatorAdminPermissions"},
+	"kubernetesNetworkConfig": {"serviceIpv4Cidr", "ipFamily"},
+	"encryptionConfig":        {"provider", "resources"},
+}
+
+func init() {
+	register(&Kind{
+		Token: "aws:eks/cluster:Cluster",
+		// terraform-provider-aws internal/service/eks/cluster.go: name, role_arn,
+		// bootstrap_self_managed_addons and outpost_config are ForceNew (nested ones above).
+		ForceNew: []string{"name", "roleArn", "bootstrapSelfManagedAddons", "outpostConfig"},
+		Required: []string{"roleArn", "vpcConfig"},
+		// The schema default of bootstrap_self_managed_addons.
+		Defaults: map[string]any{"bootstrapSelfManagedAddons": true},
+		AutoName: true,
+		Create:   createCluster,
+		Read:     readCluster,
+		Update:   updateCluster,
+		Delete:   deleteCluster,
+	})
+}
+
+func isEKSNotFound(err error) bool {
+	var nf *ekstypes.ResourceNotFoundException
+	return errors.As(err, &nf)
+}
+
+func createCluster(ctx context.Context, c *Clients, news resource.PropertyMap) (string, resource.PropertyMap, error) {
+	if err := notEmulated(news, "aws:eks/cluster:Cluster", "computeConfig", "remoteNetworkConfig", "storageConfig",
+		"outpostConfig", "upgradePolicy", "zonalShiftConfig", "defaultAddonsToRemoves"); err != nil {
+		return "", nil, err
+	}
+	name := getStr(news, "name")
+	if name == "" {
+		return "", nil, errors.New("no name: Check names every cluster")
+	}
+	vpc := getObj(news, "vpcConfig")
+	in := &eks.CreateClusterInput{
+		Name:    aws.String(name),
+		RoleArn: aws.String(getStr(news, "roleArn")),
+		Version: getStrPtr(news, "version"),
+		ResourcesVpcConfig: &ekstypes.VpcConfigRequest{
+			SubnetIds:         getStrs(vpc, "subnetIds"),
+			SecurityGroupIds:  getStrs(vpc, "securityGroupIds"),
+			PublicAccessCidrs: getStrs(vpc, "publicAccessCidrs"),
+		},
+		Logging: clusterLogging(getStrs(news, "enabledClusterLogTypes")),
+	}
+	if v, set := getBool(vpc, "endpointPrivateAccess"); set {
+		in.ResourcesVpcConfig.EndpointPrivateAccess = aws.Bool(v)
+	}
+	if v, set := getBool(vpc, "endpointPublicAccess"); set {
+		in.ResourcesVpcConfig.EndpointPublicAccess = aws.Bool(v)
+	}
+	if v, set := getBool(news, "bootstrapSelfManagedAddons"); set {
+		in.BootstrapSelfManagedAddons = aws.Bool(v)
+	}
+	if ac := getObj(news, "accessConfig"); ac != nil {
+		in.AccessConfig = &ekstypes.CreateAccessConfigRequest{AuthenticationMode: ekstypes.AuthenticationMode(getStr(ac, "authenticationMode"))}
+		if v, set := getBool(ac, "bootstrapClusterCreatorAdminPermissions"); set {
+			in.AccessConfig.BootstrapClusterCreatorAdminPermissions = aws.Bool(v)
+		}
+	}
+	if ec := getObj(news, "encryptionConfig"); ec != nil {
+		in.EncryptionConfig = []ekstypes.EncryptionConfig{{
+			Provider:  &ekstypes.Provider{KeyArn: getStrPtr(getObj(ec, "provider"), "keyArn")},
+			Resources: getStrs(ec, "resources"),
+		}}
+	}
+	if kn := getObj(news, "kubernetesNetworkConfig"); kn != nil {
+		in.KubernetesNetworkConfig = &ekstypes.KubernetesNetworkConfigRequest{
+			ServiceIpv4Cidr: getStrPtr(kn, "serviceIpv4Cidr"),
+			IpFamily:        ekstypes.IpFamily(getStr(kn, "ipFamily")),
+		}
+	}
+	if tags := getStrMap(news, "tags"); len(tags) > 0 {
+		in.Tags = tags
+	}
+	if _, err := c.EKS.CreateCluster(ctx, in); err != nil {
+		return "", nil, fmt.Errorf("creating EKS Cluster (%s): %w", name, err)
+	}
+	// As the real provider does (waitClusterCreated): until ACTIVE, failing on FAILED.
+	if err := waitFor(ctx, "EKS Cluster ("+name+") create", clusterTimeout, func() (bool, error) {
+		out, err := c.EKS.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(name)})
+		if err != nil {
+			return false, err
+		}
+		switch out.Cluster.Status {
+		case ekstypes.ClusterStatusActive:
+			return true, nil
+		case ekstypes.ClusterStatusFailed:
+			return false, fmt.Errorf("cluster status %s", out.Cluster.Status)
+		}
+		return false, nil
+	}); err != nil {
+		// Created but not ready: the id goes to the engine, so destroy removes it.
+		return name, nil, err
+	}
+	outs, err := readCluster(ctx, c, name, news)
+	return name, outs, err
+}
+
+func clusterLogging(types []string) *ekstypes.Logging {
+	if len(types) == 0 {
+		return nil
+	}
+	lt := make([]ekstypes.LogType, 0, len(types))
+	for _, t := range types {
+		lt = append(lt, ekstypes.LogType(t))
+	}
+	return &ekstypes.Logging{ClusterLogging: []ekstypes.LogSetup{{Types: lt, Enabled: aws.Bool(true)}}}
+}
+
+// readCluster reports moto's cluster, except endpoint, CA and issuer, which come from the
+// loopback kube-apiserver (Clients.Cluster) when one is configured: moto's have nothing
+// behind them, and the program's kubeconfig, thumbprint and IRSA trust are built from them.
+func readCluster(ctx context.Context, c *Clients, id string, olds resource.PropertyMap) (resource.PropertyMap, error) {
+	out, err := c.EKS.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(id)})
+	if isEKSNotFound(err) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	cl := out.Cluster
+	endpoint := aws.ToString(cl.Endpoint)
+	var caData, issuer string
+	if cl.CertificateAuthority != nil {
+		caData = aws.ToString(cl.CertificateAuthority.Data)
+	}
+	if cl.Identity != nil && cl.Identity.Oidc != nil {
+		issuer = aws.ToString(cl.Identity.Oidc.Issuer)
+	}
+	if o := c.Cluster; o.Endpoint != "" {
+		endpoint, caData, issuer = o.Endpoint, o.CAData, o.Issuer
+	}
+
+	serviceCIDR := defaultServiceCIDR
+	ipFamily := "ipv4"
+	if kn := cl.KubernetesNetworkConfig; kn != nil {
+		if s := aws.ToString(kn.ServiceIpv4Cidr); s != "" {
+			serviceCIDR = s
+		}
+		if kn.IpFamily != "" {
+			ipFamily = string(kn.IpFamily)
+		}
+	}
+	var logTypes []string
+	if cl.Logging != nil {
+		for _, s := range cl.Logging.ClusterLogging {
+			if aws.ToBool(s.Enabled) {
+				for _, t := range s.Types {
+					logTypes = append(logTypes, string(t))
+				}
+			}
+		}
+	}
+	// enabled_cluster_log_types is a set: keep the configured order when equal.
+	if cfg := getStrs(olds, "enabledClusterLogTypes"); sameSet(cfg, logTypes) {
+		logTypes = cfg
+	}
+	vpcOut := map[string]any{"subnetIds": []string{}, "securityGroupIds": []string{}, "publicAccessCidrs": []string{},
+		"clusterSecurityGroupId": "", "vpcId": "", "endpointPrivateAccess": false, "endpointPublicAccess": true}
+	if v := cl.ResourcesVpcConfig; v != nil {
+		vpcOut["subnetIds"] = nonNil(v.SubnetIds)
+		vpcOut["securityGroupIds"] = nonNil(v.SecurityGroupIds)
+		vpcOut["publicAccessCidrs"] = nonNil(v.PublicAccessCidrs)
+		vpcOut["clusterSecurityGroupId"] = aws.ToString(v.ClusterSecurityGroupId)
+		vpcOut["vpcId"] = aws.ToString(v.VpcId)
+		vpcOut["endpointPrivateAccess"] = resource.NewBoolProperty(v.EndpointPrivateAccess)
+		vpcOut["endpointPublicAccess"] = resource.NewBoolProperty(v.EndpointPublicAccess)
+	}
+	// moto does not keep endpointPrivateAccess unless given: the configured value stands.
+	if cfg := getObj(olds, "vpcConfig"); cfg != nil {
+		for _, k := range []string{"endpointPrivateAccess", "endpointPublicAccess"} {
+			if b, set := getBool(cfg, k); set {
+				vpcOut[k] = resource.NewBoolProperty(b)
+			}
+		}
+		for _, k := range []string{"subnetIds", "securityGroupIds", "publicAccessCidrs"} {
+			if want := getStrs(cfg, k); sameSet(want, vpcOut[k].([]string)) {
+				vpcOut[k] = want
+			}
+		}
+	}
+	outs := outMap(map[string]any{
+		"arn":                    aws.ToString(cl.Arn),
+		"name":                   aws.ToString(cl.Name),
+		"status":                 string(cl.Status),
+		"version":                aws.ToString(cl.Version),
+		"platformVersion":        aws.ToString(cl.PlatformVersion),
+		"roleArn":                aws.ToString(cl.RoleArn),
+		"clusterId":              aws.ToString(cl.Id),
+		"endpoint":               endpoint,
+		"certificateAuthority":   map[string]any{"data": caData},
+		"certificateAuthorities": []map[string]any{{"data": caData}},
+		"identities":             []map[string]any{{"oidcs": []map[string]any{{"issuer": issuer}}}},
+		"kubernetesNetworkConfig": map[string]any{
+			"serviceIpv4Cidr": serviceCIDR, "ipFamily": ipFamily, "serviceIpv6Cidr": "",
+		},
+		"vpcConfig":              vpcOut,
+		"enabledClusterLogTypes": nonNil(logTypes),
+	})
+	if cl.CreatedAt != nil {
+		outs["createdAt"] = resource.NewStringProperty(cl.CreatedAt.UTC().Format(time.RFC3339))
+	}
+	// moto keeps no access config; the real one reads back what was asked for.
+	if ac := cl.AccessConfig; ac != nil && ac.AuthenticationMode != "" {
+		outs["accessConfig"] = outVal(map[string]any{"authenticationMode": string(ac.AuthenticationMode),
+			"bootstrapClusterCreatorAdminPermissions": resource.NewBoolProperty(aws.ToBool(ac.BootstrapClusterCreatorAdminPermissions))})
+	} else if ac := getObj(olds, "accessConfig"); ac != nil {
+		outs["accessConfig"] = resource.NewObjectProperty(ac)
+	}
+	tagsOutputs(outs, cl.Tags)
+	return withInputs(outs, olds), nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func updateCluster(ctx context.Context, c *Clients, id string, olds, news resource.PropertyMap) (resource.PropertyMap, error) {
+	// olds are the state's outputs: an input the program leaves out is computed there, not
+	// changed, so only what news sets is compared (as Terraform compares config to state).
+	setIn := func(m resource.PropertyMap, k string) bool {
+		v, ok := m[resource.PropertyKey(k)]
+		return ok && !v.IsNull()
+	}
+	for obj, keys := range clusterNestedForceNew {
+		o, n := getObj(olds, obj), getObj(news, obj)
+		for _, k := range keys {
+			if setIn(n, k) && !o[resource.PropertyKey(k)].DeepEquals(n[resource.PropertyKey(k)]) {
+				return nil, fmt.Errorf("EKS Cluster (%s): %s.%s changed: the real provider replaces the cluster for that, and this emulator's Kind can only express top-level ForceNew inputs", id, obj, k)
+			}
+		}
+	}
+	name := aws.String(id)
+	if setIn(news, "version") && getStr(olds, "version") != getStr(news, "version") {
+		return nil, fmt.Errorf("EKS Cluster (%s): version %q → %q: UpdateClusterVersion is not emulated (moto has none)", id, getStr(olds, "version"), getStr(news, "version"))
+	}
+	ov, nv := getObj(olds, "vpcConfig"), getObj(news, "vpcConfig")
+	vpcChanged := false
+	for _, k := range []string{"endpointPrivateAccess", "endpointPublicAccess", "publicAccessCidrs"} {
+		if setIn(nv, k) && !ov[resource.PropertyKey(k)].DeepEquals(nv[resource.PropertyKey(k)]) {
+			vpcChanged = true
+		}
+	}
+	if vpcChanged {
+		req := &ekstypes.VpcConfigRequest{PublicAccessCidrs: getStrs(nv, "publicAccessCidrs")}
+		if v, set := getBool(nv, "endpointPrivateAccess"); set {
+			req.EndpointPrivateAccess = aws.Bool(v)
+		}
+		if v, set := getBool(nv, "endpointPublicAccess"); set {
+			req.EndpointPublicAccess = aws.Bool(v)
+		}
+		if _, err := c.EKS.UpdateClusterConfig(ctx, &eks.UpdateClusterConfigInput{Name: name, ResourcesVpcConfig: req}); err != nil {
+			return nil, fmt.Errorf("updating EKS Cluster (%s) VPC configuration: %w", id, err)
+		}
+	}
+	if ol, nl := getStrs(olds, "enabledClusterLogTypes"), getStrs(news, "enabledClusterLogTypes"); !sameSet(ol, nl) {
+		logging := clusterLogging(nl)
+		if logging == nil { // disable what was on
+			logging = clusterLogging(ol)
+			logging.ClusterLogging[0].Enabled = aws.Bool(false)
+		}
+		if _, err := c.EKS.UpdateClusterConfig(ctx, &eks.UpdateClusterConfigInput{Name: name, Logging: logging}); err != nil {
+			return nil, fmt.Errorf("updating EKS Cluster (%s) logging: %w", id, err)
+		}
+	}
+	if om, nm := getStr(getObj(olds, "accessConfig"), "authenticationMode"), getStr(getObj(news, "accessConfig"), "authenticationMode"); nm != "" && om != nm {
+		if _, err := c.EKS.UpdateClusterConfig(ctx, &eks.UpdateClusterConfigInput{Name: name,
+			AccessConfig: &ekstypes.UpdateAccessConfigRequest{AuthenticationMode: ekstypes.AuthenticationMode(nm)}}); err != nil {
+			return nil, fmt.Errorf("updating EKS Cluster (%s) authentication mode: %w", id, err)
+		}
+	}
+	set, remove := tagDiff(getStrMap(olds, "tags"), getStrMap(news, "tags"))
+	if len(set)+len(remove) > 0 {
+		cur, err := c.EKS.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: name})
+		if err != nil {
+			return nil, err
+		}
+		arn := cur.Cluster.Arn
+		if len(remove) > 0 {
+			if _, err := c.EKS.UntagResource(ctx, &eks.UntagResourceInput{ResourceArn: arn, TagKeys: remove}); err != nil {
+				return nil, err
+			}
+		}
+		if len(set) > 0 {
+			if _, err := c.EKS.TagResource(ctx, &eks.TagResourceInput{ResourceArn: arn, Tags: set}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return readCluster(ctx, c, id, news)
+}
+
+// deleteCluster deletes and, as the real provider does (waitClusterDeleted), waits until
+// DescribeCluster no longer finds it.
+func deleteCluster(ctx context.Context, c *Clients, id string, _ resource.PropertyMap) error {
+	_, err := c.EKS.DeleteCluster(ctx, &eks.DeleteClusterInput{Name: aws.String(id)})
+	if isEKSNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("deleting EKS Cluster (%s): %w", id, err)
+	}
+	return waitFor(ctx, "EKS Cluster ("+id+") delete", clusterTimeout, func() (bool, error) {
+		_, err := c.EKS.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(id)})
+		if isEKSNotFound(err) {
+			return true, nil
+		}
+		return false, err
+	})
+}
