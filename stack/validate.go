@@ -449,7 +449,7 @@ func (c *Config) validateOIDC(v *validator) {
 }
 
 func (c *Config) validateRoles(v *validator) {
-	seenSA := map[string]string{AwsNodeNamespace + "/" + AwsNodeServiceAccount: "the built-in aws-node role"}
+	seenSA := map[string]string{k8s.KubeSystemNamespace + "/" + k8s.AWSNodeName: "the built-in aws-node role"}
 	// IAM role names are unique case-insensitively: "you cannot create roles named both
 	// "PRODROLE" and "prodrole"" (API_CreateRole.html).
 	seenRole := map[string]string{}

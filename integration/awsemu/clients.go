@@ -40,7 +40,7 @@ const (
 // Cluster from ClusterFromEnv.
 func NewClients(ctx context.Context, endpointURL, region string) (*Clients, error) {
 	if endpointURL == "" {
-		return nil, errors.New("awsemu: no emulator endpoint URL (AWS_ENDPOINT_URL): refusing to default to real AWS")
+		return nil, errors.New("awsemu: no emulator endpoint URL: refusing to default to real AWS")
 	}
 	if region == "" {
 		return nil, errors.New("awsemu: no region (aws:region)")

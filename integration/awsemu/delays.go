@@ -11,7 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
 	"github.com/eks-irsa/eks-irsa/internal/deploytime"
-	"github.com/eks-irsa/eks-irsa/internal/recorder"
+	"github.com/eks-irsa/eks-irsa/internal/graph"
 )
 
 // DelaysEnv makes Create take each type's typical create time, scaled: "<path to
@@ -52,7 +52,7 @@ func (d *delays) duration(token string, inputs resource.PropertyMap) time.Durati
 	if d == nil {
 		return 0
 	}
-	row, ok := d.table.Lookup(recorder.Registration{Type: token, Inputs: inputs})
+	row, ok := d.table.Lookup(graph.Resource{Type: token, Inputs: inputs})
 	if !ok {
 		return 0
 	}

@@ -24,7 +24,11 @@ const Version = "6.83.4"
 
 // EndpointEnv names the AWS endpoint the plugin sends every call to. It must be loopback:
 // this plugin exists for tests and must never reach real AWS.
-const EndpointEnv = "AWS_ENDPOINT_URL"
+//
+// Not AWS_ENDPOINT_URL: that would also point every other AWS client in the same environment
+// at the emulator, among them the aws CLI that the program's kubeconfig runs, whose
+// `eks get-token` must presign for the real STS host as it does on a real machine.
+const EndpointEnv = "EKSIRSA_EMU_AWS_ENDPOINT"
 
 // defaultsKey is where the real provider records which inputs Check defaulted.
 const defaultsKey = resource.PropertyKey("__defaults")
@@ -85,7 +89,7 @@ func (p *Provider) DiffConfig(_ context.Context, req plugin.DiffConfigRequest) (
 }
 
 // Configure reads the region from the provider's "region" input (aws:region), falling back to
-// AWS_REGION as the real provider does, and the endpoint from AWS_ENDPOINT_URL.
+// AWS_REGION as the real provider does, and the endpoint from EndpointEnv.
 func (p *Provider) Configure(ctx context.Context, req plugin.ConfigureRequest) (plugin.ConfigureResponse, error) {
 	in := plain(req.Inputs)
 	region := getStr(in, "region")

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/eks-irsa/eks-irsa/internal/testcluster"
 )
 
 // sitecustomize is the Python hook that lets moto serve the seeded public SSM parameters.
@@ -219,6 +221,8 @@ func (s *Server) tail(n int) string {
 func (s *Server) Env() []string {
 	return []string{
 		"AWS_ENDPOINT_URL=" + s.URL,
+		// What the emulator plugin (integration/awsemu, EndpointEnv) reads.
+		"EKSIRSA_EMU_AWS_ENDPOINT=" + s.URL,
 		"AWS_ACCESS_KEY_ID=" + accessKeyID,
 		"AWS_SECRET_ACCESS_KEY=" + secretAccessKey,
 		"AWS_REGION=" + s.Region,
@@ -230,13 +234,7 @@ func (s *Server) Env() []string {
 // Environ is base without any AWS_* variable (a profile, a session token, a real endpoint),
 // plus Env: the environment for a child process that must reach this server and nothing else.
 func (s *Server) Environ(base []string) []string {
-	out := make([]string, 0, len(base)+8)
-	for _, kv := range base {
-		if !strings.HasPrefix(kv, "AWS_") {
-			out = append(out, kv)
-		}
-	}
-	return append(out, s.Env()...)
+	return append(testcluster.WithoutAWSEnv(base), s.Env()...)
 }
 
 // Config is an aws-sdk-go-v2 configuration for this server in region (Server.Region if empty).

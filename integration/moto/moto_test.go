@@ -175,7 +175,10 @@ func TestSeedEKSAMIParameters(t *testing.T) {
 		{"1.33", "m7g.large", "arm64"},
 		{"1.34", "t3.medium", "x86_64"},
 	} {
-		name := infra.AMIParameter(tc.version, tc.instanceType)
+		name, err := infra.AMIParameter(tc.version, tc.instanceType, "")
+		if err != nil {
+			t.Fatal(err)
+		}
 		ami, ok := seeded[name]
 		if !ok {
 			t.Errorf("%s not seeded; seeded %v", name, seeded)
@@ -191,7 +194,10 @@ func TestSeedEKSAMIParameters(t *testing.T) {
 		}
 	}
 	// Parameters are per region, as in AWS: another region has none until seeded there.
-	name := infra.AMIParameter("1.33", "t3.medium")
+	name, err := infra.AMIParameter("1.33", "t3.medium", "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = ssm.NewFromConfig(s.Config("eu-west-1")).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
 	var notFound *ssmtypes.ParameterNotFound
 	if !errors.As(err, &notFound) {

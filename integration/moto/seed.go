@@ -62,7 +62,10 @@ func (s *Server) SeedEKSAMIParameters(ctx context.Context, region string, versio
 		}
 		sort.Strings(ids) // the same image every run
 		for _, v := range versions {
-			name := infra.AMIParameter(v, amiInstanceTypes[arch])
+			name, err := infra.AMIParameter(v, amiInstanceTypes[arch], "")
+			if err != nil {
+				return nil, fmt.Errorf("moto: EKS AMI parameter for %s: %w", v, err)
+			}
 			seeded[name] = ids[0]
 		}
 	}

@@ -1,5 +1,5 @@
 // Command pulumi-resource-aws is the test-only AWS provider plugin: it serves the program's
-// AWS resources from an emulator on loopback (AWS_ENDPOINT_URL). Put it on PATH for the
+// AWS resources from an emulator on loopback (EKSIRSA_EMU_AWS_ENDPOINT). Put it on PATH for the
 // engine to load in place of pulumi-aws; see package awsemu.
 package main
 
