@@ -752,7 +752,7 @@ func TestFlowLogRoleTrustNamesTheSourceAccount(t *testing.T) {
 	var doc struct {
 		Statement []struct {
 			Effect    string
-			Action    string
+			Action    []string
 			Principal map[string]string
 			Condition map[string]map[string]string
 		}
@@ -769,7 +769,7 @@ func TestFlowLogRoleTrustNamesTheSourceAccount(t *testing.T) {
 		t.Fatalf("statements = %+v, want one", doc.Statement)
 	}
 	st := doc.Statement[0]
-	if st.Effect != "Allow" || st.Action != "sts:AssumeRole" || st.Principal["Service"] != "vpc-flow-logs.amazonaws.com" {
+	if st.Effect != "Allow" || !slices.Equal(st.Action, []string{"sts:AssumeRole"}) || st.Principal["Service"] != "vpc-flow-logs.amazonaws.com" {
 		t.Errorf("statement = %+v, want Allow sts:AssumeRole by vpc-flow-logs.amazonaws.com", st)
 	}
 	if len(st.Condition) != len(want) {

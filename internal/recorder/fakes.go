@@ -21,9 +21,10 @@ import (
 
 // Invoke tokens the fakes answer: the only data sources the program calls.
 const (
-	GetPartition    = "aws:index/getPartition:getPartition"
-	GetSSMParameter = "aws:ssm/getParameter:getParameter"
-	GetCertificate  = "tls:index/getCertificate:getCertificate"
+	GetPartition      = "aws:index/getPartition:getPartition"
+	GetCallerIdentity = "aws:index/getCallerIdentity:getCallerIdentity"
+	GetSSMParameter   = "aws:ssm/getParameter:getParameter"
+	GetCertificate    = "tls:index/getCertificate:getCertificate"
 )
 
 // Fakes is a small, deterministic stand-in for AWS and the OIDC issuer's TLS chain. Every
@@ -238,6 +239,13 @@ func (f *Fakes) Invoke(token string, args resource.PropertyMap) (resource.Proper
 		// aws.GetPartition, github.com/pulumi/pulumi-aws/sdk/v6@v6.83.4/go/aws/getPartition.go.
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"id": f.Partition, "partition": f.Partition, "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws",
+		}), nil
+	case GetCallerIdentity:
+		// aws.GetCallerIdentity, github.com/pulumi/pulumi-aws/sdk/v6@v6.83.4/go/aws/getCallerIdentity.go
+		// (the flow-log role's trust names the account).
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"id": f.AccountID, "accountId": f.AccountID, "userId": "AIDAFAKE",
+			"arn": f.ARN("iam", "", "user/eks-irsa-plan"),
 		}), nil
 	case GetSSMParameter:
 		// ssm.LookupParameter, github.com/pulumi/pulumi-aws/sdk/v6@v6.83.4/go/aws/ssm/getParameter.go,
