@@ -110,10 +110,10 @@ func testStackOutputs() auto.OutputMap {
 			"default/external-secrets":                 roleARN("external-secrets"),
 		}},
 		stack.OutServiceAccounts: {Value: map[string]any{
-			"kube-system/aws-node":               boundAccount("aws-node", k8s.AnnotateServiceAccount),
-			"kube-system/alb-ingress-controller": boundAccount("alb-ingress-controller", k8s.CreateServiceAccount),
-			"kube-system/cluster-autoscaler":     boundAccount("cluster-autoscaler", k8s.CreateServiceAccount),
-			"default/external-secrets":           boundAccount("external-secrets", k8s.CreateServiceAccount),
+			"kube-system/aws-node":                     boundAccount("aws-node", k8s.AnnotateServiceAccount),
+			"kube-system/aws-load-balancer-controller": boundAccount("aws-load-balancer-controller", k8s.CreateServiceAccount),
+			"kube-system/cluster-autoscaler":           boundAccount("cluster-autoscaler", k8s.CreateServiceAccount),
+			"default/external-secrets":                 boundAccount("external-secrets", k8s.CreateServiceAccount),
 		}},
 	}
 }
