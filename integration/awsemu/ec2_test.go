@@ -202,7 +202,7 @@ func TestEC2KindsAgainstMoto(t *testing.T) {
 	if _, err := h.c.Logs.DeleteLogGroup(ctx, &cloudwatchlogs.DeleteLogGroupInput{LogGroupName: aws.String(group)}); err != nil {
 		t.Fatal(err)
 	}
-	if left := leftovers(t, h.srv, h.c, []string{str(nat, "networkInterfaceId")}); len(left) > 0 {
+	if left := leftovers(t, h.srv); len(left) > 0 {
 		t.Errorf("left in the emulator after destroy: %v", left)
 	}
 }

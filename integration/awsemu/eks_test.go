@@ -104,7 +104,7 @@ func TestClusterAgainstMoto(t *testing.T) {
 	}
 
 	h.delete(cl)
-	if left := leftovers(t, h.srv, h.c, nil); slices.ContainsFunc(left, func(e string) bool { return gostrings.HasPrefix(e, "eks-cluster ") }) {
+	if left := leftovers(t, h.srv); slices.ContainsFunc(left, func(e string) bool { return gostrings.HasPrefix(e, "eks-cluster ") }) {
 		t.Errorf("cluster left in moto after delete: %q", left)
 	}
 }
@@ -196,7 +196,7 @@ func TestGroupAgainstMoto(t *testing.T) {
 		t.Errorf("instances still running after the group's delete: %d", n)
 	}
 	// What the test made itself (VPC, subnets, template) stays; nothing of the group does.
-	for _, e := range leftovers(t, h.srv, h.c, nil) {
+	for _, e := range leftovers(t, h.srv) {
 		if kind, _, _ := gostrings.Cut(e, " "); kind != "vpc" && kind != "subnet" && kind != "launch-template" && kind != "route-table" {
 			t.Errorf("left in moto after the group's delete: %s", e)
 		}

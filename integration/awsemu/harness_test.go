@@ -1,7 +1,6 @@
 package awsemu
 
 import (
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"slices"
 	gostrings "strings"
 	"testing"
@@ -184,29 +183,12 @@ func str(r *live, k string) string {
 	return ""
 }
 
-// leftovers is moto.Server.Leftovers without two things moto does unlike AWS, which no
-// provider can undo: it keeps a deleted NAT gateway's network interface (natENIs; AWS
-// deletes it with the gateway), and it reports a deleted endpoint in state "deleted", which
-// the audit compares with the SDK's "Deleted".
-func leftovers(t *testing.T, srv *moto.Server, c *Clients, natENIs []string) []string {
+// leftovers is what moto still holds after a destroy (moto.Server.Leftovers).
+func leftovers(t *testing.T, srv *moto.Server) []string {
 	t.Helper()
-	all, err := srv.Leftovers(t.Context())
+	left, err := srv.Leftovers(t.Context())
 	if err != nil {
 		t.Fatalf("audit: %v", err)
-	}
-	var left []string
-	for _, e := range all {
-		kind, id, _ := gostrings.Cut(e, " ")
-		switch {
-		case kind == "network-interface" && slices.Contains(natENIs, id):
-			continue
-		case kind == "vpc-endpoint":
-			if out, err := c.EC2.DescribeVpcEndpoints(t.Context(), &ec2.DescribeVpcEndpointsInput{VpcEndpointIds: []string{id}}); err == nil &&
-				len(out.VpcEndpoints) == 1 && gostrings.EqualFold(string(out.VpcEndpoints[0].State), "deleted") {
-				continue
-			}
-		}
-		left = append(left, e)
 	}
 	return left
 }

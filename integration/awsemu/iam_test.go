@@ -116,7 +116,7 @@ func TestIAMKindsAgainstMoto(t *testing.T) {
 	for _, r := range []*live{oidc, profile, attach, auto, inline, role} {
 		h.delete(r)
 	}
-	if left := leftovers(t, h.srv, h.c, nil); len(left) > 0 {
+	if left := leftovers(t, h.srv); len(left) > 0 {
 		t.Errorf("left in moto after the deletes: %q", left)
 	}
 }
@@ -154,7 +154,7 @@ func TestLogGroupAgainstMoto(t *testing.T) {
 		t.Errorf("second log group of the same name: err = %v, want ResourceAlreadyExistsException", err)
 	}
 	h.delete(g)
-	if left := leftovers(t, h.srv, h.c, nil); len(left) > 0 {
+	if left := leftovers(t, h.srv); len(left) > 0 {
 		t.Errorf("left in moto after the delete: %q", left)
 	}
 }

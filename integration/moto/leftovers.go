@@ -20,7 +20,7 @@ import (
 // moto, in Server.Region (IAM is global): what a destroy should have removed. What moto
 // makes on its own is not listed: the default VPC and its subnets, default security groups,
 // main route tables, NAT gateways and VPC endpoints in state deleted, and the primary
-// interfaces of terminated instances, which AWS deletes with them. Sorted, so two audits
+// interfaces of terminated instances and deleted NAT gateways, which AWS deletes with them. Sorted, so two audits
 // compare equal.
 func (s *Server) Leftovers(ctx context.Context) ([]string, error) {
 	cfg := s.Config("")
@@ -93,6 +93,23 @@ func (s *Server) Leftovers(ctx context.Context) ([]string, error) {
 			}
 		}
 	}
+	// moto also keeps a deleted NAT gateway's interface; AWS deletes it with the gateway.
+	deletedNATENIs := map[string]bool{}
+	natsBefore := ec2.NewDescribeNatGatewaysPaginator(ec2c, &ec2.DescribeNatGatewaysInput{})
+	for natsBefore.HasMorePages() {
+		page, err := natsBefore.NextPage(ctx)
+		if err != nil {
+			fail("describe NAT gateways", err)
+			break
+		}
+		for _, n := range page.NatGateways {
+			if n.State == ec2types.NatGatewayStateDeleted {
+				for _, a := range n.NatGatewayAddresses {
+					deletedNATENIs[aws.ToString(a.NetworkInterfaceId)] = true
+				}
+			}
+		}
+	}
 	enis := ec2.NewDescribeNetworkInterfacesPaginator(ec2c, &ec2.DescribeNetworkInterfacesInput{})
 	for enis.HasMorePages() {
 		page, err := enis.NextPage(ctx)
@@ -102,6 +119,9 @@ func (s *Server) Leftovers(ctx context.Context) ([]string, error) {
 		}
 		for _, n := range page.NetworkInterfaces {
 			if a := n.Attachment; a != nil && terminated[aws.ToString(a.InstanceId)] && aws.ToInt32(a.DeviceIndex) == 0 {
+				continue
+			}
+			if deletedNATENIs[aws.ToString(n.NetworkInterfaceId)] {
 				continue
 			}
 			add("network-interface", aws.ToString(n.NetworkInterfaceId))
