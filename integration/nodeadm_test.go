@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
 	"github.com/eks-irsa/eks-irsa/internal/recorder"
 	"github.com/eks-irsa/eks-irsa/internal/testcluster"
 	program "github.com/eks-irsa/eks-irsa/stack"
@@ -33,7 +35,8 @@ func launchTemplateUserData(t *testing.T) string {
 		t.Fatalf("load test stack: %v", err)
 	}
 	rec := recorder.New(program.ProjectName, "test")
-	if err := rec.Run(cfg, program.Program); err != nil {
+	// Build, not Program: Program waits for the cluster's API server, which mocks do not have.
+	if err := rec.Run(cfg, func(ctx *pulumi.Context) error { _, err := program.Build(ctx); return err }); err != nil {
 		t.Fatalf("program: %v", err)
 	}
 	lts := rec.ByType(launchTemplateType)
