@@ -71,7 +71,8 @@ func (e *emulated) pulumi(cli string, args ...string) (string, error) {
 	err := cmd.Run()
 	e.t.Logf("pulumi %s: %v after %s", strings.Join(args, " "), err, time.Since(start).Round(time.Millisecond))
 	if err != nil {
-		return out.String(), fmt.Errorf("%w\n%s", err, errOut.String())
+		// With --json the engine's errors are events on stdout.
+		return out.String(), fmt.Errorf("%w\n%s%s", err, errOut.String(), strings.Join(engineErrors(out.String()), "\n"))
 	}
 	return out.String(), nil
 }
@@ -99,6 +100,21 @@ func updateSummary(stream string) (*apitype.SummaryEvent, error) {
 		return nil, fmt.Errorf("no summary event of the update in:\n%s", stream)
 	}
 	return found, nil
+}
+
+// engineErrors are the error diagnostics among the engine events in stream.
+func engineErrors(stream string) []string {
+	var msgs []string
+	dec := json.NewDecoder(strings.NewReader(stream))
+	for {
+		var ev apitype.EngineEvent
+		if dec.Decode(&ev) != nil {
+			return msgs
+		}
+		if d := ev.DiagnosticEvent; d != nil && d.Severity == "error" {
+			msgs = append(msgs, d.Prefix+d.Message)
+		}
+	}
 }
 
 // TestPulumiCLIUpSecondUpDestroy runs the README's own commands with the real Pulumi CLI:
