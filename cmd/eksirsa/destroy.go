@@ -33,6 +33,8 @@ const (
 	// clusterListTimeout bounds listing the load balancers, so an endpoint that no longer
 	// answers is reported instead of hanging the destroy.
 	clusterListTimeout = time.Minute
+	// logGroupCheckTimeout bounds the post-destroy log group check (the SDK retries).
+	logGroupCheckTimeout = time.Minute
 )
 
 // Kinds of Kubernetes object that make AWS load balancers.
@@ -126,7 +128,7 @@ the control-plane log group is gone and deletes it if EKS re-created it while sh
 			if _, err := s.Destroy(ctx, optdestroy.ProgressStreams(out), optdestroy.ErrorProgressStreams(cmd.ErrOrStderr())); err != nil {
 				return err
 			}
-			return removeRecreatedLogGroup(ctx, out, opts, outs)
+			return removeRecreatedLogGroup(ctx, out, cmd.ErrOrStderr(), opts, outs)
 		},
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "destroy without asking")
@@ -297,24 +299,33 @@ func getObject(ctx context.Context, client kubernetes.Interface, lb loadBalancer
 // removeRecreatedLogGroup checks that the control-plane log group the destroy deleted is
 // gone. EKS writes to /aws/eks/<name>/cluster until the control plane has shut down and
 // creates the group again if it is missing, so it can reappear after Pulumi deleted it.
-func removeRecreatedLogGroup(ctx context.Context, out io.Writer, opts *options, outs auto.OutputMap) error {
+// The stack is destroyed by then: a check that cannot run is a warning on errOut saying how
+// to check by hand; only a group known to be left that cannot be deleted fails the command.
+func removeRecreatedLogGroup(ctx context.Context, out, errOut io.Writer, opts *options, outs auto.OutputMap) error {
 	name, _ := outs[stack.OutClusterLogGroup].Value.(string)
 	if name == "" {
 		fmt.Fprintf(out, "Stack %s had no %s output: no control-plane log group to check.\n", opts.stack, stack.OutClusterLogGroup)
 		return nil
 	}
 	region, _ := outs[stack.OutRegion].Value.(string)
-	if region == "" {
-		return fmt.Errorf("stack %s had no %s output, so the control-plane log group %s cannot be checked; "+
-			"see that it is gone: aws logs describe-log-groups --log-group-name-prefix %s", opts.stack, stack.OutRegion, name, name)
+	cannotCheck := func(err error) error {
+		fmt.Fprintf(errOut, "Warning: the stack is destroyed, but whether EKS re-created its control-plane log group %s could not be checked: %v\n"+
+			"  Check: aws logs describe-log-groups --region %s --log-group-name-prefix %s\n"+
+			"  If it is listed: aws logs delete-log-group --region %s --log-group-name %s\n", name, err, region, name, region, name)
+		return nil
 	}
+	if region == "" {
+		return cannotCheck(fmt.Errorf("stack %s had no %s output", opts.stack, stack.OutRegion))
+	}
+	ctx, cancel := context.WithTimeout(ctx, logGroupCheckTimeout)
+	defer cancel()
 	logs, err := opts.logGroups(ctx, region)
 	if err != nil {
-		return err
+		return cannotCheck(err)
 	}
 	exists, err := logGroupExists(ctx, logs, name)
 	if err != nil {
-		return fmt.Errorf("check that log group %s in %s is gone: %w", name, region, err)
+		return cannotCheck(err)
 	}
 	if !exists {
 		fmt.Fprintf(out, "Control-plane log group %s is gone.\n", name)
@@ -326,7 +337,8 @@ func removeRecreatedLogGroup(ctx context.Context, out io.Writer, opts *options, 
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("delete log group %s in %s, which EKS re-created after the destroy: %w", name, region, err)
+		return fmt.Errorf("stack %s destroyed, but EKS re-created its control-plane log group %s in %s and deleting it failed: %w; "+
+			"delete it with: aws logs delete-log-group --region %s --log-group-name %s", opts.stack, name, region, err, region, name)
 	}
 	fmt.Fprintf(out, "EKS re-created the control-plane log group %s while the cluster shut down; deleted it.\n", name)
 	return nil

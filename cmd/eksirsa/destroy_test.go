@@ -24,13 +24,20 @@ import (
 // fakeLogGroups mirrors CloudWatch Logs DescribeLogGroups (logGroupNamePrefix, one page) and
 // DeleteLogGroup (ResourceNotFoundException for a missing group) over a set of group names.
 type fakeLogGroups struct {
-	groups  []string
-	calls   []string
-	deleted []string
+	groups []string
+	// describeErr is what DescribeLogGroups fails with, if anything.
+	describeErr error
+	// deleteErr is what DeleteLogGroup of an existing group fails with, if anything.
+	deleteErr error
+	calls     []string
+	deleted   []string
 }
 
 func (f *fakeLogGroups) DescribeLogGroups(_ context.Context, in *cloudwatchlogs.DescribeLogGroupsInput, _ ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.DescribeLogGroupsOutput, error) {
 	f.calls = append(f.calls, "DescribeLogGroups")
+	if f.describeErr != nil {
+		return nil, f.describeErr
+	}
 	out := &cloudwatchlogs.DescribeLogGroupsOutput{}
 	for _, g := range f.groups {
 		if strings.HasPrefix(g, aws.ToString(in.LogGroupNamePrefix)) {
@@ -46,6 +53,9 @@ func (f *fakeLogGroups) DeleteLogGroup(_ context.Context, in *cloudwatchlogs.Del
 	i := slices.Index(f.groups, name)
 	if i < 0 {
 		return nil, &logtypes.ResourceNotFoundException{Message: aws.String("The specified log group does not exist.")}
+	}
+	if f.deleteErr != nil {
+		return nil, f.deleteErr
 	}
 	f.groups = slices.Delete(f.groups, i, i+1)
 	f.deleted = append(f.deleted, name)
@@ -111,6 +121,7 @@ func TestDestroy(t *testing.T) {
 		objects   []runtime.Object
 		react     func(*fake.Clientset)
 		logGroups []string
+		logs      fakeLogGroups // errors of the CloudWatch Logs fake
 		wantCode  int
 		wantCalls []string
 		wantOut   []string
@@ -188,6 +199,24 @@ func TestDestroy(t *testing.T) {
 			wantDeleted: []string{testLogGroup},
 		},
 		{
+			name: "a log group that cannot be checked is a warning after the destroy", args: []string{"destroy", "-y"},
+			outputs: destroyOutputs(), logGroups: []string{testLogGroup},
+			logs:      fakeLogGroups{describeErr: errors.New("operation error CloudWatch Logs: DescribeLogGroups, no such host")},
+			wantCalls: []string{"outputs", "destroy"},
+			wantErr: []string{
+				"Warning: the stack is destroyed, but whether EKS re-created its control-plane log group " + testLogGroup + " could not be checked: operation error",
+				"aws logs delete-log-group --region " + testRegion + " --log-group-name " + testLogGroup + "\n",
+			},
+		},
+		{
+			name: "a re-created log group that cannot be deleted fails the command", args: []string{"destroy", "-y"},
+			outputs: destroyOutputs(), logGroups: []string{testLogGroup},
+			logs:     fakeLogGroups{deleteErr: errors.New("AccessDeniedException: not authorized to perform: logs:DeleteLogGroup")},
+			wantCode: exitFailure, wantCalls: []string{"outputs", "destroy"},
+			wantErr: []string{"stack test destroyed, but EKS re-created its control-plane log group " + testLogGroup + " in " + testRegion +
+				" and deleting it failed: AccessDeniedException"},
+		},
+		{
 			name: "a group the name is only a prefix of is left alone", args: []string{"destroy", "-y"},
 			outputs: destroyOutputs(), logGroups: []string{testLogGroup + "-old"},
 			wantCalls: []string{"outputs", "destroy"},
@@ -200,7 +229,9 @@ func TestDestroy(t *testing.T) {
 			if tc.react != nil {
 				tc.react(client)
 			}
-			c := &cli{stack: &fakeStack{outputs: tc.outputs}, client: client, logs: &fakeLogGroups{groups: slices.Clone(tc.logGroups)}}
+			logs := tc.logs
+			logs.groups = slices.Clone(tc.logGroups)
+			c := &cli{stack: &fakeStack{outputs: tc.outputs}, client: client, logs: &logs}
 			lbsAtDestroy := -1
 			c.stack.beforeDestroy = func() {
 				lbs, err := listLoadBalancers(context.Background(), client)
