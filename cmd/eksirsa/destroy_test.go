@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/eks-irsa/eks-irsa/integration/moto"
 	"github.com/eks-irsa/eks-irsa/stack"
 )
 
@@ -272,5 +275,53 @@ func TestDestroy(t *testing.T) {
 				t.Errorf("CloudWatch Logs client for region %q, want the region output %q", c.logsRegion, testRegion)
 			}
 		})
+	}
+}
+
+// The real client, made by the default configuration chain as the driver makes it, against
+// moto's CloudWatch Logs: a re-created group is deleted, a group its name is a prefix of is
+// kept, and a second check finds it gone.
+func TestLogGroupCheckAgainstMoto(t *testing.T) {
+	m := moto.Start(t)
+	for _, kv := range m.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	for _, k := range []string{"AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k) // t.Setenv restores it afterwards
+	}
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+
+	ctx := t.Context()
+	seed := cloudwatchlogs.NewFromConfig(m.Config(""))
+	for _, g := range []string{testLogGroup, testLogGroup + "-old"} {
+		if _, err := seed.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(g)}); err != nil {
+			t.Fatalf("create %s: %v", g, err)
+		}
+	}
+	outs := destroyOutputs()
+	outs[stack.OutRegion] = auto.OutputValue{Value: m.Region}
+	opts := &options{stack: "test", logGroups: cloudWatchLogs}
+	for _, want := range []string{
+		"EKS re-created the control-plane log group " + testLogGroup + " while the cluster shut down; deleted it.\n",
+		"Control-plane log group " + testLogGroup + " is gone.\n",
+	} {
+		var out, errOut strings.Builder
+		if err := removeRecreatedLogGroup(ctx, &out, &errOut, opts, outs); err != nil || out.String() != want || errOut.Len() > 0 {
+			t.Errorf("check: %v, stdout %q, stderr %q; want stdout %q", err, out.String(), errOut.String(), want)
+		}
+	}
+	left, err := seed.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, g := range left.LogGroups {
+		names = append(names, aws.ToString(g.LogGroupName))
+	}
+	if want := []string{testLogGroup + "-old"}; !slices.Equal(names, want) {
+		t.Errorf("log groups left %q, want %q", names, want)
 	}
 }
