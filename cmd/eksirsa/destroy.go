@@ -22,14 +22,13 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/eks-irsa/eks-irsa/stack"
+	"github.com/eks-irsa/eks-irsa/verify"
 )
 
 const (
 	// defaultLoadBalancerWait covers the AWS Load Balancer Controller (or the in-tree cloud
 	// provider) deleting an ALB/NLB/CLB and its security groups, which takes a minute or two.
 	defaultLoadBalancerWait = 10 * time.Minute
-	// loadBalancerPollInterval is how often a deletion is re-checked while waiting.
-	loadBalancerPollInterval = 5 * time.Second
 	// clusterListTimeout bounds listing the load balancers, so an endpoint that no longer
 	// answers is reported instead of hanging the destroy.
 	clusterListTimeout = time.Minute
@@ -78,7 +77,7 @@ func cloudWatchLogs(ctx context.Context, region string) (logGroupsAPI, error) {
 
 func newDestroyCommand(opts *options) *cobra.Command {
 	var yes, deleteLBs, skipClusterChecks bool
-	lbWait := defaultLoadBalancerWait
+	lbWait := verify.Poll{Timeout: defaultLoadBalancerWait, Interval: verify.DefaultInterval}
 	cmd := &cobra.Command{
 		Use:   "destroy",
 		Short: "Delete every resource of the stack: nodes first, the cluster's log group last",
@@ -134,7 +133,8 @@ the control-plane log group is gone and deletes it if EKS re-created it while sh
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "destroy without asking")
 	cmd.Flags().BoolVar(&deleteLBs, "delete-load-balancers", false,
 		"delete the cluster's Services of type LoadBalancer and Ingresses first, and wait until their AWS load balancers are gone")
-	cmd.Flags().DurationVar(&lbWait, "load-balancer-wait", defaultLoadBalancerWait, "how long --delete-load-balancers waits for them to be gone")
+	cmd.Flags().DurationVar(&lbWait.Timeout, "load-balancer-wait", defaultLoadBalancerWait, "how long --delete-load-balancers waits for them to be gone")
+	cmd.Flags().DurationVar(&lbWait.Interval, "load-balancer-interval", verify.DefaultInterval, "time between checks while waiting for them")
 	cmd.Flags().BoolVar(&skipClusterChecks, "skip-cluster-checks", false,
 		"destroy without listing the cluster's load balancers (when the cluster no longer answers; delete any load balancers it made yourself)")
 	return cmd
@@ -234,11 +234,11 @@ func refuseLoadBalancers(stackName string, lbs []loadBalancer) error {
 	return errors.New(b.String())
 }
 
-// deleteLoadBalancers deletes the objects and waits, up to wait, until none is left. The
+// deleteLoadBalancers deletes the objects and waits, up to wait.Timeout, until none is left. The
 // objects' finalizers (service.kubernetes.io/load-balancer-cleanup, ingress.k8s.aws/resources)
 // keep them until their controller has deleted the AWS load balancer, so an object gone means
 // its load balancer is gone.
-func deleteLoadBalancers(ctx context.Context, out io.Writer, client kubernetes.Interface, lbs []loadBalancer, wait time.Duration) error {
+func deleteLoadBalancers(ctx context.Context, out io.Writer, client kubernetes.Interface, lbs []loadBalancer, wait verify.Poll) error {
 	for _, lb := range lbs {
 		fmt.Fprintf(out, "Deleting %s\n", lb)
 		if err := deleteObject(ctx, client, lb); err != nil && !apierrors.IsNotFound(err) {
@@ -264,17 +264,17 @@ func deleteLoadBalancers(ctx context.Context, out io.Writer, client kubernetes.I
 			return nil
 		}
 		elapsed := time.Since(start)
-		if elapsed >= wait {
+		if elapsed >= wait.Timeout {
 			return fmt.Errorf("after %s, %d load balancers are still being deleted: %s; nothing was destroyed. Look at their events "+
 				"(kubectl describe) and the load balancer controller's logs, then run destroy again (a longer --load-balancer-wait if they are only slow)",
-				wait, len(left), joinLoadBalancers(left))
+				wait.Timeout, len(left), joinLoadBalancers(left))
 		}
 		fmt.Fprintf(out, "Waiting for %d load balancers to be deleted (%s elapsed of %s): %s\n",
-			len(left), elapsed.Round(time.Second), wait, joinLoadBalancers(left))
+			len(left), elapsed.Round(time.Second), wait.Timeout, joinLoadBalancers(left))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(min(loadBalancerPollInterval, wait-elapsed)):
+		case <-time.After(min(wait.Interval, wait.Timeout-elapsed)):
 		}
 	}
 }

@@ -117,6 +117,17 @@ func TestDestroy(t *testing.T) {
 	neverGone := func(c *fake.Clientset) {
 		c.PrependReactor("delete", "*", func(k8stesting.Action) (bool, runtime.Object, error) { return true, nil, nil })
 	}
+	// slowService keeps default/web for one check after its delete, as its finalizer does
+	// until the controller has deleted the AWS load balancer.
+	slowService := func(c *fake.Clientset) {
+		checks := 0
+		c.PrependReactor("get", "services", func(k8stesting.Action) (bool, runtime.Object, error) {
+			if checks++; checks > 1 {
+				return false, nil, nil // the tracker: gone
+			}
+			return true, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"}}, nil
+		})
+	}
 	tests := []struct {
 		name      string
 		args      []string
@@ -159,6 +170,14 @@ func TestDestroy(t *testing.T) {
 				"Deleting Ingress web/app (" + testALBHostname + ")\n",
 				"Deleting Service default/web (" + testLBHostname + ")\n",
 				"  gone: Ingress web/app\n", "  gone: Service default/web\n",
+			},
+		},
+		{
+			name: "--delete-load-balancers waits, saying for what, until the last one is gone", args: []string{"destroy", "-y", "--delete-load-balancers", "--load-balancer-interval", "1ms"},
+			outputs: destroyOutputs(), objects: loadBalancerObjects(), react: slowService,
+			wantCalls: []string{"outputs", "destroy"},
+			wantOut: []string{
+				"  gone: Ingress web/app\nWaiting for 1 load balancers to be deleted (0s elapsed of 10m0s): Service default/web\n  gone: Service default/web\n",
 			},
 		},
 		{
