@@ -245,6 +245,9 @@ func deleteLoadBalancers(ctx context.Context, out io.Writer, client kubernetes.I
 			return fmt.Errorf("delete %s %s/%s: %w", lb.kind, lb.namespace, lb.name, err)
 		}
 	}
+	if wait.Interval <= 0 {
+		wait.Interval = verify.DefaultInterval
+	}
 	start := time.Now()
 	left := lbs
 	for {
