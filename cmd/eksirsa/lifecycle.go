@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
@@ -173,31 +172,6 @@ func newRefreshCommand(opts *options) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&clear, "clear-pending-creates", false, "drop creates an interrupted update left pending")
-	return cmd
-}
-
-func newDestroyCommand(opts *options) *cobra.Command {
-	var yes bool
-	cmd := &cobra.Command{
-		Use:   "destroy",
-		Short: "Delete every resource of the stack: nodes first, the cluster's log group last",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openShown(cmd, opts)
-			if err != nil {
-				return err
-			}
-			if !yes {
-				ok, err := confirm(cmd.InOrStdin(), cmd.OutOrStdout(), fmt.Sprintf("Delete every resource of stack %s?", opts.stack))
-				if err != nil || !ok {
-					return cancelled(err, "destroy")
-				}
-			}
-			_, err = s.Destroy(cmd.Context(), optdestroy.ProgressStreams(cmd.OutOrStdout()), optdestroy.ErrorProgressStreams(cmd.ErrOrStderr()))
-			return err
-		},
-	}
-	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "destroy without asking")
 	return cmd
 }
 

@@ -37,7 +37,7 @@ func TestLifecycle(t *testing.T) {
 		wantOut   []string
 		wantErr   string
 		cleared   bool // a refresh cleared pending creates
-		verified  bool // verify built a client
+		verified  bool // a client was built (by verify, or destroy listing load balancers)
 	}{
 		{
 			name: "preview", args: []string{"preview"},
@@ -113,16 +113,16 @@ func TestLifecycle(t *testing.T) {
 		},
 		{
 			name: "destroy --yes", args: []string{"destroy", "--yes"},
-			wantCalls: []string{"destroy"},
+			wantCalls: []string{"outputs", "destroy"}, verified: true,
 		},
 		{
 			name: "destroy asks", args: []string{"destroy"}, stdin: "y\n",
-			wantCalls: []string{"destroy"},
-			wantOut:   []string{"Delete every resource of stack test? [y/N] "},
+			wantCalls: []string{"outputs", "destroy"}, verified: true,
+			wantOut: []string{"Delete every resource of stack test? [y/N] "},
 		},
 		{
 			name: "destroy declined", args: []string{"destroy"}, stdin: "no\n",
-			wantCode: exitFailure, wantErr: "destroy cancelled",
+			wantCode: exitFailure, wantCalls: []string{"outputs"}, wantErr: "destroy cancelled", verified: true,
 		},
 	}
 	for _, tc := range tests {

@@ -21,6 +21,8 @@ const (
 	exitFailure = 1
 	// exitConfig means the stack's configuration is invalid; only its problems are printed.
 	exitConfig = 2
+	// exitLoadBalancers means destroy refused: the cluster still has load balancers in the VPC.
+	exitLoadBalancers = 3
 )
 
 // exitError carries the exit code an error ends the process with.
@@ -66,10 +68,12 @@ type options struct {
 	open func(context.Context, *options) (stackAPI, error)
 	// kubeClient builds a Kubernetes client from kubeconfig bytes (kubeClientFromConfig).
 	kubeClient func(kubeconfig []byte) (kubernetes.Interface, error)
+	// logGroups returns a CloudWatch Logs client for region (cloudWatchLogs).
+	logGroups func(ctx context.Context, region string) (logGroupsAPI, error)
 }
 
 func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
-	return newRootCommandWith(stdout, stderr, &options{open: openAutoStack, kubeClient: kubeClientFromConfig})
+	return newRootCommandWith(stdout, stderr, &options{open: openAutoStack, kubeClient: kubeClientFromConfig, logGroups: cloudWatchLogs})
 }
 
 func newRootCommandWith(stdout, stderr io.Writer, opts *options) *cobra.Command {

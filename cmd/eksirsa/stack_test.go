@@ -39,6 +39,8 @@ type fakeStack struct {
 	clearedPendingCreates bool
 	// upErr is what Up fails with, if anything.
 	upErr error
+	// beforeDestroy, if set, runs when Destroy is called (to look at the cluster then).
+	beforeDestroy func()
 }
 
 func (f *fakeStack) Export(context.Context) (apitype.UntypedDeployment, error) {
@@ -71,6 +73,9 @@ func (f *fakeStack) Refresh(_ context.Context, opts ...optrefresh.Option) (auto.
 
 func (f *fakeStack) Destroy(context.Context, ...optdestroy.Option) (auto.DestroyResult, error) {
 	f.calls = append(f.calls, "destroy")
+	if f.beforeDestroy != nil {
+		f.beforeDestroy()
+	}
 	return auto.DestroyResult{}, nil
 }
 
@@ -123,11 +128,14 @@ func boundAccount(name string, mode k8s.ServiceAccountMode) map[string]any {
 	return map[string]any{k8s.AccountRoleARNKey: roleARN(name), k8s.AccountModeKey: string(mode)}
 }
 
-// cli runs the command line against fakes: the stack and, for verify, a fake clientset.
+// cli runs the command line against fakes: the stack, for verify and destroy a fake
+// clientset, for destroy's log group check fake CloudWatch Logs.
 type cli struct {
 	stack      *fakeStack
 	client     kubernetes.Interface
+	logs       *fakeLogGroups
 	kubeconfig []byte // what the command built its client from
+	logsRegion string // the region the CloudWatch Logs client was made for
 }
 
 func (c *cli) run(t *testing.T, args ...string) (int, string, string) {
@@ -144,6 +152,13 @@ func (c *cli) runWithInput(t *testing.T, stdin string, args ...string) (int, str
 		kubeClient: func(kubeconfig []byte) (kubernetes.Interface, error) {
 			c.kubeconfig = kubeconfig
 			return c.client, nil
+		},
+		logGroups: func(_ context.Context, region string) (logGroupsAPI, error) {
+			c.logsRegion = region
+			if c.logs == nil {
+				c.logs = &fakeLogGroups{}
+			}
+			return c.logs, nil
 		},
 	}
 	root := newRootCommandWith(&out, &errOut, opts)

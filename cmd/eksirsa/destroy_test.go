@@ -1,0 +1,346 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/eks-irsa/eks-irsa/integration/moto"
+	"github.com/eks-irsa/eks-irsa/stack"
+)
+
+// fakeLogGroups mirrors CloudWatch Logs DescribeLogGroups (logGroupNamePrefix, one page) and
+// DeleteLogGroup (ResourceNotFoundException for a missing group) over a set of group names.
+type fakeLogGroups struct {
+	groups []string
+	// describeErr is what DescribeLogGroups fails with, if anything.
+	describeErr error
+	// deleteErr is what DeleteLogGroup of an existing group fails with, if anything.
+	deleteErr error
+	calls     []string
+	deleted   []string
+}
+
+func (f *fakeLogGroups) DescribeLogGroups(_ context.Context, in *cloudwatchlogs.DescribeLogGroupsInput, _ ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.DescribeLogGroupsOutput, error) {
+	f.calls = append(f.calls, "DescribeLogGroups")
+	if f.describeErr != nil {
+		return nil, f.describeErr
+	}
+	out := &cloudwatchlogs.DescribeLogGroupsOutput{}
+	for _, g := range f.groups {
+		if strings.HasPrefix(g, aws.ToString(in.LogGroupNamePrefix)) {
+			out.LogGroups = append(out.LogGroups, logtypes.LogGroup{LogGroupName: aws.String(g)})
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeLogGroups) DeleteLogGroup(_ context.Context, in *cloudwatchlogs.DeleteLogGroupInput, _ ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.DeleteLogGroupOutput, error) {
+	f.calls = append(f.calls, "DeleteLogGroup")
+	name := aws.ToString(in.LogGroupName)
+	i := slices.Index(f.groups, name)
+	if i < 0 {
+		return nil, &logtypes.ResourceNotFoundException{Message: aws.String("The specified log group does not exist.")}
+	}
+	if f.deleteErr != nil {
+		return nil, f.deleteErr
+	}
+	f.groups = slices.Delete(f.groups, i, i+1)
+	f.deleted = append(f.deleted, name)
+	return &cloudwatchlogs.DeleteLogGroupOutput{}, nil
+}
+
+const (
+	testRegion       = "eu-west-1"
+	testLogGroup     = "/aws/eks/demo-eks-oidc-test/cluster"
+	testLBHostname   = "a1b2c3-123.eu-west-1.elb.amazonaws.com"
+	testALBHostname  = "k8s-web-app-0a1b2c3d4e-123.eu-west-1.elb.amazonaws.com"
+	removeLBsCommand = "eksirsa destroy --delete-load-balancers"
+)
+
+// destroyOutputs are the test stack's outputs with what destroy reads after the cluster: the
+// region and the control-plane log group.
+func destroyOutputs() auto.OutputMap {
+	outs := testStackOutputs()
+	outs[stack.OutRegion] = auto.OutputValue{Value: testRegion}
+	outs[stack.OutClusterLogGroup] = auto.OutputValue{Value: testLogGroup}
+	return outs
+}
+
+// loadBalancerObjects are what the cluster's controllers made AWS load balancers for: a
+// Service of type LoadBalancer with its ELB's name, an Ingress of the AWS Load Balancer
+// Controller, and a ClusterIP Service, which has none.
+func loadBalancerObjects() []runtime.Object {
+	return []runtime.Object{
+		&corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"},
+			Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer},
+			Status:     corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{Ingress: []corev1.LoadBalancerIngress{{Hostname: testLBHostname}}}},
+		},
+		&corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: "internal", Namespace: "default"},
+			Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP},
+		},
+		&networkingv1.Ingress{
+			ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "web"},
+			Status: networkingv1.IngressStatus{LoadBalancer: networkingv1.IngressLoadBalancerStatus{
+				Ingress: []networkingv1.IngressLoadBalancerIngress{{Hostname: testALBHostname}},
+			}},
+		},
+	}
+}
+
+func TestDestroy(t *testing.T) {
+	t.Setenv(envBackendURL, "")
+	listFails := func(c *fake.Clientset) {
+		c.PrependReactor("list", "services", func(k8stesting.Action) (bool, runtime.Object, error) {
+			return true, nil, errors.New("dial tcp 10.0.1.5:443: connect: connection refused")
+		})
+	}
+	// neverGone keeps the objects after a delete, as their finalizers do while the controller
+	// cannot delete the AWS load balancer.
+	neverGone := func(c *fake.Clientset) {
+		c.PrependReactor("delete", "*", func(k8stesting.Action) (bool, runtime.Object, error) { return true, nil, nil })
+	}
+	// slowService keeps default/web for one check after its delete, as its finalizer does
+	// until the controller has deleted the AWS load balancer.
+	slowService := func(c *fake.Clientset) {
+		checks := 0
+		c.PrependReactor("get", "services", func(k8stesting.Action) (bool, runtime.Object, error) {
+			if checks++; checks > 1 {
+				return false, nil, nil // the tracker: gone
+			}
+			return true, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"}}, nil
+		})
+	}
+	tests := []struct {
+		name      string
+		args      []string
+		outputs   auto.OutputMap
+		objects   []runtime.Object
+		react     func(*fake.Clientset)
+		logGroups []string
+		logs      fakeLogGroups // errors of the CloudWatch Logs fake
+		wantCode  int
+		wantCalls []string
+		wantOut   []string
+		wantErr   []string
+		// lbsAtDestroy is how many load balancers the cluster had when Destroy was called.
+		lbsAtDestroy int
+		wantDeleted  []string // log groups deleted after the destroy
+	}{
+		{
+			name: "no load balancers: destroys, the log group is gone", args: []string{"destroy", "-y"},
+			outputs: destroyOutputs(), objects: healthyCluster(),
+			wantCalls: []string{"outputs", "destroy"},
+			wantOut:   []string{"Control-plane log group " + testLogGroup + " is gone.\n"},
+		},
+		{
+			name: "load balancers present: refuses, naming them, destroys nothing", args: []string{"destroy", "-y"},
+			outputs: destroyOutputs(), objects: loadBalancerObjects(),
+			wantCode: exitLoadBalancers, wantCalls: []string{"outputs"},
+			wantErr: []string{
+				"stack test not destroyed: the cluster has 2 load balancers",
+				"DependencyViolation",
+				"  Ingress web/app (" + testALBHostname + ")\n",
+				"  Service default/web (" + testLBHostname + ")\n",
+				removeLBsCommand,
+			},
+		},
+		{
+			name: "--delete-load-balancers deletes them, waits, then destroys", args: []string{"destroy", "-y", "--delete-load-balancers"},
+			outputs: destroyOutputs(), objects: loadBalancerObjects(),
+			wantCalls: []string{"outputs", "destroy"},
+			wantOut: []string{
+				"Deleting Ingress web/app (" + testALBHostname + ")\n",
+				"Deleting Service default/web (" + testLBHostname + ")\n",
+				"  gone: Ingress web/app\n", "  gone: Service default/web\n",
+			},
+		},
+		{
+			name: "--delete-load-balancers waits, saying for what, until the last one is gone", args: []string{"destroy", "-y", "--delete-load-balancers", "--load-balancer-interval", "1ms"},
+			outputs: destroyOutputs(), objects: loadBalancerObjects(), react: slowService,
+			wantCalls: []string{"outputs", "destroy"},
+			wantOut: []string{
+				"  gone: Ingress web/app\nWaiting for 1 load balancers to be deleted (0s elapsed of 10m0s): Service default/web\n  gone: Service default/web\n",
+			},
+		},
+		{
+			name: "--delete-load-balancers gives up when they stay, destroying nothing", args: []string{"destroy", "-y", "--delete-load-balancers", "--load-balancer-wait", "1ms"},
+			outputs: destroyOutputs(), objects: loadBalancerObjects(), react: neverGone,
+			wantCode: exitFailure, wantCalls: []string{"outputs"},
+			wantErr: []string{"after 1ms, 2 load balancers are still being deleted: Ingress web/app, Service default/web; nothing was destroyed"},
+		},
+		{
+			name: "the question names the load balancers it will delete", args: []string{"destroy", "--delete-load-balancers"},
+			outputs: destroyOutputs(), objects: loadBalancerObjects(),
+			wantCode: exitFailure, wantCalls: []string{"outputs"},
+			wantOut: []string{"Delete 2 load balancers (Ingress web/app, Service default/web), then every resource of stack test? [y/N] "},
+			wantErr: []string{"destroy cancelled"},
+		},
+		{
+			name: "an unreachable cluster is refused", args: []string{"destroy", "-y"},
+			outputs: destroyOutputs(), react: listFails,
+			wantCode: exitFailure, wantCalls: []string{"outputs"},
+			wantErr: []string{"cannot list the load balancers of cluster demo-eks-oidc-test: list services: dial tcp", "pass --skip-cluster-checks"},
+		},
+		{
+			name: "--skip-cluster-checks destroys without listing", args: []string{"destroy", "-y", "--skip-cluster-checks"},
+			outputs: destroyOutputs(), react: listFails,
+			wantCalls: []string{"outputs", "destroy"},
+			wantOut:   []string{"Not checking the cluster for load balancers (--skip-cluster-checks).\n"},
+		},
+		{
+			name: "a stack that never made a cluster is destroyed", args: []string{"destroy", "-y"},
+			wantCalls: []string{"outputs", "destroy"},
+			wantOut: []string{
+				"Stack test has no clusterName output: no cluster was created, so no load balancers to check.\n",
+				"Stack test had no clusterLogGroupName output: no control-plane log group to check.\n",
+			},
+		},
+		{
+			name: "a log group EKS re-created is deleted", args: []string{"destroy", "-y"},
+			outputs: destroyOutputs(), objects: healthyCluster(), logGroups: []string{testLogGroup, "/aws/eks/other/cluster"},
+			wantCalls:   []string{"outputs", "destroy"},
+			wantOut:     []string{"EKS re-created the control-plane log group " + testLogGroup + " while the cluster shut down; deleted it.\n"},
+			wantDeleted: []string{testLogGroup},
+		},
+		{
+			name: "a log group that cannot be checked is a warning after the destroy", args: []string{"destroy", "-y"},
+			outputs: destroyOutputs(), logGroups: []string{testLogGroup},
+			logs:      fakeLogGroups{describeErr: errors.New("operation error CloudWatch Logs: DescribeLogGroups, no such host")},
+			wantCalls: []string{"outputs", "destroy"},
+			wantErr: []string{
+				"Warning: the stack is destroyed, but whether EKS re-created its control-plane log group " + testLogGroup + " could not be checked: operation error",
+				"aws logs delete-log-group --region " + testRegion + " --log-group-name " + testLogGroup + "\n",
+			},
+		},
+		{
+			name: "a re-created log group that cannot be deleted fails the command", args: []string{"destroy", "-y"},
+			outputs: destroyOutputs(), logGroups: []string{testLogGroup},
+			logs:     fakeLogGroups{deleteErr: errors.New("AccessDeniedException: not authorized to perform: logs:DeleteLogGroup")},
+			wantCode: exitFailure, wantCalls: []string{"outputs", "destroy"},
+			wantErr: []string{"stack test destroyed, but EKS re-created its control-plane log group " + testLogGroup + " in " + testRegion +
+				" and deleting it failed: AccessDeniedException"},
+		},
+		{
+			name: "a group the name is only a prefix of is left alone", args: []string{"destroy", "-y"},
+			outputs: destroyOutputs(), logGroups: []string{testLogGroup + "-old"},
+			wantCalls: []string{"outputs", "destroy"},
+			wantOut:   []string{"Control-plane log group " + testLogGroup + " is gone.\n"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			client := fake.NewClientset(tc.objects...)
+			if tc.react != nil {
+				tc.react(client)
+			}
+			logs := tc.logs
+			logs.groups = slices.Clone(tc.logGroups)
+			c := &cli{stack: &fakeStack{outputs: tc.outputs}, client: client, logs: &logs}
+			lbsAtDestroy := -1
+			c.stack.beforeDestroy = func() {
+				lbs, err := listLoadBalancers(context.Background(), client)
+				if err != nil {
+					lbs = nil // the unreachable cluster: nothing to count
+				}
+				lbsAtDestroy = len(lbs)
+			}
+			code, stdout, stderr := c.run(t, tc.args...)
+			if code != tc.wantCode {
+				t.Errorf("exit %d, want %d; stderr %q", code, tc.wantCode, stderr)
+			}
+			if !slices.Equal(c.stack.calls, tc.wantCalls) {
+				t.Errorf("stack calls %q, want %q", c.stack.calls, tc.wantCalls)
+			}
+			if slices.Contains(tc.wantCalls, "destroy") && lbsAtDestroy != tc.lbsAtDestroy {
+				t.Errorf("%d load balancers left when destroy was called, want %d", lbsAtDestroy, tc.lbsAtDestroy)
+			}
+			for _, w := range tc.wantOut {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("stdout\n%s\nwant it to contain %q", stdout, w)
+				}
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr\n%s\nwant it to contain %q", stderr, w)
+				}
+			}
+			if !slices.Equal(c.logs.deleted, tc.wantDeleted) {
+				t.Errorf("log groups deleted %q, want %q", c.logs.deleted, tc.wantDeleted)
+			}
+			// The log group is checked after a destroy in the stack's region, and only then.
+			checked := slices.Contains(c.logs.calls, "DescribeLogGroups")
+			if wantChecked := slices.Contains(tc.wantCalls, "destroy") && tc.outputs[stack.OutClusterLogGroup].Value != nil; checked != wantChecked {
+				t.Errorf("log group checked %v, want %v (calls %q)", checked, wantChecked, c.logs.calls)
+			}
+			if checked && c.logsRegion != testRegion {
+				t.Errorf("CloudWatch Logs client for region %q, want the region output %q", c.logsRegion, testRegion)
+			}
+		})
+	}
+}
+
+// The real client, made by the default configuration chain as the driver makes it, against
+// moto's CloudWatch Logs: a re-created group is deleted, a group its name is a prefix of is
+// kept, and a second check finds it gone.
+func TestLogGroupCheckAgainstMoto(t *testing.T) {
+	m := moto.Start(t)
+	for _, kv := range m.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	for _, k := range []string{"AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k) // t.Setenv restores it afterwards
+	}
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+
+	ctx := t.Context()
+	seed := cloudwatchlogs.NewFromConfig(m.Config(""))
+	for _, g := range []string{testLogGroup, testLogGroup + "-old"} {
+		if _, err := seed.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(g)}); err != nil {
+			t.Fatalf("create %s: %v", g, err)
+		}
+	}
+	outs := destroyOutputs()
+	outs[stack.OutRegion] = auto.OutputValue{Value: m.Region}
+	opts := &options{stack: "test", logGroups: cloudWatchLogs}
+	for _, want := range []string{
+		"EKS re-created the control-plane log group " + testLogGroup + " while the cluster shut down; deleted it.\n",
+		"Control-plane log group " + testLogGroup + " is gone.\n",
+	} {
+		var out, errOut strings.Builder
+		if err := removeRecreatedLogGroup(ctx, &out, &errOut, opts, outs); err != nil || out.String() != want || errOut.Len() > 0 {
+			t.Errorf("check: %v, stdout %q, stderr %q; want stdout %q", err, out.String(), errOut.String(), want)
+		}
+	}
+	left, err := seed.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, g := range left.LogGroups {
+		names = append(names, aws.ToString(g.LogGroupName))
+	}
+	if want := []string{testLogGroup + "-old"}; !slices.Equal(names, want) {
+		t.Errorf("log groups left %q, want %q", names, want)
+	}
+}
