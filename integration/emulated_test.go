@@ -168,6 +168,9 @@ func startEmulated(t *testing.T) *emulated {
 		"AWS_CONFIG_FILE="+filepath.Join(home, "no-aws-config"),
 		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "no-aws-credentials"),
 		awsemu.EndpointEnv+"="+m.URL,
+		// eksirsa destroy's own CloudWatch Logs check (a log group EKS re-created) goes to
+		// moto too; only that service, so the aws CLI still presigns for the real STS host.
+		"AWS_ENDPOINT_URL_CLOUDWATCH_LOGS="+m.URL,
 		awsemu.ClusterEndpointEnv+"="+c.Server,
 		awsemu.ClusterCAFileEnv+"="+caFile,
 		awsemu.ClusterIssuerEnv+"="+c.ServiceAccountIssuer,
@@ -319,8 +322,12 @@ func TestEmulatedUpVerifySecondUpDestroy(t *testing.T) {
 	}
 	t.Logf("second up: %s resources unchanged", m[1])
 
-	if _, err := e.eksirsa("destroy", "--yes"); err != nil {
+	out, err = e.eksirsa("destroy", "--yes")
+	if err != nil {
 		t.Fatalf("eksirsa destroy: %v", err)
+	}
+	if !strings.Contains(out, "Control-plane log group /aws/eks/"+e.name+"/cluster is gone.") {
+		t.Errorf("destroy did not check the control-plane log group in the emulator:\n%s", out)
 	}
 	left, err := e.moto.Leftovers(t.Context())
 	if err != nil {
