@@ -216,17 +216,7 @@ func TestIRSATrustPolicyPinsSubjectAndAudience(t *testing.T) {
 	l := buildAWSLayer(t, rec, defaultLayer())
 	role := mustGet(t, rec, "aws:iam/role:Role", "demo-eks-oidc-test-aws-node")
 
-	var doc struct {
-		Statement []struct {
-			Effect    string
-			Action    []string
-			Principal map[string]string
-			Condition map[string]map[string]string
-		}
-	}
-	if err := json.Unmarshal([]byte(str(role.Inputs, "assumeRolePolicy")), &doc); err != nil {
-		t.Fatalf("trust policy is not JSON: %v\n%s", err, str(role.Inputs, "assumeRolePolicy"))
-	}
+	doc := trustPolicy(t, role)
 	if len(doc.Statement) != 1 {
 		t.Fatalf("want one statement, got %d", len(doc.Statement))
 	}
@@ -749,17 +739,7 @@ func TestFlowLogRoleTrustNamesTheSourceAccount(t *testing.T) {
 	rec := recorder.New("eks-irsa", "test")
 	buildAWSLayer(t, rec, defaultLayer())
 	role := mustGet(t, rec, "aws:iam/role:Role", "demo-flow-logs")
-	var doc struct {
-		Statement []struct {
-			Effect    string
-			Action    []string
-			Principal map[string]string
-			Condition map[string]map[string]string
-		}
-	}
-	if err := json.Unmarshal([]byte(str(role.Inputs, "assumeRolePolicy")), &doc); err != nil {
-		t.Fatalf("trust policy: %v\n%s", err, str(role.Inputs, "assumeRolePolicy"))
-	}
+	doc := trustPolicy(t, role)
 	account := rec.Fakes().AccountID
 	want := map[string]map[string]string{
 		"StringEquals": {"aws:SourceAccount": account},
@@ -782,4 +762,14 @@ func TestFlowLogRoleTrustNamesTheSourceAccount(t *testing.T) {
 			}
 		}
 	}
+}
+
+// trustPolicy decodes a role's assumeRolePolicy into the program's own document type.
+func trustPolicy(t *testing.T, role recorder.Registration) PolicyDocument {
+	t.Helper()
+	var doc PolicyDocument
+	if err := json.Unmarshal([]byte(str(role.Inputs, "assumeRolePolicy")), &doc); err != nil {
+		t.Fatalf("trust policy of %s is not a policy document: %v\n%s", role.Name, err, str(role.Inputs, "assumeRolePolicy"))
+	}
+	return doc
 }
