@@ -14,21 +14,27 @@ import (
 // writeStack writes the real Pulumi.yaml and a stack "v" asking for a Kubernetes version.
 func writeStack(t *testing.T, version string) string {
 	t.Helper()
-	dir := t.TempDir()
-	project, err := os.ReadFile(filepath.Join(projectDir, "Pulumi.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := `config:
+	return writeProject(t, "v", `config:
   aws:region: us-west-2
   eks-irsa:network:
     availabilityZones: [us-west-2a, us-west-2b]
     publicSubnets: [10.0.1.0/24, 10.0.2.0/24]
     privateSubnets: [10.0.101.0/24, 10.0.102.0/24]
   eks-irsa:cluster:
-    version: "` + version + `"
-`
-	for name, b := range map[string][]byte{"Pulumi.yaml": project, "Pulumi.v.yaml": []byte(body)} {
+    version: "`+version+`"
+`)
+}
+
+// writeProject writes the repository's real Pulumi.yaml and Pulumi.<stack>.yaml holding
+// stackFile into a new directory, and returns it.
+func writeProject(t *testing.T, stackName, stackFile string) string {
+	t.Helper()
+	dir := t.TempDir()
+	project, err := os.ReadFile(filepath.Join(projectDir, "Pulumi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"Pulumi.yaml": project, "Pulumi." + stackName + ".yaml": []byte(stackFile)} {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -182,12 +180,7 @@ func TestPlanFormats(t *testing.T) {
 
 // TestPlanBadConfig: exit code 2, every problem on stderr, nothing else anywhere.
 func TestPlanBadConfig(t *testing.T) {
-	dir := t.TempDir()
-	project, err := os.ReadFile(filepath.Join(projectDir, "Pulumi.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bad := `config:
+	dir := writeProject(t, "bad", `config:
   aws:region: us-west-2
   eks-irsa:network:
     availabilityZones: [us-west-2a, us-west-2b]
@@ -199,12 +192,7 @@ func TestPlanBadConfig(t *testing.T) {
     min: 3
     max: 2
     desired: 2
-`
-	for name, body := range map[string][]byte{"Pulumi.yaml": project, "Pulumi.bad.yaml": []byte(bad)} {
-		if err := os.WriteFile(filepath.Join(dir, name), body, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+`)
 	code, stdout, stderr := runCLI(t, "plan", "-C", dir, "-s", "bad")
 	if code != exitConfig {
 		t.Errorf("exit %d, want %d", code, exitConfig)
