@@ -1,0 +1,351 @@
+// Package identity proves that each IRSA identity of a stack works, as a pod would use it:
+// a token the cluster issues for the account (TokenRequest, audience sts.amazonaws.com)
+// carries the stack's issuer, the account's subject and the STS audience, verifies against
+// the issuer's published keys, is admitted by the role's trust policy as IAM holds it, and
+// is exchanged by STS for the role's credentials; and another account's token is refused.
+package identity
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+	"github.com/coreos/go-oidc/v3/oidc"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	iamarn "sigs.k8s.io/aws-iam-authenticator/pkg/arn"
+
+	"github.com/eks-irsa/eks-irsa/irsa"
+)
+
+// Account is one bound service account and the role it was given.
+type Account struct {
+	Namespace string
+	Name      string
+	RoleARN   string
+}
+
+func (a Account) String() string { return a.Namespace + "/" + a.Name }
+
+// Target is what the stack's outputs say: the cluster's issuer, its IAM OIDC provider and
+// the bound accounts.
+type Target struct {
+	Issuer      string
+	ProviderARN string
+	Accounts    []Account
+}
+
+// Result is the proof, or the failure, for one account.
+type Result struct {
+	Account string `json:"account"`
+	RoleARN string `json:"roleArn"`
+	Passed  bool   `json:"passed"`
+	// Token holds the claims of the token the cluster issued for the account.
+	Token *Claims `json:"token,omitempty"`
+	// AssumedRoleARN is what STS GetCallerIdentity said with the credentials STS gave for it.
+	AssumedRoleARN string `json:"assumedRoleArn,omitempty"`
+	// Foreign is the account whose token was tried against the role, and ForeignRefused
+	// says who refused it: the trust policy, and STS where it evaluates trust policies.
+	Foreign        string `json:"foreignAccount,omitempty"`
+	ForeignRefused string `json:"foreignRefused,omitempty"`
+	// Step and Failure say which check failed and what it saw.
+	Step    string `json:"step,omitempty"`
+	Failure string `json:"failure,omitempty"`
+}
+
+// Steps, in order.
+const (
+	StepToken     = "token"     // TokenRequest
+	StepClaims    = "claims"    // iss, sub, aud
+	StepSignature = "signature" // against the issuer's discovery document and keys
+	StepTrust     = "trust"     // the role's trust policy admits the token
+	StepAssume    = "assume"    // STS AssumeRoleWithWebIdentity and GetCallerIdentity
+	StepForeign   = "foreign"   // another account's token is refused
+)
+
+// TokenTTL is how long the tokens asked for live: long enough for the checks, and the
+// shortest the TokenRequest API grants.
+const TokenTTL = 600
+
+// Checker runs the checks with a cluster client and an AWS configuration (region,
+// credentials for IAM, endpoints); STS's web-identity call itself is unsigned, as a pod's is.
+type Checker struct {
+	Kube kubernetes.Interface
+	AWS  aws.Config
+	// HTTP fetches the issuer's discovery document and keys; nil is http.DefaultClient.
+	HTTP *http.Client
+}
+
+// Error lists the accounts whose checks failed.
+type Error struct {
+	Failed []Result
+	Total  int
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of %d identities failed:", len(e.Failed), e.Total)
+	for _, r := range e.Failed {
+		fmt.Fprintf(&b, "\n  %s (%s): %s: %s", r.Account, r.RoleARN, r.Step, r.Failure)
+	}
+	return b.String()
+}
+
+// Run checks every account of t, calling report with each result as it is known, and
+// returns every result; the error is an *Error when some failed.
+func (c *Checker) Run(ctx context.Context, t Target, report func(Result)) ([]Result, error) {
+	if len(t.Accounts) == 0 {
+		return nil, errors.New("no bound accounts to check")
+	}
+	httpClient := c.HTTP
+	if httpClient == nil {
+		httpClient = http.DefaultClient
+	}
+	// The discovery document names the issuer and its keys; NewProvider refuses one whose
+	// issuer is not exactly t.Issuer.
+	provider, providerErr := oidc.NewProvider(oidc.ClientContext(ctx, httpClient), t.Issuer)
+	stsClient := sts.NewFromConfig(c.AWS, func(o *sts.Options) { o.Credentials = aws.AnonymousCredentials{} })
+	iamClient := iam.NewFromConfig(c.AWS)
+
+	tokens := map[string]string{}
+	token := func(a Account) (string, error) {
+		if tok, ok := tokens[a.String()]; ok {
+			return tok, nil
+		}
+		tok, err := c.requestToken(ctx, a)
+		if err == nil {
+			tokens[a.String()] = tok
+		}
+		return tok, err
+	}
+
+	var results []Result
+	var failed []Result
+	for i, a := range t.Accounts {
+		r := Result{Account: a.String(), RoleARN: a.RoleARN}
+		step, err := func() (string, error) {
+			tok, err := token(a)
+			if err != nil {
+				return StepToken, err
+			}
+			claims, err := unverifiedClaims(tok)
+			if err != nil {
+				return StepClaims, err
+			}
+			r.Token = &claims
+			if err := checkClaims(claims, t.Issuer, a); err != nil {
+				return StepClaims, err
+			}
+			if providerErr != nil {
+				return StepSignature, fmt.Errorf("discovery of %s: %w", t.Issuer, providerErr)
+			}
+			if _, err := provider.Verifier(&oidc.Config{ClientID: irsa.Audience}).Verify(oidc.ClientContext(ctx, httpClient), tok); err != nil {
+				return StepSignature, fmt.Errorf("the token does not verify against %s's published keys: %w", t.Issuer, err)
+			}
+			policy, err := trustPolicy(ctx, iamClient, a.RoleARN)
+			if err != nil {
+				return StepTrust, err
+			}
+			if ok, why := policy.Admits(t.ProviderARN, claims); !ok {
+				return StepTrust, fmt.Errorf("the trust policy of %s does not admit %s's token: %s", a.RoleARN, a, why)
+			}
+			if r.AssumedRoleARN, err = assume(ctx, stsClient, c.AWS, a, tok); err != nil {
+				return StepAssume, err
+			}
+
+			foreign := foreignAccount(t.Accounts, i)
+			r.Foreign = foreign.String()
+			ftok, err := token(foreign)
+			if err != nil {
+				return StepForeign, err
+			}
+			fclaims, err := unverifiedClaims(ftok)
+			if err != nil {
+				return StepForeign, err
+			}
+			if ok, why := policy.Admits(t.ProviderARN, fclaims); ok {
+				return StepForeign, fmt.Errorf("the trust policy of %s admits %s's token (%s): any pod of that account can take the role", a.RoleARN, foreign, why)
+			}
+			r.ForeignRefused = "refused by the trust policy"
+			_, err = stsClient.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
+				RoleArn: aws.String(a.RoleARN), WebIdentityToken: aws.String(ftok), RoleSessionName: aws.String(sessionName(foreign)),
+			})
+			var apiErr smithy.APIError
+			switch {
+			case errors.As(err, &apiErr) && apiErr.ErrorCode() == "AccessDenied":
+				r.ForeignRefused += " and by STS (AccessDenied)"
+			case err == nil:
+				// The trust policy, read back from IAM, refuses it; an STS that hands out the
+				// role anyway does not evaluate trust policies (an emulator such as moto).
+				r.ForeignRefused += "; this STS accepted it: it does not evaluate trust policies"
+			default:
+				return StepForeign, fmt.Errorf("STS AssumeRoleWithWebIdentity with %s's token: %w", foreign, err)
+			}
+			return "", nil
+		}()
+		if err != nil {
+			r.Step, r.Failure = step, err.Error()
+			failed = append(failed, r)
+		} else {
+			r.Passed = true
+		}
+		results = append(results, r)
+		if report != nil {
+			report(r)
+		}
+	}
+	if len(failed) > 0 {
+		return results, &Error{Failed: failed, Total: len(results)}
+	}
+	return results, nil
+}
+
+// foreignAccount is the account whose token is tried against account i's role: the next
+// bound account, or the namespace's default account when there is no other.
+func foreignAccount(accounts []Account, i int) Account {
+	if len(accounts) > 1 {
+		return accounts[(i+1)%len(accounts)]
+	}
+	a := accounts[i]
+	name := "default"
+	if a.Name == name {
+		name = "eksirsa-verify-nonexistent"
+	}
+	return Account{Namespace: a.Namespace, Name: name}
+}
+
+// requestToken asks the cluster for a token of account a with the STS audience, as the EKS
+// pod identity webhook's projected volume does.
+func (c *Checker) requestToken(ctx context.Context, a Account) (string, error) {
+	ttl := int64(TokenTTL)
+	tr, err := c.Kube.CoreV1().ServiceAccounts(a.Namespace).CreateToken(ctx, a.Name, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{Audiences: []string{irsa.Audience}, ExpirationSeconds: &ttl},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("TokenRequest for %s with audience %s: %w", a, irsa.Audience, err)
+	}
+	return tr.Status.Token, nil
+}
+
+// unverifiedClaims decodes a JWT's payload, to say which claim is wrong before asking
+// whether the signature holds.
+func unverifiedClaims(token string) (Claims, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return Claims{}, fmt.Errorf("the token is not a JWT (%d parts)", len(parts))
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return Claims{}, fmt.Errorf("token payload: %w", err)
+	}
+	var raw struct {
+		Issuer   string          `json:"iss"`
+		Subject  string          `json:"sub"`
+		Audience json.RawMessage `json:"aud"`
+	}
+	if err := json.Unmarshal(payload, &raw); err != nil {
+		return Claims{}, fmt.Errorf("token payload: %w", err)
+	}
+	aud, err := stringOrList(raw.Audience)
+	if err != nil {
+		return Claims{}, fmt.Errorf("token aud: %w", err)
+	}
+	return Claims{Issuer: raw.Issuer, Subject: raw.Subject, Audience: aud}, nil
+}
+
+// checkClaims says which claim differs from what IRSA needs.
+func checkClaims(c Claims, issuer string, a Account) error {
+	var errs []error
+	if c.Issuer != issuer {
+		errs = append(errs, fmt.Errorf("iss is %q, want the stack's issuer %q", c.Issuer, issuer))
+	}
+	if want := irsa.Subject(a.Namespace, a.Name); c.Subject != want {
+		errs = append(errs, fmt.Errorf("sub is %q, want %q", c.Subject, want))
+	}
+	if len(c.Audience) != 1 || c.Audience[0] != irsa.Audience {
+		errs = append(errs, fmt.Errorf("aud is %q, want [%q]", c.Audience, irsa.Audience))
+	}
+	return errors.Join(errs...)
+}
+
+// trustPolicy reads the role's trust policy from IAM.
+func trustPolicy(ctx context.Context, c *iam.Client, roleARN string) (*TrustPolicy, error) {
+	name, err := RoleName(roleARN)
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+	if err != nil {
+		return nil, fmt.Errorf("IAM GetRole %s: %w", name, err)
+	}
+	return ParseTrustPolicy(aws.ToString(out.Role.AssumeRolePolicyDocument))
+}
+
+// assume exchanges the token for the role's credentials and asks STS who they are.
+func assume(ctx context.Context, stsClient *sts.Client, cfg aws.Config, a Account, token string) (string, error) {
+	session := sessionName(a)
+	out, err := stsClient.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
+		RoleArn: aws.String(a.RoleARN), WebIdentityToken: aws.String(token), RoleSessionName: aws.String(session),
+	})
+	if err != nil {
+		return "", fmt.Errorf("STS AssumeRoleWithWebIdentity %s: %w", a.RoleARN, err)
+	}
+	creds := out.Credentials
+	as := sts.NewFromConfig(cfg, func(o *sts.Options) {
+		o.Credentials = credentials.NewStaticCredentialsProvider(aws.ToString(creds.AccessKeyId), aws.ToString(creds.SecretAccessKey), aws.ToString(creds.SessionToken))
+	})
+	who, err := as.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", fmt.Errorf("STS GetCallerIdentity with %s's credentials: %w", a.RoleARN, err)
+	}
+	want, err := AssumedRoleARN(a.RoleARN, session)
+	if err != nil {
+		return "", err
+	}
+	if got := aws.ToString(who.Arn); got != want {
+		return got, fmt.Errorf("GetCallerIdentity says %s, want %s", got, want)
+	}
+	return want, nil
+}
+
+// sessionName names the STS session after the account, within STS's 64 characters.
+func sessionName(a Account) string {
+	s := "eksirsa-verify-" + a.Namespace + "-" + a.Name
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return s
+}
+
+// RoleName is the name in an IAM role ARN (without its path).
+func RoleName(roleARN string) (string, error) {
+	kind, _, err := iamarn.Canonicalize(roleARN)
+	if err != nil {
+		return "", fmt.Errorf("role ARN %q: %w", roleARN, err)
+	}
+	if kind != iamarn.ROLE {
+		return "", fmt.Errorf("%q is not an IAM role ARN", roleARN)
+	}
+	return roleARN[strings.LastIndex(roleARN, "/")+1:], nil
+}
+
+// AssumedRoleARN is the ARN STS gives a session of the role: arn:<partition>:sts::<account>:
+// assumed-role/<name>/<session>, without the role's path.
+func AssumedRoleARN(roleARN, session string) (string, error) {
+	name, err := RoleName(roleARN)
+	if err != nil {
+		return "", err
+	}
+	parts := strings.SplitN(roleARN, ":", 6)
+	return fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", parts[1], parts[4], name, session), nil
+}
