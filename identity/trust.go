@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -86,6 +87,35 @@ func ParseTrustPolicy(doc string) (*TrustPolicy, error) {
 		p.Statement = append(p.Statement, st)
 	}
 	return p, nil
+}
+
+// Equal reports whether p and q say the same: the same statements in the same order, lists
+// compared as sets, a string the same as a list of it.
+func (p *TrustPolicy) Equal(q *TrustPolicy) bool {
+	return reflect.DeepEqual(p.normalized(), q.normalized())
+}
+
+func (p *TrustPolicy) normalized() []trustStatement {
+	out := make([]trustStatement, 0, len(p.Statement))
+	sorted := func(l []string) []string {
+		l = slices.Clone(l)
+		slices.Sort(l)
+		return l
+	}
+	for _, s := range p.Statement {
+		n := trustStatement{Effect: s.Effect, Action: sorted(s.Action), Principal: map[string][]string{}, Condition: map[string]map[string][]string{}}
+		for k, v := range s.Principal {
+			n.Principal[k] = sorted(v)
+		}
+		for op, keys := range s.Condition {
+			n.Condition[op] = map[string][]string{}
+			for k, v := range keys {
+				n.Condition[op][k] = sorted(v)
+			}
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 func stringOrList(raw json.RawMessage) ([]string, error) {

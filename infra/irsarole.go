@@ -37,6 +37,11 @@ type IRSARole struct {
 
 	Arn  pulumi.StringOutput
 	Name pulumi.StringOutput
+	// TrustPolicy is the trust policy IAM receives, and ManagedPolicyARNs and InlinePolicy
+	// the policies granted: what `eksirsa drift` compares with IAM.
+	TrustPolicy       pulumi.StringOutput
+	ManagedPolicyARNs []string
+	InlinePolicy      string
 }
 
 func (a *IRSARoleArgs) validate() error {
@@ -108,6 +113,9 @@ func NewIRSARole(ctx *pulumi.Context, name string, args *IRSARoleArgs, opts ...p
 	// no pod starts with a role that cannot yet do its job.
 	r.Arn = readyAfter(role.Arn, granted...)
 	r.Name = role.Name
+	r.TrustPolicy = trust
+	r.ManagedPolicyARNs = args.ManagedPolicyARNs
+	r.InlinePolicy = args.InlinePolicy
 	if err := ctx.RegisterResourceOutputs(r, pulumi.Map{"arn": r.Arn, "name": r.Name}); err != nil {
 		return nil, fmt.Errorf("irsa role %s: register outputs: %w", name, err)
 	}

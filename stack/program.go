@@ -28,7 +28,12 @@ const (
 	OutServiceAccountRoles = "serviceAccountRoleArns"
 	// OutServiceAccounts is every account given a role, keyed "namespace/name", each with
 	// k8s.AccountRoleARNKey and k8s.AccountModeKey: what verify checks.
-	OutServiceAccounts  = "serviceAccounts"
+	OutServiceAccounts = "serviceAccounts"
+	// OutIRSARoles is every IRSA role keyed "namespace/name", each with the IRSARole*Key
+	// entries: what `eksirsa drift` compares with IAM.
+	OutIRSARoles = "irsaRoles"
+	// OutAWSAuth is aws-auth's data as written, under k8s.MapRolesKey and k8s.MapUsersKey.
+	OutAWSAuth          = "awsAuth"
 	OutVpcID            = "vpcId"
 	OutPublicSubnetIDs  = "publicSubnetIds"
 	OutPrivateSubnetIDs = "privateSubnetIds"
@@ -38,6 +43,14 @@ const (
 	OutDesiredNodes     = "desiredNodes"
 	OutMinNodes         = "minNodes"
 	OutMaxNodes         = "maxNodes"
+)
+
+// Keys of each entry of OutIRSARoles.
+const (
+	IRSARoleARNKey         = "roleArn"
+	IRSATrustPolicyKey     = "trustPolicy"
+	IRSAManagedPoliciesKey = "managedPolicyArns"
+	IRSAInlinePolicyKey    = "inlinePolicy"
 )
 
 // Program is the Pulumi program: Build, with every Kubernetes object held back until the
@@ -143,6 +156,7 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 	if err != nil {
 		return nil, err
 	}
+	irsaRoles := pulumi.Map{k8s.AccountKey(k8s.KubeSystemNamespace, k8s.AWSNodeName): irsaRoleOutput(awsNodeRole)}
 	layerArgs := &k8s.LayerArgs{
 		Kubeconfig:        cluster.Kubeconfig,
 		ClusterIdentifier: cluster.Arn,
@@ -155,6 +169,7 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 		if err != nil {
 			return nil, err
 		}
+		irsaRoles[k8s.AccountKey(r.Namespace, r.ServiceAccount)] = irsaRoleOutput(role)
 		mode := r.Account
 		if mode == "" {
 			mode = k8s.NoServiceAccount
@@ -212,6 +227,8 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 		OutAwsNodeRoleARN:      layer.AWSNode.RoleARN,
 		OutServiceAccountRoles: roleARNs,
 		OutServiceAccounts:     layer.AccountsOutput(),
+		OutIRSARoles:           irsaRoles,
+		OutAWSAuth:             pulumi.Map{k8s.MapRolesKey: layer.AwsAuth.MapRoles, k8s.MapUsersKey: layer.AwsAuth.MapUsers},
 		OutVpcID:               network.VpcID,
 		OutPublicSubnetIDs:     network.PublicSubnetIDs,
 		OutPrivateSubnetIDs:    network.PrivateSubnetIDs,
@@ -222,6 +239,16 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 		OutMinNodes:            pulumi.Int(cfg.Nodes.Min),
 		OutMaxNodes:            pulumi.Int(cfg.Nodes.Max),
 	}, nil
+}
+
+// irsaRoleOutput is one entry of OutIRSARoles.
+func irsaRoleOutput(r *infra.IRSARole) pulumi.Map {
+	return pulumi.Map{
+		IRSARoleARNKey:         r.Arn,
+		IRSATrustPolicyKey:     r.TrustPolicy,
+		IRSAManagedPoliciesKey: pulumi.ToStringArray(r.ManagedPolicyARNs),
+		IRSAInlinePolicyKey:    pulumi.String(r.InlinePolicy),
+	}
 }
 
 // awsAuthMappings are the configured aws-auth mappings besides the node role's.

@@ -1,0 +1,474 @@
+// Package drift compares, identity by identity, what a stack declared (its outputs) with what
+// is live in IAM and in the cluster: each IRSA role's trust policy and policies, the OIDC
+// provider's client ids and thumbprint against the issuer's current chain, each account's
+// annotation and the aws-node pods' role, and aws-auth's mappings. It only reads.
+package drift
+
+import (
+	"context"
+	"crypto/sha1" //nolint:gosec // IAM's OIDC thumbprint is defined as a SHA-1
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/aws-iam-authenticator/pkg/mapper/configmap"
+
+	"github.com/eks-irsa/eks-irsa/identity"
+	"github.com/eks-irsa/eks-irsa/irsa"
+	"github.com/eks-irsa/eks-irsa/k8s"
+)
+
+// Role is one IRSA role as the stack declared it.
+type Role struct {
+	Account           identity.Account
+	TrustPolicy       string   // JSON
+	ManagedPolicyARNs []string // attached
+	InlinePolicy      string   // JSON; empty when none
+}
+
+// Declared is what the stack's outputs say.
+type Declared struct {
+	Issuer      string
+	ProviderARN string
+	Roles       []Role
+	// Annotated are the accounts whose role annotation the stack writes (aws-node first).
+	Annotated []identity.Account
+	// MapRoles and MapUsers are aws-auth's data as the stack wrote it.
+	MapRoles, MapUsers string
+	// Stack names the stack in repair hints.
+	Stack string
+}
+
+// Finding is one difference between declared and live.
+type Finding struct {
+	Check   string `json:"check"`
+	Subject string `json:"subject"`
+	Detail  string `json:"detail"`
+	Repair  string `json:"repair"`
+}
+
+// Line is one check's outcome as it is known: Finding nil when it matched.
+type Line struct {
+	Check   string   `json:"check"`
+	Subject string   `json:"subject"`
+	Summary string   `json:"summary,omitempty"`
+	Finding *Finding `json:"finding,omitempty"`
+}
+
+// Checks, in the order they run.
+const (
+	CheckTrust       = "trust-policy"
+	CheckManaged     = "managed-policies"
+	CheckInline      = "inline-policies"
+	CheckClientIDs   = "oidc-client-ids"
+	CheckThumbprint  = "oidc-thumbprint"
+	CheckAnnotation  = "annotation"
+	CheckPodRole     = "aws-node-pods"
+	CheckAWSAuth     = "aws-auth"
+	CheckAWSAuthOurs = "aws-auth-mapping"
+	CheckForeign     = "aws-auth-foreign"
+)
+
+// Detector reads IAM (with AWS's configuration), the cluster, and the issuer's TLS chain.
+type Detector struct {
+	Kube kubernetes.Interface
+	AWS  aws.Config
+	// RootCAs verify the issuer's TLS chain, as the program's tls.getCertificate does; nil is
+	// the system roots.
+	RootCAs *x509.CertPool
+	// Now is the clock for certificate lifetimes; nil is time.Now.
+	Now func() time.Time
+}
+
+// Detect runs every check, calling report with each line as it is known, and returns the
+// findings. An error means a check could not run (AWS or the cluster unreachable), not drift.
+func (d *Detector) Detect(ctx context.Context, decl Declared, report func(Line)) ([]Finding, error) {
+	var findings []Finding
+	emit := func(l Line) {
+		if l.Finding != nil {
+			findings = append(findings, *l.Finding)
+		}
+		if report != nil {
+			report(l)
+		}
+	}
+	upRefresh := "eksirsa up --refresh -s " + decl.Stack
+	iamClient := iam.NewFromConfig(d.AWS)
+
+	for _, r := range decl.Roles {
+		lines, err := d.role(ctx, iamClient, decl, r, upRefresh)
+		if err != nil {
+			return findings, err
+		}
+		for _, l := range lines {
+			emit(l)
+		}
+	}
+	lines, err := d.oidcProvider(ctx, iamClient, decl, upRefresh)
+	if err != nil {
+		return findings, err
+	}
+	for _, l := range lines {
+		emit(l)
+	}
+	lines, err = d.accounts(ctx, decl, upRefresh)
+	if err != nil {
+		return findings, err
+	}
+	for _, l := range lines {
+		emit(l)
+	}
+	lines, err = d.awsAuth(ctx, decl, upRefresh)
+	if err != nil {
+		return findings, err
+	}
+	for _, l := range lines {
+		emit(l)
+	}
+	return findings, nil
+}
+
+func found(check, subject, repair, format string, args ...any) Line {
+	return Line{Check: check, Subject: subject, Finding: &Finding{Check: check, Subject: subject, Detail: fmt.Sprintf(format, args...), Repair: repair}}
+}
+
+func matched(check, subject, format string, args ...any) Line {
+	return Line{Check: check, Subject: subject, Summary: fmt.Sprintf(format, args...)}
+}
+
+// role compares one IRSA role's trust policy, attached policies and inline policies.
+func (d *Detector) role(ctx context.Context, c *iam.Client, decl Declared, r Role, repair string) ([]Line, error) {
+	name, err := identity.RoleName(r.Account.RoleARN)
+	if err != nil {
+		return nil, err
+	}
+	subject := fmt.Sprintf("%s (role %s)", r.Account, name)
+	got, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+	if err != nil {
+		if isNoSuchEntity(err) {
+			return []Line{found(CheckTrust, subject, repair, "the role is gone from IAM")}, nil
+		}
+		return nil, fmt.Errorf("IAM GetRole %s: %w", name, err)
+	}
+	var lines []Line
+	live, err := identity.ParseTrustPolicy(aws.ToString(got.Role.AssumeRolePolicyDocument))
+	if err != nil {
+		return nil, fmt.Errorf("role %s: %w", name, err)
+	}
+	want, err := identity.ParseTrustPolicy(r.TrustPolicy)
+	if err != nil {
+		return nil, fmt.Errorf("declared trust policy of %s: %w", name, err)
+	}
+	if live.Equal(want) {
+		lines = append(lines, matched(CheckTrust, subject, "admits only %s", irsa.Subject(r.Account.Namespace, r.Account.Name)))
+	} else {
+		own := identity.Claims{Issuer: decl.Issuer, Subject: irsa.Subject(r.Account.Namespace, r.Account.Name), Audience: []string{irsa.Audience}}
+		ok, why := live.Admits(decl.ProviderARN, own)
+		effect := "it still admits the account's token"
+		if !ok {
+			effect = "it no longer admits the account's token (" + why + ")"
+		}
+		lines = append(lines, found(CheckTrust, subject, repair, "the trust policy in IAM differs from the stack's: %s; live: %s",
+			effect, compactJSON(aws.ToString(got.Role.AssumeRolePolicyDocument))))
+	}
+
+	attached, err := c.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(name)})
+	if err != nil {
+		return nil, fmt.Errorf("IAM ListAttachedRolePolicies %s: %w", name, err)
+	}
+	var liveARNs []string
+	for _, p := range attached.AttachedPolicies {
+		liveARNs = append(liveARNs, aws.ToString(p.PolicyArn))
+	}
+	missing, extra := setDiff(r.ManagedPolicyARNs, liveARNs)
+	if len(missing)+len(extra) == 0 {
+		lines = append(lines, matched(CheckManaged, subject, "%d attached as declared", len(liveARNs)))
+	} else {
+		lines = append(lines, found(CheckManaged, subject, repair, "missing %q, not in the stack %q", missing, extra))
+	}
+
+	names, err := c.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String(name)})
+	if err != nil {
+		return nil, fmt.Errorf("IAM ListRolePolicies %s: %w", name, err)
+	}
+	var problems []string
+	declaredFound := r.InlinePolicy == ""
+	for _, pn := range names.PolicyNames {
+		doc, err := c.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(pn)})
+		if err != nil {
+			return nil, fmt.Errorf("IAM GetRolePolicy %s %s: %w", name, pn, err)
+		}
+		if !declaredFound && sameJSON(aws.ToString(doc.PolicyDocument), r.InlinePolicy) {
+			declaredFound = true
+			continue
+		}
+		problems = append(problems, fmt.Sprintf("inline policy %s is not the stack's", pn))
+	}
+	if !declaredFound {
+		problems = append([]string{"the stack's inline policy is missing or was edited"}, problems...)
+	}
+	if len(problems) == 0 {
+		lines = append(lines, matched(CheckInline, subject, "%d inline as declared", len(names.PolicyNames)))
+	} else {
+		lines = append(lines, found(CheckInline, subject, repair, "%s", strings.Join(problems, "; ")))
+	}
+	return lines, nil
+}
+
+// oidcProvider compares the provider's client ids with the STS audience and its thumbprints
+// with the issuer's current chain root.
+func (d *Detector) oidcProvider(ctx context.Context, c *iam.Client, decl Declared, repair string) ([]Line, error) {
+	subject := decl.ProviderARN
+	got, err := c.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(decl.ProviderARN)})
+	if err != nil {
+		if isNoSuchEntity(err) {
+			return []Line{found(CheckClientIDs, subject, repair, "the OIDC provider is gone from IAM: no role can be assumed")}, nil
+		}
+		return nil, fmt.Errorf("IAM GetOpenIDConnectProvider: %w", err)
+	}
+	var lines []Line
+	if missing, extra := setDiff([]string{irsa.Audience}, got.ClientIDList); len(missing)+len(extra) > 0 {
+		lines = append(lines, found(CheckClientIDs, subject, repair, "client ids are %q, want [%q]", got.ClientIDList, irsa.Audience))
+	} else {
+		lines = append(lines, matched(CheckClientIDs, subject, "%s only", irsa.Audience))
+	}
+
+	certs, err := DialChain(ctx, decl.Issuer, d.RootCAs)
+	if err != nil {
+		return nil, fmt.Errorf("TLS chain of %s: %w", decl.Issuer, err)
+	}
+	root := certs[len(certs)-1]
+	sum := sha1.Sum(root.Raw) //nolint:gosec // IAM's thumbprint
+	thumb := hex.EncodeToString(sum[:])
+	now := time.Now
+	if d.Now != nil {
+		now = d.Now
+	}
+	left := root.NotAfter.Sub(now()).Round(24 * time.Hour)
+	lifetime := fmt.Sprintf("the root (%s) is valid until %s, %d days from now: until it is replaced the thumbprint holds",
+		root.Subject.CommonName, root.NotAfter.UTC().Format("2006-01-02"), int(left.Hours()/24))
+	if slices.ContainsFunc(got.ThumbprintList, func(t string) bool { return strings.EqualFold(t, thumb) }) {
+		lines = append(lines, matched(CheckThumbprint, subject, "%s is the issuer chain's root; %s", thumb, lifetime))
+	} else {
+		lines = append(lines, found(CheckThumbprint, subject,
+			repair+" (it reads the chain again; where eks-irsa:oidc.thumbprints pins the list, add "+thumb+" to it)",
+			"the issuer chain's root is %s, not among the provider's thumbprints %q; %s", thumb, got.ThumbprintList,
+			"IAM uses the thumbprint only where it does not trust the issuer's CA itself, so this matters for a self-managed issuer or when that trust is withdrawn"))
+	}
+	return lines, nil
+}
+
+// DialChain returns the certificates the issuer's host presents, leaf first, over TLS
+// verified with roots (nil: the system roots).
+func DialChain(ctx context.Context, issuer string, roots *x509.CertPool) ([]*x509.Certificate, error) {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return nil, err
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), "443")
+	}
+	dialer := &tls.Dialer{Config: &tls.Config{ServerName: u.Hostname(), RootCAs: roots, MinVersion: tls.VersionTLS12}}
+	conn, err := dialer.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	certs := conn.(*tls.Conn).ConnectionState().PeerCertificates
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%s presented no certificates", host)
+	}
+	return certs, nil
+}
+
+// accounts compares each account's annotation, and the role aws-node's pods run with.
+func (d *Detector) accounts(ctx context.Context, decl Declared, repair string) ([]Line, error) {
+	var lines []Line
+	for _, a := range decl.Annotated {
+		sa, err := d.Kube.CoreV1().ServiceAccounts(a.Namespace).Get(ctx, a.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			lines = append(lines, found(CheckAnnotation, a.String(), repair, "the account is gone"))
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get service account %s: %w", a, err)
+		}
+		switch got, ok := sa.Annotations[irsa.RoleARNAnnotation]; {
+		case !ok:
+			lines = append(lines, found(CheckAnnotation, a.String(), repair, "%s is missing, want %s", irsa.RoleARNAnnotation, a.RoleARN))
+		case got != a.RoleARN:
+			lines = append(lines, found(CheckAnnotation, a.String(), repair, "%s is %s, want %s", irsa.RoleARNAnnotation, got, a.RoleARN))
+		default:
+			lines = append(lines, matched(CheckAnnotation, a.String(), "%s", got))
+		}
+	}
+	if len(decl.Annotated) == 0 {
+		return lines, nil
+	}
+	awsNode := decl.Annotated[0]
+	pods, err := d.Kube.CoreV1().Pods(k8s.KubeSystemNamespace).List(ctx, metav1.ListOptions{LabelSelector: k8s.AWSNodeSelector})
+	if err != nil {
+		return nil, fmt.Errorf("list aws-node pods: %w", err)
+	}
+	var wrong []string
+	for _, p := range pods.Items {
+		if got := podRoleARN(p); got != awsNode.RoleARN {
+			if got == "" {
+				got = "no " + irsa.EnvRoleARN
+			}
+			wrong = append(wrong, fmt.Sprintf("%s (%s)", p.Name, got))
+		}
+	}
+	subject := k8s.KubeSystemNamespace + "/" + k8s.AWSNodeName + " pods"
+	if len(wrong) > 0 {
+		lines = append(lines, found(CheckPodRole, subject,
+			"kubectl -n "+k8s.KubeSystemNamespace+" rollout restart daemonset "+k8s.AWSNodeName+" (pods take the annotation only when they start)",
+			"%d of %d pods run without %s=%s: %s", len(wrong), len(pods.Items), irsa.EnvRoleARN, awsNode.RoleARN, strings.Join(wrong, ", ")))
+	} else {
+		lines = append(lines, matched(CheckPodRole, subject, "%d pods with %s=%s", len(pods.Items), irsa.EnvRoleARN, awsNode.RoleARN))
+	}
+	return lines, nil
+}
+
+// podRoleARN is the AWS_ROLE_ARN of the pod's aws-node container (its first container
+// otherwise), as the pod identity webhook set it.
+func podRoleARN(p corev1.Pod) string {
+	containers := p.Spec.Containers
+	for _, c := range containers {
+		if c.Name == k8s.AWSNodeName {
+			containers = []corev1.Container{c}
+			break
+		}
+	}
+	for _, c := range containers[:min(1, len(containers))] {
+		for _, e := range c.Env {
+			if e.Name == irsa.EnvRoleARN {
+				return e.Value
+			}
+		}
+	}
+	return ""
+}
+
+// awsAuth compares aws-auth's mappings, parsed as EKS's authenticator parses them.
+func (d *Detector) awsAuth(ctx context.Context, decl Declared, repair string) ([]Line, error) {
+	subject := k8s.KubeSystemNamespace + "/" + k8s.AwsAuthName
+	cm, err := d.Kube.CoreV1().ConfigMaps(k8s.KubeSystemNamespace).Get(ctx, k8s.AwsAuthName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return []Line{found(CheckAWSAuth, subject, repair, "aws-auth is gone: nodes cannot join")}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get aws-auth: %w", err)
+	}
+	liveUsers, liveRoles, _, err := configmap.ParseMap(cm.Data)
+	if err != nil {
+		return []Line{found(CheckAWSAuth, subject, repair, "aws-auth does not parse as EKS's authenticator parses it: %v", err)}, nil
+	}
+	wantUsers, wantRoles, _, err := configmap.ParseMap(map[string]string{k8s.MapRolesKey: decl.MapRoles, k8s.MapUsersKey: decl.MapUsers})
+	if err != nil {
+		return nil, fmt.Errorf("the stack's aws-auth output: %w", err)
+	}
+	type mapping struct{ arn, username, groups string }
+	key := func(arn, username string, groups []string) mapping {
+		g := slices.Clone(groups)
+		slices.Sort(g)
+		return mapping{arn, username, strings.Join(g, ",")}
+	}
+	var want, live []mapping
+	for _, r := range wantRoles {
+		want = append(want, key(r.RoleARN, r.Username, r.Groups))
+	}
+	for _, u := range wantUsers {
+		want = append(want, key(u.UserARN, u.Username, u.Groups))
+	}
+	for _, r := range liveRoles {
+		live = append(live, key(r.RoleARN, r.Username, r.Groups))
+	}
+	for _, u := range liveUsers {
+		live = append(live, key(u.UserARN, u.Username, u.Groups))
+	}
+	var lines []Line
+	for _, m := range want {
+		switch i := slices.IndexFunc(live, func(l mapping) bool { return l.arn == m.arn }); {
+		case i < 0:
+			lines = append(lines, found(CheckAWSAuthOurs, m.arn, repair, "the stack's mapping to %s [%s] is missing from aws-auth", m.username, m.groups))
+		case live[i] != m:
+			lines = append(lines, found(CheckAWSAuthOurs, m.arn, repair, "mapped to %s [%s], the stack maps it to %s [%s]", live[i].username, live[i].groups, m.username, m.groups))
+		default:
+			lines = append(lines, matched(CheckAWSAuthOurs, m.arn, "%s [%s]", m.username, m.groups))
+		}
+	}
+	for _, l := range live {
+		if !slices.ContainsFunc(want, func(m mapping) bool { return m.arn == l.arn }) {
+			lines = append(lines, found(CheckForeign, l.arn,
+				fmt.Sprintf("to keep it, add it to eks-irsa:awsAuth in Pulumi.%s.yaml with awsAuth.adopt: true, then %s; to drop it, kubectl -n kube-system edit configmap aws-auth", decl.Stack, repair),
+				"mapped to %s [%s] in aws-auth but not by the stack", l.username, l.groups))
+		}
+	}
+	return lines, nil
+}
+
+func setDiff(want, got []string) (missing, extra []string) {
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			missing = append(missing, w)
+		}
+	}
+	for _, g := range got {
+		if !slices.Contains(want, g) {
+			extra = append(extra, g)
+		}
+	}
+	return missing, extra
+}
+
+// sameJSON compares two policy documents as values; either may be URL-encoded as IAM
+// returns documents.
+func sameJSON(a, b string) bool {
+	var x, y any
+	if json.Unmarshal([]byte(decodeDocument(a)), &x) != nil || json.Unmarshal([]byte(decodeDocument(b)), &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+func decodeDocument(doc string) string {
+	if strings.HasPrefix(strings.TrimSpace(doc), "{") {
+		return doc
+	}
+	if decoded, err := url.QueryUnescape(doc); err == nil {
+		return decoded
+	}
+	return doc
+}
+
+func compactJSON(doc string) string {
+	var v any
+	if err := json.Unmarshal([]byte(decodeDocument(doc)), &v); err != nil {
+		return doc
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func isNoSuchEntity(err error) bool {
+	var e *iamtypes.NoSuchEntityException
+	return errors.As(err, &e)
+}
