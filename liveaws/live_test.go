@@ -1,5 +1,6 @@
-// Package liveaws is the third test tier: the whole stack against a real AWS account, up →
-// verify → destroy → nothing tagged with the stack left. It runs only when asked to
+// Package liveaws is the third test tier: the whole stack against a real AWS account through
+// the eksirsa binary, up (with verify --identities) → drift → a second up → destroy → nothing
+// tagged with the stack left. It runs only when asked to
 // (EKSIRSA_LIVE=1) and AWS credentials are present, and says why it skipped otherwise.
 package liveaws
 
@@ -7,22 +8,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/pulumi/pulumi/sdk/v3/go/auto"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
-
-	"github.com/eks-irsa/eks-irsa/stack"
-	"github.com/eks-irsa/eks-irsa/verify"
 )
 
 // liveReason says why the live tier cannot run here, or "" when it can.
@@ -48,6 +40,13 @@ func TestLiveUpVerifyDestroy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 75*time.Minute)
 	defer cancel()
 
+	// The same binary and the same scenario as the emulated tier (integration/emulated_test.go
+	// and identities_test.go): only the endpoints and the credentials differ.
+	bin := filepath.Join(t.TempDir(), "eksirsa")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../cmd/eksirsa").CombinedOutput(); err != nil {
+		t.Fatalf("go build eksirsa: %v\n%s", err, out)
+	}
+
 	// A copy of the project with its own stack file, so a live run never writes into
 	// Pulumi.test.yaml and never collides with a real test stack.
 	env := fmt.Sprintf("live%d", time.Now().Unix()%100000)
@@ -63,80 +62,56 @@ func TestLiveUpVerifyDestroy(t *testing.T) {
 		t.Fatal(err)
 	}
 	backend := t.TempDir()
-	s, err := auto.UpsertStackLocalSource(ctx, env, dir, auto.Program(stack.Program),
-		auto.EnvVars(map[string]string{
-			"PULUMI_BACKEND_URL":       "file://" + backend,
-			"PULUMI_CONFIG_PASSPHRASE": "eks-irsa-live",
-		}))
-	if err != nil {
-		t.Fatalf("stack: %v", err)
+	eksirsa := func(args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, bin, append(args, "-s", env, "-C", dir, "--backend", "file://"+backend)...)
+		cmd.Env = append(os.Environ(), "PULUMI_CONFIG_PASSPHRASE=eks-irsa-live")
+		var out strings.Builder
+		cmd.Stdout = io.MultiWriter(&out, os.Stdout)
+		cmd.Stderr = cmd.Stdout
+		start := time.Now()
+		err := cmd.Run()
+		t.Logf("eksirsa %s: %v after %s", strings.Join(args, " "), err, time.Since(start).Round(time.Second))
+		return out.String(), err
 	}
 	destroyed := false
 	t.Cleanup(func() {
 		if !destroyed {
-			dctx, dcancel := context.WithTimeout(context.Background(), 45*time.Minute)
-			defer dcancel()
-			if _, err := s.Destroy(dctx, optdestroy.ProgressStreams(os.Stdout)); err != nil {
+			if _, err := eksirsa("destroy", "--yes"); err != nil {
 				t.Errorf("cleanup destroy: %v (resources tagged Environment=%s may remain)", err, env)
 			}
 		}
 	})
 
-	start := time.Now()
-	res, err := s.Up(ctx, optup.ProgressStreams(os.Stdout))
+	// up runs verify --identities: on real STS another account's token meets AccessDenied.
+	out, err := eksirsa("up", "--yes", "--verify-wait", "15m")
 	if err != nil {
 		t.Fatalf("up: %v", err)
 	}
-	t.Logf("up took %s", time.Since(start).Round(time.Second))
-
-	kubeconfig, _ := res.Outputs[stack.OutKubeconfig].Value.(string)
-	rest, err := clientcmd.RESTConfigFromKubeConfig([]byte(kubeconfig))
-	if err != nil {
-		t.Fatalf("kubeconfig: %v", err)
+	if !strings.Contains(out, "and by STS (AccessDenied)") {
+		t.Errorf("up's verify did not show STS refusing another account's token")
 	}
-	client, err := kubernetes.NewForConfig(rest)
-	if err != nil {
-		t.Fatal(err)
+	if out, err := eksirsa("verify", "--identities", "--format", "json"); err != nil {
+		t.Errorf("verify --identities: %v\n%s", err, out)
 	}
-	want := verify.Expectations{ServiceAccounts: map[types.NamespacedName]string{}}
-	if n, ok := res.Outputs[stack.OutMinNodes].Value.(float64); ok {
-		want.MinNodes = int(n)
-	}
-	if n, ok := res.Outputs[stack.OutMaxNodes].Value.(float64); ok {
-		want.MaxNodes = int(n)
-	}
-	want.AWSNodeRoleARN, _ = res.Outputs[stack.OutAwsNodeRoleARN].Value.(string)
-	roles, _ := res.Outputs[stack.OutServiceAccountRoles].Value.(map[string]any)
-	for key, arn := range roles {
-		ns, name, _ := strings.Cut(key, "/")
-		if key != "kube-system/aws-node" {
-			want.ServiceAccounts[types.NamespacedName{Namespace: ns, Name: name}], _ = arn.(string)
-		}
-	}
-	if err := verify.Wait(ctx, client, want, verify.TextReporter{W: os.Stdout}, verify.Poll{Timeout: 15 * time.Minute}); err != nil {
-		t.Errorf("verify: %v", err)
+	if out, err := eksirsa("drift"); err != nil || !strings.Contains(out, "No drift") {
+		t.Errorf("drift after up: %v\n%s", err, out)
 	}
 
 	// A second up changes nothing.
-	again, err := s.Up(ctx, optup.ProgressStreams(os.Stdout))
+	out, err = eksirsa("up", "--yes", "--no-verify")
 	if err != nil {
 		t.Fatalf("second up: %v", err)
 	}
-	if again.Summary.ResourceChanges == nil {
-		t.Fatal("second up reported no resource changes summary")
-	}
-	for op, n := range *again.Summary.ResourceChanges {
-		if op != "same" && n > 0 {
-			t.Errorf("second up: %d × %s", n, op)
+	for _, change := range []string{" to create", " created", " updated", " replaced", " deleted"} {
+		if strings.Contains(out, change) {
+			t.Errorf("the second up changed something (%q)", strings.TrimSpace(change))
 		}
 	}
 
-	start = time.Now()
-	if _, err := s.Destroy(ctx, optdestroy.ProgressStreams(os.Stdout)); err != nil {
+	if _, err := eksirsa("destroy", "--yes"); err != nil {
 		t.Fatalf("destroy: %v", err)
 	}
 	destroyed = true
-	t.Logf("destroy took %s", time.Since(start).Round(time.Second))
 
 	// Nothing tagged with the stack is left (the tagging API lags a little; give it time).
 	deadline := time.Now().Add(5 * time.Minute)
@@ -150,10 +125,10 @@ func TestLiveUpVerifyDestroy(t *testing.T) {
 		}
 		time.Sleep(30 * time.Second)
 	}
-	out, err := exec.CommandContext(ctx, "aws", "logs", "describe-log-groups",
+	groups, err := exec.CommandContext(ctx, "aws", "logs", "describe-log-groups",
 		"--log-group-name-prefix", "/aws/eks/demo-eks-oidc-"+env, "--query", "logGroups[].logGroupName", "--output", "json").Output()
-	if err != nil || strings.TrimSpace(string(out)) != "[]" {
-		t.Errorf("control-plane log group left after destroy: %s %v", out, err)
+	if err != nil || strings.TrimSpace(string(groups)) != "[]" {
+		t.Errorf("control-plane log group left after destroy: %s %v", groups, err)
 	}
 }
 

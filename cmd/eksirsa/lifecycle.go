@@ -41,7 +41,8 @@ func newPreviewCommand(opts *options) *cobra.Command {
 }
 
 func newUpCommand(opts *options) *cobra.Command {
-	var yes, noVerify, cancel bool
+	var yes, noVerify, cancel, refresh bool
+	identities := true
 	poll := verify.Poll{Timeout: defaultUpVerifyWait, Interval: verify.DefaultInterval}
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -50,7 +51,9 @@ func newUpCommand(opts *options) *cobra.Command {
 the stack's file, streaming progress. Without --yes it previews and asks first. An update
 interrupted earlier is recovered first: a file-backend lock whose process died on this host
 is cancelled (pulumi cancel; --cancel forces that for any lock), then pending creates are
-cleared by a refresh (pulumi refresh --clear-pending-creates). Afterwards it runs verify, waiting for the nodes, unless --no-verify.`,
+cleared by a refresh (pulumi refresh --clear-pending-creates). With --refresh the update first reads the live state
+of every resource, so it puts back what someone changed by hand (what drift reports).
+Afterwards it runs verify --identities, waiting for the nodes, unless --no-verify.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, out, errOut := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
@@ -90,7 +93,11 @@ cleared by a refresh (pulumi refresh --clear-pending-creates). Afterwards it run
 					return cancelled(err, "update")
 				}
 			}
-			res, err := s.Up(ctx, optup.ProgressStreams(out), optup.ErrorProgressStreams(errOut))
+			upOpts := []optup.Option{optup.ProgressStreams(out), optup.ErrorProgressStreams(errOut)}
+			if refresh {
+				upOpts = append(upOpts, optup.Refresh())
+			}
+			res, err := s.Up(ctx, upOpts...)
 			if auto.IsConcurrentUpdateError(err) {
 				return fmt.Errorf("stack %s is locked by another update; if none is running (an interrupted run left the lock), run `eksirsa up --cancel`: %w", opts.stack, err)
 			}
@@ -102,11 +109,13 @@ cleared by a refresh (pulumi refresh --clear-pending-creates). Afterwards it run
 				return nil
 			}
 			fmt.Fprintln(out, "\nVerifying IRSA on the cluster:")
-			return runVerify(ctx, out, opts, res.Outputs, "", poll)
+			return runVerify(ctx, out, opts, res.Outputs, verifyOptions{poll: poll, identities: identities, format: formatText})
 		},
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "update without previewing and asking")
 	cmd.Flags().BoolVar(&noVerify, "no-verify", false, "skip verify after the update")
+	cmd.Flags().BoolVar(&identities, "identities", true, "verify proves each IRSA identity with IAM and STS (--identities=false: the cluster checks only)")
+	cmd.Flags().BoolVar(&refresh, "refresh", false, "read the live state of every resource first, so the update repairs what drift reports")
 	cmd.Flags().BoolVar(&cancel, "cancel", false, "first cancel the update holding the stack's lock (pulumi cancel)")
 	cmd.Flags().DurationVar(&poll.Timeout, "verify-wait", defaultUpVerifyWait, "how long verify waits for the cluster to become healthy")
 	return cmd

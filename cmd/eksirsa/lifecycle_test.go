@@ -44,7 +44,7 @@ func TestLifecycle(t *testing.T) {
 			wantCalls: []string{"preview"},
 		},
 		{
-			name: "up --yes updates and verifies", args: []string{"up", "--yes", "--verify-wait", "1m"},
+			name: "up --yes updates and verifies", args: []string{"up", "--yes", "--verify-wait", "1m", "--identities=false"},
 			wantCalls: []string{"export", "up"},
 			wantOut:   []string{"Verifying IRSA on the cluster:\n", "PASS coredns-ready: 1 coredns pods Running and Ready\n"},
 			verified:  true,

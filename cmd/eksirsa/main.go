@@ -23,12 +23,16 @@ const (
 	exitConfig = 2
 	// exitLoadBalancers means destroy refused: the cluster still has load balancers in the VPC.
 	exitLoadBalancers = 3
+	// exitDrift means drift found live state that differs from the stack's.
+	exitDrift = 3
 )
 
 // exitError carries the exit code an error ends the process with.
 type exitError struct {
 	code int
 	err  error
+	// quiet: the command already printed what went wrong (a JSON report, drift's findings).
+	quiet bool
 }
 
 func (e *exitError) Error() string { return e.err.Error() }
@@ -51,7 +55,9 @@ func runWith(root *cobra.Command, args []string, stderr io.Writer) int {
 	}
 	var exit *exitError
 	if errors.As(err, &exit) {
-		fmt.Fprintln(stderr, exit.err)
+		if !exit.quiet {
+			fmt.Fprintln(stderr, exit.err)
+		}
 		return exit.code
 	}
 	fmt.Fprintf(stderr, "eksirsa: %v\n", err)
@@ -98,6 +104,7 @@ func newRootCommandWith(stdout, stderr io.Writer, opts *options) *cobra.Command 
 		newOutputsCommand(opts),
 		newKubeconfigCommand(opts),
 		newVerifyCommand(opts),
+		newDriftCommand(opts),
 	)
 	return root
 }

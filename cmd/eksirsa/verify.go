@@ -2,22 +2,27 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 
+	"github.com/eks-irsa/eks-irsa/identity"
 	"github.com/eks-irsa/eks-irsa/k8s"
 	"github.com/eks-irsa/eks-irsa/stack"
 	"github.com/eks-irsa/eks-irsa/verify"
 )
 
 func newVerifyCommand(opts *options) *cobra.Command {
-	var kubeconfigPath string
+	var kubeconfigPath, format string
+	var identities bool
 	poll := verify.Poll{Interval: verify.DefaultInterval}
 	cmd := &cobra.Command{
 		Use:   "verify",
@@ -27,50 +32,153 @@ maximum (cluster-autoscaler owns the count in between); the aws-node
 DaemonSet fully updated and available; the aws-node ServiceAccount annotated with the stack's
 role ARN; every aws-node pod carrying AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE and the
 projected token volume; coredns Running and Ready; every configured IRSA account annotated.
-With --wait it re-checks failing checks until they pass or the time is up.`,
+With --wait it re-checks failing checks until they pass or the time is up.
+
+With --identities it then proves each account the stack annotates or creates (aws-node
+first) can take its role, as a pod would: a token from the TokenRequest API with audience
+sts.amazonaws.com whose iss, sub and aud are the stack's issuer, the account and STS, and
+whose signature verifies against the issuer's discovery document and keys; the role's trust
+policy, read from IAM, admits it; STS AssumeRoleWithWebIdentity gives credentials that
+GetCallerIdentity names as the role's session; and another account's token is refused.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
 			outs, err := stackOutputs(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
-			return runVerify(cmd.Context(), cmd.OutOrStdout(), opts, outs, kubeconfigPath, poll)
+			return runVerify(cmd.Context(), cmd.OutOrStdout(), opts, outs, verifyOptions{kubeconfig: kubeconfigPath, poll: poll, identities: identities, format: format})
 		},
 	}
+	cmd.Flags().BoolVar(&identities, "identities", false, "also prove each IRSA identity with a real token, IAM and STS")
+	cmd.Flags().StringVar(&format, "format", formatText, "output format: text (a line per check as it passes) or json")
 	cmd.Flags().StringVar(&kubeconfigPath, "kubeconfig", "", "kubeconfig file (default: the stack's kubeconfig output)")
 	cmd.Flags().DurationVar(&poll.Timeout, "wait", 0, "re-check failing checks for up to this long (e.g. 10m)")
 	cmd.Flags().DurationVar(&poll.Interval, "interval", verify.DefaultInterval, "time between checks while waiting")
 	return cmd
 }
 
-// runVerify checks the cluster the outputs describe, with kubeconfigPath or else the
-// kubeconfig output; a positive poll.Timeout waits for failing checks.
-func runVerify(ctx context.Context, out io.Writer, opts *options, outs auto.OutputMap, kubeconfigPath string, poll verify.Poll) error {
+// verifyOptions say what runVerify checks and how it reports.
+type verifyOptions struct {
+	kubeconfig string // a kubeconfig file; empty for the stack's kubeconfig output
+	poll       verify.Poll
+	identities bool
+	format     string
+}
+
+// verifyReport is verify's --format json document.
+type verifyReport struct {
+	Passed     bool              `json:"passed"`
+	Checks     []checkResult     `json:"checks"`
+	Identities []identity.Result `json:"identities,omitempty"`
+	Error      string            `json:"error,omitempty"`
+}
+
+type checkResult struct {
+	Check   string `json:"check"`
+	Passed  bool   `json:"passed"`
+	Summary string `json:"summary,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// collectReporter keeps every result for the JSON report.
+type collectReporter struct{ results *[]checkResult }
+
+func (c collectReporter) Result(r verify.Result) {
+	res := checkResult{Check: r.Check, Passed: r.Passed(), Summary: r.Summary}
+	if r.Err != nil {
+		res.Error = r.Err.Error()
+	}
+	*c.results = append(*c.results, res)
+}
+
+func (collectReporter) Waiting(verify.Progress) {}
+
+// kubeconfigBytes reads path, or else the stack's kubeconfig output.
+func kubeconfigBytes(outs auto.OutputMap, opts *options, path string) ([]byte, error) {
+	if path != "" {
+		kubeconfig, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("kubeconfig: %w", err)
+		}
+		return kubeconfig, nil
+	}
+	kc, ok := outs[stack.OutKubeconfig].Value.(string)
+	if !ok || kc == "" {
+		return nil, fmt.Errorf("stack %s has no %s output; pass --kubeconfig", opts.stack, stack.OutKubeconfig)
+	}
+	return []byte(kc), nil
+}
+
+// proveIdentities runs the identity checks; while verify waits (o.poll.Timeout) it retries
+// them for the same time, since IAM and STS take a while to see a new provider and role.
+func proveIdentities(ctx context.Context, out io.Writer, opts *options, outs auto.OutputMap, client kubernetes.Interface, o verifyOptions) ([]identity.Result, error) {
+	if o.format == formatText {
+		fmt.Fprintln(out, "Proving each IRSA identity (TokenRequest, the issuer's keys, IAM, STS):")
+	}
+	deadline := time.Now().Add(o.poll.Timeout)
+	for {
+		results, err := runIdentities(ctx, out, o.format, opts, outs, client)
+		var failed *identity.Error
+		if !errors.As(err, &failed) || time.Now().Add(o.poll.Interval).After(deadline) {
+			return results, err
+		}
+		if o.format == formatText {
+			fmt.Fprintf(out, "WAIT identities: %d failing, retrying for %s\n", len(failed.Failed), time.Until(deadline).Round(time.Second))
+		}
+		select {
+		case <-ctx.Done():
+			return results, ctx.Err()
+		case <-time.After(o.poll.Interval):
+		}
+	}
+}
+
+// runVerify checks the cluster the outputs describe, with o.kubeconfig or else the
+// kubeconfig output; a positive o.poll.Timeout waits for failing checks. With o.identities
+// it then proves each identity.
+func runVerify(ctx context.Context, out io.Writer, opts *options, outs auto.OutputMap, o verifyOptions) error {
 	want, err := expectations(outs)
 	if err != nil {
 		return err
 	}
-	var kubeconfig []byte
-	if kubeconfigPath != "" {
-		if kubeconfig, err = os.ReadFile(kubeconfigPath); err != nil {
-			return fmt.Errorf("kubeconfig: %w", err)
-		}
-	} else {
-		kc, ok := outs[stack.OutKubeconfig].Value.(string)
-		if !ok || kc == "" {
-			return fmt.Errorf("stack %s has no %s output; pass --kubeconfig", opts.stack, stack.OutKubeconfig)
-		}
-		kubeconfig = []byte(kc)
+	kubeconfig, err := kubeconfigBytes(outs, opts, o.kubeconfig)
+	if err != nil {
+		return err
 	}
 	client, err := opts.kubeClient(kubeconfig)
 	if err != nil {
 		return err
 	}
-	rep := verify.TextReporter{W: out}
-	if poll.Timeout > 0 {
-		return verify.Wait(ctx, client, want, rep, poll)
+	report := verifyReport{Checks: []checkResult{}}
+	var rep verify.Reporter = verify.TextReporter{W: out}
+	if o.format == formatJSON {
+		rep = collectReporter{&report.Checks}
 	}
-	return verify.Run(ctx, client, want, rep)
+	if o.poll.Timeout > 0 {
+		err = verify.Wait(ctx, client, want, rep, o.poll)
+	} else {
+		err = verify.Run(ctx, client, want, rep)
+	}
+	if err == nil && o.identities {
+		report.Identities, err = proveIdentities(ctx, out, opts, outs, client, o)
+	}
+	if o.format != formatJSON {
+		return err
+	}
+	report.Passed = err == nil
+	if err != nil {
+		report.Error = err.Error()
+	}
+	if werr := writeJSON(out, report); werr != nil {
+		return werr
+	}
+	if err != nil {
+		return &exitError{code: exitFailure, err: err, quiet: true}
+	}
+	return nil
 }
 
 // expectations reads what verify checks from the stack's outputs alone, never from the

@@ -7,6 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -65,6 +66,17 @@ func SeedEKS(t testing.TB, c *Cluster) {
 	}
 	if _, err := c.Client.AppsV1().Deployments(KubeSystem).Create(ctx, coreDNSDeployment(), create); err != nil {
 		t.Fatalf("testcluster: seed Deployment %s: %v", CoreDNSName, err)
+	}
+	// EKS serves each cluster's issuer discovery document and keys publicly (IAM and STS
+	// fetch them unauthenticated); a kube-apiserver serves them to system:serviceaccounts
+	// only until this binding, the one its docs give for a public issuer, opens them.
+	discovery := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "service-account-issuer-discovery-public"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:service-account-issuer-discovery"},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: "system:unauthenticated"}},
+	}
+	if _, err := c.Client.RbacV1().ClusterRoleBindings().Create(ctx, discovery, create); err != nil {
+		t.Fatalf("testcluster: make the issuer's discovery public: %v", err)
 	}
 }
 
