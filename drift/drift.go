@@ -369,8 +369,8 @@ func podRoleARN(p corev1.Pod) string {
 
 // awsAuth compares aws-auth's mappings, parsed as EKS's authenticator parses them.
 func (d *Detector) awsAuth(ctx context.Context, decl Declared, repair string) ([]Line, error) {
-	subject := k8s.KubeSystemNamespace + "/" + k8s.AwsAuthName
-	cm, err := d.Kube.CoreV1().ConfigMaps(k8s.KubeSystemNamespace).Get(ctx, k8s.AwsAuthName, metav1.GetOptions{})
+	subject := k8s.KubeSystemNamespace + "/" + k8s.AWSAuthName
+	cm, err := d.Kube.CoreV1().ConfigMaps(k8s.KubeSystemNamespace).Get(ctx, k8s.AWSAuthName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return []Line{found(CheckAWSAuth, subject, repair, "aws-auth is gone: nodes cannot join")}, nil
 	}

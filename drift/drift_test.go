@@ -92,7 +92,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.objects = append(f.objects,
 		awsNodePod("aws-node-1", f.decl.Annotated[0].RoleARN),
-		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: k8s.KubeSystemNamespace, Name: k8s.AwsAuthName}, Data: map[string]string{k8s.MapRolesKey: mapRoles}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: k8s.KubeSystemNamespace, Name: k8s.AWSAuthName}, Data: map[string]string{k8s.MapRolesKey: mapRoles}},
 	)
 	f.detector = &Detector{AWS: m.Config(""), RootCAs: roots}
 	return f

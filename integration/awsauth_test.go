@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/aws-iam-authenticator/pkg/config"
 
-	"github.com/eks-irsa/eks-irsa/internal/testcluster"
+	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 	"github.com/eks-irsa/eks-irsa/irsa"
 	"github.com/eks-irsa/eks-irsa/k8s"
 )
@@ -18,18 +18,18 @@ import (
 // foreignManager writes the pre-existing aws-auth, as eksctl or a console user would.
 const foreignManager = "eksctl"
 
-// TestForeignAwsAuthFailsUntouchedUntilAdopted: aws-auth already holds an admin mapping written by
+// TestForeignAWSAuthFailsUntouchedUntilAdopted: aws-auth already holds an admin mapping written by
 // another field manager. The designed behaviour (k8s package documentation): a plain up fails
-// with a conflict that ExplainAwsAuthConflict turns into instructions, leaving the ConfigMap
+// with a conflict that ExplainAWSAuthConflict turns into instructions, leaving the ConfigMap
 // untouched; after the mappings are copied into the config and adoption is set, up takes it
 // over keeping the admin mapping, and destroy retains it.
-func TestForeignAwsAuthFailsUntouchedUntilAdopted(t *testing.T) {
+func TestForeignAWSAuthFailsUntouchedUntilAdopted(t *testing.T) {
 	e, l := newEnv(t, layer{nodeRoleARN: nodeRoleARN, awsNodeRoleARN: awsNodeRoleARN})
 	ctx := t.Context()
 
 	adminYAML := "- rolearn: " + adminRoleARN + "\n  username: admin\n  groups:\n    - system:masters\n"
 	existing, err := e.cluster.Client.CoreV1().ConfigMaps(testcluster.KubeSystem).Create(ctx, &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: k8s.AwsAuthName, Namespace: testcluster.KubeSystem},
+		ObjectMeta: metav1.ObjectMeta{Name: k8s.AWSAuthName, Namespace: testcluster.KubeSystem},
 		Data:       map[string]string{k8s.MapRolesKey: adminYAML},
 	}, metav1.CreateOptions{FieldManager: foreignManager})
 	if err != nil {
@@ -46,8 +46,8 @@ func TestForeignAwsAuthFailsUntouchedUntilAdopted(t *testing.T) {
 		if !strings.Contains(err.Error(), "Server-Side Apply field conflict detected") {
 			t.Errorf("up failed, but not with a field conflict: %v", err)
 		}
-		if explained := k8s.ExplainAwsAuthConflict(err); !strings.Contains(explained.Error(), k8s.AwsAuthConflictHelp) {
-			t.Errorf("ExplainAwsAuthConflict did not recognise the failure: %v", explained)
+		if explained := k8s.ExplainAWSAuthConflict(err); !strings.Contains(explained.Error(), k8s.AWSAuthConflictHelp) {
+			t.Errorf("ExplainAWSAuthConflict did not recognise the failure: %v", explained)
 		}
 		cm, err := e.awsAuth()
 		if err != nil {
@@ -62,8 +62,8 @@ func TestForeignAwsAuthFailsUntouchedUntilAdopted(t *testing.T) {
 		// The rest of the layer is not rolled back: whatever ran beside the failed ConfigMap
 		// stays (the annotation usually does; the restart, which waits for it, usually not).
 		t.Logf("after the failed up: aws-node annotation %q, restart token %q",
-			e.serviceAccount(testcluster.AwsNodeName).Annotations[irsa.RoleARNAnnotation],
-			e.daemonSet(testcluster.AwsNodeName).Spec.Template.Annotations[k8s.RestartAnnotation])
+			e.serviceAccount(testcluster.AWSNodeName).Annotations[irsa.RoleARNAnnotation],
+			e.daemonSet(testcluster.AWSNodeName).Spec.Template.Annotations[k8s.RestartAnnotation])
 	})
 
 	t.Run("adopting with the admin mapping copied keeps it", func(t *testing.T) {
@@ -75,7 +75,7 @@ func TestForeignAwsAuthFailsUntouchedUntilAdopted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := parseAwsAuth(t, cm), []config.RoleMapping{nodeMapping(), admin}; !reflect.DeepEqual(got, want) {
+		if got, want := parseAWSAuth(t, cm), []config.RoleMapping{nodeMapping(), admin}; !reflect.DeepEqual(got, want) {
 			t.Errorf("adopted aws-auth = %+v, want %+v", got, want)
 		}
 		t.Logf("adopted aws-auth managers: %v", managers(cm))
@@ -91,7 +91,7 @@ func TestForeignAwsAuthFailsUntouchedUntilAdopted(t *testing.T) {
 		if err != nil {
 			t.Fatalf("adopted aws-auth gone after destroy: %v", err)
 		}
-		if got, want := parseAwsAuth(t, cm), []config.RoleMapping{nodeMapping(), admin}; !reflect.DeepEqual(got, want) {
+		if got, want := parseAWSAuth(t, cm), []config.RoleMapping{nodeMapping(), admin}; !reflect.DeepEqual(got, want) {
 			t.Errorf("aws-auth after destroy = %+v, want %+v", got, want)
 		}
 	})

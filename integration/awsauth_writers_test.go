@@ -10,11 +10,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/aws-iam-authenticator/pkg/config"
 
-	"github.com/eks-irsa/eks-irsa/internal/testcluster"
+	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 	"github.com/eks-irsa/eks-irsa/k8s"
 )
 
-// TestExistingAwsAuthWriters records, for each way an aws-auth with an admin mapping can
+// TestExistingAWSAuthWriters records, for each way an aws-auth with an admin mapping can
 // already be in the cluster, what a plain (non-adopting) up does to it. The requirement is
 // that someone else's mappings are never dropped silently: every writer must end in the
 // conflict, with the ConfigMap untouched.
@@ -23,7 +23,7 @@ import (
 // managedFields at all (the apiserver attributes its fields to "before-first-apply"). The
 // provider's force-on-no-managedFields rule applies only when it already has the object in
 // its state and reads it live; on a first up it creates without reading, so it does not fire.
-func TestExistingAwsAuthWriters(t *testing.T) {
+func TestExistingAWSAuthWriters(t *testing.T) {
 	e, l := newEnv(t, layer{nodeRoleARN: nodeRoleARN, awsNodeRoleARN: awsNodeRoleARN})
 	cms := e.cluster.Client.CoreV1().ConfigMaps(testcluster.KubeSystem)
 	adminYAML := "- rolearn: " + adminRoleARN + "\n  username: admin\n  groups:\n    - system:masters\n"
@@ -31,7 +31,7 @@ func TestExistingAwsAuthWriters(t *testing.T) {
 	object := func() *corev1.ConfigMap {
 		return &corev1.ConfigMap{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-			ObjectMeta: metav1.ObjectMeta{Name: k8s.AwsAuthName, Namespace: testcluster.KubeSystem},
+			ObjectMeta: metav1.ObjectMeta{Name: k8s.AWSAuthName, Namespace: testcluster.KubeSystem},
 			Data:       map[string]string{k8s.MapRolesKey: adminYAML},
 		}
 	}
@@ -54,7 +54,7 @@ func TestExistingAwsAuthWriters(t *testing.T) {
 		}},
 		{"kubectl apply --server-side", func(t *testing.T) {
 			body := `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"aws-auth","namespace":"kube-system"},"data":{"mapRoles":` + jsonString(adminYAML) + `}}`
-			if _, err := cms.Patch(t.Context(), k8s.AwsAuthName, types.ApplyPatchType, []byte(body), metav1.PatchOptions{FieldManager: "kubectl"}); err != nil {
+			if _, err := cms.Patch(t.Context(), k8s.AWSAuthName, types.ApplyPatchType, []byte(body), metav1.PatchOptions{FieldManager: "kubectl"}); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -92,12 +92,12 @@ func TestExistingAwsAuthWriters(t *testing.T) {
 			if after.ResourceVersion != before.ResourceVersion {
 				t.Errorf("aws-auth was changed (resourceVersion %s -> %s)", before.ResourceVersion, after.ResourceVersion)
 			}
-			if got := parseAwsAuth(t, after); !reflect.DeepEqual(got, admin) {
+			if got := parseAWSAuth(t, after); !reflect.DeepEqual(got, admin) {
 				t.Errorf("aws-auth mappings after up = %+v, want the admin's %+v", got, admin)
 			}
 			// Back to a fresh cluster for the next writer.
 			e.destroy(l)
-			if err := cms.Delete(t.Context(), k8s.AwsAuthName, metav1.DeleteOptions{}); err != nil {
+			if err := cms.Delete(t.Context(), k8s.AWSAuthName, metav1.DeleteOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		})

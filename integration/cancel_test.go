@@ -9,7 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 
-	"github.com/eks-irsa/eks-irsa/internal/testcluster"
+	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 	"github.com/eks-irsa/eks-irsa/irsa"
 	"github.com/eks-irsa/eks-irsa/k8s"
 )
@@ -59,11 +59,11 @@ func TestPlainUpCompletesAfterACancelledUp(t *testing.T) {
 	ops, took := e.mustUp(l)
 	t.Logf("up after cancel: %s (%v)", took.Round(time.Millisecond), ops)
 
-	sa := e.serviceAccount(testcluster.AwsNodeName)
+	sa := e.serviceAccount(testcluster.AWSNodeName)
 	if got := sa.Annotations[irsa.RoleARNAnnotation]; got != awsNodeRoleARN {
 		t.Errorf("annotation after recovery = %q, want %q", got, awsNodeRoleARN)
 	}
-	ds := e.daemonSet(testcluster.AwsNodeName)
+	ds := e.daemonSet(testcluster.AWSNodeName)
 	if got, want := ds.Spec.Template.Annotations[k8s.RestartAnnotation], k8s.RestartToken(awsNodeRoleARN); got != want {
 		t.Errorf("restart token after recovery = %q, want %q", got, want)
 	}

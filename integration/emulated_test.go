@@ -24,7 +24,7 @@ import (
 
 	"github.com/eks-irsa/eks-irsa/integration/awsemu"
 	"github.com/eks-irsa/eks-irsa/integration/moto"
-	"github.com/eks-irsa/eks-irsa/internal/testcluster"
+	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 	"github.com/eks-irsa/eks-irsa/k8s"
 	program "github.com/eks-irsa/eks-irsa/stack"
 )
@@ -280,7 +280,7 @@ func (e *emulated) joinOnce(ctx context.Context) error {
 // nodeRoleMapped says whether aws-auth, parsed as EKS's authenticator parses it, maps the
 // stack's node role into system:nodes.
 func (e *emulated) nodeRoleMapped(ctx context.Context) (bool, error) {
-	cm, err := e.cluster.Client.CoreV1().ConfigMaps(k8s.KubeSystemNamespace).Get(ctx, k8s.AwsAuthName, metav1.GetOptions{})
+	cm, err := e.cluster.Client.CoreV1().ConfigMaps(k8s.KubeSystemNamespace).Get(ctx, k8s.AWSAuthName, metav1.GetOptions{})
 	if err != nil {
 		return false, nil //nolint:nilerr // not there yet: the node retries
 	}

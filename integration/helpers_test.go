@@ -24,7 +24,7 @@ import (
 	"sigs.k8s.io/aws-iam-authenticator/pkg/config"
 	"sigs.k8s.io/aws-iam-authenticator/pkg/mapper/configmap"
 
-	"github.com/eks-irsa/eks-irsa/internal/testcluster"
+	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 	"github.com/eks-irsa/eks-irsa/k8s"
 )
 
@@ -72,12 +72,12 @@ func (l layer) program() pulumi.RunFunc {
 			NodeRoleARN:       pulumi.String(l.nodeRoleARN),
 			AWSNodeRoleARN:    pulumi.String(l.awsNodeRoleARN),
 			Bindings:          l.bindings,
-			AwsAuth:           k8s.AwsAuthMappings{Roles: l.roles, Adopt: l.adopt},
+			AWSAuth:           k8s.AWSAuthMappings{Roles: l.roles, Adopt: l.adopt},
 		})
 		if err != nil {
 			return err
 		}
-		ctx.Export("mapRoles", built.AwsAuth.MapRoles)
+		ctx.Export("mapRoles", built.AWSAuth.MapRoles)
 		return nil
 	}
 }
@@ -265,7 +265,7 @@ func (e *env) daemonSet(name string) *appsv1.DaemonSet {
 }
 
 func (e *env) awsAuth() (*corev1.ConfigMap, error) {
-	return e.cluster.Client.CoreV1().ConfigMaps(testcluster.KubeSystem).Get(e.t.Context(), k8s.AwsAuthName, metav1.GetOptions{})
+	return e.cluster.Client.CoreV1().ConfigMaps(testcluster.KubeSystem).Get(e.t.Context(), k8s.AWSAuthName, metav1.GetOptions{})
 }
 
 // managers lists the field managers of an object, as "manager/operation".
@@ -278,8 +278,8 @@ func managers(obj metav1.Object) []string {
 	return out
 }
 
-// parseAwsAuth parses a ConfigMap's data the way EKS's authenticator does.
-func parseAwsAuth(t *testing.T, cm *corev1.ConfigMap) []config.RoleMapping {
+// parseAWSAuth parses a ConfigMap's data the way EKS's authenticator does.
+func parseAWSAuth(t *testing.T, cm *corev1.ConfigMap) []config.RoleMapping {
 	t.Helper()
 	users, roles, accounts, err := configmap.ParseMap(cm.Data)
 	if err != nil {

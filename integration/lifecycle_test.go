@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/aws-iam-authenticator/pkg/config"
 
-	"github.com/eks-irsa/eks-irsa/internal/testcluster"
+	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 	"github.com/eks-irsa/eks-irsa/irsa"
 	"github.com/eks-irsa/eks-irsa/k8s"
 )
@@ -23,7 +23,7 @@ import (
 func TestUpIsStableRollsOnRoleChangeAndDestroyGivesBackOnlyOurFields(t *testing.T) {
 	e, l := newEnv(t, layer{nodeRoleARN: nodeRoleARN, awsNodeRoleARN: awsNodeRoleARN})
 	ctx := t.Context()
-	seeded := e.daemonSet(testcluster.AwsNodeName)
+	seeded := e.daemonSet(testcluster.AWSNodeName)
 
 	// 1. First up: aws-auth maps the node role, aws-node is annotated, the DaemonSet rolled.
 	ops, firstUp := e.mustUp(l)
@@ -34,14 +34,14 @@ func TestUpIsStableRollsOnRoleChangeAndDestroyGivesBackOnlyOurFields(t *testing.
 	if err != nil {
 		t.Fatalf("aws-auth after up: %v", err)
 	}
-	if got, want := parseAwsAuth(t, cm), []config.RoleMapping{nodeMapping()}; !reflect.DeepEqual(got, want) {
+	if got, want := parseAWSAuth(t, cm), []config.RoleMapping{nodeMapping()}; !reflect.DeepEqual(got, want) {
 		t.Errorf("aws-auth role mappings = %+v, want %+v", got, want)
 	}
 	if got := managers(cm); !slices.Equal(got, []string{k8s.FieldManager + "/Apply"}) {
 		t.Errorf("aws-auth managers = %v, want only %s/Apply", got, k8s.FieldManager)
 	}
 
-	sa := e.serviceAccount(testcluster.AwsNodeName)
+	sa := e.serviceAccount(testcluster.AWSNodeName)
 	if got := sa.Annotations[irsa.RoleARNAnnotation]; got != awsNodeRoleARN {
 		t.Errorf("aws-node annotation %s = %q, want %q", irsa.RoleARNAnnotation, got, awsNodeRoleARN)
 	}
@@ -49,7 +49,7 @@ func TestUpIsStableRollsOnRoleChangeAndDestroyGivesBackOnlyOurFields(t *testing.
 		t.Errorf("aws-node ServiceAccount managers = %v, want %v", got, want)
 	}
 
-	ds := e.daemonSet(testcluster.AwsNodeName)
+	ds := e.daemonSet(testcluster.AWSNodeName)
 	if got, want := ds.Spec.Template.Annotations[k8s.RestartAnnotation], k8s.RestartToken(awsNodeRoleARN); got != want {
 		t.Errorf("aws-node pod-template %s = %q, want %q", k8s.RestartAnnotation, got, want)
 	}
@@ -80,7 +80,7 @@ func TestUpIsStableRollsOnRoleChangeAndDestroyGivesBackOnlyOurFields(t *testing.
 			t.Errorf("preview after up: %d %q, want only same (%v)", n, op, pre.ChangeSummary)
 		}
 	}
-	if g := e.daemonSet(testcluster.AwsNodeName).Generation; g != afterFirst {
+	if g := e.daemonSet(testcluster.AWSNodeName).Generation; g != afterFirst {
 		t.Errorf("no-op up moved aws-node generation %d -> %d", afterFirst, g)
 	}
 
@@ -102,10 +102,10 @@ func TestUpIsStableRollsOnRoleChangeAndDestroyGivesBackOnlyOurFields(t *testing.
 		t.Errorf("role change updated %v, want %v", updated, want)
 	}
 	onlyOps(t, "role change", ops, apitype.OpSame, apitype.OpUpdate)
-	if got := e.serviceAccount(testcluster.AwsNodeName).Annotations[irsa.RoleARNAnnotation]; got != awsNodeRoleARN2 {
+	if got := e.serviceAccount(testcluster.AWSNodeName).Annotations[irsa.RoleARNAnnotation]; got != awsNodeRoleARN2 {
 		t.Errorf("annotation after role change = %q, want %q", got, awsNodeRoleARN2)
 	}
-	ds = e.daemonSet(testcluster.AwsNodeName)
+	ds = e.daemonSet(testcluster.AWSNodeName)
 	if got, want := ds.Spec.Template.Annotations[k8s.RestartAnnotation], k8s.RestartToken(awsNodeRoleARN2); got != want {
 		t.Errorf("restart token after role change = %q, want %q", got, want)
 	}
@@ -114,14 +114,14 @@ func TestUpIsStableRollsOnRoleChangeAndDestroyGivesBackOnlyOurFields(t *testing.
 	}
 	ops, _ = e.mustUp(l)
 	onlyOps(t, "up after role change", ops, apitype.OpSame)
-	afterChange := e.daemonSet(testcluster.AwsNodeName).Generation
+	afterChange := e.daemonSet(testcluster.AWSNodeName).Generation
 
 	// 5. Destroy leaves EKS's objects; our fields go.
 	ops, destroyTook := e.destroy(l)
 	t.Logf("destroy: %s (%v)", destroyTook.Round(time.Millisecond), ops)
 	onlyOps(t, "destroy", ops, apitype.OpDelete)
 
-	sa = e.serviceAccount(testcluster.AwsNodeName)
+	sa = e.serviceAccount(testcluster.AWSNodeName)
 	if v, ok := sa.Annotations[irsa.RoleARNAnnotation]; ok {
 		t.Errorf("aws-node still annotated after destroy: %q", v)
 	}
@@ -132,7 +132,7 @@ func TestUpIsStableRollsOnRoleChangeAndDestroyGivesBackOnlyOurFields(t *testing.
 	}
 	// Observed: deleting the DaemonSetPatch relinquishes the pod-template annotation too, so
 	// the template changes once more and the pods roll a last time (back to no role).
-	ds = e.daemonSet(testcluster.AwsNodeName)
+	ds = e.daemonSet(testcluster.AWSNodeName)
 	t.Logf("aws-node after destroy: generation %d, pod-template annotations %v, managers %v",
 		ds.Generation, ds.Spec.Template.Annotations, managers(ds))
 	if v, ok := ds.Spec.Template.Annotations[k8s.RestartAnnotation]; ok {

@@ -17,8 +17,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 	"github.com/eks-irsa/eks-irsa/internal/recorder"
-	"github.com/eks-irsa/eks-irsa/internal/testcluster"
 	program "github.com/eks-irsa/eks-irsa/stack"
 )
 

@@ -20,7 +20,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/eks-irsa/eks-irsa/internal/testcluster"
+	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 	"github.com/eks-irsa/eks-irsa/irsa"
 	"github.com/eks-irsa/eks-irsa/k8s"
 )
@@ -33,7 +33,7 @@ const (
 	ownedRoleARN = "arn:aws:iam::111122223333:role/eks-irsa-test-addon"
 )
 
-// binding is one ServiceAccountRole in Mode create on its own providers: these tests exercise
+// binding is one ServiceAccountBinding in Mode create on its own providers: these tests exercise
 // the component itself (and its upgrade from the legacy wiring), not the whole layer.
 type binding struct {
 	kubeconfig      string
@@ -51,7 +51,7 @@ func (b binding) program() pulumi.RunFunc {
 		if err != nil {
 			return err
 		}
-		_, err = k8s.NewServiceAccountRole(ctx, "addon", &k8s.ServiceAccountRoleArgs{
+		_, err = k8s.NewServiceAccountBinding(ctx, "addon", &k8s.ServiceAccountBindingArgs{
 			Provider:        providers.Apply,
 			CreateProvider:  providers.Create,
 			Namespace:       b.namespace,
@@ -210,7 +210,7 @@ func (b binding) legacyProgram() pulumi.RunFunc {
 			return err
 		}
 		var comp legacyComponent
-		if err := ctx.RegisterComponentResource(k8s.ServiceAccountRoleType, "addon", &comp); err != nil {
+		if err := ctx.RegisterComponentResource(k8s.ServiceAccountBindingType, "addon", &comp); err != nil {
 			return err
 		}
 		opts := []pulumi.ResourceOption{pulumi.Parent(&comp), pulumi.Provider(provider), pulumi.DeleteBeforeReplace(true)}

@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 
-	"github.com/eks-irsa/eks-irsa/internal/testcluster"
+	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 	"github.com/eks-irsa/eks-irsa/irsa"
 	"github.com/eks-irsa/eks-irsa/verify"
 )
@@ -33,7 +33,7 @@ type cni struct {
 func (n *cni) gate(ctx context.Context, c *testcluster.Cluster, pod *corev1.Pod) string {
 	const creating = "ContainerCreating"
 	switch pod.Labels["k8s-app"] {
-	case testcluster.AwsNodeName:
+	case testcluster.AWSNodeName:
 		if n.holdAWSNode.Load() {
 			return creating
 		}
@@ -47,7 +47,7 @@ func (n *cni) gate(ctx context.Context, c *testcluster.Cluster, pod *corev1.Pod)
 		return ""
 	}
 	pods, err := c.Client.CoreV1().Pods(testcluster.KubeSystem).List(ctx, metav1.ListOptions{
-		LabelSelector: "k8s-app=" + testcluster.AwsNodeName,
+		LabelSelector: "k8s-app=" + testcluster.AWSNodeName,
 		FieldSelector: "spec.nodeName=" + pod.Spec.NodeName,
 	})
 	if err != nil {
@@ -235,7 +235,7 @@ func TestVerifyChecksFollowTheClusterThroughTheWalkthrough(t *testing.T) {
 			t.Errorf("a no-op up replaced aws-node pods: %v -> %v", before, after)
 		}
 
-		generation := e.daemonSet(testcluster.AwsNodeName).Generation
+		generation := e.daemonSet(testcluster.AWSNodeName).Generation
 		l.awsNodeRoleARN = awsNodeRoleARN2
 		ops, took := e.mustUp(l)
 		t.Logf("role change with %d nodes: %s (%v)", len(nodes), took.Round(time.Millisecond), ops)
@@ -245,7 +245,7 @@ func TestVerifyChecksFollowTheClusterThroughTheWalkthrough(t *testing.T) {
 		if err := verify.Wait(t.Context(), c.Client, w, verify.TextReporter{W: &out}, verify.Poll{Timeout: time.Minute, Interval: 200 * time.Millisecond}); err != nil {
 			t.Fatalf("verify after the role change: %v\n%s", err, out.String())
 		}
-		if g := e.daemonSet(testcluster.AwsNodeName).Generation; g != generation+1 {
+		if g := e.daemonSet(testcluster.AWSNodeName).Generation; g != generation+1 {
 			t.Errorf("aws-node generation %d -> %d over the role change, want one rollout", generation, g)
 		}
 		after := awsNodePods(t, c)
@@ -280,7 +280,7 @@ func TestVerifyChecksFollowTheClusterThroughTheWalkthrough(t *testing.T) {
 // awsNodePods returns the live aws-node pods' UIDs and the role each one's container carries.
 func awsNodePods(t *testing.T, c *testcluster.Cluster) map[types.UID]string {
 	t.Helper()
-	pods, err := c.Client.CoreV1().Pods(testcluster.KubeSystem).List(t.Context(), metav1.ListOptions{LabelSelector: "k8s-app=" + testcluster.AwsNodeName})
+	pods, err := c.Client.CoreV1().Pods(testcluster.KubeSystem).List(t.Context(), metav1.ListOptions{LabelSelector: "k8s-app=" + testcluster.AWSNodeName})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +304,7 @@ func awsNodePods(t *testing.T, c *testcluster.Cluster) map[types.UID]string {
 func restart(t *testing.T, c *testcluster.Cluster) {
 	t.Helper()
 	patch := `{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":"` + time.Now().Format(time.RFC3339Nano) + `"}}}}}`
-	if _, err := c.Client.AppsV1().DaemonSets(testcluster.KubeSystem).Patch(t.Context(), testcluster.AwsNodeName,
+	if _, err := c.Client.AppsV1().DaemonSets(testcluster.KubeSystem).Patch(t.Context(), testcluster.AWSNodeName,
 		types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: "kubectl-rollout"}); err != nil {
 		t.Fatal(err)
 	}

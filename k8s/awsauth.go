@@ -27,8 +27,8 @@ type UserMapping struct {
 	Groups   []string
 }
 
-// AwsAuthArgs configures the aws-auth ConfigMap.
-type AwsAuthArgs struct {
+// AWSAuthArgs configures the aws-auth ConfigMap.
+type AWSAuthArgs struct {
 	Provider *kubernetes.Provider
 	// NodeRoleARN is the worker nodes' role; it is mapped to NodeUsername in
 	// BootstrappersGroup and NodesGroup.
@@ -45,8 +45,8 @@ type AwsAuthArgs struct {
 	AdoptExisting bool
 }
 
-// AwsAuth is the kube-system/aws-auth ConfigMap.
-type AwsAuth struct {
+// AWSAuth is the kube-system/aws-auth ConfigMap.
+type AWSAuth struct {
 	pulumi.ResourceState
 
 	// MapRoles and MapUsers are the YAML written to the ConfigMap's data.
@@ -71,12 +71,12 @@ type mapUser struct {
 }
 
 // roles returns every role mapping: the node role first, then the extra roles.
-func (a *AwsAuthArgs) roles() []RoleMapping {
+func (a *AWSAuthArgs) roles() []RoleMapping {
 	node := RoleMapping{RoleARN: a.NodeRoleARN, Username: NodeUsername, Groups: []string{BootstrappersGroup, NodesGroup}}
 	return append([]RoleMapping{node}, a.Roles...)
 }
 
-func (a *AwsAuthArgs) validate() error {
+func (a *AWSAuthArgs) validate() error {
 	if a == nil {
 		return errors.New("args: required")
 	}
@@ -139,14 +139,14 @@ func (v *validator) unique(seen map[string]string, field, arn string) {
 	seen[key] = field
 }
 
-// NewAwsAuth writes kube-system/aws-auth. See the package documentation for what happens when
+// NewAWSAuth writes kube-system/aws-auth. See the package documentation for what happens when
 // it already exists.
-func NewAwsAuth(ctx *pulumi.Context, name string, args *AwsAuthArgs, opts ...pulumi.ResourceOption) (*AwsAuth, error) {
+func NewAWSAuth(ctx *pulumi.Context, name string, args *AWSAuthArgs, opts ...pulumi.ResourceOption) (*AWSAuth, error) {
 	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("aws-auth %s: %w", name, err)
 	}
-	c := &AwsAuth{}
-	if err := ctx.RegisterComponentResource(AwsAuthType, name, c, opts...); err != nil {
+	c := &AWSAuth{}
+	if err := ctx.RegisterComponentResource(AWSAuthType, name, c, opts...); err != nil {
 		return nil, fmt.Errorf("aws-auth %s: register component: %w", name, err)
 	}
 	c.MapRoles = encodeRoles(args.roles())
@@ -160,7 +160,7 @@ func NewAwsAuth(ctx *pulumi.Context, name string, args *AwsAuthArgs, opts ...pul
 	}
 	cm, err := corev1.NewConfigMap(ctx, name+"-configmap", &corev1.ConfigMapArgs{
 		Metadata: &metav1.ObjectMetaArgs{
-			Name:        pulumi.String(AwsAuthName),
+			Name:        pulumi.String(AWSAuthName),
 			Namespace:   pulumi.String(KubeSystemNamespace),
 			Annotations: annotations,
 		},
@@ -244,23 +244,23 @@ func encodeYAML(v any) (string, error) {
 	return b.String(), nil
 }
 
-// ExplainAwsAuthConflict adds the way out to an update that failed because aws-auth already
+// ExplainAWSAuthConflict adds the way out to an update that failed because aws-auth already
 // holds mappings another field manager wrote; other errors are returned unchanged. The
 // provider's own message names the conflicting manager and fields but not what to do.
-func ExplainAwsAuthConflict(err error) error {
+func ExplainAWSAuthConflict(err error) error {
 	if err == nil {
 		return nil
 	}
 	msg := err.Error()
-	if !strings.Contains(msg, "Server-Side Apply field conflict detected") || !strings.Contains(msg, AwsAuthName) {
+	if !strings.Contains(msg, "Server-Side Apply field conflict detected") || !strings.Contains(msg, AWSAuthName) {
 		return err
 	}
-	return fmt.Errorf("%w\n\n%s", err, AwsAuthConflictHelp)
+	return fmt.Errorf("%w\n\n%s", err, AWSAuthConflictHelp)
 }
 
-// AwsAuthConflictHelp says how to proceed when aws-auth already exists with someone else's
+// AWSAuthConflictHelp says how to proceed when aws-auth already exists with someone else's
 // mappings. Nothing was changed: the failed apply left the ConfigMap as it was.
-const AwsAuthConflictHelp = "kube-system/aws-auth already exists with mappings written by another tool, and " +
+const AWSAuthConflictHelp = "kube-system/aws-auth already exists with mappings written by another tool, and " +
 	"eks-irsa will not drop them silently (the ConfigMap was left untouched). To let eks-irsa manage it: " +
 	"1) list the existing mappings: kubectl -n kube-system get configmap aws-auth -o yaml; " +
 	"2) copy every entry of mapRoles and mapUsers except the node role into the stack config (awsAuth.roles, awsAuth.users); " +

@@ -15,13 +15,13 @@ import (
 
 var nodeGroups = []string{BootstrappersGroup, NodesGroup}
 
-// TestAwsAuthParsesAsEKSDoes feeds the ConfigMap's data to aws-iam-authenticator's own parser
+// TestAWSAuthParsesAsEKSDoes feeds the ConfigMap's data to aws-iam-authenticator's own parser
 // and checks that a node's session resolves to the node mapping.
-func TestAwsAuthParsesAsEKSDoes(t *testing.T) {
+func TestAWSAuthParsesAsEKSDoes(t *testing.T) {
 	cases := []struct {
 		name string
 		// args builds the args; roles made with newFakeRole deliver ARNs as Outputs.
-		args      func(ctx *pulumi.Context) (*AwsAuthArgs, error)
+		args      func(ctx *pulumi.Context) (*AWSAuthArgs, error)
 		wantRoles []config.RoleMapping
 		wantUsers []config.UserMapping
 		// nodeSession is the ARN sts:GetCallerIdentity returns on a worker node.
@@ -29,9 +29,9 @@ func TestAwsAuthParsesAsEKSDoes(t *testing.T) {
 	}{
 		{
 			name: "node role output only",
-			args: func(ctx *pulumi.Context) (*AwsAuthArgs, error) {
+			args: func(ctx *pulumi.Context) (*AWSAuthArgs, error) {
 				node, err := newFakeRole(ctx, "eks-node")
-				return &AwsAuthArgs{NodeRoleARN: node.Arn}, err
+				return &AWSAuthArgs{NodeRoleARN: node.Arn}, err
 			},
 			wantRoles:   []config.RoleMapping{{RoleARN: fakeARN("eks-node"), Username: NodeUsername, Groups: nodeGroups}},
 			wantUsers:   []config.UserMapping{},
@@ -39,9 +39,9 @@ func TestAwsAuthParsesAsEKSDoes(t *testing.T) {
 		},
 		{
 			name: "node role with a path, an admin role and a CI user",
-			args: func(ctx *pulumi.Context) (*AwsAuthArgs, error) {
+			args: func(ctx *pulumi.Context) (*AWSAuthArgs, error) {
 				admin, err := newFakeRole(ctx, "Admin")
-				return &AwsAuthArgs{
+				return &AWSAuthArgs{
 					NodeRoleARN: pulumi.String("arn:aws:iam::123456789012:role/eks/nodes/eks-node"),
 					Roles:       []RoleMapping{{RoleARN: admin.Arn, Username: "admin:{{SessionName}}", Groups: []string{"system:masters"}}},
 					Users:       []UserMapping{{UserARN: outputOf("arn:aws:iam::123456789012:user/ci/deployer"), Username: "deployer", Groups: []string{"deployers", "viewers"}}},
@@ -57,8 +57,8 @@ func TestAwsAuthParsesAsEKSDoes(t *testing.T) {
 		},
 		{
 			name: "GovCloud partition, role path arriving as an Output, username that YAML must quote",
-			args: func(ctx *pulumi.Context) (*AwsAuthArgs, error) {
-				return &AwsAuthArgs{
+			args: func(ctx *pulumi.Context) (*AWSAuthArgs, error) {
+				return &AWSAuthArgs{
 					NodeRoleARN: outputOf("arn:aws-us-gov:iam::123456789012:role/team/eks-node"),
 					Roles:       []RoleMapping{{RoleARN: pulumi.String("arn:aws-us-gov:iam::123456789012:role/sso-admin"), Username: "{{SessionName}}", Groups: []string{"system:masters"}}},
 				}, nil
@@ -84,7 +84,7 @@ func TestAwsAuthParsesAsEKSDoes(t *testing.T) {
 					return err
 				}
 				args.Provider = p.Apply
-				auth, err := NewAwsAuth(ctx, "aws-auth", args)
+				auth, err := NewAWSAuth(ctx, "aws-auth", args)
 				if err != nil {
 					return err
 				}
@@ -94,8 +94,8 @@ func TestAwsAuthParsesAsEKSDoes(t *testing.T) {
 			})
 
 			cm := mustGet(t, r, configMapType, "aws-auth-configmap")
-			if got := propString(cm.Inputs, "metadata", "name"); got != AwsAuthName {
-				t.Errorf("ConfigMap name = %q, want %q", got, AwsAuthName)
+			if got := propString(cm.Inputs, "metadata", "name"); got != AWSAuthName {
+				t.Errorf("ConfigMap name = %q, want %q", got, AWSAuthName)
 			}
 			if got := propString(cm.Inputs, "metadata", "namespace"); got != KubeSystemNamespace {
 				t.Errorf("ConfigMap namespace = %q, want %q", got, KubeSystemNamespace)
@@ -141,9 +141,9 @@ func TestAwsAuthParsesAsEKSDoes(t *testing.T) {
 	}
 }
 
-// TestAwsAuthGraph checks what the component registers: one ConfigMap under the component,
+// TestAWSAuthGraph checks what the component registers: one ConfigMap under the component,
 // through the given provider, waiting for the node role; adoption forces and retains.
-func TestAwsAuthGraph(t *testing.T) {
+func TestAWSAuthGraph(t *testing.T) {
 	cases := []struct {
 		name       string
 		adopt      bool
@@ -164,10 +164,10 @@ func TestAwsAuthGraph(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				_, err = NewAwsAuth(ctx, "aws-auth", &AwsAuthArgs{Provider: p.Apply, NodeRoleARN: node.Arn, AdoptExisting: tc.adopt})
+				_, err = NewAWSAuth(ctx, "aws-auth", &AWSAuthArgs{Provider: p.Apply, NodeRoleARN: node.Arn, AdoptExisting: tc.adopt})
 				return err
 			})
-			comp := mustGet(t, r, AwsAuthType, "aws-auth")
+			comp := mustGet(t, r, AWSAuthType, "aws-auth")
 			children := r.Children(comp.URN)
 			if len(children) != 1 || children[0].Type != configMapType {
 				t.Fatalf("children of %s = %v, want one ConfigMap", comp.URN, children)
@@ -191,7 +191,7 @@ func TestAwsAuthGraph(t *testing.T) {
 	}
 }
 
-func TestAwsAuthValidation(t *testing.T) {
+func TestAWSAuthValidation(t *testing.T) {
 	const (
 		nodeARN  = "arn:aws:iam::123456789012:role/eks-node"
 		adminARN = "arn:aws:iam::123456789012:role/Admin"
@@ -200,34 +200,34 @@ func TestAwsAuthValidation(t *testing.T) {
 	cases := []struct {
 		name    string
 		noProv  bool
-		args    *AwsAuthArgs
+		args    *AWSAuthArgs
 		wantErr []string // one per reported problem, in order
 	}{
 		{name: "nil args", args: nil, wantErr: []string{"args: required"}},
 		{
 			name:    "no provider, no node role",
 			noProv:  true,
-			args:    &AwsAuthArgs{},
+			args:    &AWSAuthArgs{},
 			wantErr: []string{"Provider: required", "NodeRoleARN: required: an IAM role ARN (arn:<partition>:iam::<account-id>:role/<name>)"},
 		},
 		{
 			name:    "node role is a user",
-			args:    &AwsAuthArgs{NodeRoleARN: pulumi.String("arn:aws:iam::123456789012:user/bob")},
+			args:    &AWSAuthArgs{NodeRoleARN: pulumi.String("arn:aws:iam::123456789012:user/bob")},
 			wantErr: []string{`NodeRoleARN: "arn:aws:iam::123456789012:user/bob" is not an IAM role ARN`},
 		},
 		{
 			name:    "node role is an assumed-role session",
-			args:    &AwsAuthArgs{NodeRoleARN: pulumi.String("arn:aws:sts::123456789012:assumed-role/eks-node/i-0abc")},
+			args:    &AWSAuthArgs{NodeRoleARN: pulumi.String("arn:aws:sts::123456789012:assumed-role/eks-node/i-0abc")},
 			wantErr: []string{`NodeRoleARN: "arn:aws:sts::123456789012:assumed-role/eks-node/i-0abc" is not an IAM role ARN`},
 		},
 		{
 			name:    "unknown partition",
-			args:    &AwsAuthArgs{NodeRoleARN: pulumi.String("arn:aws-mars:iam::123456789012:role/eks-node")},
+			args:    &AWSAuthArgs{NodeRoleARN: pulumi.String("arn:aws-mars:iam::123456789012:role/eks-node")},
 			wantErr: []string{`NodeRoleARN: "arn:aws-mars:iam::123456789012:role/eks-node" is not an IAM role ARN`},
 		},
 		{
 			name: "role mapping without username or groups",
-			args: &AwsAuthArgs{NodeRoleARN: pulumi.String(nodeARN), Roles: []RoleMapping{{RoleARN: pulumi.String(adminARN)}}},
+			args: &AWSAuthArgs{NodeRoleARN: pulumi.String(nodeARN), Roles: []RoleMapping{{RoleARN: pulumi.String(adminARN)}}},
 			wantErr: []string{
 				"Roles[0].Username: required",
 				"Roles[0].Groups: at least one Kubernetes group is required",
@@ -235,7 +235,7 @@ func TestAwsAuthValidation(t *testing.T) {
 		},
 		{
 			name: "empty group name and missing ARN",
-			args: &AwsAuthArgs{NodeRoleARN: pulumi.String(nodeARN), Roles: []RoleMapping{{Username: "ci", Groups: []string{"ci", " "}}}},
+			args: &AWSAuthArgs{NodeRoleARN: pulumi.String(nodeARN), Roles: []RoleMapping{{Username: "ci", Groups: []string{"ci", " "}}}},
 			wantErr: []string{
 				"Roles[0].RoleARN: required",
 				"Roles[0].Groups[1]: empty group name",
@@ -243,7 +243,7 @@ func TestAwsAuthValidation(t *testing.T) {
 		},
 		{
 			name: "role mapped twice, once through a path",
-			args: &AwsAuthArgs{NodeRoleARN: pulumi.String(nodeARN), Roles: []RoleMapping{
+			args: &AWSAuthArgs{NodeRoleARN: pulumi.String(nodeARN), Roles: []RoleMapping{
 				admin,
 				{RoleARN: pulumi.String("arn:aws:iam::123456789012:role/ops/admin"), Username: "ops", Groups: []string{"ops"}},
 			}},
@@ -251,14 +251,14 @@ func TestAwsAuthValidation(t *testing.T) {
 		},
 		{
 			name: "extra mapping of the node role",
-			args: &AwsAuthArgs{NodeRoleARN: pulumi.String(nodeARN), Roles: []RoleMapping{
+			args: &AWSAuthArgs{NodeRoleARN: pulumi.String(nodeARN), Roles: []RoleMapping{
 				{RoleARN: pulumi.String(nodeARN), Username: "admin", Groups: []string{"system:masters"}},
 			}},
 			wantErr: []string{`Roles[0].RoleARN: "arn:aws:iam::123456789012:role/eks-node" is already mapped by NodeRoleARN`},
 		},
 		{
 			name: "user mapping holding a role ARN",
-			args: &AwsAuthArgs{NodeRoleARN: pulumi.String(nodeARN), Users: []UserMapping{
+			args: &AWSAuthArgs{NodeRoleARN: pulumi.String(nodeARN), Users: []UserMapping{
 				{UserARN: pulumi.String(adminARN), Username: "admin", Groups: []string{"system:masters"}},
 			}},
 			wantErr: []string{`Users[0].UserARN: "arn:aws:iam::123456789012:role/Admin" is not an IAM user ARN (want arn:<partition>:iam::<account-id>:user/<name>)`},
@@ -275,14 +275,14 @@ func TestAwsAuthValidation(t *testing.T) {
 				if tc.args != nil && !tc.noProv {
 					tc.args.Provider = p.Apply
 				}
-				_, gotErr = NewAwsAuth(ctx, "aws-auth", tc.args)
+				_, gotErr = NewAWSAuth(ctx, "aws-auth", tc.args)
 				return nil
 			})
 			checkValidationError(t, gotErr, "aws-auth aws-auth: ", tc.wantErr)
 			if objs := kubernetesObjects(r); len(objs) != 0 {
 				t.Errorf("registered %d Kubernetes objects despite invalid args", len(objs))
 			}
-			if _, ok := r.Get(AwsAuthType, "aws-auth"); ok {
+			if _, ok := r.Get(AWSAuthType, "aws-auth"); ok {
 				t.Errorf("registered the component despite invalid args")
 			}
 		})
@@ -311,23 +311,23 @@ func checkValidationError(t *testing.T, err error, prefix string, want []string)
 	}
 }
 
-// TestAwsAuthRejectsBadOutputARN covers ARNs that are Outputs, unknown at validation: the
+// TestAWSAuthRejectsBadOutputARN covers ARNs that are Outputs, unknown at validation: the
 // program fails rather than writing a mapping that can never match.
-func TestAwsAuthRejectsBadOutputARN(t *testing.T) {
+func TestAWSAuthRejectsBadOutputARN(t *testing.T) {
 	cases := []struct {
 		name    string
-		args    func() *AwsAuthArgs
+		args    func() *AWSAuthArgs
 		wantErr string
 	}{
 		{
 			name:    "node role output is not a role",
-			args:    func() *AwsAuthArgs { return &AwsAuthArgs{NodeRoleARN: outputOf("eks-node")} },
+			args:    func() *AWSAuthArgs { return &AWSAuthArgs{NodeRoleARN: outputOf("eks-node")} },
 			wantErr: `mapRoles: "eks-node" is not an IAM role ARN`,
 		},
 		{
 			name: "two role outputs resolve to the same role",
-			args: func() *AwsAuthArgs {
-				return &AwsAuthArgs{
+			args: func() *AWSAuthArgs {
+				return &AWSAuthArgs{
 					NodeRoleARN: outputOf("arn:aws:iam::123456789012:role/eks-node"),
 					Roles:       []RoleMapping{{RoleARN: outputOf("arn:aws:iam::123456789012:role/x/EKS-Node"), Username: "u", Groups: []string{"g"}}},
 				}
@@ -336,8 +336,8 @@ func TestAwsAuthRejectsBadOutputARN(t *testing.T) {
 		},
 		{
 			name: "user output is not a user",
-			args: func() *AwsAuthArgs {
-				return &AwsAuthArgs{
+			args: func() *AWSAuthArgs {
+				return &AWSAuthArgs{
 					NodeRoleARN: outputOf("arn:aws:iam::123456789012:role/eks-node"),
 					Users:       []UserMapping{{UserARN: outputOf("arn:aws:iam::123456789012:root"), Username: "u", Groups: []string{"g"}}},
 				}
@@ -355,7 +355,7 @@ func TestAwsAuthRejectsBadOutputARN(t *testing.T) {
 				}
 				args := tc.args()
 				args.Provider = p.Apply
-				_, err = NewAwsAuth(ctx, "aws-auth", args)
+				_, err = NewAWSAuth(ctx, "aws-auth", args)
 				return err
 			})
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
@@ -368,7 +368,7 @@ func TestAwsAuthRejectsBadOutputARN(t *testing.T) {
 	}
 }
 
-func TestExplainAwsAuthConflict(t *testing.T) {
+func TestExplainAWSAuthConflict(t *testing.T) {
 	conflict := errors.New(`updating urn:pulumi:test::eks-irsa::eksirsa:k8s:AwsAuth$kubernetes:core/v1:ConfigMap::aws-auth-configmap: ` +
 		`1 error occurred: * the Kubernetes API server reported that "kube-system/aws-auth" failed to fully initialize or become live: ` +
 		`Server-Side Apply field conflict detected. See https://www.pulumi.com/registry/packages/kubernetes/how-to-guides/managing-resources-with-server-side-apply/#handle-field-conflicts-on-existing-resources for troubleshooting help.` +
@@ -387,7 +387,7 @@ func TestExplainAwsAuthConflict(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := ExplainAwsAuthConflict(tc.err)
+			got := ExplainAWSAuthConflict(tc.err)
 			if tc.err == nil {
 				if got != nil {
 					t.Fatalf("got %v for nil", got)
@@ -397,7 +397,7 @@ func TestExplainAwsAuthConflict(t *testing.T) {
 			if !errors.Is(got, tc.err) {
 				t.Errorf("the original error is not wrapped: %v", got)
 			}
-			if help := strings.Contains(got.Error(), AwsAuthConflictHelp); help != tc.wantHelp {
+			if help := strings.Contains(got.Error(), AWSAuthConflictHelp); help != tc.wantHelp {
 				t.Errorf("help included = %v, want %v:\n%v", help, tc.wantHelp, got)
 			}
 		})

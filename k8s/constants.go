@@ -5,8 +5,8 @@ package k8s
 const (
 	// KubeSystemNamespace holds aws-auth and the EKS-managed aws-node objects.
 	KubeSystemNamespace = "kube-system"
-	// AwsAuthName is the ConfigMap aws-iam-authenticator reads its identity mappings from.
-	AwsAuthName = "aws-auth"
+	// AWSAuthName is the ConfigMap aws-iam-authenticator reads its identity mappings from.
+	AWSAuthName = "aws-auth"
 	// MapRolesKey and MapUsersKey are aws-auth's data keys (YAML lists of mappings).
 	MapRolesKey = "mapRoles"
 	MapUsersKey = "mapUsers"
@@ -42,8 +42,10 @@ const (
 	PatchForceAnnotation        = "pulumi.com/patchForce"
 )
 
-// Component type tokens.
+// Component type tokens, as first deployed. A component's type is part of every child's URN,
+// so renaming one would make Pulumi replace aws-auth and the bindings' objects: the Go names
+// changed (AWSAuth, ServiceAccountBinding), the tokens stay.
 const (
-	AwsAuthType            = "eksirsa:k8s:AwsAuth"
-	ServiceAccountRoleType = "eksirsa:k8s:ServiceAccountRole"
+	AWSAuthType               = "eksirsa:k8s:AwsAuth"
+	ServiceAccountBindingType = "eksirsa:k8s:ServiceAccountRole"
 )

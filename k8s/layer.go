@@ -21,12 +21,12 @@ type LayerArgs struct {
 	AWSNodeRoleARN pulumi.StringInput
 	// Bindings are the other IRSA accounts, in config order.
 	Bindings []Binding
-	// AwsAuth holds the aws-auth mappings besides the node role's.
-	AwsAuth AwsAuthMappings
+	// AWSAuth holds the aws-auth mappings besides the node role's.
+	AWSAuth AWSAuthMappings
 }
 
-// AwsAuthMappings are the configured aws-auth mappings (see AwsAuthArgs).
-type AwsAuthMappings struct {
+// AWSAuthMappings are the configured aws-auth mappings (see AWSAuthArgs).
+type AWSAuthMappings struct {
 	Roles []RoleMapping
 	Users []UserMapping
 	Adopt bool
@@ -46,12 +46,12 @@ type Binding struct {
 // Layer is what NewLayer registered.
 type Layer struct {
 	Providers *Providers
-	AwsAuth   *AwsAuth
+	AWSAuth   *AWSAuth
 	// AWSNode binds the VPC CNI's role and restarts its DaemonSet.
-	AWSNode *ServiceAccountRole
+	AWSNode *ServiceAccountBinding
 	// Bindings are the other accounts' bindings, by Binding.Name; an account in Mode
 	// NoServiceAccount has none.
-	Bindings map[string]*ServiceAccountRole
+	Bindings map[string]*ServiceAccountBinding
 	// NodesWaitFor lists the objects worker capacity must wait for: aws-auth (or nodes cannot
 	// authenticate), aws-node's annotation and restart (or the CNI runs without credentials and
 	// coredns sticks), and every binding's objects (or a pod scheduled on the first node starts
@@ -89,8 +89,8 @@ const (
 // AWSNodeBindingSuffix names the aws-node binding after the layer.
 const AWSNodeBindingSuffix = "-aws-node"
 
-// AwsAuthSuffix names the aws-auth component after the layer.
-const AwsAuthSuffix = "-aws-auth"
+// AWSAuthSuffix names the aws-auth component after the layer.
+const AWSAuthSuffix = "-aws-auth"
 
 // AccountKey is the "namespace/name" key of an account in Layer.Accounts.
 func AccountKey(namespace, name string) string { return namespace + "/" + name }
@@ -130,7 +130,7 @@ func (a *LayerArgs) validate() error {
 
 // NewLayer builds a cluster's Kubernetes layer: the providers, aws-auth, the aws-node binding
 // and the other bindings. Everything is named after name: the providers name and
-// name+CreateProviderSuffix, aws-auth name+AwsAuthSuffix, aws-node name+AWSNodeBindingSuffix,
+// name+CreateProviderSuffix, aws-auth name+AWSAuthSuffix, aws-node name+AWSNodeBindingSuffix,
 // the other bindings their Binding.Name. stack.Build calls it, and so does the integration
 // tier, so both apply the same objects.
 func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs) (*Layer, error) {
@@ -141,26 +141,26 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs) (*Layer, error)
 	if err != nil {
 		return nil, err
 	}
-	auth, err := NewAwsAuth(ctx, name+AwsAuthSuffix, &AwsAuthArgs{
+	auth, err := NewAWSAuth(ctx, name+AWSAuthSuffix, &AWSAuthArgs{
 		Provider:      providers.Apply,
 		NodeRoleARN:   args.NodeRoleARN,
-		Roles:         args.AwsAuth.Roles,
-		Users:         args.AwsAuth.Users,
-		AdoptExisting: args.AwsAuth.Adopt,
+		Roles:         args.AWSAuth.Roles,
+		Users:         args.AWSAuth.Users,
+		AdoptExisting: args.AWSAuth.Adopt,
 	})
 	if err != nil {
 		return nil, err
 	}
 	l := &Layer{
 		Providers:    providers,
-		AwsAuth:      auth,
-		Bindings:     map[string]*ServiceAccountRole{},
+		AWSAuth:      auth,
+		Bindings:     map[string]*ServiceAccountBinding{},
 		NodesWaitFor: []pulumi.Resource{auth.ConfigMap},
 		Accounts:     map[string]Account{},
 	}
 
 	// EKS owns the account and the DaemonSet: annotate the one, roll the other onto the role.
-	if l.AWSNode, err = NewServiceAccountRole(ctx, name+AWSNodeBindingSuffix, &ServiceAccountRoleArgs{
+	if l.AWSNode, err = NewServiceAccountBinding(ctx, name+AWSNodeBindingSuffix, &ServiceAccountBindingArgs{
 		Provider:         providers.Apply,
 		Namespace:        KubeSystemNamespace,
 		ServiceAccount:   AWSNodeName,
@@ -179,7 +179,7 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs) (*Layer, error)
 			l.Accounts[AccountKey(b.Namespace, b.ServiceAccount)] = Account{RoleARN: b.RoleARN.ToStringOutput(), Mode: b.Mode}
 			continue
 		}
-		binding, err := NewServiceAccountRole(ctx, b.Name, &ServiceAccountRoleArgs{
+		binding, err := NewServiceAccountBinding(ctx, b.Name, &ServiceAccountBindingArgs{
 			Provider:        providers.Apply,
 			CreateProvider:  providers.Create,
 			Namespace:       b.Namespace,

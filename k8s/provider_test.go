@@ -121,16 +121,16 @@ func wholeLayer(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := NewAwsAuth(ctx, "aws-auth", &AwsAuthArgs{Provider: p.Apply, NodeRoleARN: node.Arn}); err != nil {
+	if _, err := NewAWSAuth(ctx, "aws-auth", &AWSAuthArgs{Provider: p.Apply, NodeRoleARN: node.Arn}); err != nil {
 		return err
 	}
-	if _, err := NewServiceAccountRole(ctx, "aws-node", &ServiceAccountRoleArgs{
+	if _, err := NewServiceAccountBinding(ctx, "aws-node", &ServiceAccountBindingArgs{
 		Provider: p.Apply, CreateProvider: p.Create, Namespace: KubeSystemNamespace, ServiceAccount: AWSNodeName, RoleARN: cni.Arn,
 		Mode: AnnotateServiceAccount, RestartDaemonSet: AWSNodeName,
 	}); err != nil {
 		return err
 	}
-	_, err = NewServiceAccountRole(ctx, "external-secrets", &ServiceAccountRoleArgs{
+	_, err = NewServiceAccountBinding(ctx, "external-secrets", &ServiceAccountBindingArgs{
 		Provider: p.Apply, CreateProvider: p.Create, Namespace: "external-secrets", ServiceAccount: "external-secrets",
 		RoleARN: pulumi.String("arn:aws:iam::123456789012:role/external-secrets"),
 		Mode:    CreateServiceAccount, CreateNamespace: true,
@@ -156,7 +156,7 @@ func TestEveryObjectUsesTheRightProvider(t *testing.T) {
 		checkProvider(t, r, reg)
 		perProvider[providerOf(r, reg)]++
 		parent, ok := r.ByURN(reg.Parent)
-		if !ok || (parent.Type != AwsAuthType && parent.Type != ServiceAccountRoleType) {
+		if !ok || (parent.Type != AWSAuthType && parent.Type != ServiceAccountBindingType) {
 			t.Errorf("%s %s: parent %s is not one of this package's components", reg.Type, reg.Name, reg.Parent)
 		}
 	}

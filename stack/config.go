@@ -33,7 +33,7 @@ type Config struct {
 	OIDC        OIDCConfig        `json:"oidc"`
 	// ServiceAccountRoles are the IRSA roles made besides kube-system/aws-node's.
 	ServiceAccountRoles []ServiceAccountRoleConfig `json:"serviceAccountRoles"`
-	AwsAuth             AwsAuthConfig              `json:"awsAuth"`
+	AWSAuth             AWSAuthConfig              `json:"awsAuth"`
 }
 
 // NetworkConfig is the VPC.
@@ -96,18 +96,18 @@ type ServiceAccountRoleConfig struct {
 	CreateNamespace bool                   `json:"createNamespace"`
 }
 
-// AwsAuthConfig lists the aws-auth mappings besides the node role's.
-type AwsAuthConfig struct {
-	Roles []AwsAuthMapping `json:"roles"`
-	Users []AwsAuthMapping `json:"users"`
+// AWSAuthConfig lists the aws-auth mappings besides the node role's.
+type AWSAuthConfig struct {
+	Roles []AWSAuthMapping `json:"roles"`
+	Users []AWSAuthMapping `json:"users"`
 	// Adopt takes over an aws-auth ConfigMap that someone else wrote, after its mappings
 	// have been copied into Roles and Users. Without it such a ConfigMap is left untouched
 	// and the update fails.
 	Adopt bool `json:"adopt"`
 }
 
-// AwsAuthMapping maps an IAM role or user to a Kubernetes user and groups.
-type AwsAuthMapping struct {
+// AWSAuthMapping maps an IAM role or user to a Kubernetes user and groups.
+type AWSAuthMapping struct {
 	ARN      string   `json:"arn"`
 	Username string   `json:"username"`
 	Groups   []string `json:"groups"`
@@ -144,7 +144,7 @@ func Defaults() Config {
 		},
 		OIDC:                OIDCConfig{ExtraThumbprints: []string{}, Thumbprints: []string{}},
 		ServiceAccountRoles: []ServiceAccountRoleConfig{},
-		AwsAuth:             AwsAuthConfig{Roles: []AwsAuthMapping{}, Users: []AwsAuthMapping{}},
+		AWSAuth:             AWSAuthConfig{Roles: []AWSAuthMapping{}, Users: []AWSAuthMapping{}},
 	}
 }
 
@@ -212,7 +212,7 @@ func decodeKey(c *Config, key, v string) error {
 	case "serviceAccountRoles":
 		return strictJSON(v, &c.ServiceAccountRoles, "a list of objects with namespace, serviceAccount, roleName, managedPolicyArns, inlinePolicy, account, createNamespace")
 	case "awsAuth":
-		return strictJSON(v, &c.AwsAuth, "an object with roles, users (each arn, username, groups) and adopt")
+		return strictJSON(v, &c.AWSAuth, "an object with roles, users (each arn, username, groups) and adopt")
 	}
 	return nil
 }

@@ -375,8 +375,8 @@ func refusedExactly(t *testing.T, cfg map[string]string, lines ...string) {
 	}
 }
 
-// withAwsAuth sets awsAuth roles (arn, username, groups).
-func withAwsAuth(t *testing.T, arns ...string) map[string]string {
+// withAWSAuth sets awsAuth roles (arn, username, groups).
+func withAWSAuth(t *testing.T, arns ...string) map[string]string {
 	var roles []any
 	for _, a := range arns {
 		roles = append(roles, map[string]any{"arn": a, "username": "admin", "groups": []string{"system:masters"}})
@@ -484,10 +484,10 @@ func TestConfigRulesRefuseWhatAWSWouldRefuse(t *testing.T) {
 		}, []string{`eks-irsa:serviceAccountRoles[0].createNamespace = "true": namespace "kube-public" exists in every cluster, and destroy would delete it; leave createNamespace false`}},
 		// aws-auth.
 		{"the same role mapped twice", "", func(t *testing.T) map[string]string {
-			return withAwsAuth(t, "arn:aws:iam::123456789012:role/Admin", "arn:aws:iam::123456789012:role/team/admin")
+			return withAWSAuth(t, "arn:aws:iam::123456789012:role/Admin", "arn:aws:iam::123456789012:role/team/admin")
 		}, []string{`eks-irsa:awsAuth.roles[1].arn = "arn:aws:iam::123456789012:role/team/admin": already mapped by awsAuth.roles[0].arn; aws-auth would keep only one of them`}},
 		{"mapping from another partition", "", func(t *testing.T) map[string]string {
-			return withAwsAuth(t, "arn:aws-us-gov:iam::123456789012:role/admin")
+			return withAWSAuth(t, "arn:aws-us-gov:iam::123456789012:role/admin")
 		}, []string{`eks-irsa:awsAuth.roles[0].arn = "arn:aws-us-gov:iam::123456789012:role/admin": not in partition aws (region us-west-2): no caller of this cluster can have it`}},
 		// Tags.
 		{"tag keys differing only by case", "", func(t *testing.T) map[string]string {

@@ -24,7 +24,7 @@ const (
 	OutOIDCProviderARN     = "oidcProviderArn"
 	OutOIDCIssuer          = "oidcIssuer"
 	OutNodeRoleARN         = "nodeRoleArn"
-	OutAwsNodeRoleARN      = "awsNodeRoleArn"
+	OutAWSNodeRoleARN      = "awsNodeRoleArn"
 	OutServiceAccountRoles = "serviceAccountRoleArns"
 	// OutServiceAccounts is every account given a role, keyed "namespace/name", each with
 	// k8s.AccountRoleARNKey and k8s.AccountModeKey: what verify checks.
@@ -150,7 +150,7 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 	awsNodeRole, err := newIRSARole(ctx, cfg, ServiceAccountRoleConfig{
 		Namespace:         k8s.KubeSystemNamespace,
 		ServiceAccount:    k8s.AWSNodeName,
-		RoleName:          cfg.AwsNodeRoleName(),
+		RoleName:          cfg.AWSNodeRoleName(),
 		ManagedPolicyARNs: []string{partition.ManagedPolicyARN("AmazonEKS_CNI_Policy")},
 	}, oidc)
 	if err != nil {
@@ -162,7 +162,7 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 		ClusterIdentifier: cluster.Arn,
 		NodeRoleARN:       nodeRole.Arn,
 		AWSNodeRoleARN:    awsNodeRole.Arn,
-		AwsAuth:           awsAuthMappings(cfg.AwsAuth),
+		AWSAuth:           awsAuthMappings(cfg.AWSAuth),
 	}
 	for _, r := range cfg.ServiceAccountRoles {
 		role, err := newIRSARole(ctx, cfg, r, oidc)
@@ -224,11 +224,11 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 		OutOIDCProviderARN:     oidc.Arn,
 		OutOIDCIssuer:          oidc.URL,
 		OutNodeRoleARN:         nodeRole.Arn,
-		OutAwsNodeRoleARN:      layer.AWSNode.RoleARN,
+		OutAWSNodeRoleARN:      layer.AWSNode.RoleARN,
 		OutServiceAccountRoles: roleARNs,
 		OutServiceAccounts:     layer.AccountsOutput(),
 		OutIRSARoles:           irsaRoles,
-		OutAWSAuth:             pulumi.Map{k8s.MapRolesKey: layer.AwsAuth.MapRoles, k8s.MapUsersKey: layer.AwsAuth.MapUsers},
+		OutAWSAuth:             pulumi.Map{k8s.MapRolesKey: layer.AWSAuth.MapRoles, k8s.MapUsersKey: layer.AWSAuth.MapUsers},
 		OutVpcID:               network.VpcID,
 		OutPublicSubnetIDs:     network.PublicSubnetIDs,
 		OutPrivateSubnetIDs:    network.PrivateSubnetIDs,
@@ -252,8 +252,8 @@ func irsaRoleOutput(r *infra.IRSARole) pulumi.Map {
 }
 
 // awsAuthMappings are the configured aws-auth mappings besides the node role's.
-func awsAuthMappings(c AwsAuthConfig) k8s.AwsAuthMappings {
-	out := k8s.AwsAuthMappings{Adopt: c.Adopt}
+func awsAuthMappings(c AWSAuthConfig) k8s.AWSAuthMappings {
+	out := k8s.AWSAuthMappings{Adopt: c.Adopt}
 	for _, m := range c.Roles {
 		out.Roles = append(out.Roles, k8s.RoleMapping{RoleARN: pulumi.String(m.ARN), Username: m.Username, Groups: m.Groups})
 	}

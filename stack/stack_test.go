@@ -171,7 +171,7 @@ func TestStackOutputs(t *testing.T) {
 		OutOIDCIssuer:      f.Issuer(),
 		OutOIDCProviderARN: f.ARN("iam", "", "oidc-provider/"+strings.TrimPrefix(f.Issuer(), "https://")),
 		OutNodeRoleARN:     roleARN("demo-eks-oidc-test-node"),
-		OutAwsNodeRoleARN:  roleARN("demo-eks-oidc-test-aws-node"),
+		OutAWSNodeRoleARN:  roleARN("demo-eks-oidc-test-aws-node"),
 		OutFlowLogGroup:    "/aws/vpc/demo-eks-oidc-test/flow-logs",
 		OutClusterLogGroup: "/aws/eks/demo-eks-oidc-test/cluster",
 		OutDesiredNodes:    4,
@@ -239,7 +239,7 @@ func TestWorkerCapacityWaitsForKubernetesObjects(t *testing.T) {
 	}
 }
 
-func TestAwsAuthMapsTheNodeRoleAsEKSParsesIt(t *testing.T) {
+func TestAWSAuthMapsTheNodeRoleAsEKSParsesIt(t *testing.T) {
 	cfg := testConfig(t)
 	cfg["eks-irsa:awsAuth"] = `{"roles":[{"arn":"arn:aws:iam::123456789012:role/admin","username":"admin","groups":["system:masters"]}],
 		"users":[{"arn":"arn:aws:iam::123456789012:user/ci","username":"ci","groups":["ci-deployers"]}]}`

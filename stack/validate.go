@@ -165,7 +165,7 @@ func (c *Config) check() *validator {
 	c.validateAMIRelease(v)
 	c.validateOIDC(v)
 	c.validateRoles(v)
-	c.validateAwsAuth(v)
+	c.validateAWSAuth(v)
 	return v
 }
 
@@ -205,11 +205,11 @@ func (c *Config) nameKey() string {
 // Names of the IAM roles the stack derives from the cluster name.
 func (c *Config) ClusterRoleName() string { return c.Name() + "-cluster" }
 func (c *Config) NodeRoleName() string    { return c.Name() + "-node" }
-func (c *Config) AwsNodeRoleName() string { return c.Name() + "-aws-node" }
+func (c *Config) AWSNodeRoleName() string { return c.Name() + "-aws-node" }
 func (c *Config) FlowLogRoleName() string { return c.Name() + "-flow-logs" }
 
 func (c *Config) derivedRoleNames() []string {
-	return []string{c.ClusterRoleName(), c.NodeRoleName(), c.AwsNodeRoleName(), c.FlowLogRoleName()}
+	return []string{c.ClusterRoleName(), c.NodeRoleName(), c.AWSNodeRoleName(), c.FlowLogRoleName()}
 }
 
 func checkRoleName(v *validator, key, role, hint string) {
@@ -555,14 +555,14 @@ func shorten(s string) string {
 	return string([]rune(s)[:max]) + "…"
 }
 
-func (c *Config) validateAwsAuth(v *validator) {
+func (c *Config) validateAWSAuth(v *validator) {
 	partition := Partition(c.Region)
 	seen := map[string]string{} // aws-iam-authenticator's key for a mapping -> config key
 	for _, group := range []struct {
 		key, kind string
-		m         []AwsAuthMapping
+		m         []AWSAuthMapping
 		mapped    func(string) (string, error)
-	}{{"awsAuth.roles", "role", c.AwsAuth.Roles, k8s.MappedRoleARN}, {"awsAuth.users", "user", c.AwsAuth.Users, k8s.MappedUserARN}} {
+	}{{"awsAuth.roles", "role", c.AWSAuth.Roles, k8s.MappedRoleARN}, {"awsAuth.users", "user", c.AWSAuth.Users, k8s.MappedUserARN}} {
 		for i, m := range group.m {
 			key := fmt.Sprintf("%s[%d]", group.key, i)
 			arn, err := group.mapped(m.ARN)

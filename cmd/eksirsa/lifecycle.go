@@ -103,7 +103,7 @@ Afterwards it runs verify --identities, waiting for the nodes, unless --no-verif
 			}
 			if err != nil {
 				// aws-auth or an account someone else wrote stops the update untouched; say how to go on.
-				return k8s.ExplainExistingObject(k8s.ExplainAwsAuthConflict(err))
+				return k8s.ExplainExistingObject(k8s.ExplainAWSAuthConflict(err))
 			}
 			if noVerify {
 				return nil

@@ -37,10 +37,10 @@ type planJSON struct {
 			}
 		}
 	}
-	AwsAuth struct {
+	AWSAuth struct {
 		Object struct{ Data map[string]string }
 	}
-	AwsNodePatches []struct {
+	AWSNodePatches []struct {
 		Type   string
 		Object map[string]any
 	}
@@ -110,7 +110,7 @@ func TestPlanTestStackJSON(t *testing.T) {
 	}
 
 	// aws-auth as EKS's authenticator reads it: the node role joins as a node.
-	_, roles, _, err := configmap.ParseMap(p.AwsAuth.Object.Data)
+	_, roles, _, err := configmap.ParseMap(p.AWSAuth.Object.Data)
 	if err != nil {
 		t.Fatalf("aws-iam-authenticator rejects aws-auth: %v", err)
 	}
@@ -121,7 +121,7 @@ func TestPlanTestStackJSON(t *testing.T) {
 	}
 
 	var patchTypes []string
-	for _, m := range p.AwsNodePatches {
+	for _, m := range p.AWSNodePatches {
 		patchTypes = append(patchTypes, m.Type)
 	}
 	if !slices.Equal(patchTypes, []string{"kubernetes:core/v1:ServiceAccountPatch", "kubernetes:apps/v1:DaemonSetPatch"}) {

@@ -107,7 +107,7 @@ func testStackOutputs() auto.OutputMap {
 		stack.OutDesiredNodes:   {Value: float64(4)},
 		stack.OutMinNodes:       {Value: float64(1)},
 		stack.OutMaxNodes:       {Value: float64(6)},
-		stack.OutAwsNodeRoleARN: {Value: roleARN("aws-node")},
+		stack.OutAWSNodeRoleARN: {Value: roleARN("aws-node")},
 		stack.OutServiceAccountRoles: {Value: map[string]any{
 			"kube-system/aws-node":                     roleARN("aws-node"),
 			"kube-system/aws-load-balancer-controller": roleARN("aws-load-balancer-controller"),

@@ -198,8 +198,8 @@ func expectations(outs auto.OutputMap) (verify.Expectations, error) {
 		*o.to = int(n)
 	}
 	var ok bool
-	if want.AWSNodeRoleARN, ok = outs[stack.OutAwsNodeRoleARN].Value.(string); !ok {
-		return want, fmt.Errorf("output %s is %v, want a role ARN", stack.OutAwsNodeRoleARN, outs[stack.OutAwsNodeRoleARN].Value)
+	if want.AWSNodeRoleARN, ok = outs[stack.OutAWSNodeRoleARN].Value.(string); !ok {
+		return want, fmt.Errorf("output %s is %v, want a role ARN", stack.OutAWSNodeRoleARN, outs[stack.OutAWSNodeRoleARN].Value)
 	}
 	accounts, ok := outs[stack.OutServiceAccounts].Value.(map[string]any)
 	if !ok {

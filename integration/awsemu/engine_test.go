@@ -21,7 +21,7 @@ import (
 
 	"github.com/eks-irsa/eks-irsa/infra"
 	"github.com/eks-irsa/eks-irsa/integration/moto"
-	"github.com/eks-irsa/eks-irsa/internal/testcluster"
+	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 )
 
 // TestNetworkThroughTheEngine runs the program's own Network component through the real

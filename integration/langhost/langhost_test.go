@@ -15,7 +15,7 @@ import (
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 
 	"github.com/eks-irsa/eks-irsa/integration/langhost"
-	"github.com/eks-irsa/eks-irsa/internal/testcluster"
+	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 )
 
 // The environment a program gets carries every parameter of the run under the names

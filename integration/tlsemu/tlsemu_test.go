@@ -36,9 +36,9 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/eks-irsa/eks-irsa/infra"
+	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 	"github.com/eks-irsa/eks-irsa/integration/tlsemu"
 	"github.com/eks-irsa/eks-irsa/internal/recorder"
-	"github.com/eks-irsa/eks-irsa/internal/testcluster"
 )
 
 // chain is a two-level PKI: a self-signed root and a leaf for 127.0.0.1 that it signed,

@@ -26,7 +26,7 @@ import (
 
 // What the plan picks out of the graph.
 const (
-	awsAuthName        = k8s.AwsAuthName
+	awsAuthName        = k8s.AWSAuthName
 	awsNodeName        = k8s.AWSNodeName
 	webIdentityAction  = irsa.AssumeAction
 	roleType           = "aws:iam/role:Role"
@@ -46,10 +46,10 @@ type Plan struct {
 	CountsByType map[string]int `json:"countsByType"`
 	// TrustPolicies are the assume-role policies of the IRSA roles (web-identity trust).
 	TrustPolicies []TrustPolicy `json:"trustPolicies"`
-	// AwsAuth is the aws-auth ConfigMap as the program applies it, if it does.
-	AwsAuth *Manifest `json:"awsAuth,omitempty"`
-	// AwsNodePatches are the patches of the aws-node ServiceAccount and DaemonSet.
-	AwsNodePatches []Manifest `json:"awsNodePatches"`
+	// AWSAuth is the aws-auth ConfigMap as the program applies it, if it does.
+	AWSAuth *Manifest `json:"awsAuth,omitempty"`
+	// AWSNodePatches are the patches of the aws-node ServiceAccount and DaemonSet.
+	AWSNodePatches []Manifest `json:"awsNodePatches"`
 	// Outputs are the stack outputs, secrets blinded, sorted by name.
 	Outputs    []Output   `json:"outputs"`
 	DeployTime DeployTime `json:"deployTime"`
@@ -187,7 +187,7 @@ func Build(project, stack string, regs []graph.Resource, outputs []Output, table
 		Project: project, Stack: stack,
 		CountsByType:   map[string]int{},
 		TrustPolicies:  []TrustPolicy{},
-		AwsNodePatches: []Manifest{},
+		AWSNodePatches: []Manifest{},
 		Outputs:        outputs,
 	}
 	if p.Outputs == nil {
@@ -232,9 +232,9 @@ func Build(project, stack string, regs []graph.Resource, outputs []Output, table
 				p.TrustPolicies = append(p.TrustPolicies, tp)
 			}
 		case reg.Type == configMapType && objectName(reg) == awsAuthName:
-			p.AwsAuth = &Manifest{Type: reg.Type, Resource: reg.Name, Object: reg.Inputs.Mappable()}
+			p.AWSAuth = &Manifest{Type: reg.Type, Resource: reg.Name, Object: reg.Inputs.Mappable()}
 		case strings.HasPrefix(reg.Type, kubernetesTypesPfx) && strings.HasSuffix(reg.Type, "Patch") && objectName(reg) == awsNodeName:
-			p.AwsNodePatches = append(p.AwsNodePatches, Manifest{Type: reg.Type, Resource: reg.Name, Object: reg.Inputs.Mappable()})
+			p.AWSNodePatches = append(p.AWSNodePatches, Manifest{Type: reg.Type, Resource: reg.Name, Object: reg.Inputs.Mappable()})
 		}
 	}
 

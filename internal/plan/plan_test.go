@@ -132,13 +132,13 @@ func TestPlanJSON(t *testing.T) {
 				}
 			}
 		}
-		AwsAuth struct {
+		AWSAuth struct {
 			Object struct {
 				Metadata struct{ Name, Namespace string }
 				Data     map[string]string
 			}
 		}
-		AwsNodePatches []struct{ Type string }
+		AWSNodePatches []struct{ Type string }
 		Outputs        []struct {
 			Name   string
 			Value  any
@@ -181,13 +181,13 @@ func TestPlanJSON(t *testing.T) {
 		t.Errorf("trust statement %+v", st)
 	}
 
-	if md := got.AwsAuth.Object.Metadata; md.Name != "aws-auth" || md.Namespace != "kube-system" ||
-		!strings.Contains(got.AwsAuth.Object.Data["mapRoles"], "rolearn: arn:aws:iam::123456789012:role/test-node") {
-		t.Errorf("aws-auth %+v", got.AwsAuth)
+	if md := got.AWSAuth.Object.Metadata; md.Name != "aws-auth" || md.Namespace != "kube-system" ||
+		!strings.Contains(got.AWSAuth.Object.Data["mapRoles"], "rolearn: arn:aws:iam::123456789012:role/test-node") {
+		t.Errorf("aws-auth %+v", got.AWSAuth)
 	}
-	if len(got.AwsNodePatches) != 2 || got.AwsNodePatches[0].Type != "kubernetes:core/v1:ServiceAccountPatch" ||
-		got.AwsNodePatches[1].Type != "kubernetes:apps/v1:DaemonSetPatch" {
-		t.Errorf("aws-node patches %+v", got.AwsNodePatches)
+	if len(got.AWSNodePatches) != 2 || got.AWSNodePatches[0].Type != "kubernetes:core/v1:ServiceAccountPatch" ||
+		got.AWSNodePatches[1].Type != "kubernetes:apps/v1:DaemonSetPatch" {
+		t.Errorf("aws-node patches %+v", got.AWSNodePatches)
 	}
 
 	outs := map[string]any{}

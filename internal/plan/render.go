@@ -75,14 +75,14 @@ func (p *Plan) WriteText(w io.Writer) error {
 	}
 
 	section(&b, "aws-auth")
-	if p.AwsAuth == nil {
+	if p.AWSAuth == nil {
 		b.WriteString("  (not managed)\n")
-	} else if err := writeYAML(&b, p.AwsAuth.Object); err != nil {
+	} else if err := writeYAML(&b, p.AWSAuth.Object); err != nil {
 		return err
 	}
 
 	section(&b, "aws-node patches")
-	for i, m := range p.AwsNodePatches {
+	for i, m := range p.AWSNodePatches {
 		if i > 0 {
 			b.WriteString("  ---\n")
 		}

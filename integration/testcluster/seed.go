@@ -23,10 +23,10 @@ const (
 	SeedFieldManager = "eks"
 
 	KubeSystem       = k8s.KubeSystemNamespace
-	AwsNodeName      = k8s.AWSNodeName
+	AWSNodeName      = k8s.AWSNodeName
 	KubeProxyName    = "kube-proxy"
 	CoreDNSName      = "coredns"
-	AwsNodeImage     = "602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:v1.19.0"
+	AWSNodeImage     = "602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:v1.19.0"
 	KubeProxyImage   = "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/kube-proxy:v1.33.0-eksbuild.2"
 	CoreDNSImage     = "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/coredns:v1.12.1-eksbuild.2"
 	k8sAppLabel      = "k8s-app"
@@ -51,7 +51,7 @@ func SeedEKS(t testing.TB, c *Cluster) {
 	}
 
 	create := metav1.CreateOptions{FieldManager: SeedFieldManager}
-	for _, name := range []string{AwsNodeName, KubeProxyName, CoreDNSName} {
+	for _, name := range []string{AWSNodeName, KubeProxyName, CoreDNSName} {
 		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: KubeSystem, Labels: map[string]string{k8sAppLabel: name},
 		}}
@@ -81,11 +81,11 @@ func SeedEKS(t testing.TB, c *Cluster) {
 }
 
 func awsNodeDaemonSet() *appsv1.DaemonSet {
-	labels := map[string]string{k8sAppLabel: AwsNodeName}
+	labels := map[string]string{k8sAppLabel: AWSNodeName}
 	maxUnavailable := intstr.FromString("10%")
 	privileged := true
 	return &appsv1.DaemonSet{
-		ObjectMeta: metav1.ObjectMeta{Name: AwsNodeName, Namespace: KubeSystem, Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Name: AWSNodeName, Namespace: KubeSystem, Labels: labels},
 		Spec: appsv1.DaemonSetSpec{
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{
@@ -95,7 +95,7 @@ func awsNodeDaemonSet() *appsv1.DaemonSet {
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
-					ServiceAccountName: AwsNodeName,
+					ServiceAccountName: AWSNodeName,
 					HostNetwork:        true,
 					PriorityClassName:  "system-node-critical",
 					Tolerations:        []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
@@ -105,8 +105,8 @@ func awsNodeDaemonSet() *appsv1.DaemonSet {
 						SecurityContext: &corev1.SecurityContext{Privileged: &privileged},
 					}},
 					Containers: []corev1.Container{{
-						Name:  AwsNodeName,
-						Image: AwsNodeImage,
+						Name:  AWSNodeName,
+						Image: AWSNodeImage,
 						Env: []corev1.EnvVar{
 							{Name: "AWS_VPC_K8S_CNI_LOGLEVEL", Value: "DEBUG"},
 							{Name: "MY_NODE_NAME", ValueFrom: &corev1.EnvVarSource{

@@ -15,45 +15,45 @@ import (
 	"github.com/eks-irsa/eks-irsa/irsa"
 )
 
-// TestServiceAccountRoleGraph checks, per mode, which objects are registered, that each is a
+// TestServiceAccountBindingGraph checks, per mode, which objects are registered, that each is a
 // child of the component using the right provider (Create for what we create, Apply for
 // patches), that the annotation is the role's ARN output, and that the restart waits for the
 // annotation.
-func TestServiceAccountRoleGraph(t *testing.T) {
+func TestServiceAccountBindingGraph(t *testing.T) {
 	cases := []struct {
 		name      string
-		args      ServiceAccountRoleArgs // Provider and RoleARN are filled in
-		wantTypes map[string]int         // Kubernetes objects under the component
+		args      ServiceAccountBindingArgs // Provider and RoleARN are filled in
+		wantTypes map[string]int            // Kubernetes objects under the component
 		// account is the type holding the annotation ("" for none).
 		account string
 	}{
 		{
 			name:      "aws-node: annotate EKS's account and roll its DaemonSet",
-			args:      ServiceAccountRoleArgs{Namespace: KubeSystemNamespace, ServiceAccount: AWSNodeName, Mode: AnnotateServiceAccount, RestartDaemonSet: AWSNodeName},
+			args:      ServiceAccountBindingArgs{Namespace: KubeSystemNamespace, ServiceAccount: AWSNodeName, Mode: AnnotateServiceAccount, RestartDaemonSet: AWSNodeName},
 			wantTypes: map[string]int{saPatchType: 1, dsPatchType: 1},
 			account:   saPatchType,
 		},
 		{
 			name:      "annotate a chart's account, nothing to restart",
-			args:      ServiceAccountRoleArgs{Namespace: KubeSystemNamespace, ServiceAccount: "cluster-autoscaler", Mode: AnnotateServiceAccount},
+			args:      ServiceAccountBindingArgs{Namespace: KubeSystemNamespace, ServiceAccount: "cluster-autoscaler", Mode: AnnotateServiceAccount},
 			wantTypes: map[string]int{saPatchType: 1},
 			account:   saPatchType,
 		},
 		{
 			name:      "create the account and its namespace",
-			args:      ServiceAccountRoleArgs{Namespace: "external-secrets", ServiceAccount: "external-secrets", Mode: CreateServiceAccount, CreateNamespace: true},
+			args:      ServiceAccountBindingArgs{Namespace: "external-secrets", ServiceAccount: "external-secrets", Mode: CreateServiceAccount, CreateNamespace: true},
 			wantTypes: map[string]int{namespaceType: 1, saType: 1},
 			account:   saType,
 		},
 		{
 			name:      "create the account in an existing namespace and roll a DaemonSet",
-			args:      ServiceAccountRoleArgs{Namespace: "monitoring", ServiceAccount: "node-exporter", Mode: CreateServiceAccount, RestartDaemonSet: "node-exporter"},
+			args:      ServiceAccountBindingArgs{Namespace: "monitoring", ServiceAccount: "node-exporter", Mode: CreateServiceAccount, RestartDaemonSet: "node-exporter"},
 			wantTypes: map[string]int{saType: 1, dsPatchType: 1},
 			account:   saType,
 		},
 		{
 			name:      "none: the role only",
-			args:      ServiceAccountRoleArgs{Namespace: KubeSystemNamespace, ServiceAccount: "aws-load-balancer-controller", Mode: NoServiceAccount},
+			args:      ServiceAccountBindingArgs{Namespace: KubeSystemNamespace, ServiceAccount: "aws-load-balancer-controller", Mode: NoServiceAccount},
 			wantTypes: map[string]int{},
 		},
 	}
@@ -71,7 +71,7 @@ func TestServiceAccountRoleGraph(t *testing.T) {
 				}
 				args := tc.args
 				args.Provider, args.CreateProvider, args.RoleARN = p.Apply, p.Create, role.Arn
-				c, err := NewServiceAccountRole(ctx, "binding", &args)
+				c, err := NewServiceAccountBinding(ctx, "binding", &args)
 				if err != nil {
 					return err
 				}
@@ -86,7 +86,7 @@ func TestServiceAccountRoleGraph(t *testing.T) {
 			if roleOut != wantARN {
 				t.Errorf("RoleARN output = %q, want %q", roleOut, wantARN)
 			}
-			comp := mustGet(t, r, ServiceAccountRoleType, "binding")
+			comp := mustGet(t, r, ServiceAccountBindingType, "binding")
 
 			children := r.Children(comp.URN)
 			got := map[string]int{}
@@ -199,7 +199,7 @@ func TestRestartAnnotationFollowsTheRole(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			_, err = NewServiceAccountRole(ctx, "aws-node", &ServiceAccountRoleArgs{
+			_, err = NewServiceAccountBinding(ctx, "aws-node", &ServiceAccountBindingArgs{
 				Provider: p.Apply, Namespace: KubeSystemNamespace, ServiceAccount: AWSNodeName,
 				RoleARN: role.Arn, Mode: AnnotateServiceAccount, RestartDaemonSet: AWSNodeName,
 			})
@@ -254,10 +254,10 @@ func TestRestartToken(t *testing.T) {
 	}
 }
 
-func TestServiceAccountRoleValidation(t *testing.T) {
+func TestServiceAccountBindingValidation(t *testing.T) {
 	const roleARN = "arn:aws:iam::123456789012:role/aws-node-irsa"
-	valid := func() *ServiceAccountRoleArgs {
-		return &ServiceAccountRoleArgs{
+	valid := func() *ServiceAccountBindingArgs {
+		return &ServiceAccountBindingArgs{
 			Namespace: KubeSystemNamespace, ServiceAccount: AWSNodeName, RoleARN: pulumi.String(roleARN),
 			Mode: AnnotateServiceAccount, RestartDaemonSet: AWSNodeName,
 		}
@@ -266,24 +266,24 @@ func TestServiceAccountRoleValidation(t *testing.T) {
 		name         string
 		noProv       bool // leave Provider nil
 		noCreateProv bool // leave CreateProvider nil
-		edit         func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs
+		edit         func(a *ServiceAccountBindingArgs) *ServiceAccountBindingArgs
 		wantErr      []string
 	}{
 		{
 			name:    "nil args",
-			edit:    func(*ServiceAccountRoleArgs) *ServiceAccountRoleArgs { return nil },
+			edit:    func(*ServiceAccountBindingArgs) *ServiceAccountBindingArgs { return nil },
 			wantErr: []string{"args: required"},
 		},
 		{
 			name:    "no provider",
 			noProv:  true,
-			edit:    func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs { return a },
+			edit:    func(a *ServiceAccountBindingArgs) *ServiceAccountBindingArgs { return a },
 			wantErr: []string{"Provider: required: Providers.Apply from NewProviders"},
 		},
 		{
 			name:         "creating an account with no CreateProvider",
 			noCreateProv: true,
-			edit: func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs {
+			edit: func(a *ServiceAccountBindingArgs) *ServiceAccountBindingArgs {
 				a.ServiceAccount, a.Mode = "cluster-autoscaler", CreateServiceAccount
 				return a
 			},
@@ -292,7 +292,7 @@ func TestServiceAccountRoleValidation(t *testing.T) {
 		{
 			name:         "creating a namespace and its account with no CreateProvider",
 			noCreateProv: true,
-			edit: func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs {
+			edit: func(a *ServiceAccountBindingArgs) *ServiceAccountBindingArgs {
 				a.Namespace, a.ServiceAccount, a.Mode, a.CreateNamespace, a.RestartDaemonSet = "addons", "addons", CreateServiceAccount, true, ""
 				return a
 			},
@@ -300,7 +300,7 @@ func TestServiceAccountRoleValidation(t *testing.T) {
 		},
 		{
 			name: "creating through the Apply provider",
-			edit: func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs {
+			edit: func(a *ServiceAccountBindingArgs) *ServiceAccountBindingArgs {
 				a.ServiceAccount, a.Mode, a.CreateProvider = "cluster-autoscaler", CreateServiceAccount, a.Provider
 				return a
 			},
@@ -310,7 +310,7 @@ func TestServiceAccountRoleValidation(t *testing.T) {
 			name:         "no providers at all, creating",
 			noProv:       true,
 			noCreateProv: true,
-			edit: func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs {
+			edit: func(a *ServiceAccountBindingArgs) *ServiceAccountBindingArgs {
 				a.ServiceAccount, a.Mode = "cluster-autoscaler", CreateServiceAccount
 				return a
 			},
@@ -318,7 +318,7 @@ func TestServiceAccountRoleValidation(t *testing.T) {
 		},
 		{
 			name: "names that are not DNS-1123",
-			edit: func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs {
+			edit: func(a *ServiceAccountBindingArgs) *ServiceAccountBindingArgs {
 				a.Namespace, a.ServiceAccount, a.RestartDaemonSet = "Kube_System", "aws_node", "aws-node."
 				return a
 			},
@@ -330,8 +330,8 @@ func TestServiceAccountRoleValidation(t *testing.T) {
 		},
 		{
 			name: "everything missing",
-			edit: func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs {
-				return &ServiceAccountRoleArgs{Provider: a.Provider}
+			edit: func(a *ServiceAccountBindingArgs) *ServiceAccountBindingArgs {
+				return &ServiceAccountBindingArgs{Provider: a.Provider}
 			},
 			wantErr: []string{
 				`Namespace: required: a DNS-1123 label such as "kube-system"`,
@@ -342,7 +342,7 @@ func TestServiceAccountRoleValidation(t *testing.T) {
 		},
 		{
 			name: "policy ARN instead of a role",
-			edit: func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs {
+			edit: func(a *ServiceAccountBindingArgs) *ServiceAccountBindingArgs {
 				a.RoleARN = pulumi.String("arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy")
 				return a
 			},
@@ -350,7 +350,7 @@ func TestServiceAccountRoleValidation(t *testing.T) {
 		},
 		{
 			name: "namespace for an account we do not create",
-			edit: func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs {
+			edit: func(a *ServiceAccountBindingArgs) *ServiceAccountBindingArgs {
 				a.Namespace, a.CreateNamespace = "addons", true
 				return a
 			},
@@ -358,7 +358,7 @@ func TestServiceAccountRoleValidation(t *testing.T) {
 		},
 		{
 			name: "creating kube-system",
-			edit: func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs {
+			edit: func(a *ServiceAccountBindingArgs) *ServiceAccountBindingArgs {
 				a.ServiceAccount, a.Mode, a.CreateNamespace = "cluster-autoscaler", CreateServiceAccount, true
 				return a
 			},
@@ -366,7 +366,7 @@ func TestServiceAccountRoleValidation(t *testing.T) {
 		},
 		{
 			name: "creating EKS's aws-node account",
-			edit: func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs {
+			edit: func(a *ServiceAccountBindingArgs) *ServiceAccountBindingArgs {
 				a.Mode = CreateServiceAccount
 				return a
 			},
@@ -374,7 +374,7 @@ func TestServiceAccountRoleValidation(t *testing.T) {
 		},
 		{
 			name: "restart with no account to change",
-			edit: func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs {
+			edit: func(a *ServiceAccountBindingArgs) *ServiceAccountBindingArgs {
 				a.Mode = NoServiceAccount
 				return a
 			},
@@ -382,7 +382,7 @@ func TestServiceAccountRoleValidation(t *testing.T) {
 		},
 		{
 			name: "mode spelled differently",
-			edit: func(a *ServiceAccountRoleArgs) *ServiceAccountRoleArgs {
+			edit: func(a *ServiceAccountBindingArgs) *ServiceAccountBindingArgs {
 				a.Mode = "Annotate"
 				return a
 			},
@@ -404,7 +404,7 @@ func TestServiceAccountRoleValidation(t *testing.T) {
 				if !tc.noCreateProv {
 					a.CreateProvider = p.Create
 				}
-				_, gotErr = NewServiceAccountRole(ctx, "aws-node", tc.edit(a))
+				_, gotErr = NewServiceAccountBinding(ctx, "aws-node", tc.edit(a))
 				return nil
 			})
 			checkValidationError(t, gotErr, "service account role aws-node: ", tc.wantErr)
@@ -434,7 +434,7 @@ func TestCreateProviderOnlyWhenCreating(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				_, gotErr = NewServiceAccountRole(ctx, "binding", &ServiceAccountRoleArgs{
+				_, gotErr = NewServiceAccountBinding(ctx, "binding", &ServiceAccountBindingArgs{
 					Provider: p.Apply, Namespace: "addons", ServiceAccount: "addons",
 					RoleARN: pulumi.String("arn:aws:iam::123456789012:role/addons"),
 					Mode:    tc.mode, CreateNamespace: tc.createNamespace,

@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
-	"github.com/eks-irsa/eks-irsa/internal/testcluster"
+	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 )
 
 // TestStart starts a cluster in a subtest, so that the subtest's cleanup has run when the
@@ -27,11 +27,11 @@ func TestStart(t *testing.T) {
 		ctx := t.Context()
 
 		t.Run("seed objects are owned by the EKS field manager", func(t *testing.T) {
-			sa, err := c.Client.CoreV1().ServiceAccounts(testcluster.KubeSystem).Get(ctx, testcluster.AwsNodeName, metav1.GetOptions{})
+			sa, err := c.Client.CoreV1().ServiceAccounts(testcluster.KubeSystem).Get(ctx, testcluster.AWSNodeName, metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			ds, err := c.Client.AppsV1().DaemonSets(testcluster.KubeSystem).Get(ctx, testcluster.AwsNodeName, metav1.GetOptions{})
+			ds, err := c.Client.AppsV1().DaemonSets(testcluster.KubeSystem).Get(ctx, testcluster.AWSNodeName, metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -56,7 +56,7 @@ func TestStart(t *testing.T) {
 					t.Errorf("%s: managedFields besides the controller manager's = %+v, want one Update by %q", obj.GetName(), mf, testcluster.SeedFieldManager)
 				}
 			}
-			if !ds.Spec.Template.Spec.HostNetwork || ds.Spec.Template.Spec.Containers[0].Image != testcluster.AwsNodeImage {
+			if !ds.Spec.Template.Spec.HostNetwork || ds.Spec.Template.Spec.Containers[0].Image != testcluster.AWSNodeImage {
 				t.Errorf("aws-node DaemonSet: hostNetwork=%v image=%s", ds.Spec.Template.Spec.HostNetwork, ds.Spec.Template.Spec.Containers[0].Image)
 			}
 			if got := dns.Labels["k8s-app"]; got != "kube-dns" {
@@ -66,7 +66,7 @@ func TestStart(t *testing.T) {
 
 		t.Run("controller manager runs the DaemonSet and Deployment controllers", func(t *testing.T) {
 			err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
-				ds, err := c.Client.AppsV1().DaemonSets(testcluster.KubeSystem).Get(ctx, testcluster.AwsNodeName, metav1.GetOptions{})
+				ds, err := c.Client.AppsV1().DaemonSets(testcluster.KubeSystem).Get(ctx, testcluster.AWSNodeName, metav1.GetOptions{})
 				if err != nil {
 					return false, err
 				}

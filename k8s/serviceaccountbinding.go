@@ -45,8 +45,8 @@ var clusterNamespaces = []string{"default", KubeSystemNamespace, "kube-public", 
 // object, and destroy would then delete it.
 var eksAccounts = []string{AWSNodeName, "coredns", "kube-proxy"}
 
-// ServiceAccountRoleArgs binds an IRSA role to Namespace/ServiceAccount.
-type ServiceAccountRoleArgs struct {
+// ServiceAccountBindingArgs binds an IRSA role to Namespace/ServiceAccount.
+type ServiceAccountBindingArgs struct {
 	// Provider is Providers.Apply: it patches the account (annotate) and the DaemonSet.
 	Provider *kubernetes.Provider
 	// CreateProvider is Providers.Create: it creates the account (Mode create) and the
@@ -65,9 +65,9 @@ type ServiceAccountRoleArgs struct {
 	RestartDaemonSet string
 }
 
-// ServiceAccountRole is an IRSA role bound to a service account. The child fields are nil
+// ServiceAccountBinding is an IRSA role bound to a service account. The child fields are nil
 // when the mode or args do not call for them; Resources lists the ones that exist.
-type ServiceAccountRole struct {
+type ServiceAccountBinding struct {
 	pulumi.ResourceState
 
 	RoleARN pulumi.StringOutput
@@ -80,7 +80,7 @@ type ServiceAccountRole struct {
 
 // Resources returns the Kubernetes objects the binding created, for DependsOn: worker
 // capacity waits for the annotation and the restart.
-func (c *ServiceAccountRole) Resources() []pulumi.Resource {
+func (c *ServiceAccountBinding) Resources() []pulumi.Resource {
 	var out []pulumi.Resource
 	if c.Namespace != nil {
 		out = append(out, c.Namespace)
@@ -105,11 +105,11 @@ func RestartToken(roleARN string) string {
 }
 
 // creates reports whether the args create an object (and so need CreateProvider).
-func (a *ServiceAccountRoleArgs) creates() bool {
+func (a *ServiceAccountBindingArgs) creates() bool {
 	return a.Mode == CreateServiceAccount || a.CreateNamespace
 }
 
-func (a *ServiceAccountRoleArgs) validate() error {
+func (a *ServiceAccountBindingArgs) validate() error {
 	if a == nil {
 		return errors.New("args: required")
 	}
@@ -148,14 +148,14 @@ func (a *ServiceAccountRoleArgs) validate() error {
 	return errors.Join(v.errs...)
 }
 
-// NewServiceAccountRole annotates (or creates) the service account with the role ARN and, if
+// NewServiceAccountBinding annotates (or creates) the service account with the role ARN and, if
 // asked, rolls the DaemonSet whose pods use it.
-func NewServiceAccountRole(ctx *pulumi.Context, name string, args *ServiceAccountRoleArgs, opts ...pulumi.ResourceOption) (*ServiceAccountRole, error) {
+func NewServiceAccountBinding(ctx *pulumi.Context, name string, args *ServiceAccountBindingArgs, opts ...pulumi.ResourceOption) (*ServiceAccountBinding, error) {
 	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("service account role %s: %w", name, err)
 	}
-	c := &ServiceAccountRole{RoleARN: args.RoleARN.ToStringOutput()}
-	if err := ctx.RegisterComponentResource(ServiceAccountRoleType, name, c, opts...); err != nil {
+	c := &ServiceAccountBinding{RoleARN: args.RoleARN.ToStringOutput()}
+	if err := ctx.RegisterComponentResource(ServiceAccountBindingType, name, c, opts...); err != nil {
 		return nil, fmt.Errorf("service account role %s: register component: %w", name, err)
 	}
 	// Objects we create go through args.CreateProvider, so an existing one fails instead of
