@@ -184,6 +184,19 @@ func (d *Detector) role(ctx context.Context, c *iam.Client, decl Declared, r Rol
 		if !ok {
 			effect = "it no longer admits the account's token (" + why + ")"
 		}
+		var others []string
+		for _, other := range decl.Roles {
+			if other.Account == r.Account {
+				continue
+			}
+			claims := identity.Claims{Issuer: decl.Issuer, Subject: irsa.Subject(other.Account.Namespace, other.Account.Name), Audience: []string{irsa.Audience}}
+			if admits, _ := live.Admits(decl.ProviderARN, claims); admits {
+				others = append(others, other.Account.String())
+			}
+		}
+		if len(others) > 0 {
+			effect += ", and it admits the tokens of " + strings.Join(others, ", ") + " too"
+		}
 		lines = append(lines, found(CheckTrust, subject, repair, "the trust policy in IAM differs from the stack's: %s; live: %s",
 			effect, compactJSON(aws.ToString(got.Role.AssumeRolePolicyDocument))))
 	}
@@ -261,8 +274,13 @@ func (d *Detector) oidcProvider(ctx context.Context, c *iam.Client, decl Declare
 		now = d.Now
 	}
 	left := root.NotAfter.Sub(now()).Round(24 * time.Hour)
-	lifetime := fmt.Sprintf("the root (%s) is valid until %s, %d days from now: until it is replaced the thumbprint holds",
-		root.Subject.CommonName, root.NotAfter.UTC().Format("2006-01-02"), int(left.Hours()/24))
+	days := int(left.Hours() / 24)
+	unit := "days"
+	if days == 1 {
+		unit = "day"
+	}
+	lifetime := fmt.Sprintf("the root (%s) is valid until %s, %d %s from now: until it is replaced the thumbprint holds",
+		root.Subject.CommonName, root.NotAfter.UTC().Format("2006-01-02"), days, unit)
 	if slices.ContainsFunc(got.ThumbprintList, func(t string) bool { return strings.EqualFold(t, thumb) }) {
 		lines = append(lines, matched(CheckThumbprint, subject, "%s is the issuer chain's root; %s", thumb, lifetime))
 	} else {
@@ -418,7 +436,7 @@ func (d *Detector) awsAuth(ctx context.Context, decl Declared, repair string) ([
 	for _, l := range live {
 		if !slices.ContainsFunc(want, func(m mapping) bool { return m.arn == l.arn }) {
 			lines = append(lines, found(CheckForeign, l.arn,
-				fmt.Sprintf("to keep it, add it to eks-irsa:awsAuth in Pulumi.%s.yaml with awsAuth.adopt: true, then %s; to drop it, kubectl -n kube-system edit configmap aws-auth", decl.Stack, repair),
+				fmt.Sprintf("to keep it, add it to eks-irsa:awsAuth in Pulumi.%s.yaml before the next %s, which otherwise removes it; to drop it now, run that or kubectl -n kube-system edit configmap aws-auth", decl.Stack, repair),
 				"mapped to %s [%s] in aws-auth but not by the stack", l.username, l.groups))
 		}
 	}

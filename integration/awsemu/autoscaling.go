@@ -172,7 +172,19 @@ func readGroup(ctx context.Context, c *Clients, id string, olds resource.Propert
 		if cfg := getStr(getObj(olds, "launchTemplate"), "version"); cfg != "" {
 			version = cfg
 		}
-		outs["launchTemplate"] = outVal(map[string]any{"id": aws.ToString(lt.LaunchTemplateId), "name": aws.ToString(lt.LaunchTemplateName), "version": version})
+		live := map[string]any{"id": aws.ToString(lt.LaunchTemplateId), "name": aws.ToString(lt.LaunchTemplateName), "version": version}
+		// id and name are Optional+Computed in the provider's schema
+		// (terraform-provider-aws internal/service/autoscaling/group.go, launch_template):
+		// the one the program did not set is filled in, but a plan never diffs it. Keep the
+		// configured shape, so a refresh does not turn the computed one into a change.
+		if cfg := getObj(olds, "launchTemplate"); cfg != nil {
+			for _, key := range []string{"id", "name"} {
+				if _, set := cfg[resource.PropertyKey(key)]; !set {
+					delete(live, key)
+				}
+			}
+		}
+		outs["launchTemplate"] = outVal(live)
 	}
 	// tags is a set of {key, value, propagateAtLaunch}: the configured order when equal.
 	live := map[string]resource.PropertyMap{}
