@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optimport"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
@@ -51,7 +52,10 @@ func newUpCommand(opts *options) *cobra.Command {
 the stack's file, streaming progress. Without --yes it previews and asks first. An update
 interrupted earlier is recovered first: a file-backend lock whose process died on this host
 is cancelled (pulumi cancel; --cancel forces that for any lock), then pending creates are
-cleared by a refresh (pulumi refresh --clear-pending-creates). With --refresh the update first reads the live state
+cleared by a refresh (pulumi refresh --clear-pending-creates), and a pending create of an AWS
+resource whose name the program sets (the cluster, roles, log groups, instance profile, ASG)
+is then imported under its own URN (pulumi import); any other pending AWS create stops the
+update with how to find and import it. With --refresh the update first reads the live state
 of every resource, so it puts back what someone changed by hand (what drift reports).
 Afterwards it runs verify --identities, waiting for the nodes, unless --no-verify.`,
 		Args: cobra.NoArgs,
@@ -157,6 +161,29 @@ func clearPendingCreates(ctx context.Context, s stackAPI, out, errOut io.Writer,
 	fmt.Fprintln(out, "Refreshing with --clear-pending-creates before the update (pulumi refresh --clear-pending-creates).")
 	if _, err := s.Refresh(ctx, optrefresh.ClearPendingCreates(), optrefresh.ProgressStreams(out), optrefresh.ErrorProgressStreams(errOut)); err != nil {
 		return fmt.Errorf("refresh --clear-pending-creates: %w", err)
+	}
+	// An AWS resource whose name the program sets is adopted under its own URN, so the update
+	// neither orphans it nor fails creating it again on its name.
+	for _, imp := range pendingImports(deployment.PendingOperations) {
+		fmt.Fprintf(out, "Importing %s %s (id %s), which the interrupted update may have created (pulumi import).\n", imp.Type, imp.Name, imp.ID)
+		res := &optimport.ImportResource{Type: imp.Type, Name: imp.Name, ID: imp.ID}
+		names := map[string]string{}
+		if imp.Parent != "" {
+			// An import file names a parent through its name table.
+			res.Parent = "parent"
+			names[res.Parent] = imp.Parent
+		}
+		_, err := s.ImportResources(ctx, optimport.Resources([]*optimport.ImportResource{res}), optimport.NameTable(names),
+			optimport.Protect(false), optimport.GenerateCode(false),
+			optimport.ProgressStreams(out), optimport.ErrorProgressStreams(errOut))
+		switch {
+		case err == nil:
+		case strings.Contains(err.Error(), "does not exist"):
+			// Interrupted before AWS answered the create: the update creates it.
+			fmt.Fprintf(out, "%s %s does not exist in AWS: the update creates it.\n", imp.Type, imp.ID)
+		default:
+			return fmt.Errorf("import %s %s: %w; to adopt it by hand:\n%s", imp.Type, imp.ID, err, describePendingCreate(stackName, imp.op))
+		}
 	}
 	return nil
 }

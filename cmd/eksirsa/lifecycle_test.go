@@ -18,6 +18,11 @@ var interruptedState = json.RawMessage(`{"resources":[],"pending_operations":[` 
 
 // interruptedAWSState left pending creates of AWS resources: a role (imported by its name)
 // under its component, and a NAT gateway (its id is AWS's).
+// interruptedRoleState: killed while creating a role the program names, which is imported.
+var interruptedRoleState = json.RawMessage(`{"resources":[],"pending_operations":[` +
+	`{"resource":{"urn":"urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole$aws:iam/role:Role::demo-aws-node","type":"aws:iam/role:Role",` +
+	`"parent":"urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole::demo-aws-node","inputs":{"name":"demo-aws-node"}},"type":"creating"}]}`)
+
 var interruptedAWSState = json.RawMessage(`{"resources":[],"pending_operations":[` +
 	`{"resource":{"urn":"urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole$aws:iam/role:Role::demo-aws-node","type":"aws:iam/role:Role",` +
 	`"parent":"urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole::demo-aws-node","inputs":{"name":"demo-aws-node","tags":{"Environment":"test"}}},"type":"creating"},` +
@@ -83,6 +88,13 @@ func TestLifecycle(t *testing.T) {
 			state: interruptedAWSState, wantCode: exitFailure, wantCalls: []string{"export"},
 			wantErr: "clearing them would lose track of them, so nothing was changed",
 			wantOut: []string{"The last update was interrupted with 2 operations pending:\n"},
+		},
+		{
+			name: "up imports an interrupted create of a role the program names", args: []string{"up", "-y", "--no-verify"},
+			state:     interruptedRoleState,
+			wantCalls: []string{"export", "refresh", "import aws:iam/role:Role demo-aws-node demo-aws-node", "up"},
+			wantOut:   []string{"Importing aws:iam/role:Role demo-aws-node (id demo-aws-node), which the interrupted update may have created (pulumi import).\n"},
+			cleared:   true,
 		},
 		{
 			name: "up --cancel releases the lock first", args: []string{"up", "-y", "--no-verify", "--cancel"},
@@ -184,13 +196,25 @@ func TestUnsafePendingCreatesSayHowToImport(t *testing.T) {
 		t.Fatal("pending AWS creates were found clearable")
 	}
 	for _, want := range []string{
-		"pulumi import --stack test 'aws:iam/role:Role' 'demo-aws-node' 'demo-aws-node' --parent 'demo-aws-node=urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole::demo-aws-node'",
 		"find it by its tags: Environment=test, Name=demo-nat",
 		"pulumi import --stack test 'aws:ec2/natGateway:NatGateway' 'nat' '<its id>'",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
+	}
+	// The role is named by the program: it is imported, not listed.
+	if strings.Contains(err.Error(), "aws:iam/role:Role") {
+		t.Errorf("the role, importable by its name, was listed:\n%v", err)
+	}
+	imports := pendingImports(dep.PendingOperations)
+	want := pendingImport{Type: "aws:iam/role:Role", Name: "demo-aws-node", ID: "demo-aws-node", Parent: "urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole::demo-aws-node"}
+	if len(imports) != 1 || imports[0].Type != want.Type || imports[0].Name != want.Name || imports[0].ID != want.ID || imports[0].Parent != want.Parent {
+		t.Errorf("pendingImports = %+v, want [%+v]", imports, want)
+	}
+	if got := describePendingCreate("test", imports[0].op); !strings.Contains(got,
+		"pulumi import --stack test 'aws:iam/role:Role' 'demo-aws-node' 'demo-aws-node' --parent 'demo-aws-node=urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole::demo-aws-node'") {
+		t.Errorf("the manual import command of the role:\n%s", got)
 	}
 	k8sOnly, err := readDeployment(apitype.UntypedDeployment{Version: 3, Deployment: interruptedState})
 	if err != nil {

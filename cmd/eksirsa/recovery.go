@@ -33,14 +33,47 @@ func clearable(op apitype.OperationV2) bool {
 		strings.HasPrefix(typ, "kubernetes:") || strings.HasPrefix(typ, "pulumi:providers:")
 }
 
-// unsafePendingCreates returns an error naming each pending create that must not be cleared:
-// an AWS resource the interrupted update may have created, which a cleared create would leave
-// running and billed outside the stack. The error says how to find each one (its tags) and the
-// exact `pulumi import` command that adopts it; nil when every pending operation is clearable.
+// pendingImport is a pending create of an AWS resource whose physical name the program sets:
+// once the pending operations are cleared it is imported under the same URN (same name, same
+// parent), so the resource the interrupted update may have made is adopted, not orphaned.
+type pendingImport struct {
+	Type, Name, ID string
+	Parent         string // the parent's URN; empty under the stack
+	op             apitype.OperationV2
+}
+
+// pendingImports returns the pending AWS creates that can be imported by their name.
+func pendingImports(ops []apitype.OperationV2) []pendingImport {
+	var out []pendingImport
+	for _, op := range ops {
+		if clearable(op) {
+			continue
+		}
+		id, known := importID(string(op.Resource.Type), op.Resource.Inputs)
+		if !known {
+			continue
+		}
+		imp := pendingImport{Type: string(op.Resource.Type), Name: resource.URN(op.Resource.URN).Name(), ID: id, op: op}
+		if p := resource.URN(op.Resource.Parent); p != "" && p.QualifiedType() != resource.RootStackType {
+			imp.Parent = string(p)
+		}
+		out = append(out, imp)
+	}
+	return out
+}
+
+// unsafePendingCreates returns an error naming each pending create that can be neither
+// cleared nor imported by name: an AWS resource the interrupted update may have created (a
+// NAT gateway, a VPC), which a cleared create would leave running and billed outside the
+// stack. The error says how to find each one (its tags) and the `pulumi import` command that
+// adopts it; nil when every pending operation is clearable or importable.
 func unsafePendingCreates(stackName string, ops []apitype.OperationV2) error {
 	var problems []string
 	for _, op := range ops {
 		if clearable(op) {
+			continue
+		}
+		if _, known := importID(string(op.Resource.Type), op.Resource.Inputs); known {
 			continue
 		}
 		problems = append(problems, describePendingCreate(stackName, op))

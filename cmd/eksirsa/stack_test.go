@@ -12,6 +12,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optimport"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
@@ -82,6 +83,18 @@ func (f *fakeStack) Destroy(context.Context, ...optdestroy.Option) (auto.Destroy
 func (f *fakeStack) Outputs(context.Context) (auto.OutputMap, error) {
 	f.calls = append(f.calls, "outputs")
 	return f.outputs, nil
+}
+
+// ImportResources records each import as "import <type> <name> <id>".
+func (f *fakeStack) ImportResources(_ context.Context, opts ...optimport.Option) (auto.ImportResult, error) {
+	var o optimport.Options
+	for _, opt := range opts {
+		opt.ApplyOption(&o)
+	}
+	for _, r := range o.Resources {
+		f.calls = append(f.calls, "import "+r.Type+" "+r.Name+" "+r.ID)
+	}
+	return auto.ImportResult{}, nil
 }
 
 func (f *fakeStack) Cancel(context.Context) error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optimport"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
@@ -39,6 +40,7 @@ type stackAPI interface {
 	Outputs(context.Context) (auto.OutputMap, error)
 	Cancel(context.Context) error
 	Export(context.Context) (apitype.UntypedDeployment, error)
+	ImportResources(context.Context, ...optimport.Option) (auto.ImportResult, error)
 }
 
 // backendURL is --backend, else PULUMI_BACKEND_URL, else a file backend in the project.

@@ -310,10 +310,16 @@ func (p *Provider) Create(ctx context.Context, req plugin.CreateRequest) (plugin
 		return plugin.CreateResponse{}, err
 	}
 	news := kindInputs(req.Properties)
-	if err := p.delays.wait(ctx, string(req.Type), news); err != nil {
-		return plugin.CreateResponse{}, err
-	}
 	id, outs, err := k.Create(ctx, c, news)
+	if err == nil {
+		// AWS answers a create at once and the provider then waits for the resource to be
+		// ready (an EKS cluster ACTIVE, a NAT gateway available): the time is spent with the
+		// resource already there, which is what an interrupted update leaves behind.
+		if err := p.delays.wait(ctx, string(req.Type), news); err != nil {
+			return plugin.CreateResponse{}, initFailed(id, withInputs(outMap(nil), news), req.Properties,
+				fmt.Errorf("creating %s %s: waiting: %w", req.Type, req.Name, err))
+		}
+	}
 	if err != nil && id != "" {
 		// Created but not ready (a NAT gateway that failed its wait): report it to the engine
 		// as the real provider does, so the state holds it and destroy removes it.
@@ -354,6 +360,11 @@ func (p *Provider) Read(ctx context.Context, req plugin.ReadRequest) (plugin.Rea
 	}
 	outs = resecret(withInputs(outs, state), req.State)
 	inputs := req.Inputs.Copy()
+	if len(req.Inputs) == 0 {
+		// An import: the bridge derives the inputs from what it read
+		// (pulumi-terraform-bridge ExtractInputsFromOutputs), as here.
+		inputs = outs.Copy()
+	}
 	for key, in := range req.Inputs {
 		live, ok := outs[key]
 		if key == defaultsKey || !ok || !refreshable(plainValue(in), plainValue(live)) {

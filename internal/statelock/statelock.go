@@ -66,8 +66,26 @@ func Stale(backendURL, project, stackName string) ([]Lock, error) {
 	return stale, nil
 }
 
-// processAlive reports whether a process with that pid exists (signal 0 checks, sends nothing).
+// processAlive reports whether a process with that pid exists (signal 0 checks, sends nothing)
+// and is not a zombie: a killed CLI whose parent died too stays a zombie wherever PID 1 does
+// not reap orphans (seen in this project's containers), and a zombie holds no lock.
 func processAlive(pid int) bool {
 	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	return !zombie(pid)
+}
+
+// zombie reads the process state from /proc/<pid>/stat ("pid (comm) state ..."); false when
+// it cannot be read.
+func zombie(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	closing := strings.LastIndexByte(s, ')')
+	fields := strings.Fields(s[closing+1:])
+	return closing >= 0 && len(fields) > 0 && fields[0] == "Z"
 }
