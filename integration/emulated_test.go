@@ -124,9 +124,9 @@ func startEmulated(t *testing.T) *emulated {
 			t.Fatal(err)
 		}
 		if f == "Pulumi.test.yaml" {
-			// eksirsa's own IAM and STS calls (verify --identities, drift) reach moto the way
+			// eksirsa's own IAM, STS and EC2 calls (verify --identities, drift, recovery) reach moto the way
 			// a stack on LocalStack points its AWS provider: aws:endpoints.
-			data = fmt.Appendf(data, "  aws:endpoints:\n    - iam: %s\n      sts: %s\n", m.URL, m.URL)
+			data = fmt.Appendf(data, "  aws:endpoints:\n    - iam: %s\n      sts: %s\n      ec2: %s\n", m.URL, m.URL, m.URL)
 		}
 		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
 			t.Fatal(err)

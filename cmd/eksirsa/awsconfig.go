@@ -24,6 +24,7 @@ const EndpointsKey = "aws:endpoints"
 // endpointServices maps the provider's endpoint keys to the SDK's service IDs that eksirsa
 // calls.
 var endpointServices = map[string]string{
+	"ec2":            "EC2",
 	"iam":            "IAM",
 	"sts":            "STS",
 	"logs":           "CloudWatch Logs",
@@ -31,7 +32,7 @@ var endpointServices = map[string]string{
 }
 
 // awsConfig is the configuration of eksirsa's own AWS calls (IAM and STS for verify
-// --identities and drift): the default credential chain in region, as the Pulumi AWS provider
+// --identities and drift, EC2 to find what an interrupted update made): the default credential chain in region, as the Pulumi AWS provider
 // uses it, with the stack file's aws:profile and aws:endpoints.
 func awsConfig(ctx context.Context, opts *options, region string) (aws.Config, error) {
 	raw, err := stack.LoadStackFiles(opts.dir, opts.stack)

@@ -86,7 +86,11 @@ Afterwards it runs verify --identities, waiting for the nodes, unless --no-verif
 					return fmt.Errorf("cancel: %w", err)
 				}
 			}
-			if err := clearPendingCreates(ctx, s, out, errOut, opts.stack); err != nil {
+			var find findByTags
+			if opts.findPending != nil {
+				find = opts.findPending(opts)
+			}
+			if err := clearPendingCreates(ctx, s, out, errOut, opts.stack, find); err != nil {
 				return err
 			}
 			if !yes {
@@ -139,7 +143,7 @@ func openShown(cmd *cobra.Command, opts *options) (stackAPI, error) {
 // clearPendingCreates recovers from an interrupted update: operations Pulumi started but never
 // heard back about are refreshed away, so the update does not create them twice. Only when
 // that loses nothing: a pending create of an AWS resource stops the update with what to do.
-func clearPendingCreates(ctx context.Context, s stackAPI, out, errOut io.Writer, stackName string) error {
+func clearPendingCreates(ctx context.Context, s stackAPI, out, errOut io.Writer, stackName string, find findByTags) error {
 	state, err := s.Export(ctx)
 	if err != nil {
 		return fmt.Errorf("read stack state: %w", err)
@@ -155,16 +159,17 @@ func clearPendingCreates(ctx context.Context, s stackAPI, out, errOut io.Writer,
 	for _, op := range deployment.PendingOperations {
 		fmt.Fprintf(out, "  * %s, interrupted while %s\n", op.Resource.URN, op.Type)
 	}
-	if err := unsafePendingCreates(stackName, deployment.PendingOperations); err != nil {
+	imports, err := planRecovery(ctx, stackName, deployment.PendingOperations, find)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "Refreshing with --clear-pending-creates before the update (pulumi refresh --clear-pending-creates).")
 	if _, err := s.Refresh(ctx, optrefresh.ClearPendingCreates(), optrefresh.ProgressStreams(out), optrefresh.ErrorProgressStreams(errOut)); err != nil {
 		return fmt.Errorf("refresh --clear-pending-creates: %w", err)
 	}
-	// An AWS resource whose name the program sets is adopted under its own URN, so the update
-	// neither orphans it nor fails creating it again on its name.
-	for _, imp := range pendingImports(deployment.PendingOperations) {
+	// An AWS resource found by the name the program sets, or by its tags, is adopted under its
+	// own URN, so the update neither orphans it nor creates it twice.
+	for _, imp := range imports {
 		fmt.Fprintf(out, "Importing %s %s (id %s), which the interrupted update may have created (pulumi import).\n", imp.Type, imp.Name, imp.ID)
 		res := &optimport.ImportResource{Type: imp.Type, Name: imp.Name, ID: imp.ID}
 		names := map[string]string{}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -184,18 +185,26 @@ func TestConfirm(t *testing.T) {
 	}
 }
 
-// Each AWS pending create is named with how to find it and the exact import command; the id
-// is filled in where the program sets the physical name.
-func TestUnsafePendingCreatesSayHowToImport(t *testing.T) {
+// Each AWS pending create is imported by the name the program sets or, for a NAT gateway, by
+// its tags when exactly one matches; any other is named with how to find it and the exact
+// import command, and then nothing is imported.
+func TestPlanRecovery(t *testing.T) {
 	dep, err := readDeployment(apitype.UntypedDeployment{Version: 3, Deployment: interruptedAWSState})
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = unsafePendingCreates("test", dep.PendingOperations)
+	role := pendingImport{Type: "aws:iam/role:Role", Name: "demo-aws-node", ID: "demo-aws-node", Parent: "urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole::demo-aws-node"}
+	same := func(a, b pendingImport) bool {
+		return a.Type == b.Type && a.Name == b.Name && a.ID == b.ID && a.Parent == b.Parent
+	}
+
+	// No lookup by tags: the NAT gateway stops the update.
+	_, err = planRecovery(t.Context(), "test", dep.PendingOperations, nil)
 	if err == nil {
-		t.Fatal("pending AWS creates were found clearable")
+		t.Fatal("a pending NAT gateway was found clearable")
 	}
 	for _, want := range []string{
+		"clearing them would lose track of them, so nothing was changed",
 		"find it by its tags: Environment=test, Name=demo-nat",
 		"pulumi import --stack test 'aws:ec2/natGateway:NatGateway' 'nat' '<its id>'",
 	} {
@@ -203,24 +212,56 @@ func TestUnsafePendingCreatesSayHowToImport(t *testing.T) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
-	// The role is named by the program: it is imported, not listed.
 	if strings.Contains(err.Error(), "aws:iam/role:Role") {
 		t.Errorf("the role, importable by its name, was listed:\n%v", err)
 	}
-	imports := pendingImports(dep.PendingOperations)
-	want := pendingImport{Type: "aws:iam/role:Role", Name: "demo-aws-node", ID: "demo-aws-node", Parent: "urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole::demo-aws-node"}
-	if len(imports) != 1 || imports[0].Type != want.Type || imports[0].Name != want.Name || imports[0].ID != want.ID || imports[0].Parent != want.Parent {
-		t.Errorf("pendingImports = %+v, want [%+v]", imports, want)
+
+	for _, tc := range []struct {
+		name    string
+		found   []string
+		imports []pendingImport
+		wantErr string
+	}{
+		{"one NAT gateway with its tags", []string{"nat-1"}, []pendingImport{role, {Type: "aws:ec2/natGateway:NatGateway", Name: "nat", ID: "nat-1"}}, ""},
+		{"none: never made", nil, []pendingImport{role}, ""},
+		{"two: ambiguous", []string{"nat-1", "nat-2"}, nil, "(its tags match 2: nat-1, nat-2)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var asked []string
+			find := func(_ context.Context, op apitype.OperationV2) ([]string, error) {
+				asked = append(asked, string(op.Resource.Type))
+				return tc.found, nil
+			}
+			imports, err := planRecovery(t.Context(), "test", dep.PendingOperations, find)
+			if !slices.Equal(asked, []string{"aws:ec2/natGateway:NatGateway"}) {
+				t.Errorf("looked up by tags: %q, want the NAT gateway only", asked)
+			}
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || imports != nil {
+					t.Errorf("planRecovery = %+v, %v; want no imports and %q", imports, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || len(imports) != len(tc.imports) {
+				t.Fatalf("planRecovery = %+v, %v; want %+v", imports, err, tc.imports)
+			}
+			for i := range imports {
+				if !same(imports[i], tc.imports[i]) {
+					t.Errorf("import %d = %+v, want %+v", i, imports[i], tc.imports[i])
+				}
+			}
+		})
 	}
-	if got := describePendingCreate("test", imports[0].op); !strings.Contains(got,
+	if got := describePendingCreate("test", dep.PendingOperations[0]); !strings.Contains(got,
 		"pulumi import --stack test 'aws:iam/role:Role' 'demo-aws-node' 'demo-aws-node' --parent 'demo-aws-node=urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole::demo-aws-node'") {
 		t.Errorf("the manual import command of the role:\n%s", got)
 	}
+
 	k8sOnly, err := readDeployment(apitype.UntypedDeployment{Version: 3, Deployment: interruptedState})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := unsafePendingCreates("test", k8sOnly.PendingOperations); err != nil {
-		t.Errorf("a pending Kubernetes create was refused: %v", err)
+	if imports, err := planRecovery(t.Context(), "test", k8sOnly.PendingOperations, nil); err != nil || len(imports) > 0 {
+		t.Errorf("a pending Kubernetes create: %+v, %v; want it cleared only", imports, err)
 	}
 }

@@ -76,10 +76,13 @@ type options struct {
 	kubeClient func(kubeconfig []byte) (kubernetes.Interface, error)
 	// logGroups returns a CloudWatch Logs client for region (cloudWatchLogs).
 	logGroups func(ctx context.Context, region string) (logGroupsAPI, error)
+	// findPending looks up what an interrupted create made by its tags (findPendingByTags);
+	// nil finds nothing, so such a create stops the update.
+	findPending func(*options) findByTags
 }
 
 func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
-	return newRootCommandWith(stdout, stderr, &options{open: openAutoStack, kubeClient: kubeClientFromConfig, logGroups: cloudWatchLogs})
+	return newRootCommandWith(stdout, stderr, &options{open: openAutoStack, kubeClient: kubeClientFromConfig, logGroups: cloudWatchLogs, findPending: findPendingByTags})
 }
 
 func newRootCommandWith(stdout, stderr io.Writer, opts *options) *cobra.Command {

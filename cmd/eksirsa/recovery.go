@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,48 +43,57 @@ type pendingImport struct {
 	op             apitype.OperationV2
 }
 
-// pendingImports returns the pending AWS creates that can be imported by their name.
-func pendingImports(ops []apitype.OperationV2) []pendingImport {
-	var out []pendingImport
-	for _, op := range ops {
-		if clearable(op) {
-			continue
-		}
-		id, known := importID(string(op.Resource.Type), op.Resource.Inputs)
-		if !known {
-			continue
-		}
-		imp := pendingImport{Type: string(op.Resource.Type), Name: resource.URN(op.Resource.URN).Name(), ID: id, op: op}
-		if p := resource.URN(op.Resource.Parent); p != "" && p.QualifiedType() != resource.RootStackType {
-			imp.Parent = string(p)
-		}
-		out = append(out, imp)
-	}
-	return out
-}
+// findByTags looks up the physical ids of a pending create's resource by the tags the
+// program gave it, for the billed types AWS names itself (nat-…, vpce-…): the candidates the
+// interrupted update may have made.
+type findByTags func(ctx context.Context, op apitype.OperationV2) ([]string, error)
 
-// unsafePendingCreates returns an error naming each pending create that can be neither
-// cleared nor imported by name: an AWS resource the interrupted update may have created (a
-// NAT gateway, a VPC), which a cleared create would leave running and billed outside the
-// stack. The error says how to find each one (its tags) and the `pulumi import` command that
-// adopts it; nil when every pending operation is clearable or importable.
-func unsafePendingCreates(stackName string, ops []apitype.OperationV2) error {
+// tagFound are the types findByTags can look up.
+var tagFound = map[string]bool{"aws:ec2/natGateway:NatGateway": true, "aws:ec2/vpcEndpoint:VpcEndpoint": true}
+
+// planRecovery sorts the pending operations: those clearable as they are, the AWS creates to
+// import after clearing (by the name the program sets, or by their tags through find: one
+// match is imported, none means it was never made), and the rest, named in the error with
+// how to find and import them. Nothing is changed when it returns an error.
+func planRecovery(ctx context.Context, stackName string, ops []apitype.OperationV2, find findByTags) ([]pendingImport, error) {
+	var imports []pendingImport
 	var problems []string
 	for _, op := range ops {
 		if clearable(op) {
 			continue
 		}
-		if _, known := importID(string(op.Resource.Type), op.Resource.Inputs); known {
+		typ := string(op.Resource.Type)
+		id, known := importID(typ, op.Resource.Inputs)
+		if !known && tagFound[typ] && find != nil {
+			ids, err := find(ctx, op)
+			switch {
+			case err != nil:
+				problems = append(problems, describePendingCreate(stackName, op)+fmt.Sprintf("\n      (looking it up by its tags failed: %v)", err))
+				continue
+			case len(ids) == 0:
+				continue // never made: the update creates it
+			case len(ids) > 1:
+				problems = append(problems, describePendingCreate(stackName, op)+fmt.Sprintf("\n      (its tags match %d: %s)", len(ids), strings.Join(ids, ", ")))
+				continue
+			}
+			id, known = ids[0], true
+		}
+		if !known {
+			problems = append(problems, describePendingCreate(stackName, op))
 			continue
 		}
-		problems = append(problems, describePendingCreate(stackName, op))
+		imp := pendingImport{Type: typ, Name: resource.URN(op.Resource.URN).Name(), ID: id, op: op}
+		if p := resource.URN(op.Resource.Parent); p != "" && p.QualifiedType() != resource.RootStackType {
+			imp.Parent = string(p)
+		}
+		imports = append(imports, imp)
 	}
-	if len(problems) == 0 {
-		return nil
+	if len(problems) > 0 {
+		return nil, errors.New("the last update was interrupted while creating AWS resources that may now exist outside the stack; " +
+			"clearing them would lose track of them, so nothing was changed. For each one, look for it in AWS and import it " +
+			"(or delete it), then run up again:\n" + strings.Join(problems, "\n"))
 	}
-	return errors.New("the last update was interrupted while creating AWS resources that may now exist outside the stack; " +
-		"clearing them would lose track of them, so nothing was changed. For each one, look for it in AWS and import it " +
-		"(or delete it), then run up again:\n" + strings.Join(problems, "\n"))
+	return imports, nil
 }
 
 // describePendingCreate says how to find one pending AWS create and adopt it.

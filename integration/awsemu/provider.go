@@ -235,8 +235,20 @@ func (p *Provider) Diff(_ context.Context, req plugin.DiffRequest) (plugin.DiffR
 	return k.diff(olds, req.NewInputs), nil
 }
 
+// importedKey marks inputs an import read from AWS. They hold every value read, and
+// Terraform's plan does not diff an Optional+Computed attribute the configuration leaves out,
+// so until the next update a key the program does not set is no change.
+const importedKey = "__eksirsaEmuImported"
+
 func (k *Kind) diff(olds, news resource.PropertyMap) plugin.DiffResult {
-	ignore := func(key resource.PropertyKey) bool { return key == defaultsKey }
+	imported := olds[importedKey].IsBool()
+	ignore := func(key resource.PropertyKey) bool {
+		if key == defaultsKey || key == importedKey {
+			return true
+		}
+		_, set := news[key]
+		return imported && !set
+	}
 	d := olds.Diff(news, ignore)
 	if d == nil {
 		return plugin.DiffResult{Changes: plugin.DiffNone}
@@ -362,8 +374,10 @@ func (p *Provider) Read(ctx context.Context, req plugin.ReadRequest) (plugin.Rea
 	inputs := req.Inputs.Copy()
 	if len(req.Inputs) == 0 {
 		// An import: the bridge derives the inputs from what it read
-		// (pulumi-terraform-bridge ExtractInputsFromOutputs), as here.
+		// (pulumi-terraform-bridge ExtractInputsFromOutputs), as here, marked so that Diff
+		// treats the values the program leaves out as computed (see importedKey).
 		inputs = outs.Copy()
+		inputs[importedKey] = resource.NewBoolProperty(true)
 	}
 	for key, in := range req.Inputs {
 		live, ok := outs[key]

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+
+	"github.com/eks-irsa/eks-irsa/stack"
+)
+
+// findPendingByTags is the findByTags of the stack's AWS account and region (the stack
+// file's aws:region, aws:profile and aws:endpoints).
+func findPendingByTags(opts *options) findByTags {
+	return func(ctx context.Context, op apitype.OperationV2) ([]string, error) {
+		raw, err := stack.LoadStackFiles(opts.dir, opts.stack)
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := awsConfig(ctx, opts, raw[stack.RegionKey])
+		if err != nil {
+			return nil, err
+		}
+		switch typ := string(op.Resource.Type); typ {
+		case "aws:ec2/natGateway:NatGateway":
+			return natGatewaysByTags(ctx, ec2.NewFromConfig(cfg), op.Resource.Inputs)
+		case "aws:ec2/vpcEndpoint:VpcEndpoint":
+			return vpcEndpointsByTags(ctx, ec2.NewFromConfig(cfg), op.Resource.Inputs)
+		default:
+			return nil, fmt.Errorf("no lookup by tags for %s", typ)
+		}
+	}
+}
+
+// natGatewaysByTags returns the NAT gateways in the pending create's subnet that carry every
+// tag it was given and still exist (pending or available: billed). The tags are sent as
+// filters and checked again here, since not every EC2 implementation applies them.
+func natGatewaysByTags(ctx context.Context, c *ec2.Client, inputs map[string]any) ([]string, error) {
+	tags := stringMap(inputs["tags"])
+	if len(tags) == 0 {
+		return nil, fmt.Errorf("the pending create has no tags to find it by")
+	}
+	subnet, _ := inputs["subnetId"].(string)
+	var filters []ec2types.Filter
+	for k, v := range tags {
+		filters = append(filters, ec2types.Filter{Name: aws.String("tag:" + k), Values: []string{v}})
+	}
+	if subnet != "" {
+		filters = append(filters, ec2types.Filter{Name: aws.String("subnet-id"), Values: []string{subnet}})
+	}
+	var ids []string
+	pages := ec2.NewDescribeNatGatewaysPaginator(c, &ec2.DescribeNatGatewaysInput{Filter: filters})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("EC2 DescribeNatGateways: %w", err)
+		}
+		for _, g := range page.NatGateways {
+			if g.State != ec2types.NatGatewayStatePending && g.State != ec2types.NatGatewayStateAvailable {
+				continue
+			}
+			if subnet != "" && aws.ToString(g.SubnetId) != subnet {
+				continue
+			}
+			have := map[string]string{}
+			for _, t := range g.Tags {
+				have[aws.ToString(t.Key)] = aws.ToString(t.Value)
+			}
+			if !hasTags(have, tags) {
+				continue
+			}
+			ids = append(ids, aws.ToString(g.NatGatewayId))
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// vpcEndpointsByTags returns the VPC endpoints of the pending create's VPC and service that
+// carry every tag it was given and still exist (an interface endpoint is billed by the hour).
+func vpcEndpointsByTags(ctx context.Context, c *ec2.Client, inputs map[string]any) ([]string, error) {
+	tags := stringMap(inputs["tags"])
+	if len(tags) == 0 {
+		return nil, fmt.Errorf("the pending create has no tags to find it by")
+	}
+	vpc, _ := inputs["vpcId"].(string)
+	service, _ := inputs["serviceName"].(string)
+	filters := []ec2types.Filter{}
+	for k, v := range tags {
+		filters = append(filters, ec2types.Filter{Name: aws.String("tag:" + k), Values: []string{v}})
+	}
+	var ids []string
+	pages := ec2.NewDescribeVpcEndpointsPaginator(c, &ec2.DescribeVpcEndpointsInput{Filters: filters})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("EC2 DescribeVpcEndpoints: %w", err)
+		}
+		for _, ep := range page.VpcEndpoints {
+			switch ep.State {
+			case ec2types.StateDeleted, ec2types.StateDeleting, ec2types.StateFailed, ec2types.StateRejected, ec2types.StateExpired:
+				continue
+			}
+			if (vpc != "" && aws.ToString(ep.VpcId) != vpc) || (service != "" && aws.ToString(ep.ServiceName) != service) {
+				continue
+			}
+			have := map[string]string{}
+			for _, t := range ep.Tags {
+				have[aws.ToString(t.Key)] = aws.ToString(t.Value)
+			}
+			if hasTags(have, tags) {
+				ids = append(ids, aws.ToString(ep.VpcEndpointId))
+			}
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// hasTags reports whether have holds every key of want with its value.
+func hasTags(have, want map[string]string) bool {
+	for k, v := range want {
+		if have[k] != v {
+			return false
+		}
+	}
+	return true
+}
