@@ -86,7 +86,7 @@ Afterwards it runs verify --identities, waiting for the nodes, unless --no-verif
 					return fmt.Errorf("cancel: %w", err)
 				}
 			}
-			var find findByTags
+			var find findCreated
 			if opts.findPending != nil {
 				find = opts.findPending(opts)
 			}
@@ -143,7 +143,7 @@ func openShown(cmd *cobra.Command, opts *options) (stackAPI, error) {
 // clearPendingCreates recovers from an interrupted update: operations Pulumi started but never
 // heard back about are refreshed away, so the update does not create them twice. Only when
 // that loses nothing: a pending create of an AWS resource stops the update with what to do.
-func clearPendingCreates(ctx context.Context, s stackAPI, out, errOut io.Writer, stackName string, find findByTags) error {
+func clearPendingCreates(ctx context.Context, s stackAPI, out, errOut io.Writer, stackName string, find findCreated) error {
 	state, err := s.Export(ctx)
 	if err != nil {
 		return fmt.Errorf("read stack state: %w", err)

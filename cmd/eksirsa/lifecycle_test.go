@@ -224,7 +224,7 @@ func TestPlanRecovery(t *testing.T) {
 	}{
 		{"one NAT gateway with its tags", []string{"nat-1"}, []pendingImport{role, {Type: "aws:ec2/natGateway:NatGateway", Name: "nat", ID: "nat-1"}}, ""},
 		{"none: never made", nil, []pendingImport{role}, ""},
-		{"two: ambiguous", []string{"nat-1", "nat-2"}, nil, "(its tags match 2: nat-1, nat-2)"},
+		{"two: ambiguous", []string{"nat-1", "nat-2"}, nil, "(2 match: nat-1, nat-2)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var asked []string

@@ -76,13 +76,13 @@ type options struct {
 	kubeClient func(kubeconfig []byte) (kubernetes.Interface, error)
 	// logGroups returns a CloudWatch Logs client for region (cloudWatchLogs).
 	logGroups func(ctx context.Context, region string) (logGroupsAPI, error)
-	// findPending looks up what an interrupted create made by its tags (findPendingByTags);
+	// findPending looks up what an interrupted create made (findInStackAccount);
 	// nil finds nothing, so such a create stops the update.
-	findPending func(*options) findByTags
+	findPending func(*options) findCreated
 }
 
 func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
-	return newRootCommandWith(stdout, stderr, &options{open: openAutoStack, kubeClient: kubeClientFromConfig, logGroups: cloudWatchLogs, findPending: findPendingByTags})
+	return newRootCommandWith(stdout, stderr, &options{open: openAutoStack, kubeClient: kubeClientFromConfig, logGroups: cloudWatchLogs, findPending: findInStackAccount})
 }
 
 func newRootCommandWith(stdout, stderr io.Writer, opts *options) *cobra.Command {

@@ -43,19 +43,23 @@ type pendingImport struct {
 	op             apitype.OperationV2
 }
 
-// findByTags looks up the physical ids of a pending create's resource by the tags the
-// program gave it, for the billed types AWS names itself (nat-…, vpce-…): the candidates the
-// interrupted update may have made.
-type findByTags func(ctx context.Context, op apitype.OperationV2) ([]string, error)
+// findCreated looks up the physical ids of what a pending create may have made, for types
+// whose id AWS assigns: by the tags the program gave it (a NAT gateway's nat-…, an interface
+// endpoint's vpce-…, both billed by the hour) or by its name (a launch template's lt-…).
+type findCreated func(ctx context.Context, op apitype.OperationV2) ([]string, error)
 
-// tagFound are the types findByTags can look up.
-var tagFound = map[string]bool{"aws:ec2/natGateway:NatGateway": true, "aws:ec2/vpcEndpoint:VpcEndpoint": true}
+// lookedUp are the types findCreated can look up.
+var lookedUp = map[string]bool{
+	"aws:ec2/natGateway:NatGateway":         true,
+	"aws:ec2/vpcEndpoint:VpcEndpoint":       true,
+	"aws:ec2/launchTemplate:LaunchTemplate": true,
+}
 
 // planRecovery sorts the pending operations: those clearable as they are, the AWS creates to
-// import after clearing (by the name the program sets, or by their tags through find: one
+// import after clearing (by the name the program sets, or looked up through find: one
 // match is imported, none means it was never made), and the rest, named in the error with
 // how to find and import them. Nothing is changed when it returns an error.
-func planRecovery(ctx context.Context, stackName string, ops []apitype.OperationV2, find findByTags) ([]pendingImport, error) {
+func planRecovery(ctx context.Context, stackName string, ops []apitype.OperationV2, find findCreated) ([]pendingImport, error) {
 	var imports []pendingImport
 	var problems []string
 	for _, op := range ops {
@@ -64,16 +68,16 @@ func planRecovery(ctx context.Context, stackName string, ops []apitype.Operation
 		}
 		typ := string(op.Resource.Type)
 		id, known := importID(typ, op.Resource.Inputs)
-		if !known && tagFound[typ] && find != nil {
+		if !known && lookedUp[typ] && find != nil {
 			ids, err := find(ctx, op)
 			switch {
 			case err != nil:
-				problems = append(problems, describePendingCreate(stackName, op)+fmt.Sprintf("\n      (looking it up by its tags failed: %v)", err))
+				problems = append(problems, describePendingCreate(stackName, op)+fmt.Sprintf("\n      (looking it up failed: %v)", err))
 				continue
 			case len(ids) == 0:
 				continue // never made: the update creates it
 			case len(ids) > 1:
-				problems = append(problems, describePendingCreate(stackName, op)+fmt.Sprintf("\n      (its tags match %d: %s)", len(ids), strings.Join(ids, ", ")))
+				problems = append(problems, describePendingCreate(stackName, op)+fmt.Sprintf("\n      (%d match: %s)", len(ids), strings.Join(ids, ", ")))
 				continue
 			}
 			id, known = ids[0], true

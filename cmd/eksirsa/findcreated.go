@@ -13,9 +13,9 @@ import (
 	"github.com/eks-irsa/eks-irsa/stack"
 )
 
-// findPendingByTags is the findByTags of the stack's AWS account and region (the stack
+// findInStackAccount is the findCreated of the stack's AWS account and region (the stack
 // file's aws:region, aws:profile and aws:endpoints).
-func findPendingByTags(opts *options) findByTags {
+func findInStackAccount(opts *options) findCreated {
 	return func(ctx context.Context, op apitype.OperationV2) ([]string, error) {
 		raw, err := stack.LoadStackFiles(opts.dir, opts.stack)
 		if err != nil {
@@ -30,6 +30,8 @@ func findPendingByTags(opts *options) findByTags {
 			return natGatewaysByTags(ctx, ec2.NewFromConfig(cfg), op.Resource.Inputs)
 		case "aws:ec2/vpcEndpoint:VpcEndpoint":
 			return vpcEndpointsByTags(ctx, ec2.NewFromConfig(cfg), op.Resource.Inputs)
+		case "aws:ec2/launchTemplate:LaunchTemplate":
+			return launchTemplatesByName(ctx, ec2.NewFromConfig(cfg), op.Resource.Inputs)
 		default:
 			return nil, fmt.Errorf("no lookup by tags for %s", typ)
 		}
@@ -118,6 +120,28 @@ func vpcEndpointsByTags(ctx context.Context, c *ec2.Client, inputs map[string]an
 		}
 	}
 	slices.Sort(ids)
+	return ids, nil
+}
+
+// launchTemplatesByName returns the launch template with the pending create's name: the
+// engine names it (<resource>-<random>) before the create, so the name is in its inputs.
+func launchTemplatesByName(ctx context.Context, c *ec2.Client, inputs map[string]any) ([]string, error) {
+	name, _ := inputs["name"].(string)
+	if name == "" {
+		return nil, fmt.Errorf("the pending create has no name to find it by")
+	}
+	out, err := c.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{
+		Filters: []ec2types.Filter{{Name: aws.String("launch-template-name"), Values: []string{name}}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("EC2 DescribeLaunchTemplates: %w", err)
+	}
+	var ids []string
+	for _, lt := range out.LaunchTemplates {
+		if aws.ToString(lt.LaunchTemplateName) == name {
+			ids = append(ids, aws.ToString(lt.LaunchTemplateId))
+		}
+	}
 	return ids, nil
 }
 

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/eks-irsa/eks-irsa/integration/moto"
+)
+
+// What an interrupted create made is found in moto's EC2 by what the pending create holds:
+// the NAT gateway and the interface endpoint by their exact tags (moto ignores tag filters,
+// so a look-alike with other tags proves the check is made here), the launch template by
+// the name the engine gave it.
+func TestFindCreatedAgainstMoto(t *testing.T) {
+	m := moto.Start(t)
+	ctx := t.Context()
+	c := ec2.NewFromConfig(m.Config(""))
+	vpc, err := c.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.0.0.0/16")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vpcID := aws.ToString(vpc.Vpc.VpcId)
+	subnet, err := c.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: aws.String(vpcID), CidrBlock: aws.String("10.0.1.0/24")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subnetID := aws.ToString(subnet.Subnet.SubnetId)
+	tagSpec := func(kind ec2types.ResourceType, name string) []ec2types.TagSpecification {
+		return []ec2types.TagSpecification{{ResourceType: kind, Tags: []ec2types.Tag{
+			{Key: aws.String("Name"), Value: aws.String(name)}, {Key: aws.String("Environment"), Value: aws.String("test")},
+		}}}
+	}
+	var nats []string
+	for _, name := range []string{"demo-nat", "someone-elses-nat"} {
+		eip, err := c.AllocateAddress(ctx, &ec2.AllocateAddressInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nat, err := c.CreateNatGateway(ctx, &ec2.CreateNatGatewayInput{SubnetId: aws.String(subnetID), AllocationId: eip.AllocationId,
+			TagSpecifications: tagSpec(ec2types.ResourceTypeNatgateway, name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nats = append(nats, aws.ToString(nat.NatGateway.NatGatewayId))
+	}
+	ep, err := c.CreateVpcEndpoint(ctx, &ec2.CreateVpcEndpointInput{VpcId: aws.String(vpcID), ServiceName: aws.String("com.amazonaws.us-west-2.ecr.api"),
+		VpcEndpointType: ec2types.VpcEndpointTypeInterface, TagSpecifications: tagSpec(ec2types.ResourceTypeVpcEndpoint, "demo-ecr.api")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lt, err := c.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("demo-workers-01aff20"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{InstanceType: ec2types.InstanceTypeT3Medium}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags := func(name string) map[string]any { return map[string]any{"Name": name, "Environment": "test"} }
+
+	for _, tc := range []struct {
+		name string
+		find func() ([]string, error)
+		want []string
+	}{
+		{"NAT gateway by its tags", func() ([]string, error) {
+			return natGatewaysByTags(ctx, c, map[string]any{"subnetId": subnetID, "tags": tags("demo-nat")})
+		}, nats[:1]},
+		{"no NAT gateway with these tags", func() ([]string, error) {
+			return natGatewaysByTags(ctx, c, map[string]any{"subnetId": subnetID, "tags": tags("never-made")})
+		}, nil},
+		{"interface endpoint by its tags", func() ([]string, error) {
+			return vpcEndpointsByTags(ctx, c, map[string]any{"vpcId": vpcID, "serviceName": "com.amazonaws.us-west-2.ecr.api", "tags": tags("demo-ecr.api")})
+		}, []string{aws.ToString(ep.VpcEndpoint.VpcEndpointId)}},
+		{"launch template by its name", func() ([]string, error) {
+			return launchTemplatesByName(ctx, c, map[string]any{"name": "demo-workers-01aff20"})
+		}, []string{aws.ToString(lt.LaunchTemplate.LaunchTemplateId)}},
+		{"no launch template with this name", func() ([]string, error) {
+			return launchTemplatesByName(ctx, c, map[string]any{"name": "demo-workers-9999999"})
+		}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.find()
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Errorf("found %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
