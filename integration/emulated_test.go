@@ -61,7 +61,7 @@ var (
 )
 
 // emulatorBin builds the driver and the test-only plugins once per test binary.
-func emulatorBin(t *testing.T) string {
+func emulatorBin(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		buildDir, buildErr = os.MkdirTemp("", "eksirsa-emulated-bin-")
@@ -90,7 +90,7 @@ func emulatorBin(t *testing.T) string {
 
 // emulated is one stack of the real program on moto and a loopback cluster.
 type emulated struct {
-	t        *testing.T
+	t        testing.TB
 	moto     *moto.Server
 	asg      *autoscaling.Client
 	ec2      *ec2.Client
@@ -105,7 +105,7 @@ type emulated struct {
 	nodeRole string
 }
 
-func startEmulated(t *testing.T) *emulated {
+func startEmulated(t testing.TB) *emulated {
 	t.Helper()
 	tools := testcluster.ToolsBin(t)
 	for _, tool := range []string{"aws"} {
@@ -212,7 +212,7 @@ func (e *emulated) eksirsa(args ...string) (string, error) {
 
 // testWriter logs each line a process prints.
 type testWriter struct {
-	t      *testing.T
+	t      testing.TB
 	prefix string
 }
 

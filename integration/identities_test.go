@@ -32,7 +32,7 @@ func exitCode(err error) int {
 }
 
 // jsonAfter decodes the JSON document a command printed after its progress lines.
-func jsonAfter(t *testing.T, out string, v any) {
+func jsonAfter(t testing.TB, out string, v any) {
 	t.Helper()
 	i := strings.Index(out, "{")
 	if i < 0 {
