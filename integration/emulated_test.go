@@ -302,6 +302,33 @@ func (e *emulated) nodeRoleMapped(ctx context.Context) (bool, error) {
 
 var resourceCount = regexp.MustCompile(`(\d+) unchanged`)
 
+// upChangesNothing runs `eksirsa up --yes --no-verify` and fails the test unless every
+// resource is unchanged; it returns how many were.
+func (e *emulated) upChangesNothing(what string) string {
+	e.t.Helper()
+	out, err := e.eksirsa("up", "--yes", "--no-verify")
+	if err != nil {
+		e.t.Fatalf("%s: %v", what, err)
+	}
+	m := resourceCount.FindStringSubmatch(out)
+	if m == nil || strings.Contains(out, " to create") || strings.Contains(out, " updated") || strings.Contains(out, " replaced") || strings.Contains(out, " created") {
+		e.t.Fatalf("%s changed something:\n%s", what, out)
+	}
+	return m[1]
+}
+
+// nothingLeft fails the test when moto's audit finds anything after what (a destroy).
+func (e *emulated) nothingLeft(what string) {
+	e.t.Helper()
+	left, err := e.moto.Leftovers(e.t.Context())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if len(left) > 0 {
+		e.t.Errorf("%s left %d resources in moto:\n  %s", what, len(left), strings.Join(left, "\n  "))
+	}
+}
+
 // TestEmulatedUpVerifySecondUpDestroy is the whole program, end to end: `eksirsa up` creates
 // every resource in moto and the loopback cluster and its verify passes; a second `up`
 // changes nothing; `eksirsa destroy` leaves nothing in moto while EKS's own aws-node account
@@ -317,15 +344,7 @@ func TestEmulatedUpVerifySecondUpDestroy(t *testing.T) {
 		t.Fatalf("up did not verify:\n%s", out)
 	}
 
-	out, err = e.eksirsa("up", "--yes", "--no-verify")
-	if err != nil {
-		t.Fatalf("second eksirsa up: %v", err)
-	}
-	m := resourceCount.FindStringSubmatch(out)
-	if m == nil || strings.Contains(out, " to create") || strings.Contains(out, " updated") || strings.Contains(out, " replaced") || strings.Contains(out, " created") {
-		t.Fatalf("the second up changed something:\n%s", out)
-	}
-	t.Logf("second up: %s resources unchanged", m[1])
+	t.Logf("second up: %s resources unchanged", e.upChangesNothing("the second up"))
 
 	out, err = e.eksirsa("destroy", "--yes")
 	if err != nil {
@@ -334,13 +353,7 @@ func TestEmulatedUpVerifySecondUpDestroy(t *testing.T) {
 	if !strings.Contains(out, "Control-plane log group /aws/eks/"+e.name+"/cluster is gone.") {
 		t.Errorf("destroy did not check the control-plane log group in the emulator:\n%s", out)
 	}
-	left, err := e.moto.Leftovers(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(left) > 0 {
-		t.Errorf("destroy left %d resources in moto:\n  %s", len(left), strings.Join(left, "\n  "))
-	}
+	e.nothingLeft("destroy")
 	ctx := t.Context()
 	if _, err := e.cluster.Client.CoreV1().ServiceAccounts(k8s.KubeSystemNamespace).Get(ctx, k8s.AWSNodeName, metav1.GetOptions{}); err != nil {
 		t.Errorf("EKS's aws-node account is gone after destroy: %v", err)

@@ -205,23 +205,10 @@ func killedUp(t *testing.T, tc killCase) {
 		t.Errorf("after the recovery up moto has %d of it (%v), want exactly one", n, err)
 	}
 
-	out, err = e.eksirsa("up", "--yes", "--no-verify")
-	if err != nil {
-		t.Fatalf("second eksirsa up: %v", err)
-	}
-	if resourceCount.FindStringSubmatch(out) == nil || strings.Contains(out, " to create") || strings.Contains(out, " updated") ||
-		strings.Contains(out, " replaced") || strings.Contains(out, " created") {
-		t.Errorf("the up after the recovery changed something:\n%s", out)
-	}
+	e.upChangesNothing("the up after the recovery")
 
 	if _, err := e.eksirsa("destroy", "--yes"); err != nil {
 		t.Fatalf("eksirsa destroy: %v", err)
 	}
-	left, err := e.moto.Leftovers(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(left) > 0 {
-		t.Errorf("destroy left %d resources in moto:\n  %s", len(left), strings.Join(left, "\n  "))
-	}
+	e.nothingLeft("destroy")
 }

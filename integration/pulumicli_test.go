@@ -164,11 +164,5 @@ func TestPulumiCLIUpSecondUpDestroy(t *testing.T) {
 	if _, err := e.pulumi(cli, "destroy", "-s", "test", "--yes"); err != nil {
 		t.Fatalf("pulumi destroy -s test: %v", err)
 	}
-	left, err := e.moto.Leftovers(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(left) > 0 {
-		t.Errorf("pulumi destroy left %d resources in moto:\n  %s", len(left), strings.Join(left, "\n  "))
-	}
+	e.nothingLeft("pulumi destroy")
 }
