@@ -23,7 +23,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -32,6 +31,7 @@ import (
 	"github.com/eks-irsa/eks-irsa/identity"
 	"github.com/eks-irsa/eks-irsa/irsa"
 	"github.com/eks-irsa/eks-irsa/k8s"
+	"github.com/eks-irsa/eks-irsa/verify"
 )
 
 // Role is one IRSA role as the stack declared it.
@@ -92,8 +92,6 @@ type Detector struct {
 	// RootCAs verify the issuer's TLS chain, as the program's tls.getCertificate does; nil is
 	// the system roots.
 	RootCAs *x509.CertPool
-	// Now is the clock for certificate lifetimes; nil is time.Now.
-	Now func() time.Time
 }
 
 // Detect runs every check, calling report with each line as it is known, and returns the
@@ -110,36 +108,23 @@ func (d *Detector) Detect(ctx context.Context, decl Declared, report func(Line))
 	}
 	upRefresh := "eksirsa up --refresh -s " + decl.Stack
 	iamClient := iam.NewFromConfig(d.AWS)
-
+	var checks []func() ([]Line, error)
 	for _, r := range decl.Roles {
-		lines, err := d.role(ctx, iamClient, decl, r, upRefresh)
+		checks = append(checks, func() ([]Line, error) { return d.role(ctx, iamClient, decl, r, upRefresh) })
+	}
+	checks = append(checks,
+		func() ([]Line, error) { return d.oidcProvider(ctx, iamClient, decl, upRefresh) },
+		func() ([]Line, error) { return d.accounts(ctx, decl, upRefresh) },
+		func() ([]Line, error) { return d.awsAuth(ctx, decl, upRefresh) },
+	)
+	for _, check := range checks {
+		lines, err := check()
 		if err != nil {
 			return findings, err
 		}
 		for _, l := range lines {
 			emit(l)
 		}
-	}
-	lines, err := d.oidcProvider(ctx, iamClient, decl, upRefresh)
-	if err != nil {
-		return findings, err
-	}
-	for _, l := range lines {
-		emit(l)
-	}
-	lines, err = d.accounts(ctx, decl, upRefresh)
-	if err != nil {
-		return findings, err
-	}
-	for _, l := range lines {
-		emit(l)
-	}
-	lines, err = d.awsAuth(ctx, decl, upRefresh)
-	if err != nil {
-		return findings, err
-	}
-	for _, l := range lines {
-		emit(l)
 	}
 	return findings, nil
 }
@@ -269,11 +254,7 @@ func (d *Detector) oidcProvider(ctx context.Context, c *iam.Client, decl Declare
 	root := certs[len(certs)-1]
 	sum := sha1.Sum(root.Raw) //nolint:gosec // IAM's thumbprint
 	thumb := hex.EncodeToString(sum[:])
-	now := time.Now
-	if d.Now != nil {
-		now = d.Now
-	}
-	left := root.NotAfter.Sub(now()).Round(24 * time.Hour)
+	left := time.Until(root.NotAfter).Round(24 * time.Hour)
 	days := int(left.Hours() / 24)
 	unit := "days"
 	if days == 1 {
@@ -347,7 +328,7 @@ func (d *Detector) accounts(ctx context.Context, decl Declared, repair string) (
 	}
 	var wrong []string
 	for _, p := range pods.Items {
-		if got := podRoleARN(p); got != awsNode.RoleARN {
+		if got := verify.AWSNodeRoleARN(p); got != awsNode.RoleARN {
 			if got == "" {
 				got = "no " + irsa.EnvRoleARN
 			}
@@ -363,26 +344,6 @@ func (d *Detector) accounts(ctx context.Context, decl Declared, repair string) (
 		lines = append(lines, matched(CheckPodRole, subject, "%d pods with %s=%s", len(pods.Items), irsa.EnvRoleARN, awsNode.RoleARN))
 	}
 	return lines, nil
-}
-
-// podRoleARN is the AWS_ROLE_ARN of the pod's aws-node container (its first container
-// otherwise), as the pod identity webhook set it.
-func podRoleARN(p corev1.Pod) string {
-	containers := p.Spec.Containers
-	for _, c := range containers {
-		if c.Name == k8s.AWSNodeName {
-			containers = []corev1.Container{c}
-			break
-		}
-	}
-	for _, c := range containers[:min(1, len(containers))] {
-		for _, e := range c.Env {
-			if e.Name == irsa.EnvRoleARN {
-				return e.Value
-			}
-		}
-	}
-	return ""
 }
 
 // awsAuth compares aws-auth's mappings, parsed as EKS's authenticator parses them.
@@ -461,25 +422,21 @@ func setDiff(want, got []string) (missing, extra []string) {
 // returns documents.
 func sameJSON(a, b string) bool {
 	var x, y any
-	if json.Unmarshal([]byte(decodeDocument(a)), &x) != nil || json.Unmarshal([]byte(decodeDocument(b)), &y) != nil {
-		return false
-	}
-	return reflect.DeepEqual(x, y)
+	return json.Unmarshal([]byte(policyJSON(a)), &x) == nil && json.Unmarshal([]byte(policyJSON(b)), &y) == nil &&
+		reflect.DeepEqual(x, y)
 }
 
-func decodeDocument(doc string) string {
-	if strings.HasPrefix(strings.TrimSpace(doc), "{") {
-		return doc
-	}
-	if decoded, err := url.QueryUnescape(doc); err == nil {
-		return decoded
+// policyJSON is identity.PolicyJSON, or doc as it is when it is not URL-encoded JSON.
+func policyJSON(doc string) string {
+	if j, err := identity.PolicyJSON(doc); err == nil {
+		return j
 	}
 	return doc
 }
 
 func compactJSON(doc string) string {
 	var v any
-	if err := json.Unmarshal([]byte(decodeDocument(doc)), &v); err != nil {
+	if err := json.Unmarshal([]byte(policyJSON(doc)), &v); err != nil {
 		return doc
 	}
 	b, _ := json.Marshal(v)

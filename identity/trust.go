@@ -35,12 +35,9 @@ type trustStatement struct {
 // ParseTrustPolicy reads a trust policy: JSON, or the URL-encoded JSON that IAM's GetRole
 // returns.
 func ParseTrustPolicy(doc string) (*TrustPolicy, error) {
-	if !strings.HasPrefix(strings.TrimSpace(doc), "{") {
-		decoded, err := url.QueryUnescape(doc)
-		if err != nil {
-			return nil, fmt.Errorf("trust policy is neither JSON nor URL-encoded JSON: %w", err)
-		}
-		doc = decoded
+	doc, err := PolicyJSON(doc)
+	if err != nil {
+		return nil, fmt.Errorf("trust policy: %w", err)
 	}
 	var raw struct {
 		Statement json.RawMessage
@@ -116,6 +113,18 @@ func (p *TrustPolicy) normalized() []trustStatement {
 		out = append(out, n)
 	}
 	return out
+}
+
+// PolicyJSON is a policy document as JSON: IAM's Get* calls return documents URL-encoded.
+func PolicyJSON(doc string) (string, error) {
+	if strings.HasPrefix(strings.TrimSpace(doc), "{") {
+		return doc, nil
+	}
+	decoded, err := url.QueryUnescape(doc)
+	if err != nil {
+		return "", fmt.Errorf("neither JSON nor URL-encoded JSON: %w", err)
+	}
+	return decoded, nil
 }
 
 func stringOrList(raw json.RawMessage) ([]string, error) {

@@ -169,12 +169,7 @@ func awsNodeCredentials(ctx context.Context, client kubernetes.Interface, want E
 // podCredentials checks the aws-node container's env and that the token file the env names
 // is a projected service-account token for STS.
 func podCredentials(p corev1.Pod, arn string) error {
-	var c *corev1.Container
-	for i := range p.Spec.Containers {
-		if p.Spec.Containers[i].Name == AWSNode {
-			c = &p.Spec.Containers[i]
-		}
-	}
+	c := awsNodeContainer(p)
 	if c == nil {
 		return fmt.Errorf("no container named %s", AWSNode)
 	}
@@ -195,6 +190,26 @@ func podCredentials(p corev1.Pod, arn string) error {
 		return errors.New(strings.Join(problems, ", "))
 	}
 	return nil
+}
+
+// awsNodeContainer is the pod's aws-node container, nil when it has none.
+func awsNodeContainer(p corev1.Pod) *corev1.Container {
+	for i := range p.Spec.Containers {
+		if p.Spec.Containers[i].Name == AWSNode {
+			return &p.Spec.Containers[i]
+		}
+	}
+	return nil
+}
+
+// AWSNodeRoleARN is the AWS_ROLE_ARN the pod identity webhook gave the pod's aws-node
+// container; empty when it gave none.
+func AWSNodeRoleARN(p corev1.Pod) string {
+	if c := awsNodeContainer(p); c != nil {
+		arn, _ := envValue(c.Env, irsa.EnvRoleARN)
+		return arn
+	}
+	return ""
 }
 
 func envValue(env []corev1.EnvVar, name string) (string, bool) {
