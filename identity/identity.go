@@ -211,17 +211,20 @@ func (c *Checker) Run(ctx context.Context, t Target, report func(Result)) ([]Res
 }
 
 // foreignAccount is the account whose token is tried against account i's role: the next
-// bound account, or the namespace's default account when there is no other.
+// bound account, or, when there is no other, a default account (every namespace has one)
+// of its namespace, or of kube-system when it is that default account itself.
 func foreignAccount(accounts []Account, i int) Account {
 	if len(accounts) > 1 {
 		return accounts[(i+1)%len(accounts)]
 	}
-	a := accounts[i]
-	name := "default"
-	if a.Name == name {
-		name = "eksirsa-verify-nonexistent"
+	other := Account{Namespace: accounts[i].Namespace, Name: "default"}
+	if other == (Account{Namespace: accounts[i].Namespace, Name: accounts[i].Name}) {
+		other.Namespace = "kube-system"
+		if accounts[i].Namespace == other.Namespace {
+			other.Namespace = "default"
+		}
 	}
-	return Account{Namespace: a.Namespace, Name: name}
+	return other
 }
 
 // requestToken asks the cluster for a token of account a with the STS audience, as the EKS

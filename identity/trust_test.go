@@ -97,3 +97,24 @@ func TestAssumedRoleARNDropsThePath(t *testing.T) {
 		t.Error("a user ARN was taken for a role")
 	}
 }
+
+// Another account's token always names an account that exists and is not the one tried.
+func TestForeignAccount(t *testing.T) {
+	node := Account{Namespace: "kube-system", Name: "aws-node", RoleARN: "r1"}
+	app := Account{Namespace: "default", Name: "app", RoleARN: "r2"}
+	for _, tc := range []struct {
+		accounts []Account
+		i        int
+		want     Account
+	}{
+		{[]Account{node, app}, 0, app},
+		{[]Account{node, app}, 1, node},
+		{[]Account{node}, 0, Account{Namespace: "kube-system", Name: "default"}},
+		{[]Account{{Namespace: "apps", Name: "default"}}, 0, Account{Namespace: "kube-system", Name: "default"}},
+		{[]Account{{Namespace: "kube-system", Name: "default"}}, 0, Account{Namespace: "default", Name: "default"}},
+	} {
+		if got := foreignAccount(tc.accounts, tc.i); got != tc.want {
+			t.Errorf("foreignAccount(%v, %d) = %v, want %v", tc.accounts, tc.i, got, tc.want)
+		}
+	}
+}
