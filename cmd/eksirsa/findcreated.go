@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -14,43 +15,82 @@ import (
 )
 
 // findInStackAccount is the findCreated of the stack's AWS account and region (the stack
-// file's aws:region, aws:profile and aws:endpoints).
+// file's aws:region, aws:profile and aws:endpoints); the EC2 client is made once, on the
+// first lookup.
 func findInStackAccount(opts *options) findCreated {
+	var once sync.Once
+	var c *ec2.Client
+	var cerr error
+	client := func(ctx context.Context) (*ec2.Client, error) {
+		once.Do(func() {
+			raw, err := stack.LoadStackFiles(opts.dir, opts.stack)
+			if err != nil {
+				cerr = err
+				return
+			}
+			cfg, err := awsConfig(ctx, opts, raw[stack.RegionKey])
+			if err != nil {
+				cerr = err
+				return
+			}
+			c = ec2.NewFromConfig(cfg)
+		})
+		return c, cerr
+	}
 	return func(ctx context.Context, op apitype.OperationV2) ([]string, error) {
-		raw, err := stack.LoadStackFiles(opts.dir, opts.stack)
-		if err != nil {
-			return nil, err
-		}
-		cfg, err := awsConfig(ctx, opts, raw[stack.RegionKey])
+		c, err := client(ctx)
 		if err != nil {
 			return nil, err
 		}
 		switch typ := string(op.Resource.Type); typ {
 		case "aws:ec2/natGateway:NatGateway":
-			return natGatewaysByTags(ctx, ec2.NewFromConfig(cfg), op.Resource.Inputs)
+			return natGatewaysByTags(ctx, c, op.Resource.Inputs)
 		case "aws:ec2/vpcEndpoint:VpcEndpoint":
-			return vpcEndpointsByTags(ctx, ec2.NewFromConfig(cfg), op.Resource.Inputs)
+			return vpcEndpointsByTags(ctx, c, op.Resource.Inputs)
 		case "aws:ec2/launchTemplate:LaunchTemplate":
-			return launchTemplatesByName(ctx, ec2.NewFromConfig(cfg), op.Resource.Inputs)
+			return launchTemplatesByName(ctx, c, op.Resource.Inputs)
 		default:
-			return nil, fmt.Errorf("no lookup by tags for %s", typ)
+			return nil, fmt.Errorf("no lookup for %s", typ)
 		}
 	}
+}
+
+// tagFilters are EC2 filters on the pending create's tags, which it must have.
+func tagFilters(inputs map[string]any) (map[string]string, []ec2types.Filter, error) {
+	tags := stringMap(inputs["tags"])
+	if len(tags) == 0 {
+		return nil, nil, fmt.Errorf("the pending create has no tags to find it by")
+	}
+	var filters []ec2types.Filter
+	for k, v := range tags {
+		filters = append(filters, ec2types.Filter{Name: aws.String("tag:" + k), Values: []string{v}})
+	}
+	return tags, filters, nil
+}
+
+// hasTags reports whether have holds every key of want with its value.
+func hasTags(have []ec2types.Tag, want map[string]string) bool {
+	got := make(map[string]string, len(have))
+	for _, t := range have {
+		got[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 // natGatewaysByTags returns the NAT gateways in the pending create's subnet that carry every
 // tag it was given and still exist (pending or available: billed). The tags are sent as
 // filters and checked again here, since not every EC2 implementation applies them.
 func natGatewaysByTags(ctx context.Context, c *ec2.Client, inputs map[string]any) ([]string, error) {
-	tags := stringMap(inputs["tags"])
-	if len(tags) == 0 {
-		return nil, fmt.Errorf("the pending create has no tags to find it by")
+	tags, filters, err := tagFilters(inputs)
+	if err != nil {
+		return nil, err
 	}
 	subnet, _ := inputs["subnetId"].(string)
-	var filters []ec2types.Filter
-	for k, v := range tags {
-		filters = append(filters, ec2types.Filter{Name: aws.String("tag:" + k), Values: []string{v}})
-	}
 	if subnet != "" {
 		filters = append(filters, ec2types.Filter{Name: aws.String("subnet-id"), Values: []string{subnet}})
 	}
@@ -62,20 +102,10 @@ func natGatewaysByTags(ctx context.Context, c *ec2.Client, inputs map[string]any
 			return nil, fmt.Errorf("EC2 DescribeNatGateways: %w", err)
 		}
 		for _, g := range page.NatGateways {
-			if g.State != ec2types.NatGatewayStatePending && g.State != ec2types.NatGatewayStateAvailable {
-				continue
+			billed := g.State == ec2types.NatGatewayStatePending || g.State == ec2types.NatGatewayStateAvailable
+			if billed && (subnet == "" || aws.ToString(g.SubnetId) == subnet) && hasTags(g.Tags, tags) {
+				ids = append(ids, aws.ToString(g.NatGatewayId))
 			}
-			if subnet != "" && aws.ToString(g.SubnetId) != subnet {
-				continue
-			}
-			have := map[string]string{}
-			for _, t := range g.Tags {
-				have[aws.ToString(t.Key)] = aws.ToString(t.Value)
-			}
-			if !hasTags(have, tags) {
-				continue
-			}
-			ids = append(ids, aws.ToString(g.NatGatewayId))
 		}
 	}
 	slices.Sort(ids)
@@ -85,16 +115,12 @@ func natGatewaysByTags(ctx context.Context, c *ec2.Client, inputs map[string]any
 // vpcEndpointsByTags returns the VPC endpoints of the pending create's VPC and service that
 // carry every tag it was given and still exist (an interface endpoint is billed by the hour).
 func vpcEndpointsByTags(ctx context.Context, c *ec2.Client, inputs map[string]any) ([]string, error) {
-	tags := stringMap(inputs["tags"])
-	if len(tags) == 0 {
-		return nil, fmt.Errorf("the pending create has no tags to find it by")
+	tags, filters, err := tagFilters(inputs)
+	if err != nil {
+		return nil, err
 	}
 	vpc, _ := inputs["vpcId"].(string)
 	service, _ := inputs["serviceName"].(string)
-	filters := []ec2types.Filter{}
-	for k, v := range tags {
-		filters = append(filters, ec2types.Filter{Name: aws.String("tag:" + k), Values: []string{v}})
-	}
 	var ids []string
 	pages := ec2.NewDescribeVpcEndpointsPaginator(c, &ec2.DescribeVpcEndpointsInput{Filters: filters})
 	for pages.HasMorePages() {
@@ -107,14 +133,7 @@ func vpcEndpointsByTags(ctx context.Context, c *ec2.Client, inputs map[string]an
 			case ec2types.StateDeleted, ec2types.StateDeleting, ec2types.StateFailed, ec2types.StateRejected, ec2types.StateExpired:
 				continue
 			}
-			if (vpc != "" && aws.ToString(ep.VpcId) != vpc) || (service != "" && aws.ToString(ep.ServiceName) != service) {
-				continue
-			}
-			have := map[string]string{}
-			for _, t := range ep.Tags {
-				have[aws.ToString(t.Key)] = aws.ToString(t.Value)
-			}
-			if hasTags(have, tags) {
+			if (vpc == "" || aws.ToString(ep.VpcId) == vpc) && (service == "" || aws.ToString(ep.ServiceName) == service) && hasTags(ep.Tags, tags) {
 				ids = append(ids, aws.ToString(ep.VpcEndpointId))
 			}
 		}
@@ -143,14 +162,4 @@ func launchTemplatesByName(ctx context.Context, c *ec2.Client, inputs map[string
 		}
 	}
 	return ids, nil
-}
-
-// hasTags reports whether have holds every key of want with its value.
-func hasTags(have, want map[string]string) bool {
-	for k, v := range want {
-		if have[k] != v {
-			return false
-		}
-	}
-	return true
 }

@@ -111,25 +111,19 @@ func compareAccounts(a, b identity.Account) int {
 	return strings.Compare(a.String(), b.String())
 }
 
-// runIdentities proves each account the stack annotates or creates (aws-node first) can
-// take its role, one line per identity as it is proven.
-func runIdentities(ctx context.Context, out io.Writer, format string, opts *options, outs auto.OutputMap, client kubernetes.Interface) ([]identity.Result, error) {
+// identityChecker builds, from the stack's outputs, the checker and target of verify
+// --identities: each account the stack annotates or creates, aws-node first.
+func identityChecker(ctx context.Context, opts *options, outs auto.OutputMap, client kubernetes.Interface) (*identity.Checker, identity.Target, error) {
 	decl, err := declaredIdentities(outs, opts.stack)
 	if err != nil {
-		return nil, err
+		return nil, identity.Target{}, err
 	}
 	region, _ := outs[stack.OutRegion].Value.(string)
 	cfg, err := awsConfig(ctx, opts, region)
 	if err != nil {
-		return nil, err
+		return nil, identity.Target{}, err
 	}
-	checker := identity.Checker{Kube: client, AWS: cfg}
-	target := identity.Target{Issuer: decl.Issuer, ProviderARN: decl.ProviderARN, Accounts: decl.Annotated}
-	return checker.Run(ctx, target, func(r identity.Result) {
-		if format == formatText {
-			fmt.Fprintln(out, identityLine(r))
-		}
-	})
+	return &identity.Checker{Kube: client, AWS: cfg}, identity.Target{Issuer: decl.Issuer, ProviderARN: decl.ProviderARN, Accounts: decl.Annotated}, nil
 }
 
 // identityLine is one identity's line: what was proven, or which step failed and why.

@@ -112,15 +112,25 @@ func kubeconfigBytes(outs auto.OutputMap, opts *options, path string) ([]byte, e
 	return []byte(kc), nil
 }
 
-// proveIdentities runs the identity checks; while verify waits (o.poll.Timeout) it retries
-// them for the same time, since IAM and STS take a while to see a new provider and role.
+// proveIdentities runs the identity checks, one line per identity in text; while verify waits
+// (o.poll.Timeout) it retries them for the same time, since IAM and STS take a while to see a
+// new provider and role.
 func proveIdentities(ctx context.Context, out io.Writer, opts *options, outs auto.OutputMap, client kubernetes.Interface, o verifyOptions) ([]identity.Result, error) {
+	checker, target, err := identityChecker(ctx, opts, outs, client)
+	if err != nil {
+		return nil, err
+	}
+	report := func(r identity.Result) {
+		if o.format == formatText {
+			fmt.Fprintln(out, identityLine(r))
+		}
+	}
 	if o.format == formatText {
 		fmt.Fprintln(out, "Proving each IRSA identity (TokenRequest, the issuer's keys, IAM, STS):")
 	}
 	deadline := time.Now().Add(o.poll.Timeout)
 	for {
-		results, err := runIdentities(ctx, out, o.format, opts, outs, client)
+		results, err := checker.Run(ctx, target, report)
 		var failed *identity.Error
 		if !errors.As(err, &failed) || time.Now().Add(o.poll.Interval).After(deadline) {
 			return results, err
