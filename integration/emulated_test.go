@@ -124,9 +124,10 @@ func startEmulated(t testing.TB) *emulated {
 			t.Fatal(err)
 		}
 		if f == "Pulumi.test.yaml" {
-			// eksirsa's own IAM, STS and EC2 calls (verify --identities, drift, recovery) reach moto the way
+			// eksirsa's own IAM, STS, EC2 and CloudWatch Logs calls (verify --identities, drift,
+			// recovery, destroy's log-group check) reach moto the way
 			// a stack on LocalStack points its AWS provider: aws:endpoints.
-			data = fmt.Appendf(data, "  aws:endpoints:\n    - iam: %s\n      sts: %s\n      ec2: %s\n", m.URL, m.URL, m.URL)
+			data = fmt.Appendf(data, "  aws:endpoints:\n    - iam: %s\n      sts: %s\n      ec2: %s\n      logs: %s\n", m.URL, m.URL, m.URL, m.URL)
 		}
 		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
 			t.Fatal(err)
@@ -173,9 +174,6 @@ func startEmulated(t testing.TB) *emulated {
 		"AWS_CONFIG_FILE="+filepath.Join(home, "no-aws-config"),
 		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "no-aws-credentials"),
 		awsemu.EndpointEnv+"="+m.URL,
-		// eksirsa destroy's own CloudWatch Logs check (a log group EKS re-created) goes to
-		// moto too; only that service, so the aws CLI still presigns for the real STS host.
-		"AWS_ENDPOINT_URL_CLOUDWATCH_LOGS="+m.URL,
 		awsemu.ClusterEndpointEnv+"="+c.Server,
 		awsemu.ClusterCAFileEnv+"="+caFile,
 		awsemu.ClusterIssuerEnv+"="+c.ServiceAccountIssuer,

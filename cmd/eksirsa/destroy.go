@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -65,12 +64,13 @@ type logGroupsAPI interface {
 	DeleteLogGroup(context.Context, *cloudwatchlogs.DeleteLogGroupInput, ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.DeleteLogGroupOutput, error)
 }
 
-// cloudWatchLogs is a CloudWatch Logs client in region with the default credential chain
-// (environment, shared config and profile, SSO, instance role), as the Pulumi AWS provider uses.
-func cloudWatchLogs(ctx context.Context, region string) (logGroupsAPI, error) {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region))
+// cloudWatchLogs is a CloudWatch Logs client in region with eksirsa's AWS configuration
+// (awsConfig: the default credential chain, as the Pulumi AWS provider uses it, with the
+// stack's aws:profile and aws:endpoints).
+func cloudWatchLogs(ctx context.Context, opts *options, region string) (logGroupsAPI, error) {
+	cfg, err := awsConfig(ctx, opts, region)
 	if err != nil {
-		return nil, fmt.Errorf("AWS configuration for region %s: %w", region, err)
+		return nil, err
 	}
 	return cloudwatchlogs.NewFromConfig(cfg), nil
 }
@@ -322,7 +322,7 @@ func removeRecreatedLogGroup(ctx context.Context, out, errOut io.Writer, opts *o
 	}
 	ctx, cancel := context.WithTimeout(ctx, logGroupCheckTimeout)
 	defer cancel()
-	logs, err := opts.logGroups(ctx, region)
+	logs, err := opts.logGroups(ctx, opts, region)
 	if err != nil {
 		return cannotCheck(err)
 	}

@@ -322,7 +322,9 @@ func TestLogGroupCheckAgainstMoto(t *testing.T) {
 	}
 	outs := destroyOutputs()
 	outs[stack.OutRegion] = auto.OutputValue{Value: m.Region}
-	opts := &options{stack: "test", logGroups: cloudWatchLogs}
+	// The repository's own project and test stack: no aws:endpoints, so moto is reached
+	// through the environment's AWS_ENDPOINT_URL.
+	opts := &options{stack: "test", dir: "../..", logGroups: cloudWatchLogs}
 	for _, want := range []string{
 		"EKS re-created the control-plane log group " + testLogGroup + " while the cluster shut down; deleted it.\n",
 		"Control-plane log group " + testLogGroup + " is gone.\n",

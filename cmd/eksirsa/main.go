@@ -75,7 +75,7 @@ type options struct {
 	// kubeClient builds a Kubernetes client from kubeconfig bytes (kubeClientFromConfig).
 	kubeClient func(kubeconfig []byte) (kubernetes.Interface, error)
 	// logGroups returns a CloudWatch Logs client for region (cloudWatchLogs).
-	logGroups func(ctx context.Context, region string) (logGroupsAPI, error)
+	logGroups func(ctx context.Context, opts *options, region string) (logGroupsAPI, error)
 	// findPending looks up what an interrupted create made (findInStackAccount);
 	// nil finds nothing, so such a create stops the update.
 	findPending func(*options) findCreated

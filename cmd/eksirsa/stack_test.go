@@ -166,7 +166,7 @@ func (c *cli) runWithInput(t *testing.T, stdin string, args ...string) (int, str
 			c.kubeconfig = kubeconfig
 			return c.client, nil
 		},
-		logGroups: func(_ context.Context, region string) (logGroupsAPI, error) {
+		logGroups: func(_ context.Context, _ *options, region string) (logGroupsAPI, error) {
 			c.logsRegion = region
 			if c.logs == nil {
 				c.logs = &fakeLogGroups{}
