@@ -235,10 +235,17 @@ func TestEmulatedIdentitiesAndDrift(t *testing.T) {
 	}
 	proof = identityReport{}
 	jsonAfter(t, out, &proof)
+	caught := false
 	for _, id := range proof.Identities {
-		if id.Account == "kube-system/cluster-autoscaler" && (id.Passed || id.Step != identity.StepForeign || !strings.Contains(id.Failure, "kube-system/aws-node")) {
-			t.Errorf("cluster-autoscaler: passed %v at step %q: %s", id.Passed, id.Step, id.Failure)
+		if id.Account == "kube-system/cluster-autoscaler" {
+			caught = !id.Passed && id.Step == identity.StepForeign && strings.Contains(id.Failure, "kube-system/aws-node")
+			if !caught {
+				t.Errorf("cluster-autoscaler: passed %v at step %q: %s", id.Passed, id.Step, id.Failure)
+			}
 		}
+	}
+	if !caught {
+		t.Errorf("verify --identities did not prove cluster-autoscaler's identity (the removed annotation fails a cluster check, which must not hide it):\n%s", out)
 	}
 
 	// drift's repair: up --refresh reads the live state, so the update puts back the trust

@@ -34,7 +34,7 @@ role ARN; every aws-node pod carrying AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE 
 projected token volume; coredns Running and Ready; every configured IRSA account annotated.
 With --wait it re-checks failing checks until they pass or the time is up.
 
-With --identities it then proves each account the stack annotates or creates (aws-node
+With --identities it also proves, whether or not those passed, each account the stack annotates or creates (aws-node
 first) can take its role, as a pod would: a token from the TokenRequest API with audience
 sts.amazonaws.com whose iss, sub and aud are the stack's issuer, the account and STS, and
 whose signature verifies against the issuer's discovery document and keys; the role's trust
@@ -172,8 +172,16 @@ func runVerify(ctx context.Context, out io.Writer, opts *options, outs auto.Outp
 	} else {
 		err = verify.Run(ctx, client, want, rep)
 	}
-	if err == nil && o.identities {
-		report.Identities, err = proveIdentities(ctx, out, opts, outs, client, o)
+	if o.identities {
+		// An identity does not depend on the cluster checks, so it is proven even when they
+		// failed, then once: they have already spent the wait.
+		idOpts := o
+		if err != nil {
+			idOpts.poll.Timeout = 0
+		}
+		var idErr error
+		report.Identities, idErr = proveIdentities(ctx, out, opts, outs, client, idOpts)
+		err = errors.Join(err, idErr)
 	}
 	if o.format != formatJSON {
 		return err
