@@ -122,9 +122,9 @@ func TestKilledUp(t *testing.T) {
 
 	// The driver tells that lock from a live update's: the real CLI's lock file names this
 	// host and a pid that is gone, so `eksirsa up` cancels it without being asked.
-	stale, err := statelock.Stale(e.stack.Workspace().GetEnvVars()["PULUMI_BACKEND_URL"], project, stack)
-	if err != nil || len(stale) != 1 {
-		t.Errorf("stale locks after the kill = %+v, %v; want the dead CLI's one", stale, err)
+	locks, err := statelock.Read(t.Context(), e.stack.Workspace().GetEnvVars()["PULUMI_BACKEND_URL"], project, stack)
+	if err != nil || len(locks) != 1 || !locks[0].Dead() {
+		t.Errorf("locks after the kill = %+v, %v; want the dead CLI's one", locks, err)
 	}
 
 	// The recovery `eksirsa up` performs: release the lock (pulumi cancel), clear the pending

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -50,8 +51,9 @@ func newUpCommand(opts *options) *cobra.Command {
 		Short: "Create or update the stack, then verify IRSA on the cluster",
 		Long: `up runs stack.Program through the Automation API with the project's Pulumi.yaml and
 the stack's file, streaming progress. Without --yes it previews and asks first. An update
-interrupted earlier is recovered first: a file-backend lock whose process died on this host
-is cancelled (pulumi cancel; --cancel forces that for any lock), then pending creates are
+interrupted earlier is recovered first: a lock in a file or S3 backend whose process died on
+this host is cancelled (pulumi cancel; --cancel forces that for any lock), while a live
+update's lock stops up at once, naming it; then pending creates are
 cleared by a refresh (pulumi refresh --clear-pending-creates), and a pending create of an AWS
 resource whose name the program sets (the cluster, roles, log groups, instance profile, ASG)
 is then imported under its own URN (pulumi import); any other pending AWS create stops the
@@ -66,19 +68,9 @@ Afterwards it runs verify --identities, waiting for the nodes, unless --no-verif
 				return err
 			}
 			if !cancel {
-				url, err := opts.backendURL()
-				if err != nil {
+				if cancel, err = deadLock(ctx, out, opts); err != nil {
 					return err
 				}
-				stale, err := statelock.Stale(url, stack.ProjectName, opts.stack)
-				if err != nil {
-					return err
-				}
-				for _, l := range stale {
-					fmt.Fprintf(out, "An update killed at %s (pid %d on this host, no longer running) left stack %s locked.\n",
-						l.Timestamp.Format(time.RFC3339), l.Pid, opts.stack)
-				}
-				cancel = len(stale) > 0
 			}
 			if cancel {
 				fmt.Fprintf(out, "Cancelling the update that holds stack %s's lock (pulumi cancel).\n", opts.stack)
@@ -127,6 +119,41 @@ Afterwards it runs verify --identities, waiting for the nodes, unless --no-verif
 	cmd.Flags().BoolVar(&cancel, "cancel", false, "first cancel the update holding the stack's lock (pulumi cancel)")
 	cmd.Flags().DurationVar(&poll.Timeout, "verify-wait", defaultUpVerifyWait, "how long verify waits for the cluster to become healthy")
 	return cmd
+}
+
+// deadLock reads the stack's locks in a file or S3 backend before anything reads the state: a
+// lock held by a live update (or one on another host) stops this up at once, naming it, since
+// that update's pending operations are not an interrupted update's; a lock whose process died
+// on this host is to be cancelled, which it reports. Other backends lock on their server,
+// which refuses a second update by itself; --cancel is the way out there.
+func deadLock(ctx context.Context, out io.Writer, opts *options) (bool, error) {
+	url, err := opts.backendURL()
+	if err != nil {
+		return false, err
+	}
+	locks, err := statelock.Read(ctx, url, stack.ProjectName, opts.stack)
+	if errors.Is(err, statelock.ErrUnreadable) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var live []string
+	for _, l := range locks {
+		if !l.Dead() {
+			live = append(live, "  * "+l.String())
+		}
+	}
+	if len(live) > 0 {
+		return false, fmt.Errorf("stack %s is locked by an update that may still be running:\n%s\n"+
+			"wait for it to finish; if it is not running (killed on another machine), run `eksirsa up --cancel`",
+			opts.stack, strings.Join(live, "\n"))
+	}
+	for _, l := range locks {
+		fmt.Fprintf(out, "An update killed at %s (pid %d on this host, no longer running) left stack %s locked.\n",
+			l.Timestamp.Format(time.RFC3339), l.Pid, opts.stack)
+	}
+	return len(locks) > 0, nil
 }
 
 // openShown opens the stack for a command that changes or previews it, first saying on

@@ -1,69 +1,177 @@
-// Package statelock finds the lock a killed Pulumi update leaves in a file backend, so the
-// driver can release it by itself (pulumi cancel) when, and only when, its process is gone.
+// Package statelock reads the locks the Pulumi CLI's diy backends (file:// and s3://) hold on a
+// stack while an update runs, so the driver can tell a live update from a dead one: it fails
+// fast naming a live update's lock, and releases (pulumi cancel) a lock whose process is gone.
 package statelock
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/url"
 	"os"
-	"path/filepath"
+	"path"
 	"strings"
 	"syscall"
 	"time"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/fileblob"
+	"gocloud.dev/blob/s3blob"
 )
 
-// Lock is what the Pulumi CLI's file ("diy") backend writes in
-// <state>/.pulumi/locks/<org>/<project>/<stack>/<id>.json while an update runs.
+// Lock is what the Pulumi CLI's diy backend writes in
+// <state>/.pulumi/locks/<org>/<project>/<stack>/<id>.json while an update runs
+// (github.com/pulumi/pulumi/pkg/v3@v3.274.1 backend/diy/lock.go, lockContent).
 type Lock struct {
-	Path      string    `json:"-"`
+	// URL is where the lock is: a path in a file backend, s3://bucket/key in S3.
+	URL       string    `json:"-"`
 	Pid       int       `json:"pid"`
 	Username  string    `json:"username"`
 	Hostname  string    `json:"hostname"`
 	Timestamp time.Time `json:"timestamp"`
 }
 
-// Stale returns the locks of a file-backend stack whose update is dead: written on this
-// host by a process that no longer exists (a CLI killed with SIGKILL, a machine that lost
-// power). A lock held by a live process, or from another host, is never stale: that update
-// may still be running. Other backends lock on their server and are left to `--cancel`.
-func Stale(backendURL, project, stackName string) ([]Lock, error) {
-	dir, ok := strings.CutPrefix(backendURL, "file://")
-	if !ok {
-		return nil, nil
-	}
+// Dead reports whether the update holding the lock is gone: written on this host by a process
+// that no longer exists (a CLI killed with SIGKILL, a machine that lost power). A lock held by
+// a live process, or from another host, may belong to an update still running.
+func (l Lock) Dead() bool {
 	host, err := os.Hostname()
+	return err == nil && l.Hostname == host && l.Pid > 0 && !processAlive(l.Pid)
+}
+
+// String names the lock for a person: who holds it, since when, and where it is.
+func (l Lock) String() string {
+	return fmt.Sprintf("pid %d of %s on %s, since %s (lock %s)", l.Pid, l.Username, l.Hostname,
+		l.Timestamp.Format(time.RFC3339), l.URL)
+}
+
+// ErrUnreadable is returned for backends whose locks live on a server (Pulumi Cloud) or in a
+// store this package does not open (gs://, azblob://).
+var ErrUnreadable = errors.New("the backend's locks cannot be read here")
+
+// Read returns the locks held on project/stack in the diy backend at backendURL (file:// or
+// s3://, with the query parameters the Pulumi CLI takes), or ErrUnreadable for any other
+// backend.
+func Read(ctx context.Context, backendURL, project, stackName string) ([]Lock, error) {
+	bucket, where, err := open(ctx, backendURL)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil // a file backend not made yet holds no lock
+	}
 	if err != nil {
-		return nil, fmt.Errorf("read stack locks: %w", err)
+		return nil, err
 	}
+	defer bucket.Close()
 	// Project-scoped stacks lock under <org>/<project>/<stack>; older state under <stack>.
-	var paths []string
-	for _, pattern := range []string{
-		filepath.Join(dir, ".pulumi", "locks", "*", project, stackName, "*.json"),
-		filepath.Join(dir, ".pulumi", "locks", stackName, "*.json"),
-	} {
-		found, err := filepath.Glob(pattern)
-		if err != nil {
-			return nil, fmt.Errorf("read stack locks: %w", err)
+	patterns := []string{path.Join(locksDir, "*", project, stackName, "*.json"), path.Join(locksDir, stackName, "*.json")}
+	var locks []Lock
+	iter := bucket.List(&blob.ListOptions{Prefix: locksDir + "/"})
+	for {
+		obj, err := iter.Next(ctx)
+		if err == io.EOF {
+			break
 		}
-		paths = append(paths, found...)
-	}
-	var stale []Lock
-	for _, path := range paths {
-		data, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("read stack lock: %w", err)
+			return nil, fmt.Errorf("read stack locks in %s: %w", where(""), err)
 		}
-		lock := Lock{Path: path}
+		if !matchesAny(obj.Key, patterns) {
+			continue
+		}
+		data, err := bucket.ReadAll(ctx, obj.Key)
+		if err != nil {
+			return nil, fmt.Errorf("read stack lock %s: %w", where(obj.Key), err)
+		}
+		lock := Lock{URL: where(obj.Key)}
 		if err := json.Unmarshal(data, &lock); err != nil {
-			return nil, fmt.Errorf("read stack lock %s: %w", path, err)
+			return nil, fmt.Errorf("read stack lock %s: %w", lock.URL, err)
 		}
-		if lock.Hostname != host || lock.Pid <= 0 || processAlive(lock.Pid) {
-			return nil, nil // someone may still be updating: leave every lock alone
-		}
-		stale = append(stale, lock)
+		locks = append(locks, lock)
 	}
-	return stale, nil
+	return locks, nil
+}
+
+// locksDir is the diy backend's lock directory under the state root
+// (workspace.BookkeepingDir/LockDir).
+const locksDir = ".pulumi/locks"
+
+func matchesAny(key string, patterns []string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, key); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// open opens the state root of a diy backend as the Pulumi CLI does (backend/diy/backend.go,
+// newDIYBackend: gocloud.dev's opener, the s3 URL's path a prefix inside the bucket) and
+// returns how to name a key in it.
+func open(ctx context.Context, backendURL string) (*blob.Bucket, func(key string) string, error) {
+	if dir, ok := strings.CutPrefix(backendURL, "file://"); ok {
+		dir, _, _ = strings.Cut(dir, "?")
+		b, err := fileblob.OpenBucket(dir, nil)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open backend %s: %w", backendURL, err)
+		}
+		return b, func(key string) string { return path.Join(dir, key) }, nil
+	}
+	if !strings.HasPrefix(backendURL, "s3://") {
+		return nil, nil, fmt.Errorf("backend %s: %w", backendURL, ErrUnreadable)
+	}
+	u, err := url.Parse(backendURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("backend %s: %w", backendURL, err)
+	}
+	u.RawQuery = translateLegacyS3Params(u.Query()).Encode()
+	prefix := strings.Trim(u.Path, "/")
+	u.Path = ""
+	b, err := (&s3blob.URLOpener{}).OpenBucketURL(ctx, u)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open backend %s: %w", redact(backendURL), err)
+	}
+	root := "s3://" + u.Host
+	if prefix != "" {
+		b = blob.PrefixedBucket(b, prefix+"/")
+		root += "/" + prefix
+	}
+	return b, func(key string) string { return strings.TrimSuffix(root+"/"+key, "/") }, nil
+}
+
+// translateLegacyS3Params rewrites the AWS SDK v1-era parameters the Pulumi CLI still accepts
+// on s3:// URLs into those gocloud.dev reads, as the CLI does
+// (github.com/pulumi/pulumi/pkg/v3@v3.274.1 backend/diy/backend.go, translateLegacyS3Params):
+// disableSSL becomes disable_https (dropped when the endpoint names its scheme), and a
+// scheme-less endpoint gets one.
+func translateLegacyS3Params(q url.Values) url.Values {
+	disableSSL := false
+	if v, ok := q["disableSSL"]; ok {
+		disableSSL = len(v) > 0 && (v[len(v)-1] == "true" || v[len(v)-1] == "1")
+		q.Del("disableSSL")
+		if !strings.Contains(q.Get("endpoint"), "://") {
+			q.Set("disable_https", fmt.Sprint(disableSSL))
+		}
+	}
+	if endpoint := q.Get("endpoint"); endpoint != "" && !strings.Contains(endpoint, "://") {
+		scheme := "https"
+		if disableSSL {
+			scheme = "http"
+		}
+		q.Set("endpoint", scheme+"://"+endpoint)
+	}
+	// The CLI's rule for what it writes to a third-party store (request checksums only when
+	// required), applied to what this package reads: such stores (moto, MinIO) send no
+	// checksum, and the SDK would warn about each response.
+	if q.Get("endpoint") != "" && q.Get("response_checksum_validation") == "" && os.Getenv("AWS_RESPONSE_CHECKSUM_VALIDATION") == "" {
+		q.Set("response_checksum_validation", "when_required")
+	}
+	return q
+}
+
+// redact drops the query (which may carry a profile or role) from a URL in an error.
+func redact(s string) string {
+	before, _, _ := strings.Cut(s, "?")
+	return before
 }
 
 // processAlive reports whether a process with that pid exists (signal 0 checks, sends nothing)
