@@ -55,9 +55,10 @@ interrupted earlier is recovered first: a lock in a file or S3 backend whose pro
 this host is cancelled (pulumi cancel; --cancel forces that for any lock), while a live
 update's lock stops up at once, naming it; then pending creates are
 cleared by a refresh (pulumi refresh --clear-pending-creates), and a pending create of an AWS
-resource whose name the program sets (the cluster, roles, log groups, instance profile, ASG)
-is then imported under its own URN (pulumi import); any other pending AWS create stops the
-update with how to find and import it. With --refresh the update first reads the live state
+resource whose id follows from its inputs (the cluster, roles, log groups, instance profile
+and ASG by name; routes, route-table associations, role policies and attachments) or is found
+by its tags (NAT gateways, interface endpoints) is then imported under its own URN (pulumi
+import); any other pending AWS create stops the update with how to find and import it. With --refresh the update first reads the live state
 of every resource, so it puts back what someone changed by hand (what drift reports).
 Afterwards it runs verify --identities, waiting for the nodes, unless --no-verify.`,
 		Args: cobra.NoArgs,

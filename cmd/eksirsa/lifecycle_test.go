@@ -21,14 +21,19 @@ var interruptedState = json.RawMessage(`{"resources":[],"pending_operations":[` 
 // under its component, and a NAT gateway (its id is AWS's).
 // interruptedRoleState: killed while creating a role the program names, which is imported.
 var interruptedRoleState = json.RawMessage(`{"resources":[],"pending_operations":[` +
-	`{"resource":{"urn":"urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole$aws:iam/role:Role::demo-aws-node","type":"aws:iam/role:Role",` +
+	`{"resource":{"urn":"urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole$aws:iam/role:Role::demo-aws-node","type":"aws:iam/role:Role","custom":true,` +
 	`"parent":"urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole::demo-aws-node","inputs":{"name":"demo-aws-node"}},"type":"creating"}]}`)
 
 var interruptedAWSState = json.RawMessage(`{"resources":[],"pending_operations":[` +
-	`{"resource":{"urn":"urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole$aws:iam/role:Role::demo-aws-node","type":"aws:iam/role:Role",` +
+	`{"resource":{"urn":"urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole$aws:iam/role:Role::demo-aws-node","type":"aws:iam/role:Role","custom":true,` +
 	`"parent":"urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole::demo-aws-node","inputs":{"name":"demo-aws-node","tags":{"Environment":"test"}}},"type":"creating"},` +
-	`{"resource":{"urn":"urn:pulumi:test::eks-irsa::aws:ec2/natGateway:NatGateway::nat","type":"aws:ec2/natGateway:NatGateway",` +
-	`"inputs":{"tags":{"Name":"demo-nat","Environment":"test"}}},"type":"creating"}]}`)
+	`{"resource":{"urn":"urn:pulumi:test::eks-irsa::aws:ec2/natGateway:NatGateway::nat","type":"aws:ec2/natGateway:NatGateway","custom":true,` +
+	`"inputs":{"tags":{"Name":"demo-nat","Environment":"test"}}},"type":"creating"},` +
+	// A component's create is pending as the engine records it (seen on an S3 backend's
+	// checkpoint mid-update): nothing of it exists outside the state.
+	`{"resource":{"urn":"urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole::demo-aws-node","type":"eksirsa:infra:IRSARole","custom":false},"type":"creating"},` +
+	`{"resource":{"urn":"urn:pulumi:test::eks-irsa::eksirsa:infra:Network$aws:ec2/route:Route::demo-private-default","type":"aws:ec2/route:Route","custom":true,` +
+	`"parent":"urn:pulumi:test::eks-irsa::eksirsa:infra:Network::demo","inputs":{"routeTableId":"rtb-0a1","destinationCidrBlock":"0.0.0.0/0","natGatewayId":"nat-9"}},"type":"creating"}]}`)
 
 func TestLifecycle(t *testing.T) {
 	t.Setenv(envBackendURL, "") // the default file backend, whatever the caller's environment
@@ -88,7 +93,7 @@ func TestLifecycle(t *testing.T) {
 			name: "up stops on an interrupted create of AWS resources, saying how to import them", args: []string{"up", "-y", "--no-verify"},
 			state: interruptedAWSState, wantCode: exitFailure, wantCalls: []string{"export"},
 			wantErr: "clearing them would lose track of them, so nothing was changed",
-			wantOut: []string{"The last update was interrupted with 2 operations pending:\n"},
+			wantOut: []string{"The last update was interrupted with 4 operations pending:\n"},
 		},
 		{
 			name: "up imports an interrupted create of a role the program names", args: []string{"up", "-y", "--no-verify"},
@@ -194,6 +199,7 @@ func TestPlanRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	role := pendingImport{Type: "aws:iam/role:Role", Name: "demo-aws-node", ID: "demo-aws-node", Parent: "urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole::demo-aws-node"}
+	route := pendingImport{Type: "aws:ec2/route:Route", Name: "demo-private-default", ID: "rtb-0a1_0.0.0.0/0", Parent: "urn:pulumi:test::eks-irsa::eksirsa:infra:Network::demo"}
 	same := func(a, b pendingImport) bool {
 		return a.Type == b.Type && a.Name == b.Name && a.ID == b.ID && a.Parent == b.Parent
 	}
@@ -212,8 +218,10 @@ func TestPlanRecovery(t *testing.T) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
-	if strings.Contains(err.Error(), "aws:iam/role:Role") {
-		t.Errorf("the role, importable by its name, was listed:\n%v", err)
+	for _, importable := range []string{"aws:iam/role:Role", "aws:ec2/route:Route", "eksirsa:infra:IRSARole"} {
+		if strings.Contains(err.Error(), importable) {
+			t.Errorf("%s, importable by its inputs or a component, was listed:\n%v", importable, err)
+		}
 	}
 
 	for _, tc := range []struct {
@@ -222,8 +230,8 @@ func TestPlanRecovery(t *testing.T) {
 		imports []pendingImport
 		wantErr string
 	}{
-		{"one NAT gateway with its tags", []string{"nat-1"}, []pendingImport{role, {Type: "aws:ec2/natGateway:NatGateway", Name: "nat", ID: "nat-1"}}, ""},
-		{"none: never made", nil, []pendingImport{role}, ""},
+		{"one NAT gateway with its tags", []string{"nat-1"}, []pendingImport{role, {Type: "aws:ec2/natGateway:NatGateway", Name: "nat", ID: "nat-1"}, route}, ""},
+		{"none: never made", nil, []pendingImport{role, route}, ""},
 		{"two: ambiguous", []string{"nat-1", "nat-2"}, nil, "(2 match: nat-1, nat-2)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -25,12 +25,13 @@ func readDeployment(state apitype.UntypedDeployment) (apitype.DeploymentV3, erro
 }
 
 // clearable reports whether forgetting a pending operation loses nothing: anything but a
-// create, or the create of a Kubernetes object or a provider.
+// create; the create of a component (the engine records one pending like any other, but
+// nothing exists outside the state), of a provider, or of a Kubernetes object.
 // A forgotten object we own makes the next up stop with "already exists" (ExplainExistingObject
 // says what to do); a forgotten patch is simply applied again.
 func clearable(op apitype.OperationV2) bool {
 	typ := string(op.Resource.Type)
-	return op.Type != apitype.OperationTypeCreating ||
+	return op.Type != apitype.OperationTypeCreating || !op.Resource.Custom ||
 		strings.HasPrefix(typ, "kubernetes:") || strings.HasPrefix(typ, "pulumi:providers:")
 }
 
@@ -130,15 +131,32 @@ func describePendingCreate(stackName string, op apitype.OperationV2) string {
 	return b.String()
 }
 
-// importID is the id `pulumi import` takes for the types whose physical name the program
-// sets and the provider imports by (github.com/pulumi/pulumi-aws/sdk/v6@v6.83.4, each type's
-// import section): known from the pending create's inputs alone.
+// importID is the id `pulumi import` takes for the types whose id follows from the inputs the
+// program gives them (github.com/pulumi/pulumi-aws/sdk/v6@v6.83.4, each type's import section):
+// known from the pending create's inputs alone.
 func importID(typ string, inputs map[string]any) (string, bool) {
+	str := func(key string) string { s, _ := inputs[key].(string); return s }
+	join := func(sep string, keys ...string) (string, bool) {
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			if parts[i] = str(k); parts[i] == "" {
+				return "", false
+			}
+		}
+		return strings.Join(parts, sep), true
+	}
 	switch typ {
 	case "aws:eks/cluster:Cluster", "aws:iam/role:Role", "aws:cloudwatch/logGroup:LogGroup",
 		"aws:iam/instanceProfile:InstanceProfile", "aws:autoscaling/group:Group":
-		name, ok := inputs["name"].(string)
-		return name, ok && name != ""
+		return join("", "name")
+	case "aws:ec2/route:Route": // ROUTETABLEID_DESTINATION
+		return join("_", "routeTableId", "destinationCidrBlock")
+	case "aws:ec2/routeTableAssociation:RouteTableAssociation": // subnet-…/rtb-…
+		return join("/", "subnetId", "routeTableId")
+	case "aws:iam/rolePolicyAttachment:RolePolicyAttachment": // role-name/policy-arn
+		return join("/", "role", "policyArn")
+	case "aws:iam/rolePolicy:RolePolicy": // role_name:role_policy_name
+		return join(":", "role", "name")
 	}
 	return "", false
 }
