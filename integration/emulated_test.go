@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"gopkg.in/yaml.v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/aws-iam-authenticator/pkg/mapper/configmap"
@@ -25,6 +27,7 @@ import (
 	"github.com/eks-irsa/eks-irsa/integration/awsemu"
 	"github.com/eks-irsa/eks-irsa/integration/moto"
 	"github.com/eks-irsa/eks-irsa/integration/testcluster"
+	"github.com/eks-irsa/eks-irsa/irsa"
 	"github.com/eks-irsa/eks-irsa/k8s"
 	program "github.com/eks-irsa/eks-irsa/stack"
 )
@@ -315,6 +318,127 @@ func (e *emulated) upChangesNothing(what string) string {
 	return m[1]
 }
 
+// setConfig sets one key in the stack's file, as `pulumi config set --path` would (the
+// Automation API rewrites the file after an update, so it is edited as YAML, not as text).
+func (e *emulated) setConfig(key string, value any) {
+	e.t.Helper()
+	path := filepath.Join(e.dir, "Pulumi.test.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var file map[string]any
+	if err := yaml.Unmarshal(data, &file); err != nil {
+		e.t.Fatal(err)
+	}
+	cfg, _ := file["config"].(map[string]any)
+	if cfg == nil {
+		e.t.Fatalf("%s has no config", path)
+	}
+	cfg[key] = value
+	if data, err = yaml.Marshal(file); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// clusterObjects are the resource versions of what the stack may touch in the cluster besides
+// aws-node (every service account, aws-auth) and the generation of every workload: a change
+// in one is a change the stack made.
+func (e *emulated) clusterObjects() map[string]string {
+	e.t.Helper()
+	ctx, c := e.t.Context(), e.cluster.Client
+	got := map[string]string{}
+	sas, err := c.CoreV1().ServiceAccounts("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, sa := range sas.Items {
+		got["serviceaccount "+sa.Namespace+"/"+sa.Name] = sa.ResourceVersion
+	}
+	cm, err := c.CoreV1().ConfigMaps(k8s.KubeSystemNamespace).Get(ctx, k8s.AWSAuthName, metav1.GetOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	got["configmap kube-system/aws-auth"] = cm.ResourceVersion
+	dss, err := c.AppsV1().DaemonSets("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, ds := range dss.Items {
+		got["daemonset "+ds.Namespace+"/"+ds.Name] = fmt.Sprintf("generation %d", ds.Generation)
+	}
+	deps, err := c.AppsV1().Deployments("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, d := range deps.Items {
+		got["deployment "+d.Namespace+"/"+d.Name] = fmt.Sprintf("generation %d", d.Generation)
+	}
+	return got
+}
+
+// awsNodeRoleChangeRollsOnce renames aws-node's role (awsNode.roleName), which replaces the
+// role and so changes its ARN: the up re-annotates kube-system/aws-node, rolls the aws-node
+// DaemonSet exactly once onto the new role, deletes the old role, changes nothing else in
+// the cluster, and its verify proves the new identity. The next up changes nothing.
+func (e *emulated) awsNodeRoleChangeRollsOnce() {
+	e.t.Helper()
+	ctx := e.t.Context()
+	sa := func() string {
+		a, err := e.cluster.Client.CoreV1().ServiceAccounts(k8s.KubeSystemNamespace).Get(ctx, k8s.AWSNodeName, metav1.GetOptions{})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return a.Annotations[irsa.RoleARNAnnotation]
+	}
+	oldARN := sa()
+	before := e.clusterObjects()
+	newName := e.name + "-vpc-cni"
+	e.setConfig("eks-irsa:awsNode", map[string]any{"roleName": newName})
+
+	out, err := e.eksirsa("up", "--yes", "--verify-wait", "3m")
+	if err != nil {
+		e.t.Fatalf("up with aws-node's role renamed: %v", err)
+	}
+	newARN := strings.Replace(oldARN, ":role/"+e.name+"-aws-node", ":role/"+newName, 1)
+	if newARN == oldARN {
+		e.t.Fatalf("aws-node's role ARN %q is not <cluster>-aws-node's", oldARN)
+	}
+	if got := sa(); got != newARN {
+		e.t.Errorf("aws-node annotated with %q after the rename, want %q", got, newARN)
+	}
+	if !strings.Contains(out, "PASS identity kube-system/aws-node") || !strings.Contains(out, newName) {
+		e.t.Errorf("verify did not prove aws-node's new identity:\n%s", out)
+	}
+	after := e.clusterObjects()
+	ds := "daemonset " + k8s.KubeSystemNamespace + "/" + k8s.AWSNodeName
+	var gen0, gen1 int
+	fmt.Sscanf(before[ds], "generation %d", &gen0)
+	fmt.Sscanf(after[ds], "generation %d", &gen1)
+	if gen1 != gen0+1 {
+		e.t.Errorf("aws-node rolled %d times (generation %d -> %d), want once", gen1-gen0, gen0, gen1)
+	}
+	for key, v := range before {
+		if key == ds || key == "serviceaccount "+k8s.KubeSystemNamespace+"/"+k8s.AWSNodeName {
+			continue
+		}
+		if after[key] != v {
+			e.t.Errorf("%s changed (%s -> %s): the rename should touch aws-node only", key, v, after[key])
+		}
+	}
+	iamClient := iam.NewFromConfig(e.moto.Config(emuRegion))
+	if _, err := iamClient.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(e.name + "-aws-node")}); err == nil {
+		e.t.Errorf("the old role %s-aws-node is still in IAM after the rename", e.name)
+	}
+	if _, err := iamClient.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(newName)}); err != nil {
+		e.t.Errorf("the new role %s: %v", newName, err)
+	}
+	e.upChangesNothing("the up after the rename")
+}
+
 // nothingLeft fails the test when moto's audit finds anything after what (a destroy).
 func (e *emulated) nothingLeft(what string) {
 	e.t.Helper()
@@ -343,6 +467,8 @@ func TestEmulatedUpVerifySecondUpDestroy(t *testing.T) {
 	}
 
 	t.Logf("second up: %s resources unchanged", e.upChangesNothing("the second up"))
+
+	e.awsNodeRoleChangeRollsOnce()
 
 	out, err = e.eksirsa("destroy", "--yes")
 	if err != nil {

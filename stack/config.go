@@ -31,6 +31,7 @@ type Config struct {
 	Cluster     ClusterConfig     `json:"cluster"`
 	Nodes       NodesConfig       `json:"nodes"`
 	OIDC        OIDCConfig        `json:"oidc"`
+	AWSNode     AWSNodeConfig     `json:"awsNode"`
 	// ServiceAccountRoles are the IRSA roles made besides kube-system/aws-node's.
 	ServiceAccountRoles []ServiceAccountRoleConfig `json:"serviceAccountRoles"`
 	AWSAuth             AWSAuthConfig              `json:"awsAuth"`
@@ -80,6 +81,14 @@ type OIDCConfig struct {
 	// Thumbprints, when set, replace the one read from the chain (e.g. behind a
 	// TLS-inspecting proxy, where the chain seen here is the proxy's).
 	Thumbprints []string `json:"thumbprints"`
+}
+
+// AWSNodeConfig is the VPC CNI's IRSA role, the one every stack makes.
+type AWSNodeConfig struct {
+	// RoleName overrides the derived "<cluster>-aws-node" (a naming convention, a role name
+	// an IAM permission boundary or SCP expects). Changing it replaces the role, re-annotates
+	// kube-system/aws-node and rolls the aws-node DaemonSet once onto the new role.
+	RoleName string `json:"roleName"`
 }
 
 // ServiceAccountRoleConfig is one extra IRSA role.
@@ -143,6 +152,7 @@ func Defaults() Config {
 			DiskGiB:      20,
 		},
 		OIDC:                OIDCConfig{ExtraThumbprints: []string{}, Thumbprints: []string{}},
+		AWSNode:             AWSNodeConfig{},
 		ServiceAccountRoles: []ServiceAccountRoleConfig{},
 		AWSAuth:             AWSAuthConfig{Roles: []AWSAuthMapping{}, Users: []AWSAuthMapping{}},
 	}
@@ -151,7 +161,7 @@ func Defaults() Config {
 // Keys are the project config keys the program reads, in the order Pulumi.yaml declares them.
 var Keys = []string{
 	"serviceType", "environment", "clusterName", "tags", "network", "cluster", "nodes", "oidc",
-	"serviceAccountRoles", "awsAuth",
+	"awsNode", "serviceAccountRoles", "awsAuth",
 }
 
 // LoadConfig reads and validates the stack's configuration.
@@ -209,6 +219,8 @@ func decodeKey(c *Config, key, v string) error {
 		return strictJSON(v, &c.Nodes, "an object with instanceType, desired, min, max, diskGiB, attachCniPolicy, amiReleaseVersion")
 	case "oidc":
 		return strictJSON(v, &c.OIDC, "an object with extraThumbprints, thumbprints")
+	case "awsNode":
+		return strictJSON(v, &c.AWSNode, "an object with roleName")
 	case "serviceAccountRoles":
 		return strictJSON(v, &c.ServiceAccountRoles, "a list of objects with namespace, serviceAccount, roleName, managedPolicyArns, inlinePolicy, account, createNamespace")
 	case "awsAuth":

@@ -468,6 +468,17 @@ func TestConfigRulesRefuseWhatAWSWouldRefuse(t *testing.T) {
 		{"role name equal to a derived one but for case", "", func(t *testing.T) map[string]string {
 			return withRoles(t, role("apps", "api", map[string]any{"roleName": "Demo-EKS-OIDC-Test-Node"}))
 		}, []string{`eks-irsa:serviceAccountRoles[0].roleName = "Demo-EKS-OIDC-Test-Node": IAM role name already used by the stack's own role demo-eks-oidc-test-node (IAM ignores case in role names); set a distinct roleName`}},
+		{"aws-node role name too long", "", func(t *testing.T) map[string]string { return set(t, "awsNode.roleName", strings.Repeat("r", 65)) },
+			[]string{`eks-irsa:awsNode.roleName = "` + strings.Repeat("r", 65) + `": IAM role name "` + strings.Repeat("r", 65) + `" is 65 characters; IAM accepts at most 64 (or leave it empty for <cluster>-aws-node)`}},
+		{"aws-node role name with a space", "", func(t *testing.T) map[string]string { return set(t, "awsNode.roleName", "cni role") },
+			[]string{`eks-irsa:awsNode.roleName = "cni role": IAM role name "cni role" may hold only letters, digits and +=,.@_- (or leave it empty for <cluster>-aws-node)`}},
+		{"aws-node role name equal to the node role's", "", func(t *testing.T) map[string]string { return set(t, "awsNode.roleName", "DEMO-EKS-OIDC-TEST-NODE") },
+			[]string{`eks-irsa:awsNode.roleName = "DEMO-EKS-OIDC-TEST-NODE": IAM role name already used by another of the stack's own roles (IAM ignores case in role names)`}},
+		{"a service-account role named as aws-node's", "", func(t *testing.T) map[string]string {
+			cfg := withRoles(t, role("apps", "api", map[string]any{"roleName": "Platform-CNI"}))
+			cfg[ProjectName+":awsNode"] = `{"roleName":"platform-cni"}`
+			return cfg
+		}, []string{`eks-irsa:serviceAccountRoles[0].roleName = "Platform-CNI": IAM role name already used by the stack's own role platform-cni (IAM ignores case in role names); set a distinct roleName`}},
 		// OIDC thumbprints: what is configured, plus the chain's root only when it is read.
 		{"six explicit thumbprints", "", func(t *testing.T) map[string]string {
 			return set(t, "oidc", map[string]any{"thumbprints": many(4, thumb), "extraThumbprints": many(2, func(i int) string { return thumb(i + 4) })})

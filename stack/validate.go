@@ -192,6 +192,12 @@ func (c *Config) validateNames(v *validator) {
 	for _, role := range c.derivedRoleNames() {
 		checkRoleName(v, key, role, "derived from the cluster name; shorten it")
 	}
+	if r := c.AWSNode.RoleName; r != "" {
+		checkRoleName(v, "awsNode.roleName", r, "or leave it empty for <cluster>-aws-node")
+		if slices.ContainsFunc(c.derivedRoleNames(), func(d string) bool { return strings.EqualFold(d, r) }) {
+			v.add("awsNode.roleName", r, "IAM role name already used by another of the stack's own roles (IAM ignores case in role names)")
+		}
+	}
 }
 
 // nameKey is the config key the cluster name comes from.
@@ -205,11 +211,23 @@ func (c *Config) nameKey() string {
 // Names of the IAM roles the stack derives from the cluster name.
 func (c *Config) ClusterRoleName() string { return c.Name() + "-cluster" }
 func (c *Config) NodeRoleName() string    { return c.Name() + "-node" }
-func (c *Config) AWSNodeRoleName() string { return c.Name() + "-aws-node" }
 func (c *Config) FlowLogRoleName() string { return c.Name() + "-flow-logs" }
 
+// AWSNodeRoleName is the VPC CNI's role: awsNode.roleName, else derived from the cluster name.
+func (c *Config) AWSNodeRoleName() string {
+	if c.AWSNode.RoleName != "" {
+		return c.AWSNode.RoleName
+	}
+	return c.Name() + "-aws-node"
+}
+
+// derivedRoleNames are the stack's own roles whose names come from the cluster name.
 func (c *Config) derivedRoleNames() []string {
-	return []string{c.ClusterRoleName(), c.NodeRoleName(), c.AWSNodeRoleName(), c.FlowLogRoleName()}
+	names := []string{c.ClusterRoleName(), c.NodeRoleName(), c.FlowLogRoleName()}
+	if c.AWSNode.RoleName == "" {
+		names = append(names, c.AWSNodeRoleName())
+	}
+	return names
 }
 
 func checkRoleName(v *validator, key, role, hint string) {
@@ -453,7 +471,7 @@ func (c *Config) validateRoles(v *validator) {
 	// IAM role names are unique case-insensitively: "you cannot create roles named both
 	// "PRODROLE" and "prodrole"" (API_CreateRole.html).
 	seenRole := map[string]string{}
-	for _, r := range c.derivedRoleNames() {
+	for _, r := range append(c.derivedRoleNames(), c.AWSNodeRoleName()) {
 		seenRole[strings.ToLower(r)] = "the stack's own role " + r
 	}
 	partition := Partition(c.Region)
