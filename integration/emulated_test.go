@@ -99,6 +99,8 @@ type emulated struct {
 	ec2      *ec2.Client
 	cluster  *testcluster.Cluster
 	kubelets *testcluster.Kubelets
+	// cni is the nodes' pod network: holding aws-node stalls its rollouts.
+	cni *cni
 	// dir is the project directory: the repository's Pulumi.yaml and a copy of Pulumi.test.yaml.
 	dir  string
 	env  []string
@@ -106,6 +108,8 @@ type emulated struct {
 	name string // the cluster's name
 	// nodeRole is the node role's name, which aws-auth must map before a node can join.
 	nodeRole string
+	// rollBase is aws-node's generation before an up whose rollouts a test counts.
+	rollBase int64
 }
 
 func startEmulated(t testing.TB) *emulated {
@@ -155,7 +159,7 @@ func startEmulated(t testing.TB) *emulated {
 	}})
 	testcluster.SeedEKS(t, c)
 	c.StartPodIdentityWebhook(t)
-	var n cni
+	n := &cni{}
 	kubelets := c.StartKubelets(t, n.gate)
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(caFile, c.CAData, 0o600); err != nil {
@@ -189,7 +193,7 @@ func startEmulated(t testing.TB) *emulated {
 		t.Fatal(err)
 	}
 	awsCfg := m.Config(emuRegion)
-	e := &emulated{t: t, moto: m, asg: autoscaling.NewFromConfig(awsCfg), ec2: ec2.NewFromConfig(awsCfg), cluster: c, kubelets: kubelets, dir: dir, env: env,
+	e := &emulated{t: t, moto: m, asg: autoscaling.NewFromConfig(awsCfg), ec2: ec2.NewFromConfig(awsCfg), cluster: c, kubelets: kubelets, cni: n, dir: dir, env: env,
 		bin: filepath.Join(bin, "eksirsa"), name: name, nodeRole: cfg.NodeRoleName()}
 	e.joinNodes()
 	return e

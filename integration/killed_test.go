@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,12 +18,43 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/eks-irsa/eks-irsa/integration/awsemu"
+	"github.com/eks-irsa/eks-irsa/k8s"
 )
 
-// progressLine is one line of the engine's non-interactive progress for an AWS resource:
-// " +  aws:eks:Cluster demo-eks-oidc-test creating (0s) ".
-var progressLine = regexp.MustCompile(`^\s*\+\s+(aws:\S+)\s+(\S+)\s+(creating failed|creating|created)\b`)
+// progressLine is one line of the engine's non-interactive progress for a resource being
+// created or updated: " +  aws:eks:Cluster demo-eks-oidc-test creating (0s) ",
+// " ~  kubernetes:apps/v1:DaemonSetPatch demo-eks-oidc-test-aws-node-restart updating (0s) ".
+var progressLine = regexp.MustCompile(`^\s*[+~]\s+((?:aws|kubernetes):\S+)\s+(\S+)\s+(creating failed|creating|created|updating failed|updating|updated)\b`)
+
+// children returns the pids of pid's child processes whose command name is comm (any when
+// comm is empty), read from /proc.
+func children(pid int, comm string) []int {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var pids []int
+	for _, path := range stats {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		s := string(data)
+		open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || closing < open {
+			continue
+		}
+		fields := strings.Fields(s[closing+1:])
+		if len(fields) < 2 || fields[1] != strconv.Itoa(pid) || (comm != "" && s[open+1:closing] != comm) {
+			continue
+		}
+		if child, err := strconv.Atoi(strings.TrimSpace(s[:open])); err == nil {
+			pids = append(pids, child)
+		}
+	}
+	return pids
+}
 
 // descendants lists pid's descendant processes, deepest last, from /proc.
 func descendants(pid int) []int {
@@ -33,18 +66,23 @@ func descendants(pid int) []int {
 	return out
 }
 
-// killCase is a moment to SIGKILL `eksirsa up` at, and what the recovery must adopt.
+// killCase is a moment to SIGKILL `eksirsa up` at, and what the recovery must do.
 type killCase struct {
+	// prepare runs before the up to be killed (nil: the stack is new).
+	prepare func(e *emulated)
 	// scale turns durations.csv's minutes into this test's: 1 min × scale.
 	scale float64
 	// quiet is how long the progress stream must have been still before the kill.
 	quiet time.Duration
-	// ready says, from the resources in flight, whether this is the moment (then exists
-	// must also say that AWS has answered the create).
-	ready  func(e *emulated, inFlight map[string]bool) bool
-	exists func(ctx context.Context, e *emulated) (int, error)
-	// imported is the recovery's "Importing <type> <name>" to expect.
-	imported func(e *emulated) string
+	// ready says, from the resources in flight, whether this is the moment (then made must
+	// also say that the cloud has answered: one exists).
+	ready func(e *emulated, inFlight map[string]bool) bool
+	// made counts what the step in flight made: AWS resources, or rollouts.
+	made func(ctx context.Context, e *emulated) (int, error)
+	// afterKill runs once the up is dead (nil: nothing).
+	afterKill func(e *emulated)
+	// recovered is what the recovery up must say it did.
+	recovered func(e *emulated) string
 }
 
 // TestEmulatedKilledUp kills `eksirsa up` (the driver, the Pulumi CLI and its plugins: a
@@ -83,8 +121,8 @@ func TestEmulatedKilledUp(t *testing.T) {
 			ready: func(e *emulated, inFlight map[string]bool) bool {
 				return len(inFlight) == 1 && inFlight["aws:eks:Cluster "+e.name]
 			},
-			exists: clusters,
-			imported: func(e *emulated) string {
+			made: clusters,
+			recovered: func(e *emulated) string {
 				return "Importing aws:eks/cluster:Cluster " + e.name + " (id " + e.name + ")"
 			},
 		},
@@ -104,16 +142,53 @@ func TestEmulatedKilledUp(t *testing.T) {
 				}
 				return nat
 			},
-			exists:   natGateways,
-			imported: func(e *emulated) string { return "Importing aws:ec2/natGateway:NatGateway " + e.name + "-nat-" },
+			made:      natGateways,
+			recovered: func(e *emulated) string { return "Importing aws:ec2/natGateway:NatGateway " + e.name + "-nat-" },
+		},
+		// A pending Kubernetes step: aws-node's restart rolling the DaemonSet onto a renamed
+		// role (its pods held on the nodes, as a slow rollout holds them), on a stack that is
+		// up. The recovery clears the pending update, finishes the rollout without starting
+		// another (aws-node rolls exactly once) and deletes the old role.
+		"while aws-node rolls onto a new role": {
+			prepare: func(e *emulated) {
+				if _, err := e.eksirsa("up", "--yes", "--no-verify"); err != nil {
+					e.t.Fatalf("eksirsa up: %v", err)
+				}
+				e.rollBase = e.awsNodeGeneration(e.t.Context())
+				e.setConfig("eks-irsa:awsNode", map[string]any{"roleName": e.name + "-vpc-cni"})
+				e.cni.holdAWSNode.Store(true)
+			},
+			scale: 0.001, quiet: 2 * time.Second,
+			ready: func(e *emulated, inFlight map[string]bool) bool {
+				return inFlight["kubernetes:apps/v1:DaemonSetPatch "+e.name+"-aws-node-restart"]
+			},
+			made: func(ctx context.Context, e *emulated) (int, error) {
+				return int(e.awsNodeGeneration(ctx) - e.rollBase), nil
+			},
+			afterKill: func(e *emulated) { e.cni.holdAWSNode.Store(false) },
+			recovered: func(e *emulated) string {
+				return "DaemonSetPatch::" + e.name + "-aws-node-restart, interrupted while updating"
+			},
 		},
 	} {
 		t.Run(name, func(t *testing.T) { killedUp(t, tc) })
 	}
 }
 
+// awsNodeGeneration is the aws-node DaemonSet's generation: one more per rollout.
+func (e *emulated) awsNodeGeneration(ctx context.Context) int64 {
+	ds, err := e.cluster.Client.AppsV1().DaemonSets(k8s.KubeSystemNamespace).Get(ctx, k8s.AWSNodeName, metav1.GetOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ds.Generation
+}
+
 func killedUp(t *testing.T, tc killCase) {
 	e := startEmulated(t)
+	if tc.prepare != nil {
+		tc.prepare(e)
+	}
 	durations, err := filepath.Abs("../internal/deploytime/durations.csv")
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +233,7 @@ func killedUp(t *testing.T, tc killCase) {
 			t.Logf("eksirsa up (to be killed)| %s", line)
 			last = time.Now()
 			if m := progressLine.FindStringSubmatch(line); m != nil {
-				if key := m[1] + " " + m[2]; m[3] == "creating" {
+				if key := m[1] + " " + m[2]; m[3] == "creating" || m[3] == "updating" {
 					inFlight[key] = true
 				} else {
 					delete(inFlight, key)
@@ -168,8 +243,8 @@ func killedUp(t *testing.T, tc killCase) {
 			if killed || !tc.ready(e, inFlight) || time.Since(last) < tc.quiet {
 				continue
 			}
-			if n, err := tc.exists(ctx, e); err != nil || n == 0 {
-				continue // AWS has not answered the create yet
+			if n, err := tc.made(ctx, e); err != nil || n == 0 {
+				continue // the cloud has not answered yet
 			}
 			procs := append([]int{cmd.Process.Pid}, descendants(cmd.Process.Pid)...)
 			for _, pid := range procs {
@@ -184,12 +259,15 @@ func killedUp(t *testing.T, tc killCase) {
 	if !killed {
 		t.Fatal("the moment to kill never came: nothing was killed")
 	}
+	if tc.afterKill != nil {
+		tc.afterKill(e)
+	}
 
 	out, err := e.eksirsa("up", "--yes", "--verify-wait", "3m")
 	if err != nil {
 		t.Fatalf("eksirsa up after the kill: %v", err)
 	}
-	for _, want := range []string{"left stack test locked", tc.imported(e), "PASS identity kube-system/aws-node"} {
+	for _, want := range []string{"left stack test locked", tc.recovered(e), "PASS identity kube-system/aws-node"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the recovery up did not say %q", want)
 		}
@@ -201,8 +279,8 @@ func killedUp(t *testing.T, tc killCase) {
 			t.Errorf("the recovery up is %s a resource", change)
 		}
 	}
-	if n, err := tc.exists(t.Context(), e); err != nil || n != 1 {
-		t.Errorf("after the recovery up moto has %d of it (%v), want exactly one", n, err)
+	if n, err := tc.made(t.Context(), e); err != nil || n != 1 {
+		t.Errorf("after the recovery up there are %d of it (%v), want exactly one", n, err)
 	}
 
 	e.upChangesNothing("the up after the recovery")
