@@ -110,6 +110,14 @@ func matchesAny(key string, patterns []string) bool {
 func open(ctx context.Context, backendURL string) (*blob.Bucket, func(key string) string, error) {
 	if dir, ok := strings.CutPrefix(backendURL, "file://"); ok {
 		dir, _, _ = strings.Cut(dir, "?")
+		// file://~/state is under the home directory, as the CLI reads it (massageBlobPath).
+		if rest, ok := strings.CutPrefix(dir, "~"); ok {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return nil, nil, fmt.Errorf("backend %s: %w", backendURL, err)
+			}
+			dir = home + rest
+		}
 		b, err := fileblob.OpenBucket(dir, nil)
 		if err != nil {
 			return nil, nil, fmt.Errorf("open backend %s: %w", backendURL, err)

@@ -62,6 +62,12 @@ func TestReadFileBackend(t *testing.T) {
 	if locks, err := statelock.Read(t.Context(), "file://"+filepath.Join(t.TempDir(), "not-made-yet"), "eks-irsa", "test"); err != nil || len(locks) != 0 {
 		t.Errorf("a backend directory not made yet: %v, %v", locks, err)
 	}
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	statelocktest.WriteLock(t, filepath.Join(home, "state"), "eks-irsa", "test", dead, host)
+	if locks, err := statelock.Read(t.Context(), "file://~/state", "eks-irsa", "test"); err != nil || len(locks) != 1 {
+		t.Errorf("file://~/state: %+v, %v; want the lock under the home directory", locks, err)
+	}
 	dir := t.TempDir()
 	url := statelocktest.WriteLock(t, dir, "eks-irsa", "test", dead, host)
 	_ = os.WriteFile(filepath.Join(dir, ".pulumi", "locks", "organization", "eks-irsa", "test", "c3d4.json"), []byte("{"), 0o600)
