@@ -1,15 +1,10 @@
 package integration
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"io"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -101,81 +96,4 @@ func TestEmulatedS3Backend(t *testing.T) {
 	if left := locks(); len(left) != 0 {
 		t.Errorf("locks left after destroy: %q", left)
 	}
-}
-
-// running is an eksirsa command started in the background.
-type running struct {
-	cmd      *exec.Cmd
-	out      *lockedBuffer
-	finished chan struct{}
-	err      error
-}
-
-// start runs the driver in the project directory without waiting for it; the test's end
-// stops it if it is still running.
-func (e *emulated) start(args ...string) *running {
-	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), emuOpTimeout)
-	cmd := exec.CommandContext(ctx, e.bin, append(args, "-C", e.dir)...)
-	cmd.Env = e.env
-	r := &running{cmd: cmd, out: &lockedBuffer{}, finished: make(chan struct{})}
-	cmd.Stdout = io.MultiWriter(r.out, testWriter{e.t, "eksirsa " + args[0] + " (background)"})
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		cancel()
-		e.t.Fatal(err)
-	}
-	go func() {
-		r.err = cmd.Wait()
-		cancel()
-		close(r.finished)
-	}()
-	e.t.Cleanup(func() { cancel(); <-r.finished })
-	return r
-}
-
-// waitFor reports whether the output has matched re before the command ended or timeout passed.
-func (r *running) waitFor(re *regexp.Regexp, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if re.MatchString(r.output()) {
-			return true
-		}
-		if r.done() {
-			return re.MatchString(r.output())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return false
-}
-
-func (r *running) done() bool {
-	select {
-	case <-r.finished:
-		return true
-	default:
-		return false
-	}
-}
-
-func (r *running) wait() error { <-r.finished; return r.err }
-
-func (r *running) output() string { return r.out.String() }
-
-// lockedBuffer is a bytes.Buffer safe for a writer and a reader in two goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
