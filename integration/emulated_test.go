@@ -19,13 +19,13 @@ import (
 	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"gopkg.in/yaml.v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/aws-iam-authenticator/pkg/mapper/configmap"
 
 	"github.com/eks-irsa/eks-irsa/integration/awsemu"
 	"github.com/eks-irsa/eks-irsa/integration/moto"
+	"github.com/eks-irsa/eks-irsa/integration/stackfile"
 	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 	"github.com/eks-irsa/eks-irsa/irsa"
 	"github.com/eks-irsa/eks-irsa/k8s"
@@ -399,28 +399,10 @@ func (e *emulated) upChangesNothing(what string) string {
 	return m[1]
 }
 
-// setConfig sets one key in the stack's file, as `pulumi config set --path` would (the
-// Automation API rewrites the file after an update, so it is edited as YAML, not as text).
+// setConfig sets one key in the stack's file, as `pulumi config set --path` would.
 func (e *emulated) setConfig(key string, value any) {
 	e.t.Helper()
-	path := filepath.Join(e.dir, "Pulumi.test.yaml")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var file map[string]any
-	if err := yaml.Unmarshal(data, &file); err != nil {
-		e.t.Fatal(err)
-	}
-	cfg, _ := file["config"].(map[string]any)
-	if cfg == nil {
-		e.t.Fatalf("%s has no config", path)
-	}
-	cfg[key] = value
-	if data, err = yaml.Marshal(file); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
+	if err := stackfile.Set(filepath.Join(e.dir, "Pulumi.test.yaml"), key, value); err != nil {
 		e.t.Fatal(err)
 	}
 }

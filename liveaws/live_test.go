@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eks-irsa/eks-irsa/integration/stackfile"
 )
 
 // liveReason says why the live tier cannot run here, or "" when it can.
@@ -106,6 +108,19 @@ func TestLiveUpVerifyDestroy(t *testing.T) {
 		if strings.Contains(out, change) {
 			t.Errorf("the second up changed something (%q)", strings.TrimSpace(change))
 		}
+	}
+
+	// aws-node's role renamed (as the emulated tier does): the role is replaced and verify,
+	// which checks that every aws-node pod runs with the annotated role, proves the new one.
+	renamed := "demo-eks-oidc-" + env + "-vpc-cni"
+	if err := stackfile.Set(filepath.Join(dir, "Pulumi."+env+".yaml"), "eks-irsa:awsNode", map[string]any{"roleName": renamed}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err = eksirsa("up", "--yes", "--verify-wait", "15m"); err != nil {
+		t.Fatalf("up with aws-node's role renamed: %v", err)
+	}
+	if !strings.Contains(out, "assumed-role/"+renamed+"/") {
+		t.Errorf("verify did not prove aws-node's renamed role %s", renamed)
 	}
 
 	if _, err := eksirsa("destroy", "--yes"); err != nil {
