@@ -112,6 +112,10 @@ type emulated struct {
 	rollBase int64
 }
 
+// startEmulated starts one test's own moto_server, loopback cluster, project directory and
+// state backend; nothing process-wide is read or set, so emulated tests run in parallel
+// (go test's -parallel, GOMAXPROCS by default): most of their time is spent waiting on the
+// engine, the emulator's scaled create times and the controllers.
 func startEmulated(t testing.TB) *emulated {
 	t.Helper()
 	tools := testcluster.ToolsBin(t)
@@ -519,6 +523,7 @@ func (e *emulated) nothingLeft(what string) {
 // changes nothing; `eksirsa destroy` leaves nothing in moto while EKS's own aws-node account
 // and DaemonSet stay in the cluster.
 func TestEmulatedUpVerifySecondUpDestroy(t *testing.T) {
+	t.Parallel() // see startEmulated
 	e := startEmulated(t)
 
 	out, err := e.eksirsa("up", "--yes", "--verify-wait", "3m")

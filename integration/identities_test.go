@@ -81,6 +81,7 @@ type driftReport struct {
 // found in the token the apiserver issued, and no other account's. The live tier shows the
 // real AccessDenied.
 func TestEmulatedIdentitiesAndDrift(t *testing.T) {
+	t.Parallel() // see startEmulated
 	e := startEmulated(t)
 	ctx := t.Context()
 	if _, err := e.eksirsa("up", "--yes", "--verify-wait", "3m"); err != nil {

@@ -94,6 +94,7 @@ type killCase struct {
 // would leave it running and billed outside the stack (and for the cluster make the next
 // create fail on its name). A second up changes nothing and destroy leaves nothing in moto.
 func TestEmulatedKilledUp(t *testing.T) {
+	t.Parallel() // see startEmulated
 	clusters := func(ctx context.Context, e *emulated) (int, error) {
 		out, err := eks.NewFromConfig(e.moto.Config(emuRegion)).ListClusters(ctx, &eks.ListClustersInput{})
 		if err != nil {
@@ -171,7 +172,7 @@ func TestEmulatedKilledUp(t *testing.T) {
 			},
 		},
 	} {
-		t.Run(name, func(t *testing.T) { killedUp(t, tc) })
+		t.Run(name, func(t *testing.T) { t.Parallel(); killedUp(t, tc) })
 	}
 }
 

@@ -93,6 +93,7 @@ func without(list any, s string) []any {
 // account in the state either (the next up still tried to create it), so the driver does not
 // rely on it.
 func TestEmulatedClearedPendingCreateFailsSafely(t *testing.T) {
+	t.Parallel() // see startEmulated
 	e := startEmulated(t)
 	if _, err := e.eksirsa("up", "--yes", "--no-verify"); err != nil {
 		t.Fatalf("eksirsa up: %v", err)

@@ -121,6 +121,7 @@ func engineErrors(stream string) []string {
 // `pulumi stack init test`, `pulumi up -s test` creates the stack, a second `pulumi up`
 // changes nothing, `pulumi destroy` leaves nothing in moto.
 func TestPulumiCLIUpSecondUpDestroy(t *testing.T) {
+	t.Parallel() // see startEmulated
 	e := startEmulated(t)
 	linkModule(t, e.dir)
 	cli := filepath.Join(testcluster.ToolsBin(t), "pulumi")

@@ -22,6 +22,7 @@ import (
 // interrupted update's and set about recovering them. The first up then finishes, another
 // changes nothing, and destroy leaves nothing and no lock.
 func TestEmulatedS3Backend(t *testing.T) {
+	t.Parallel() // see startEmulated
 	e := startEmulated(t)
 	ctx := t.Context()
 	const bucket, prefix = "eks-irsa-state", "platform"
