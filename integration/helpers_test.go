@@ -97,20 +97,6 @@ func newEnv(t *testing.T, l layer) (*env, layer) {
 	return newStack(t, c, l)
 }
 
-// newStalledEnv is newEnv with one emulated node whose aws-node pods are held in
-// ContainerCreating until the returned cni's holdAWSNode is cleared: the DaemonSet restart's
-// rollout, and so the up, cannot finish before the test lets it.
-func newStalledEnv(t *testing.T, l layer) (*env, layer, *cni) {
-	t.Helper()
-	c := testcluster.Start(t)
-	testcluster.SeedEKS(t, c)
-	net := &cni{}
-	net.holdAWSNode.Store(true)
-	c.StartKubelets(t, net.gate, nodes[0])
-	e, l := newStack(t, c, l)
-	return e, l, net
-}
-
 func newStack(t *testing.T, c *testcluster.Cluster, l layer) (*env, layer) {
 	t.Helper()
 	p := testcluster.NewPulumi(t)

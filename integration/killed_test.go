@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -56,6 +57,24 @@ func children(pid int, comm string) []int {
 	return pids
 }
 
+// alive reports whether pid exists and is not a zombie (a zombie has exited; PID 1 here
+// does not reap orphans).
+func alive(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(fields) > 0 && fields[0] != "Z"
+}
+
+// comm is a process's command name, for a message.
+func comm(pid int) string {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return strings.TrimSpace(string(data))
+}
+
 // descendants lists pid's descendant processes, deepest last, from /proc.
 func descendants(pid int) []int {
 	var out []int
@@ -79,10 +98,16 @@ type killCase struct {
 	ready func(e *emulated, inFlight map[string]bool) bool
 	// made counts what the step in flight made: AWS resources, or rollouts.
 	made func(ctx context.Context, e *emulated) (int, error)
+	// signal, when set, is sent instead of SIGKILLing eksirsa and every process under it: to
+	// eksirsa's process group when toGroup (a terminal's Ctrl-C), else to eksirsa alone (a CI
+	// runner or container stopping its main process).
+	signal  syscall.Signal
+	toGroup bool
 	// afterKill runs once the up is dead (nil: nothing).
 	afterKill func(e *emulated)
-	// recovered is what the recovery up must say it did.
-	recovered func(e *emulated) string
+	// recovered is what the recovery up must say it did; notSaid what it must not.
+	recovered func(e *emulated) []string
+	notSaid   []string
 }
 
 // TestEmulatedKilledUp kills `eksirsa up` (the driver, the Pulumi CLI and its plugins: a
@@ -123,8 +148,8 @@ func TestEmulatedKilledUp(t *testing.T) {
 				return len(inFlight) == 1 && inFlight["aws:eks:Cluster "+e.name]
 			},
 			made: clusters,
-			recovered: func(e *emulated) string {
-				return "Importing aws:eks/cluster:Cluster " + e.name + " (id " + e.name + ")"
+			recovered: func(e *emulated) []string {
+				return []string{"left stack test locked", "Importing aws:eks/cluster:Cluster " + e.name + " (id " + e.name + ")"}
 			},
 		},
 		// The NAT gateway in flight, beside nothing but the cluster (imported by name) and the
@@ -143,37 +168,72 @@ func TestEmulatedKilledUp(t *testing.T) {
 				}
 				return nat
 			},
-			made:      natGateways,
-			recovered: func(e *emulated) string { return "Importing aws:ec2/natGateway:NatGateway " + e.name + "-nat-" },
+			made: natGateways,
+			recovered: func(e *emulated) []string {
+				return []string{"left stack test locked", "Importing aws:ec2/natGateway:NatGateway " + e.name + "-nat-"}
+			},
 		},
 		// A pending Kubernetes step: aws-node's restart rolling the DaemonSet onto a renamed
 		// role (its pods held on the nodes, as a slow rollout holds them), on a stack that is
 		// up. The recovery clears the pending update, finishes the rollout without starting
 		// another (aws-node rolls exactly once) and deletes the old role.
 		"while aws-node rolls onto a new role": {
-			prepare: func(e *emulated) {
-				if _, err := e.eksirsa("up", "--yes", "--no-verify"); err != nil {
-					e.t.Fatalf("eksirsa up: %v", err)
-				}
-				e.rollBase = e.awsNodeGeneration(e.t.Context())
-				e.setConfig("eks-irsa:awsNode", map[string]any{"roleName": e.name + "-vpc-cni"})
-				e.cni.holdAWSNode.Store(true)
-			},
-			scale: 0.001, quiet: 2 * time.Second,
-			ready: func(e *emulated, inFlight map[string]bool) bool {
-				return inFlight["kubernetes:apps/v1:DaemonSetPatch "+e.name+"-aws-node-restart"]
-			},
-			made: func(ctx context.Context, e *emulated) (int, error) {
-				return int(e.awsNodeGeneration(ctx) - e.rollBase), nil
-			},
+			prepare: renameAWSNodeRoleOnHeldNodes,
+			scale:   0.001, quiet: 2 * time.Second,
+			ready:     awsNodeRestartInFlight,
+			made:      awsNodeRollouts,
 			afterKill: func(e *emulated) { e.cni.holdAWSNode.Store(false) },
-			recovered: func(e *emulated) string {
-				return "DaemonSetPatch::" + e.name + "-aws-node-restart, interrupted while updating"
+			recovered: func(e *emulated) []string {
+				return []string{"left stack test locked", "DaemonSetPatch::" + e.name + "-aws-node-restart, interrupted while updating"}
 			},
+		},
+		// Ctrl-C instead of a kill, at the same moment: it reaches eksirsa's process group, the
+		// Pulumi CLI included, which cancels the restart's wait and releases the lock; eksirsa
+		// waits for it and leaves no process behind. The next up is a plain one.
+		"Ctrl-C while aws-node rolls onto a new role": {
+			prepare: renameAWSNodeRoleOnHeldNodes,
+			scale:   0.001, quiet: 2 * time.Second,
+			ready:  awsNodeRestartInFlight,
+			made:   awsNodeRollouts,
+			signal: syscall.SIGINT, toGroup: true,
+			afterKill: func(e *emulated) { e.cni.holdAWSNode.Store(false) },
+			recovered: func(*emulated) []string { return nil },
+			notSaid:   []string{"locked", "interrupted with", "Cancelling"},
+		},
+		// SIGTERM to eksirsa alone (a CI runner's timeout): eksirsa interrupts the CLI once.
+		"SIGTERM while aws-node rolls onto a new role": {
+			prepare: renameAWSNodeRoleOnHeldNodes,
+			scale:   0.001, quiet: 2 * time.Second,
+			ready:     awsNodeRestartInFlight,
+			made:      awsNodeRollouts,
+			signal:    syscall.SIGTERM,
+			afterKill: func(e *emulated) { e.cni.holdAWSNode.Store(false) },
+			recovered: func(*emulated) []string { return nil },
+			notSaid:   []string{"locked", "interrupted with", "Cancelling"},
 		},
 	} {
 		t.Run(name, func(t *testing.T) { t.Parallel(); killedUp(t, tc) })
 	}
+}
+
+// renameAWSNodeRoleOnHeldNodes brings the stack up, then renames aws-node's role and holds
+// aws-node's new pods on the nodes, so the next up's restart waits on its rollout.
+func renameAWSNodeRoleOnHeldNodes(e *emulated) {
+	if _, err := e.eksirsa("up", "--yes", "--no-verify"); err != nil {
+		e.t.Fatalf("eksirsa up: %v", err)
+	}
+	e.rollBase = e.awsNodeGeneration(e.t.Context())
+	e.setConfig("eks-irsa:awsNode", map[string]any{"roleName": e.name + "-vpc-cni"})
+	e.cni.holdAWSNode.Store(true)
+}
+
+func awsNodeRestartInFlight(e *emulated, inFlight map[string]bool) bool {
+	return inFlight["kubernetes:apps/v1:DaemonSetPatch "+e.name+"-aws-node-restart"]
+}
+
+// awsNodeRollouts counts aws-node's rollouts since renameAWSNodeRoleOnHeldNodes.
+func awsNodeRollouts(ctx context.Context, e *emulated) (int, error) {
+	return int(e.awsNodeGeneration(ctx) - e.rollBase), nil
 }
 
 // awsNodeGeneration is the aws-node DaemonSet's generation: one more per rollout.
@@ -219,6 +279,7 @@ func killedUp(t *testing.T, tc killCase) {
 	}()
 	inFlight := map[string]bool{}
 	killed := false
+	var procs []int
 	// The progress stream lags the engine a little: kill only once it has been quiet for a
 	// while, so no other create is under way unseen.
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -247,18 +308,37 @@ func killedUp(t *testing.T, tc killCase) {
 			if n, err := tc.made(ctx, e); err != nil || n == 0 {
 				continue // the cloud has not answered yet
 			}
-			procs := append([]int{cmd.Process.Pid}, descendants(cmd.Process.Pid)...)
-			for _, pid := range procs {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
+			procs = append([]int{cmd.Process.Pid}, descendants(cmd.Process.Pid)...)
+			switch {
+			case tc.signal != 0 && tc.toGroup:
+				_ = syscall.Kill(-cmd.Process.Pid, tc.signal)
+				t.Logf("%v to eksirsa's process group (%d processes under eksirsa) with %v in flight", tc.signal, len(procs)-1, inFlight)
+			case tc.signal != 0:
+				_ = syscall.Kill(cmd.Process.Pid, tc.signal)
+				t.Logf("%v to eksirsa (%d processes under it) with %v in flight", tc.signal, len(procs)-1, inFlight)
+			default:
+				for _, pid := range procs {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				t.Logf("SIGKILLed eksirsa and its %d descendants with %v in flight", len(procs)-1, inFlight)
 			}
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			t.Logf("SIGKILLed eksirsa and its %d descendants with %v in flight", len(procs)-1, inFlight)
 			killed = true
 		}
 	}
 	_ = cmd.Wait()
 	if !killed {
 		t.Fatal("the moment to kill never came: nothing was killed")
+	}
+	// Nothing eksirsa started outlives it: no Pulumi CLI or plugin left running orphaned
+	// (plugins a CLI shut down get a moment to exit).
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && slices.ContainsFunc(procs, alive); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, pid := range procs {
+		if alive(pid) {
+			t.Errorf("process %d (%s), started under eksirsa, still runs after it exited", pid, comm(pid))
+		}
 	}
 	if tc.afterKill != nil {
 		tc.afterKill(e)
@@ -268,9 +348,14 @@ func killedUp(t *testing.T, tc killCase) {
 	if err != nil {
 		t.Fatalf("eksirsa up after the kill: %v", err)
 	}
-	for _, want := range []string{"left stack test locked", tc.recovered(e), "PASS identity kube-system/aws-node"} {
+	for _, want := range append(tc.recovered(e), "PASS identity kube-system/aws-node") {
 		if !strings.Contains(out, want) {
 			t.Errorf("the recovery up did not say %q", want)
+		}
+	}
+	for _, wrong := range tc.notSaid {
+		if strings.Contains(out, wrong) {
+			t.Errorf("the recovery up said %q", wrong)
 		}
 	}
 	// Adopted as it is: a replacement would delete what the update made and build it anew

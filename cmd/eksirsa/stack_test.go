@@ -176,7 +176,7 @@ func (c *cli) runWithInput(t *testing.T, stdin string, args ...string) (int, str
 	}
 	root := newRootCommandWith(&out, &errOut, opts)
 	root.SetIn(strings.NewReader(stdin))
-	code := runWith(root, append(args, "-C", projectDir), &errOut)
+	code := runWith(t.Context(), root, append(args, "-C", projectDir), &errOut)
 	return code, out.String(), errOut.String()
 }
 
