@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
@@ -42,35 +40,6 @@ func (e *exitError) Unwrap() error { return e.err }
 
 func main() {
 	os.Exit(runWith(interruptible(os.Stderr), newRootCommand(os.Stdout, os.Stderr), os.Args[1:], os.Stderr))
-}
-
-// interruptible is the commands' context, for the signals that end a run. The Automation
-// API starts the Pulumi CLI in eksirsa's process group on Unix (sdk/go/auto cmd_other.go), and
-// cancelling the context sends it an interrupt (cmd.go, cmd.Cancel), which it takes as "cancel
-// gracefully" the first time and "terminate at once" the second (measured: "^C received;
-// terminating", pending operations left behind).
-//   - Ctrl-C reaches the terminal's whole foreground group, the CLI included, which is then
-//     already cancelling gracefully: eksirsa says so and waits for it, rather than dying and
-//     leaving the CLI orphaned, or interrupting it a second time.
-//   - SIGTERM (a CI runner or container stopping its main process) reaches eksirsa alone: the
-//     context is cancelled, so the CLI is interrupted once and cancels gracefully.
-//
-// Either way a second signal ends eksirsa at once (from a terminal, the CLI too).
-func interruptible(stderr io.Writer) context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		sig := <-sigs
-		signal.Reset(os.Interrupt, syscall.SIGTERM)
-		if sig == os.Interrupt {
-			fmt.Fprintln(stderr, "\neksirsa: interrupted; the Pulumi CLI, interrupted too, is cancelling gracefully (interrupt again to stop at once).")
-			return
-		}
-		fmt.Fprintln(stderr, "\neksirsa: terminated; cancelling the running Pulumi operation gracefully (signal again to stop at once).")
-		cancel()
-	}()
-	return ctx
 }
 
 // run executes the command line and returns the process exit code.

@@ -76,14 +76,16 @@ func openAutoStack(ctx context.Context, o *options) (stackAPI, error) {
 			return nil, fmt.Errorf("backend %s: %w", url, err)
 		}
 	}
-	s, err := auto.UpsertStackLocalSource(ctx, o.stack, o.dir,
-		auto.Program(stack.Program),
-		auto.EnvVars(map[string]string{envBackendURL: url, "PULUMI_SKIP_UPDATE_CHECK": "true"}),
-	)
+	s, err := whilePulumiRuns(func() (auto.Stack, error) {
+		return auto.UpsertStackLocalSource(ctx, o.stack, o.dir,
+			auto.Program(stack.Program),
+			auto.EnvVars(map[string]string{envBackendURL: url, "PULUMI_SKIP_UPDATE_CHECK": "true"}),
+		)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("stack %s (backend %s): %w", o.stack, url, err)
 	}
-	return &s, nil
+	return counted{&s}, nil
 }
 
 // kubeClientFromConfig builds a client from kubeconfig bytes, current context.
