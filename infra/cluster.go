@@ -9,6 +9,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/eks-irsa/eks-irsa/awsaccess"
 )
 
 // ClusterType is the Cluster component's type token.
@@ -31,7 +33,7 @@ type ClusterArgs struct {
 	SecretsKMSKeyARN  string // empty: no envelope encryption
 	// Credentials is who the kubeconfig's `aws eks get-token` signs as: the AWS provider's
 	// profile and assumed role.
-	Credentials ExecCredentials
+	Credentials awsaccess.ExecCredentials
 	// Readiness, when set, holds the Kubeconfig output back until the new API server answers
 	// /readyz with the cluster's CA, so no Kubernetes object is applied before it can be.
 	// Nil: the kubeconfig resolves as soon as the cluster exists (the offline plan, which

@@ -2,60 +2,18 @@ package infra
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 
-	awsconfig "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/eks-irsa/eks-irsa/awsaccess"
 )
 
 // ExecAPIVersion is the client-authentication API the kubeconfig's exec plugin speaks.
 const ExecAPIVersion = "client.authentication.k8s.io/v1beta1"
-
-// AWS provider config keys the kubeconfig follows.
-const (
-	ProfileKey    = "aws:profile"
-	AssumeRoleKey = "aws:assumeRole"
-)
-
-// ExecCredentials is who `aws eks get-token` signs as. It must be the principal the AWS
-// provider created the cluster as: EKS makes that principal the cluster's admin
-// (bootstrapClusterCreatorAdminPermissions), and anyone else is Unauthorized until aws-auth,
-// which this very kubeconfig applies, maps them.
-type ExecCredentials struct {
-	Profile string // aws:profile, passed as AWS_PROFILE
-	RoleARN string // aws:assumeRole.roleArn, passed as --role-arn
-}
-
-// ExecCredentialsFromConfig reads the AWS provider's aws:profile and aws:assumeRole.
-func ExecCredentialsFromConfig(ctx *pulumi.Context) (ExecCredentials, error) {
-	return ParseExecCredentials(awsconfig.GetProfile(ctx), awsconfig.GetAssumeRole(ctx))
-}
-
-// ParseExecCredentials takes aws:profile and aws:assumeRole as the engine hands them over
-// (the latter a JSON object). It refuses an assumed role that `aws eks get-token` cannot
-// reproduce: the CLI has --role-arn and nothing for an external id.
-func ParseExecCredentials(profile, assumeRole string) (ExecCredentials, error) {
-	creds := ExecCredentials{Profile: profile}
-	if assumeRole == "" {
-		return creds, nil
-	}
-	var role awsconfig.AssumeRole
-	if err := json.Unmarshal([]byte(assumeRole), &role); err != nil {
-		return creds, fmt.Errorf("want an object such as {\"roleArn\": \"arn:aws:iam::123456789012:role/deployer\"} (%v)", err)
-	}
-	if role.RoleArn == nil || *role.RoleArn == "" {
-		return creds, errors.New("roleArn is missing: the kubeconfig's `aws eks get-token --role-arn` needs the role the provider assumes")
-	}
-	if role.ExternalId != nil && *role.ExternalId != "" {
-		return creds, errors.New("externalId is set, which `aws eks get-token` cannot pass: assume the role through a profile (role_arn and external_id in ~/.aws/config) and set aws:profile instead")
-	}
-	creds.RoleARN = *role.RoleArn
-	return creds, nil
-}
 
 // KubeconfigParams name the cluster a kubeconfig reaches.
 type KubeconfigParams struct {
@@ -63,7 +21,7 @@ type KubeconfigParams struct {
 	Endpoint    string // https URL
 	CAData      string // base64 PEM, as EKS returns it
 	Region      string
-	Credentials ExecCredentials
+	Credentials awsaccess.ExecCredentials // awsaccess.Access.Exec
 }
 
 // Kubeconfig writes a kubeconfig that authenticates with `aws eks get-token`, so it holds no
@@ -106,7 +64,7 @@ func Kubeconfig(p KubeconfigParams) (string, error) {
 }
 
 // kubeconfigOutput is Kubeconfig over the cluster's outputs, as a secret.
-func kubeconfigOutput(name, endpoint, caData pulumi.StringOutput, region string, creds ExecCredentials) pulumi.StringOutput {
+func kubeconfigOutput(name, endpoint, caData pulumi.StringOutput, region string, creds awsaccess.ExecCredentials) pulumi.StringOutput {
 	return pulumi.ToSecret(allStrings(func(v ...string) (string, error) {
 		return Kubeconfig(KubeconfigParams{ClusterName: v[0], Endpoint: v[1], CAData: v[2], Region: region, Credentials: creds})
 	}, name, endpoint, caData)).(pulumi.StringOutput)

@@ -5,8 +5,10 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/eks-irsa/eks-irsa/awsaccess"
 	"github.com/eks-irsa/eks-irsa/internal/recorder"
 )
 
@@ -23,15 +25,15 @@ func TestKubeconfigExecFollowsTheProviderIdentity(t *testing.T) {
 		wantErr  string
 	}{
 		{name: "ambient credentials", wantArgs: base},
-		{name: "profile", config: map[string]string{ProfileKey: "ops"}, wantArgs: base, wantEnv: map[string]string{"AWS_PROFILE": "ops"}},
-		{name: "assumed role", config: map[string]string{AssumeRoleKey: `{"roleArn":"` + role + `","sessionName":"pulumi"}`},
+		{name: "profile", config: map[string]string{awsaccess.ProfileKey: "ops"}, wantArgs: base, wantEnv: map[string]string{"AWS_PROFILE": "ops"}},
+		{name: "assumed role", config: map[string]string{awsaccess.AssumeRoleKey: `{"roleArn":"` + role + `","sessionName":"pulumi"}`},
 			wantArgs: base + " --role-arn " + role},
-		{name: "profile and assumed role", config: map[string]string{ProfileKey: "ops", AssumeRoleKey: `{"roleArn":"` + role + `"}`},
+		{name: "profile and assumed role", config: map[string]string{awsaccess.ProfileKey: "ops", awsaccess.AssumeRoleKey: `{"roleArn":"` + role + `"}`},
 			wantArgs: base + " --role-arn " + role, wantEnv: map[string]string{"AWS_PROFILE": "ops"}},
-		{name: "external id", config: map[string]string{AssumeRoleKey: `{"roleArn":"` + role + `","externalId":"x"}`},
+		{name: "external id", config: map[string]string{awsaccess.AssumeRoleKey: `{"roleArn":"` + role + `","externalId":"x"}`},
 			wantErr: "externalId is set, which `aws eks get-token` cannot pass"},
-		{name: "no role ARN", config: map[string]string{AssumeRoleKey: `{"sessionName":"pulumi"}`}, wantErr: "roleArn is missing"},
-		{name: "not an object", config: map[string]string{AssumeRoleKey: `arn:aws:iam::123456789012:role/deployer`}, wantErr: "want an object such as"},
+		{name: "no role ARN", config: map[string]string{awsaccess.AssumeRoleKey: `{"sessionName":"pulumi"}`}, wantErr: "roleArn is missing"},
+		{name: "not an object", config: map[string]string{awsaccess.AssumeRoleKey: `arn:aws:iam::123456789012:role/deployer`}, wantErr: "want an object such as"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -39,10 +41,16 @@ func TestKubeconfigExecFollowsTheProviderIdentity(t *testing.T) {
 			for k, v := range tc.config {
 				cfg[k] = v
 			}
-			var creds ExecCredentials
+			var creds awsaccess.ExecCredentials
 			var credsErr error
 			err := recorder.New("eks-irsa", "test").Run(cfg, func(ctx *pulumi.Context) error {
-				creds, credsErr = ExecCredentialsFromConfig(ctx)
+				// As the program reads it (stack.execCredentials).
+				access, err := awsaccess.Read(func(key string) string { return config.Get(ctx, key) })
+				if err != nil {
+					credsErr = err
+					return nil
+				}
+				creds, credsErr = access.Exec()
 				return nil
 			})
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
+	"github.com/eks-irsa/eks-irsa/awsaccess"
 	"github.com/eks-irsa/eks-irsa/k8s"
 )
 
@@ -18,7 +19,7 @@ import (
 const ProjectName = "eks-irsa"
 
 // RegionKey is the AWS provider's region, which the program also reads.
-const RegionKey = "aws:region"
+const RegionKey = awsaccess.RegionKey
 
 // Config is everything the program reads from the stack's configuration.
 type Config struct {

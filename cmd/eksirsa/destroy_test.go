@@ -297,10 +297,10 @@ func TestDestroy(t *testing.T) {
 	}
 }
 
-// The real client, made by the default configuration chain as the driver makes it, against
-// moto's CloudWatch Logs: a re-created group is deleted, a group its name is a prefix of is
-// kept, and a second check finds it gone.
-func TestLogGroupCheckAgainstMoto(t *testing.T) {
+// startMotoAsEnv starts moto and points the default credential chain at it, as the driver's
+// own AWS configuration reads it: moto's endpoint and keys, no profile, no shared files.
+func startMotoAsEnv(t *testing.T) *moto.Server {
+	t.Helper()
 	m := moto.Start(t)
 	for _, kv := range m.Env() {
 		k, v, _ := strings.Cut(kv, "=")
@@ -312,7 +312,14 @@ func TestLogGroupCheckAgainstMoto(t *testing.T) {
 	}
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	return m
+}
 
+// The real client, made by the default configuration chain as the driver makes it, against
+// moto's CloudWatch Logs: a re-created group is deleted, a group its name is a prefix of is
+// kept, and a second check finds it gone.
+func TestLogGroupCheckAgainstMoto(t *testing.T) {
+	m := startMotoAsEnv(t)
 	ctx := t.Context()
 	seed := cloudwatchlogs.NewFromConfig(m.Config(""))
 	for _, g := range []string{testLogGroup, testLogGroup + "-old"} {

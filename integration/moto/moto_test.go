@@ -225,3 +225,54 @@ func TestEnvironDrivesTheCLI(t *testing.T) {
 		t.Fatalf("caller ARN = %q", got)
 	}
 }
+
+// moto keeps accounts apart by the credentials its STS AssumeRole hands out: the keys it
+// returns for a role in account 222222222222 act in that account (whether or not the role
+// exists there), and what they create is not in the caller's account, nor the caller's in
+// theirs. eksirsa's tests of aws:assumeRole (a stack in a second account) stand on this; it
+// was first seen with the aws CLI, and is checked here with the CLI.
+func TestAssumedCredentialsAreAnotherAccount(t *testing.T) {
+	s := moto.Start(t)
+	if _, err := exec.LookPath("aws"); err != nil {
+		t.Fatalf("aws CLI not on PATH: %v", err)
+	}
+	base := s.Environ([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()})
+	awsCLI := func(env []string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command("aws", append(args, "--output", "text")...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got := awsCLI(base, "sts", "get-caller-identity", "--query", "Account"); got != "123456789012" {
+		t.Fatalf("moto's default account = %s", got)
+	}
+	awsCLI(base, "iam", "create-role", "--role-name", "caller-only", "--assume-role-policy-document", trust)
+	creds := strings.Fields(awsCLI(base, "sts", "assume-role", "--role-arn", "arn:aws:iam::222222222222:role/deployer",
+		"--role-session-name", "s1", "--query", "Credentials.[AccessKeyId,SecretAccessKey,SessionToken]"))
+	if len(creds) != 3 {
+		t.Fatalf("assume-role returned %q", creds)
+	}
+	var assumed []string
+	for _, kv := range base {
+		if !strings.HasPrefix(kv, "AWS_ACCESS_KEY_ID=") && !strings.HasPrefix(kv, "AWS_SECRET_ACCESS_KEY=") {
+			assumed = append(assumed, kv)
+		}
+	}
+	assumed = append(assumed, "AWS_ACCESS_KEY_ID="+creds[0], "AWS_SECRET_ACCESS_KEY="+creds[1], "AWS_SESSION_TOKEN="+creds[2])
+	if got := awsCLI(assumed, "sts", "get-caller-identity", "--query", "Arn"); got != "arn:aws:sts::222222222222:assumed-role/deployer/s1" {
+		t.Errorf("assumed credentials act as %s", got)
+	}
+	if got := awsCLI(assumed, "iam", "list-roles", "--query", "Roles[].RoleName"); got != "" {
+		t.Errorf("the second account sees the caller's roles: %q", got)
+	}
+	if got := awsCLI(assumed, "iam", "create-role", "--role-name", "second-only", "--assume-role-policy-document", trust, "--query", "Role.Arn"); got != "arn:aws:iam::222222222222:role/second-only" {
+		t.Errorf("role created with assumed credentials: %s", got)
+	}
+	if got := awsCLI(base, "iam", "list-roles", "--query", "Roles[].RoleName"); got != "caller-only" {
+		t.Errorf("the caller's account holds %q, want only caller-only", got)
+	}
+}
