@@ -28,11 +28,12 @@ func whilePulumiRuns[T any](call func() (T, error)) (T, error) {
 	return call()
 }
 
-// interruptible is the commands' context, for the signals that end a run. The Automation
-// API starts the Pulumi CLI in eksirsa's process group on Unix (sdk/go/auto cmd_other.go), and
-// cancelling the context sends it an interrupt (cmd.go, cmd.Cancel), which it takes as "cancel
-// gracefully" the first time and "terminate at once" the second (measured: "^C received;
-// terminating", pending operations left behind).
+// interruptible is the commands' context, for the signals that end a run. eksirsa starts the
+// Pulumi CLI in its own process group (pulumiCLI, as the SDK's command does on Unix), and
+// cancelling the context sends it one interrupt and waits for it to end (pulumiCLI.Run; the
+// SDK's command would kill it 10 s later), which it takes as "cancel gracefully" the first
+// time and "terminate at once" the second (measured: "^C received; terminating", pending
+// operations left behind).
 //   - Ctrl-C reaches the terminal's whole foreground group. While the CLI runs it is
 //     interrupted too and already cancelling gracefully: eksirsa says so and waits for it,
 //     rather than dying and leaving it orphaned, or interrupting it a second time. Otherwise

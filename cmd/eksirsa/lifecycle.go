@@ -51,9 +51,10 @@ func newUpCommand(opts *options) *cobra.Command {
 		Short: "Create or update the stack, then verify IRSA on the cluster",
 		Long: `up runs stack.Program through the Automation API with the project's Pulumi.yaml and
 the stack's file, streaming progress. Without --yes it previews and asks first. An update
-interrupted earlier is recovered first: a lock in a file or S3 backend whose process died on
-this host is cancelled (pulumi cancel; --cancel forces that for any lock), while a live
-update's lock stops up at once, naming it; then pending creates are
+interrupted earlier is recovered first: a lock in a file or S3 backend whose CLI eksirsa
+started in this boot and pid namespace, and which is gone, is released (that lock alone;
+--cancel runs pulumi cancel, which deletes every lock of the stack), while any other lock
+stops up at once, naming it; then pending creates are
 cleared by a refresh (pulumi refresh --clear-pending-creates), and a pending create of an AWS
 resource whose id follows from its inputs (the cluster, roles, log groups, instance profile
 and ASG by name; routes, route-table associations, role policies and attachments) or is found
@@ -68,16 +69,13 @@ Afterwards it runs verify --identities, waiting for the nodes, unless --no-verif
 			if err != nil {
 				return err
 			}
-			if !cancel {
-				if cancel, err = deadLock(ctx, out, opts); err != nil {
-					return err
-				}
-			}
 			if cancel {
 				fmt.Fprintf(out, "Cancelling the update that holds stack %s's lock (pulumi cancel).\n", opts.stack)
 				if err := s.Cancel(ctx); err != nil {
 					return fmt.Errorf("cancel: %w", err)
 				}
+			} else if err := releaseDeadLocks(ctx, out, opts); err != nil {
+				return err
 			}
 			var find findCreated
 			if opts.findPending != nil {
@@ -122,39 +120,46 @@ Afterwards it runs verify --identities, waiting for the nodes, unless --no-verif
 	return cmd
 }
 
-// deadLock reads the stack's locks in a file or S3 backend before anything reads the state: a
-// lock held by a live update (or one on another host) stops this up at once, naming it, since
-// that update's pending operations are not an interrupted update's; a lock whose process died
-// on this host is to be cancelled, which it reports. Other backends lock on their server,
-// which refuses a second update by itself; --cancel is the way out there.
-func deadLock(ctx context.Context, out io.Writer, opts *options) (bool, error) {
+// releaseDeadLocks reads the stack's locks in a file or S3 backend before anything reads the
+// state. A lock whose update is provably dead (statelock.Lock.Dead: eksirsa started its CLI in
+// this boot and pid namespace, and that process is gone) is released, that lock alone, after
+// reading the locks again; any other lock stops this up at once, naming it and why it may be
+// live, since that update's pending operations are not an interrupted update's. Other backends
+// lock on their server, which refuses a second update by itself; --cancel is the way out there.
+func releaseDeadLocks(ctx context.Context, out io.Writer, opts *options) error {
 	url, err := opts.backendURL()
 	if err != nil {
-		return false, err
+		return err
 	}
 	locks, err := statelock.Read(ctx, url, stack.ProjectName, opts.stack)
 	if errors.Is(err, statelock.ErrUnreadable) {
-		return false, nil
+		return nil
 	}
 	if err != nil {
-		return false, err
+		return err
 	}
 	var live []string
 	for _, l := range locks {
-		if !l.Dead() {
-			live = append(live, "  * "+l.String())
+		if why := l.Unproven(); why != "" {
+			live = append(live, fmt.Sprintf("  * %s\n    not provably dead: %s", l, why))
 		}
 	}
 	if len(live) > 0 {
-		return false, fmt.Errorf("stack %s is locked by an update that may still be running:\n%s\n"+
-			"wait for it to finish; if it is not running (killed on another machine), run `eksirsa up --cancel`",
-			opts.stack, strings.Join(live, "\n"))
+		return fmt.Errorf("stack %s is locked by an update that may still be running:\n%s\n"+
+			"wait for it to finish; if you know it is not running (killed on another machine or in another container), "+
+			"run `eksirsa up --cancel` (or `pulumi cancel --stack %s`), which deletes every lock of the stack",
+			opts.stack, strings.Join(live, "\n"), opts.stack)
 	}
 	for _, l := range locks {
-		fmt.Fprintf(out, "An update killed at %s (pid %d on this host, no longer running) left stack %s locked.\n",
-			l.Timestamp.Format(time.RFC3339), l.Pid, opts.stack)
+		fmt.Fprintf(out, "An update killed at %s (pid %d on this host, no longer running) left stack %s locked; releasing that lock (%s).\n",
+			l.Timestamp.Format(time.RFC3339), l.Pid, opts.stack, l.URL)
+		if err := statelock.Release(ctx, url, stack.ProjectName, opts.stack, locks, l); errors.Is(err, statelock.ErrLocksChanged) {
+			return fmt.Errorf("%w: another update may have started; nothing was released, run `eksirsa up` again", err)
+		} else if err != nil {
+			return err
+		}
 	}
-	return len(locks) > 0, nil
+	return nil
 }
 
 // openShown opens the stack for a command that changes or previews it, first saying on

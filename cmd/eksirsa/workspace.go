@@ -76,9 +76,13 @@ func openAutoStack(ctx context.Context, o *options) (stackAPI, error) {
 			return nil, fmt.Errorf("backend %s: %w", url, err)
 		}
 	}
+	cli, err := newPulumiCLI(url, o.stack)
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", o.stack, err)
+	}
 	s, err := whilePulumiRuns(func() (auto.Stack, error) {
 		return auto.UpsertStackLocalSource(ctx, o.stack, o.dir,
-			auto.Program(stack.Program),
+			auto.Program(stack.Program), auto.Pulumi(cli),
 			auto.EnvVars(map[string]string{envBackendURL: url, "PULUMI_SKIP_UPDATE_CHECK": "true"}),
 		)
 	})

@@ -1,6 +1,6 @@
 // Package statelock reads the locks the Pulumi CLI's diy backends (file:// and s3://) hold on a
 // stack while an update runs, so the driver can tell a live update from a dead one: it fails
-// fast naming a live update's lock, and releases (pulumi cancel) a lock whose process is gone.
+// fast naming a live update's lock, and releases a lock whose process is provably gone.
 package statelock
 
 import (
@@ -31,15 +31,20 @@ type Lock struct {
 	Username  string    `json:"username"`
 	Hostname  string    `json:"hostname"`
 	Timestamp time.Time `json:"timestamp"`
+	// Owners are eksirsa's records of processes with the lock's hostname and pid (RecordOwner).
+	Owners []Owner `json:"-"`
+	key    string
+	raw    string
 }
 
-// Dead reports whether the update holding the lock is gone: written on this host by a process
-// that no longer exists (a CLI killed with SIGKILL, a machine that lost power). A lock held by
-// a live process, or from another host, may belong to an update still running.
-func (l Lock) Dead() bool {
-	host, err := os.Hostname()
-	return err == nil && l.Hostname == host && l.Pid > 0 && !processAlive(l.Pid)
-}
+// Dead reports whether the update holding the lock is provably gone: its CLI was started by
+// eksirsa in this boot and pid namespace (recorded beside the lock) and that process no longer
+// exists (a CLI killed with SIGKILL). Anything else (another machine, another container with
+// the same hostname, a CLI run by hand, a live process) may be an update still running.
+func (l Lock) Dead() bool { return l.unproven() == "" }
+
+// Unproven says why the lock's update cannot be proven dead from here ("" when it is dead).
+func (l Lock) Unproven() string { return l.unproven() }
 
 // String names the lock for a person: who holds it, since when, and where it is.
 func (l Lock) String() string {
@@ -63,6 +68,10 @@ func Read(ctx context.Context, backendURL, project, stackName string) ([]Lock, e
 		return nil, err
 	}
 	defer bucket.Close()
+	return read(ctx, bucket, where, project, stackName)
+}
+
+func read(ctx context.Context, bucket *blob.Bucket, where func(string) string, project, stackName string) ([]Lock, error) {
 	// Project-scoped stacks lock under <org>/<project>/<stack>; older state under <stack>.
 	patterns := []string{path.Join(locksDir, "*", project, stackName, "*.json"), path.Join(locksDir, stackName, "*.json")}
 	var locks []Lock
@@ -82,13 +91,84 @@ func Read(ctx context.Context, backendURL, project, stackName string) ([]Lock, e
 		if err != nil {
 			return nil, fmt.Errorf("read stack lock %s: %w", where(obj.Key), err)
 		}
-		lock := Lock{URL: where(obj.Key)}
+		lock := Lock{URL: where(obj.Key), key: obj.Key, raw: string(data)}
 		if err := json.Unmarshal(data, &lock); err != nil {
 			return nil, fmt.Errorf("read stack lock %s: %w", lock.URL, err)
 		}
 		locks = append(locks, lock)
 	}
+	if len(locks) == 0 {
+		return nil, nil
+	}
+	owners, err := readOwners(ctx, bucket, where, project, stackName)
+	if err != nil {
+		return nil, err
+	}
+	for i, l := range locks {
+		for _, o := range owners {
+			if o.Hostname == l.Hostname && o.Pid == l.Pid {
+				locks[i].Owners = append(locks[i].Owners, o)
+			}
+		}
+	}
 	return locks, nil
+}
+
+// ErrLocksChanged is returned by Release when the stack's locks are not those it was given.
+var ErrLocksChanged = errors.New("the stack's locks changed since they were read")
+
+// Release deletes one dead lock of project/stack, and its owner record, after reading the
+// stack's locks again: they must still be exactly seen (another update may have locked the
+// stack meanwhile) and the lock still dead. It deletes only that lock's file: `pulumi cancel`
+// (the Automation API's Cancel) deletes every file in the stack's lock directory
+// (backend/diy/backend.go, CancelCurrentUpdate), a lock taken since the read included, while a
+// diy lock is nothing but its file (lock.go: Lock writes it, Unlock deletes it).
+func Release(ctx context.Context, backendURL, project, stackName string, seen []Lock, dead Lock) error {
+	bucket, where, err := open(ctx, backendURL)
+	if err != nil {
+		return err
+	}
+	defer bucket.Close()
+	now, err := read(ctx, bucket, where, project, stackName)
+	if err != nil {
+		return err
+	}
+	if !sameLocks(now, seen) {
+		return fmt.Errorf("release stack %s's lock %s: %w", stackName, dead.URL, ErrLocksChanged)
+	}
+	for _, l := range now {
+		if l.key != dead.key {
+			continue
+		}
+		if why := l.unproven(); why != "" {
+			return fmt.Errorf("release stack %s's lock %s: %w (%s)", stackName, dead.URL, ErrLocksChanged, why)
+		}
+		if err := deleteKey(ctx, bucket, l.key); err != nil {
+			return fmt.Errorf("release stack %s's lock %s: %w", stackName, l.URL, err)
+		}
+		for _, o := range l.Owners { // all of this boot and namespace: they proved it dead
+			_ = deleteKey(ctx, bucket, o.key(project, stackName))
+		}
+		return nil
+	}
+	return fmt.Errorf("release stack %s's lock %s: %w (it is gone)", stackName, dead.URL, ErrLocksChanged)
+}
+
+// sameLocks reports whether a and b are the same lock files with the same contents.
+func sameLocks(a, b []Lock) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	have := map[string]string{}
+	for _, l := range a {
+		have[l.key] = l.raw
+	}
+	for _, l := range b {
+		if raw, ok := have[l.key]; !ok || raw != l.raw {
+			return false
+		}
+	}
+	return true
 }
 
 // locksDir is the diy backend's lock directory under the state root

@@ -27,14 +27,23 @@ func TestReadFileBackend(t *testing.T) {
 		host     string
 		wantDead bool
 	}{
-		{"killed update on this host", dead, host, true},
+		// Killed: the pid is gone, and eksirsa recorded starting it in this boot and namespace.
+		{"killed update on this host", 0, host, true},
+		// Same hostname, pid gone here, but no record: a container elsewhere with this
+		// hostname, or a CLI run by hand, may still be running it.
+		{"unrecorded update with this hostname", dead, host, false},
 		{"live update on this host", os.Getpid(), host, false},
 		{"update on another host", dead, "build-agent-7", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			url := statelocktest.WriteLock(t, dir, "eks-irsa", "test", tc.pid, tc.host)
+			var url string
+			if tc.pid == 0 {
+				url = statelocktest.KilledUpdate(t, dir, "eks-irsa", "test", "a1b2.json")
+			} else {
+				url = statelocktest.WriteLock(t, dir, "eks-irsa", "test", tc.pid, tc.host)
+			}
 			// Another stack's lock is not this one's.
 			statelocktest.WriteLock(t, dir, "eks-irsa", "prod", os.Getpid(), host)
 			locks, err := statelock.Read(t.Context(), url, "eks-irsa", "test")
@@ -45,14 +54,14 @@ func TestReadFileBackend(t *testing.T) {
 				t.Fatalf("locks = %+v, want the one of stack test", locks)
 			}
 			l := locks[0]
-			if l.Pid != tc.pid || l.Hostname != tc.host || !l.Timestamp.Equal(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)) {
+			if (tc.pid != 0 && l.Pid != tc.pid) || l.Hostname != tc.host || !l.Timestamp.Equal(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)) {
 				t.Errorf("lock read as %+v", l)
 			}
 			if want := filepath.Join(dir, ".pulumi/locks/organization/eks-irsa/test/a1b2.json"); l.URL != want {
 				t.Errorf("lock URL %q, want %q", l.URL, want)
 			}
 			if l.Dead() != tc.wantDead {
-				t.Errorf("Dead() = %v, want %v", l.Dead(), tc.wantDead)
+				t.Errorf("Dead() = %v, want %v (%s)", l.Dead(), tc.wantDead, l.Unproven())
 			}
 		})
 	}
