@@ -81,7 +81,11 @@ Afterwards it runs verify --identities, waiting for the nodes, unless --no-verif
 			if opts.findPending != nil {
 				find = opts.findPending(opts)
 			}
-			if err := clearPendingCreates(ctx, s, out, errOut, opts.stack, find); err != nil {
+			url, err := opts.backendURL()
+			if err != nil {
+				return err
+			}
+			if err := clearPendingCreates(ctx, s, out, errOut, opts.stack, find, adoptionStore{backendURL: url, dir: opts.dir, stack: opts.stack}); err != nil {
 				return err
 			}
 			if !yes {
@@ -175,8 +179,11 @@ func openShown(cmd *cobra.Command, opts *options) (stackAPI, error) {
 
 // clearPendingCreates recovers from an interrupted update: operations Pulumi started but never
 // heard back about are refreshed away, so the update does not create them twice. Only when
-// that loses nothing: a pending create of an AWS resource stops the update with what to do.
-func clearPendingCreates(ctx context.Context, s stackAPI, out, errOut io.Writer, stackName string, find findCreated) error {
+// that loses nothing: a pending create of an AWS resource stops the update with what to do, or
+// is adopted by an import. The imports are saved (store) before the pending operations are
+// cleared and each is struck off once done, so a failed or killed import is made by the next
+// up, never forgotten.
+func clearPendingCreates(ctx context.Context, s stackAPI, out, errOut io.Writer, stackName string, find findCreated, store adoptionStore) error {
 	state, err := s.Export(ctx)
 	if err != nil {
 		return fmt.Errorf("read stack state: %w", err)
@@ -185,43 +192,76 @@ func clearPendingCreates(ctx context.Context, s stackAPI, out, errOut io.Writer,
 	if err != nil {
 		return err
 	}
-	if len(deployment.PendingOperations) == 0 {
-		return nil
-	}
-	fmt.Fprintf(out, "The last update was interrupted with %d operations pending:\n", len(deployment.PendingOperations))
-	for _, op := range deployment.PendingOperations {
-		fmt.Fprintf(out, "  * %s, interrupted while %s\n", op.Resource.URN, op.Type)
-	}
-	imports, err := planRecovery(ctx, stackName, deployment.PendingOperations, find)
+	owed, err := store.load(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "Refreshing with --clear-pending-creates before the update (pulumi refresh --clear-pending-creates).")
-	if _, err := s.Refresh(ctx, optrefresh.ClearPendingCreates(), optrefresh.ProgressStreams(out), optrefresh.ErrorProgressStreams(errOut)); err != nil {
-		return fmt.Errorf("refresh --clear-pending-creates: %w", err)
+	if len(deployment.PendingOperations) == 0 && len(owed) == 0 {
+		return nil
+	}
+	if len(deployment.PendingOperations) > 0 {
+		fmt.Fprintf(out, "The last update was interrupted with %d operations pending:\n", len(deployment.PendingOperations))
+		for _, op := range deployment.PendingOperations {
+			fmt.Fprintf(out, "  * %s, interrupted while %s\n", op.Resource.URN, op.Type)
+		}
+		imports, err := planRecovery(ctx, stackName, deployment.PendingOperations, find)
+		if err != nil {
+			return err
+		}
+		owed = mergePlans(owed, imports)
+		if err := store.save(ctx, owed); err != nil {
+			return fmt.Errorf("%w; nothing was cleared", err)
+		}
+		fmt.Fprintln(out, "Refreshing with --clear-pending-creates before the update (pulumi refresh --clear-pending-creates).")
+		if _, err := s.Refresh(ctx, optrefresh.ClearPendingCreates(), optrefresh.ProgressStreams(out), optrefresh.ErrorProgressStreams(errOut)); err != nil {
+			return fmt.Errorf("refresh --clear-pending-creates: %w", err)
+		}
+	} else {
+		fmt.Fprintf(out, "An earlier recovery left %d imports to make (its adoption plan).\n", len(owed))
+	}
+	inState := map[string]bool{}
+	for _, r := range deployment.Resources {
+		inState[string(r.URN)] = true
 	}
 	// An AWS resource found by the name the program sets, or by its tags, is adopted under its
 	// own URN, so the update neither orphans it nor creates it twice.
-	for _, imp := range imports {
-		fmt.Fprintf(out, "Importing %s %s (id %s), which the interrupted update may have created (pulumi import).\n", imp.Type, imp.Name, imp.ID)
-		res := &optimport.ImportResource{Type: imp.Type, Name: imp.Name, ID: imp.ID}
-		names := map[string]string{}
-		if imp.Parent != "" {
-			// An import file names a parent through its name table.
-			res.Parent = "parent"
-			names[res.Parent] = imp.Parent
+	for len(owed) > 0 {
+		imp := owed[0]
+		if inState[string(imp.Op.Resource.URN)] {
+			// Imported by an earlier recovery killed before it struck the import off.
+			fmt.Fprintf(out, "%s %s is in the stack already.\n", imp.Type, imp.Name)
+		} else if err := importPending(ctx, s, out, errOut, stackName, imp); err != nil {
+			return err
 		}
-		_, err := s.ImportResources(ctx, optimport.Resources([]*optimport.ImportResource{res}), optimport.NameTable(names),
-			optimport.Protect(false), optimport.GenerateCode(false),
-			optimport.ProgressStreams(out), optimport.ErrorProgressStreams(errOut))
-		switch {
-		case err == nil:
-		case strings.Contains(err.Error(), "does not exist"):
-			// Interrupted before AWS answered the create: the update creates it.
-			fmt.Fprintf(out, "%s %s does not exist in AWS: the update creates it.\n", imp.Type, imp.ID)
-		default:
-			return fmt.Errorf("import %s %s: %w; to adopt it by hand:\n%s", imp.Type, imp.ID, err, describePendingCreate(stackName, imp.op))
+		owed = owed[1:]
+		if err := store.save(ctx, owed); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// importPending adopts one resource an interrupted update may have created.
+func importPending(ctx context.Context, s stackAPI, out, errOut io.Writer, stackName string, imp pendingImport) error {
+	fmt.Fprintf(out, "Importing %s %s (id %s), which the interrupted update may have created (pulumi import).\n", imp.Type, imp.Name, imp.ID)
+	res := &optimport.ImportResource{Type: imp.Type, Name: imp.Name, ID: imp.ID}
+	names := map[string]string{}
+	if imp.Parent != "" {
+		// An import file names a parent through its name table.
+		res.Parent = "parent"
+		names[res.Parent] = imp.Parent
+	}
+	_, err := s.ImportResources(ctx, optimport.Resources([]*optimport.ImportResource{res}), optimport.NameTable(names),
+		optimport.Protect(false), optimport.GenerateCode(false),
+		optimport.ProgressStreams(out), optimport.ErrorProgressStreams(errOut))
+	switch {
+	case err == nil:
+	case strings.Contains(err.Error(), "does not exist"):
+		// Interrupted before AWS answered the create: the update creates it.
+		fmt.Fprintf(out, "%s %s does not exist in AWS: the update creates it.\n", imp.Type, imp.ID)
+	default:
+		return fmt.Errorf("import %s %s: %w; the next `eksirsa up` tries this import again (the adoption plan is kept beside the state); "+
+			"to adopt it by hand:\n%s", imp.Type, imp.ID, err, describePendingCreate(stackName, imp.Op))
 	}
 	return nil
 }

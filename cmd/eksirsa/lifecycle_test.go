@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,7 +37,7 @@ var interruptedAWSState = json.RawMessage(`{"resources":[],"pending_operations":
 	`"parent":"urn:pulumi:test::eks-irsa::eksirsa:infra:Network::demo","inputs":{"routeTableId":"rtb-0a1","destinationCidrBlock":"0.0.0.0/0","natGatewayId":"nat-9"}},"type":"creating"}]}`)
 
 func TestLifecycle(t *testing.T) {
-	t.Setenv(envBackendURL, "") // the default file backend, whatever the caller's environment
+	t.Setenv(envBackendURL, "file://"+t.TempDir()) // a file backend of its own, whatever the caller's environment
 	tests := []struct {
 		name      string
 		args      []string
@@ -271,5 +272,60 @@ func TestPlanRecovery(t *testing.T) {
 	}
 	if imports, err := planRecovery(t.Context(), "test", k8sOnly.PendingOperations, nil); err != nil || len(imports) > 0 {
 		t.Errorf("a pending Kubernetes create: %+v, %v; want it cleared only", imports, err)
+	}
+}
+
+// An import that fails after the pending operations were cleared is not forgotten: the next
+// up, whose state no longer has the pending create, still adopts the NAT gateway (from the
+// adoption plan kept beside the state) instead of letting the update create a second one, and
+// imports nothing twice.
+func TestFailedImportIsMadeByTheNextUp(t *testing.T) {
+	t.Setenv(envBackendURL, "")
+	backend := "file://" + t.TempDir()
+	f := &fakeStack{outputs: testStackOutputs(), state: interruptedAWSState,
+		importErrs: map[string]error{"aws:ec2/natGateway:NatGateway": errors.New("EC2 DescribeNatGateways: RequestLimitExceeded")}}
+	find := func(*options) findCreated {
+		return func(context.Context, apitype.OperationV2) ([]string, error) { return []string{"nat-1"}, nil }
+	}
+	up := func() (int, string, string) {
+		var out, errOut bytes.Buffer
+		opts := &options{open: func(context.Context, *options) (stackAPI, error) { return f, nil }, findPending: find}
+		root := newRootCommandWith(&out, &errOut, opts)
+		code := runWith(t.Context(), root, []string{"--backend", backend, "up", "-y", "--no-verify", "-C", projectDir}, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	nat := "import aws:ec2/natGateway:NatGateway nat nat-1"
+	role := "import aws:iam/role:Role demo-aws-node demo-aws-node"
+	route := "import aws:ec2/route:Route demo-private-default rtb-0a1_0.0.0.0/0"
+
+	code, _, stderr := up()
+	if code == 0 {
+		t.Fatal("up succeeded although an import failed")
+	}
+	if want := []string{"export", "refresh", role, nat}; !slices.Equal(f.calls, want) {
+		t.Errorf("first up: calls %q, want %q", f.calls, want)
+	}
+	if !strings.Contains(stderr, "the next `eksirsa up` tries this import again") {
+		t.Errorf("stderr does not say the import is kept:\n%s", stderr)
+	}
+
+	f.calls = nil
+	code, stdout, stderr := up()
+	if code != 0 {
+		t.Fatalf("second up: exit %d: %s", code, stderr)
+	}
+	if want := []string{"export", nat, route, "up"}; !slices.Equal(f.calls, want) {
+		t.Errorf("second up: calls %q, want %q (the NAT gateway adopted, the role not imported twice)", f.calls, want)
+	}
+	if !strings.Contains(stdout, "An earlier recovery left 2 imports to make") {
+		t.Errorf("the second up does not say it resumes:\n%s", stdout)
+	}
+
+	f.calls = nil
+	if code, _, stderr := up(); code != 0 {
+		t.Fatalf("third up: %s", stderr)
+	}
+	if want := []string{"export", "up"}; !slices.Equal(f.calls, want) {
+		t.Errorf("third up: calls %q, want %q (the plan done and dropped)", f.calls, want)
 	}
 }

@@ -5,11 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/eks-irsa/eks-irsa/internal/statelock"
+	"github.com/eks-irsa/eks-irsa/stack"
 )
 
 // readDeployment decodes an exported stack state: the one reader of pending operations.
@@ -40,8 +45,8 @@ func clearable(op apitype.OperationV2) bool {
 // parent), so the resource the interrupted update may have made is adopted, not orphaned.
 type pendingImport struct {
 	Type, Name, ID string
-	Parent         string // the parent's URN; empty under the stack
-	op             apitype.OperationV2
+	Parent         string              // the parent's URN; empty under the stack
+	Op             apitype.OperationV2 // the pending create it adopts (its URN, for the manual command)
 }
 
 // findCreated looks up the physical ids of what a pending create may have made, for types
@@ -87,7 +92,7 @@ func planRecovery(ctx context.Context, stackName string, ops []apitype.Operation
 			problems = append(problems, describePendingCreate(stackName, op))
 			continue
 		}
-		imp := pendingImport{Type: typ, Name: resource.URN(op.Resource.URN).Name(), ID: id, op: op}
+		imp := pendingImport{Type: typ, Name: resource.URN(op.Resource.URN).Name(), ID: id, Op: op}
 		if p := resource.URN(op.Resource.Parent); p != "" && p.QualifiedType() != resource.RootStackType {
 			imp.Parent = string(p)
 		}
@@ -170,4 +175,81 @@ func stringMap(v any) map[string]string {
 		}
 	}
 	return out
+}
+
+// adoptionPlanKind names the adoption plan kept beside the state (statelock.SaveAside).
+const adoptionPlanKind = "adoption-plans"
+
+// adoptionStore keeps the imports a recovery still owes durably, from before the pending
+// operations are cleared until each import is done: once cleared, the state no longer says
+// what the interrupted update may have made, so an import that fails (or is killed) would
+// otherwise be forgotten and the next update would create a second NAT gateway. It lives
+// beside the state in a file or S3 backend (every machine running the stack finds it), else
+// in the project directory.
+type adoptionStore struct {
+	backendURL, dir, stack string
+}
+
+func (a adoptionStore) localFile() string {
+	return filepath.Join(a.dir, ".eksirsa", adoptionPlanKind, a.stack+".json")
+}
+
+// load returns the imports still owed (none when there is no plan).
+func (a adoptionStore) load(ctx context.Context) ([]pendingImport, error) {
+	data, err := statelock.LoadAside(ctx, a.backendURL, adoptionPlanKind, stack.ProjectName, a.stack)
+	if errors.Is(err, statelock.ErrUnreadable) {
+		data, err = os.ReadFile(a.localFile())
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	if err != nil || len(data) == 0 {
+		return nil, err
+	}
+	var plan []pendingImport
+	if err := json.Unmarshal(data, &plan); err != nil {
+		return nil, fmt.Errorf("read the adoption plan of stack %s: %w", a.stack, err)
+	}
+	return plan, nil
+}
+
+// save writes the imports still owed; none drops the plan.
+func (a adoptionStore) save(ctx context.Context, plan []pendingImport) error {
+	if len(plan) == 0 {
+		err := statelock.DropAside(ctx, a.backendURL, adoptionPlanKind, stack.ProjectName, a.stack)
+		if errors.Is(err, statelock.ErrUnreadable) {
+			if err = os.Remove(a.localFile()); errors.Is(err, os.ErrNotExist) {
+				err = nil
+			}
+		}
+		return err
+	}
+	data, err := json.Marshal(plan)
+	if err != nil {
+		return err
+	}
+	err = statelock.SaveAside(ctx, a.backendURL, adoptionPlanKind, stack.ProjectName, a.stack, data)
+	if errors.Is(err, statelock.ErrUnreadable) {
+		if err = os.MkdirAll(filepath.Dir(a.localFile()), 0o700); err == nil {
+			err = os.WriteFile(a.localFile(), data, 0o600)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("save the adoption plan of stack %s: %w", a.stack, err)
+	}
+	return nil
+}
+
+// mergePlans adds to owed the imports of found whose resource it does not hold yet.
+func mergePlans(owed, found []pendingImport) []pendingImport {
+	have := map[string]bool{}
+	for _, imp := range owed {
+		have[string(imp.Op.Resource.URN)] = true
+	}
+	for _, imp := range found {
+		if !have[string(imp.Op.Resource.URN)] {
+			owed = append(owed, imp)
+		}
+	}
+	return owed
 }

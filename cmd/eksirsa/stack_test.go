@@ -42,6 +42,8 @@ type fakeStack struct {
 	upErr error
 	// beforeDestroy, if set, runs when Destroy is called (to look at the cluster then).
 	beforeDestroy func()
+	// importErrs fails the next import of a type once with its error.
+	importErrs map[string]error
 }
 
 func (f *fakeStack) Export(context.Context) (apitype.UntypedDeployment, error) {
@@ -69,6 +71,15 @@ func (f *fakeStack) Refresh(_ context.Context, opts ...optrefresh.Option) (auto.
 		opt.ApplyOption(&o)
 	}
 	f.clearedPendingCreates = o.ClearPendingCreates
+	if o.ClearPendingCreates && len(f.state) > 0 {
+		// As the CLI does: the pending operations are gone from the state.
+		var dep map[string]any
+		if err := json.Unmarshal(f.state, &dep); err != nil {
+			return auto.RefreshResult{}, err
+		}
+		delete(dep, "pending_operations")
+		f.state, _ = json.Marshal(dep)
+	}
 	return auto.RefreshResult{}, nil
 }
 
@@ -93,6 +104,10 @@ func (f *fakeStack) ImportResources(_ context.Context, opts ...optimport.Option)
 	}
 	for _, r := range o.Resources {
 		f.calls = append(f.calls, "import "+r.Type+" "+r.Name+" "+r.ID)
+		if err := f.importErrs[r.Type]; err != nil {
+			delete(f.importErrs, r.Type)
+			return auto.ImportResult{}, err
+		}
 	}
 	return auto.ImportResult{}, nil
 }
