@@ -18,14 +18,8 @@ const asgResourceType = "auto-scaling-group"
 
 func init() {
 	register(&Kind{
-		Token: "aws:autoscaling/group:Group",
-		// terraform-provider-aws internal/service/autoscaling/group.go: only name and
-		// name_prefix are ForceNew; sizes, launch template, subnets and tags update in place.
-		ForceNew: []string{"name", "namePrefix"},
-		Required: []string{"maxSize", "minSize"},
-		// The schema defaults the program relies on.
-		Defaults: map[string]any{"forceDelete": false, "forceDeleteWarmPool": false, "waitForCapacityTimeout": "10m",
-			"metricsGranularity": "1Minute", "protectFromScaleIn": false, "ignoreFailedScalingActivities": false},
+		Token:    "aws:autoscaling/group:Group",
+		Schema:   groupSchema,
 		AutoName: true,
 		Create:   createGroup,
 		Read:     readGroup,
@@ -168,22 +162,9 @@ func readGroup(ctx context.Context, c *Clients, id string, olds resource.Propert
 	})
 	if lt := g.LaunchTemplate; lt != nil {
 		version := aws.ToString(lt.Version)
-		// The program passes the version it read; keep "$Latest"/"$Default" as configured.
-		if cfg := getStr(getObj(olds, "launchTemplate"), "version"); cfg != "" {
-			version = cfg
-		}
+		// "$Latest" and "$Default" stand for whatever version is current: AWS reports them
+		// as given, a number as the number.
 		live := map[string]any{"id": aws.ToString(lt.LaunchTemplateId), "name": aws.ToString(lt.LaunchTemplateName), "version": version}
-		// id and name are Optional+Computed in the provider's schema
-		// (terraform-provider-aws internal/service/autoscaling/group.go, launch_template):
-		// the one the program did not set is filled in, but a plan never diffs it. Keep the
-		// configured shape, so a refresh does not turn the computed one into a change.
-		if cfg := getObj(olds, "launchTemplate"); cfg != nil {
-			for _, key := range []string{"id", "name"} {
-				if _, set := cfg[resource.PropertyKey(key)]; !set {
-					delete(live, key)
-				}
-			}
-		}
 		outs["launchTemplate"] = outVal(live)
 	}
 	// tags is a set of {key, value, propagateAtLaunch}: the configured order when equal.

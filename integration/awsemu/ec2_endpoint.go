@@ -18,17 +18,12 @@ const endpointTimeout = 10 * time.Minute
 
 func init() {
 	register(&Kind{
-		Token: "aws:ec2/vpcEndpoint:VpcEndpoint",
-		// terraform-provider-aws internal/service/ec2/vpc_endpoint.go: these are ForceNew;
-		// subnets, groups, route tables, policy and private DNS change in place.
-		ForceNew: []string{"vpcId", "serviceName", "vpcEndpointType", "serviceRegion", "resourceConfigurationArn", "serviceNetworkArn"},
-		Required: []string{"vpcId"},
-		// Same file: vpc_endpoint_type Default "Gateway".
-		Defaults: map[string]any{"vpcEndpointType": "Gateway"},
-		Create:   createVpcEndpoint,
-		Read:     readVpcEndpoint,
-		Update:   updateVpcEndpoint,
-		Delete:   deleteVpcEndpoint,
+		Token:  "aws:ec2/vpcEndpoint:VpcEndpoint",
+		Schema: vpcEndpointSchema,
+		Create: createVpcEndpoint,
+		Read:   readVpcEndpoint,
+		Update: updateVpcEndpoint,
+		Delete: deleteVpcEndpoint,
 	})
 }
 

@@ -16,17 +16,10 @@ const defaultFlowLogFormat = "${version} ${account-id} ${interface-id} ${srcaddr
 
 func init() {
 	register(&Kind{
-		Token: "aws:ec2/flowLog:FlowLog",
-		// terraform-provider-aws internal/service/ec2/vpc_flow_log.go: every argument but
-		// tags is ForceNew.
-		ForceNew: []string{"deliverCrossAccountRole", "destinationOptions", "eniId", "iamRoleArn", "logDestination",
-			"logDestinationType", "logFormat", "logGroupName", "maxAggregationInterval", "subnetId", "trafficType",
-			"transitGatewayAttachmentId", "transitGatewayId", "vpcId"},
-		// Same file: log_destination_type Default "cloud-watch-logs", max_aggregation_interval
-		// Default 600.
-		Defaults: map[string]any{"logDestinationType": "cloud-watch-logs", "maxAggregationInterval": 600},
-		Create:   createFlowLog,
-		Read:     readFlowLog,
+		Token:  "aws:ec2/flowLog:FlowLog",
+		Schema: flowLogSchema,
+		Create: createFlowLog,
+		Read:   readFlowLog,
 		Update: func(ctx context.Context, c *Clients, id string, olds, news resource.PropertyMap) (resource.PropertyMap, error) {
 			if err := updateEC2Tags(ctx, c, id, getStrMap(olds, "tags"), getStrMap(news, "tags")); err != nil {
 				return nil, err

@@ -14,10 +14,8 @@ import (
 
 func init() {
 	register(&Kind{
-		Token: "aws:ec2/launchTemplate:LaunchTemplate",
-		// terraform-provider-aws internal/service/ec2/ec2_launch_template.go: only name and
-		// name_prefix are ForceNew; any other change makes a new template version.
-		ForceNew: []string{"name", "namePrefix"},
+		Token:    "aws:ec2/launchTemplate:LaunchTemplate",
+		Schema:   launchTemplateSchema,
 		AutoName: true,
 		Create:   createLaunchTemplate,
 		Read:     readLaunchTemplate,
@@ -173,7 +171,7 @@ func readLaunchTemplate(ctx context.Context, c *Clients, id string, _ resource.P
 		"latestVersion":  int(latest),
 		"defaultVersion": int(aws.ToInt64(lt.DefaultVersionNumber)),
 	})
-	// The version's data, as the real provider reads it back (the scalar fields).
+	// The version's data, as the real provider reads it back (flattenResponseLaunchTemplateData).
 	vs, err := c.EC2.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{
 		LaunchTemplateId: aws.String(id), Versions: []string{strconv.FormatInt(latest, 10)},
 	})
@@ -189,6 +187,7 @@ func readLaunchTemplate(ctx context.Context, c *Clients, id string, _ resource.P
 			outs["userData"] = resource.NewStringProperty(aws.ToString(d.UserData))
 			outs["keyName"] = resource.NewStringProperty(aws.ToString(d.KeyName))
 			outs["vpcSecurityGroupIds"] = outVal(orEmpty(d.SecurityGroupIds))
+			templateDataOutputs(outs, d)
 		}
 	}
 	tagsOutputs(outs, fromEC2Tags(lt.Tags))
@@ -228,4 +227,51 @@ func updateLaunchTemplate(ctx context.Context, c *Clients, id string, olds, news
 		return nil, err
 	}
 	return readLaunchTemplate(ctx, c, id, news)
+}
+
+// templateDataOutputs adds the nested blocks of a version's data as the real provider
+// flattens them (ec2_launch_template.go flattenResponseLaunchTemplateData), so a refresh sees
+// metadata options, block devices, the instance profile and tag specifications as AWS has them.
+func templateDataOutputs(outs resource.PropertyMap, d *ec2types.ResponseLaunchTemplateData) {
+	if p := d.IamInstanceProfile; p != nil {
+		outs["iamInstanceProfile"] = outVal(map[string]any{"arn": aws.ToString(p.Arn), "name": aws.ToString(p.Name)})
+	}
+	if m := d.MetadataOptions; m != nil {
+		outs["metadataOptions"] = outVal(map[string]any{
+			"httpEndpoint": string(m.HttpEndpoint), "httpTokens": string(m.HttpTokens),
+			"httpPutResponseHopLimit": aws.ToInt32(m.HttpPutResponseHopLimit),
+			"httpProtocolIpv6":        string(m.HttpProtocolIpv6), "instanceMetadataTags": string(m.InstanceMetadataTags),
+		})
+	}
+	if m := d.Monitoring; m != nil {
+		outs["monitoring"] = outVal(map[string]any{"enabled": resource.NewBoolProperty(aws.ToBool(m.Enabled))})
+	}
+	// ebs_optimized and the ebs booleans are tri-state strings upstream.
+	triState := func(b *bool) string {
+		if b == nil {
+			return ""
+		}
+		return strconv.FormatBool(*b)
+	}
+	devices := []map[string]any{}
+	for _, b := range d.BlockDeviceMappings {
+		m := map[string]any{"deviceName": aws.ToString(b.DeviceName), "noDevice": aws.ToString(b.NoDevice), "virtualName": aws.ToString(b.VirtualName)}
+		if e := b.Ebs; e != nil {
+			m["ebs"] = map[string]any{
+				"deleteOnTermination": triState(e.DeleteOnTermination), "encrypted": triState(e.Encrypted),
+				"iops": aws.ToInt32(e.Iops), "throughput": aws.ToInt32(e.Throughput), "volumeSize": aws.ToInt32(e.VolumeSize),
+				"volumeType": string(e.VolumeType), "kmsKeyId": aws.ToString(e.KmsKeyId), "snapshotId": aws.ToString(e.SnapshotId),
+			}
+		}
+		devices = append(devices, m)
+	}
+	outs["blockDeviceMappings"] = outVal(devices)
+	specs := []map[string]any{}
+	for _, t := range d.TagSpecifications {
+		specs = append(specs, map[string]any{"resourceType": string(t.ResourceType), "tags": fromEC2Tags(t.Tags)})
+	}
+	outs["tagSpecifications"] = outVal(specs)
+	if d.EbsOptimized != nil {
+		outs["ebsOptimized"] = resource.NewStringProperty(triState(d.EbsOptimized))
+	}
 }

@@ -20,12 +20,10 @@ const (
 
 func init() {
 	register(&Kind{
-		Token: "aws:ec2/eip:Eip",
-		// terraform-provider-aws internal/service/ec2/ec2_eip.go: these are ForceNew;
-		// instance, network_interface and associate_with_private_ip re-associate in place.
-		ForceNew: []string{"address", "customerOwnedIpv4Pool", "domain", "ipamPoolId", "networkBorderGroup", "publicIpv4Pool", "vpc"},
-		Create:   createEip,
-		Read:     readEip,
+		Token:  "aws:ec2/eip:Eip",
+		Schema: eipSchema,
+		Create: createEip,
+		Read:   readEip,
 		Update: func(ctx context.Context, c *Clients, id string, olds, news resource.PropertyMap) (resource.PropertyMap, error) {
 			for _, k := range []string{"instance", "networkInterface", "associateWithPrivateIp"} {
 				if getStr(olds, k) != getStr(news, k) {
@@ -46,14 +44,10 @@ func init() {
 		},
 	})
 	register(&Kind{
-		Token: "aws:ec2/natGateway:NatGateway",
-		// terraform-provider-aws internal/service/ec2/vpc_nat_gateway.go: these are ForceNew.
-		ForceNew: []string{"allocationId", "connectivityType", "privateIp", "secondaryPrivateIpAddressCount", "subnetId"},
-		Required: []string{"subnetId"},
-		// Same file: connectivity_type Default "public".
-		Defaults: map[string]any{"connectivityType": "public"},
-		Create:   createNatGateway,
-		Read:     readNatGateway,
+		Token:  "aws:ec2/natGateway:NatGateway",
+		Schema: natGatewaySchema,
+		Create: createNatGateway,
+		Read:   readNatGateway,
 		Update: func(ctx context.Context, c *Clients, id string, olds, news resource.PropertyMap) (resource.PropertyMap, error) {
 			for _, k := range []string{"secondaryAllocationIds", "secondaryPrivateIpAddresses"} {
 				if !olds[resource.PropertyKey(k)].DeepEquals(news[resource.PropertyKey(k)]) && len(getStrs(news, k))+len(getStrs(olds, k)) > 0 {

@@ -15,12 +15,10 @@ import (
 
 func init() {
 	register(&Kind{
-		Token: "aws:ec2/routeTable:RouteTable",
-		// terraform-provider-aws internal/service/ec2/vpc_route_table.go: vpc_id is ForceNew.
-		ForceNew: []string{"vpcId"},
-		Required: []string{"vpcId"},
-		Create:   createRouteTable,
-		Read:     readRouteTable,
+		Token:  "aws:ec2/routeTable:RouteTable",
+		Schema: routeTableSchema,
+		Create: createRouteTable,
+		Read:   readRouteTable,
 		Update: func(ctx context.Context, c *Clients, id string, olds, news resource.PropertyMap) (resource.PropertyMap, error) {
 			if err := noInlineRoutes(news); err != nil {
 				return nil, err
@@ -39,27 +37,20 @@ func init() {
 		},
 	})
 	register(&Kind{
-		Token: "aws:ec2/route:Route",
-		// terraform-provider-aws internal/service/ec2/vpc_route.go: the table and the
-		// destination are ForceNew; a changed target is ReplaceRoute in place.
-		ForceNew: []string{"routeTableId", "destinationCidrBlock", "destinationIpv6CidrBlock", "destinationPrefixListId"},
-		Required: []string{"routeTableId"},
-		Create:   createRoute,
-		Read:     readRoute,
-		Update:   updateRoute,
-		Delete:   deleteRoute,
+		Token:  "aws:ec2/route:Route",
+		Schema: routeSchema,
+		Create: createRoute,
+		Read:   readRoute,
+		Update: updateRoute,
+		Delete: deleteRoute,
 	})
 	register(&Kind{
-		Token: "aws:ec2/routeTableAssociation:RouteTableAssociation",
-		// terraform-provider-aws internal/service/ec2/vpc_route_table_association.go:
-		// subnet_id and gateway_id are ForceNew; a new route_table_id is
-		// ReplaceRouteTableAssociation in place.
-		ForceNew: []string{"subnetId", "gatewayId"},
-		Required: []string{"routeTableId"},
-		Create:   createRouteTableAssociation,
-		Read:     readRouteTableAssociation,
-		Update:   updateRouteTableAssociation,
-		Delete:   deleteRouteTableAssociation,
+		Token:  "aws:ec2/routeTableAssociation:RouteTableAssociation",
+		Schema: routeTableAssociationSchema,
+		Create: createRouteTableAssociation,
+		Read:   readRouteTableAssociation,
+		Update: updateRouteTableAssociation,
+		Delete: deleteRouteTableAssociation,
 	})
 }
 
@@ -229,7 +220,33 @@ func createRoute(ctx context.Context, c *Clients, news resource.PropertyMap) (st
 	return id, outs, err
 }
 
-func readRoute(ctx context.Context, c *Clients, _ string, olds resource.PropertyMap) (resource.PropertyMap, error) {
+// routeImportID parses the id `pulumi import` gives a route, ROUTETABLEID_DESTINATION
+// (terraform-provider-aws internal/service/ec2/vpc_route.go resourceRouteImportState): the
+// destination is an IPv4 CIDR, an IPv6 CIDR or a prefix list id.
+func routeImportID(id string) (resource.PropertyMap, error) {
+	table, dest, ok := gostrings.Cut(id, "_")
+	if !ok || !gostrings.HasPrefix(table, "rtb-") || dest == "" {
+		return nil, fmt.Errorf("route import id %q: want ROUTETABLEID_DESTINATION, e.g. rtb-0123_10.0.0.0/16", id)
+	}
+	key := "destinationCidrBlock"
+	switch {
+	case gostrings.HasPrefix(dest, "pl-"):
+		key = "destinationPrefixListId"
+	case gostrings.Contains(dest, ":"):
+		key = "destinationIpv6CidrBlock"
+	}
+	return outMap(map[string]any{"routeTableId": table, key: dest}), nil
+}
+
+func readRoute(ctx context.Context, c *Clients, id string, olds resource.PropertyMap) (resource.PropertyMap, error) {
+	if getStr(olds, "routeTableId") == "" {
+		// An import: only the id is known.
+		imported, err := routeImportID(id)
+		if err != nil {
+			return nil, err
+		}
+		olds = imported
+	}
 	table := getStr(olds, "routeTableId")
 	dest, err := routeDestination(olds)
 	if err != nil {
@@ -323,7 +340,25 @@ func createRouteTableAssociation(ctx context.Context, c *Clients, news resource.
 // findAssociation finds the association by id, or, after ReplaceRouteTableAssociation gave
 // the subnet a new association id, by the subnet or gateway it holds (the engine keeps the
 // id it was first given).
+//
+// An import id is "<subnet or gateway id>/<route table id>" (terraform-provider-aws
+// internal/service/ec2/vpc_route_table_association.go resourceRouteTableAssociationImport):
+// the association is the one that target has in that table.
 func findAssociation(ctx context.Context, c *Clients, id string, olds resource.PropertyMap) (*ec2types.RouteTableAssociation, error) {
+	if target, table, ok := gostrings.Cut(id, "/"); ok && getStr(olds, "subnetId") == "" && getStr(olds, "gatewayId") == "" {
+		key := "subnetId"
+		if !gostrings.HasPrefix(target, "subnet-") {
+			key = "gatewayId"
+		}
+		a, err := findAssociation(ctx, c, "", outMap(map[string]any{key: target}))
+		if err != nil {
+			return nil, err
+		}
+		if aws.ToString(a.RouteTableId) != table {
+			return nil, fmt.Errorf("route table association import id %q: %s is associated with %s, not %s", id, target, aws.ToString(a.RouteTableId), table)
+		}
+		return a, nil
+	}
 	filters := [][]ec2types.Filter{{{Name: aws.String("association.route-table-association-id"), Values: []string{id}}}}
 	if s := getStr(olds, "subnetId"); s != "" {
 		filters = append(filters, []ec2types.Filter{{Name: aws.String("association.subnet-id"), Values: []string{s}}})

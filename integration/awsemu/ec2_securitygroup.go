@@ -16,13 +16,8 @@ import (
 
 func init() {
 	register(&Kind{
-		Token: "aws:ec2/securityGroup:SecurityGroup",
-		// terraform-provider-aws internal/service/ec2/vpc_security_group.go: name,
-		// name_prefix, description and vpc_id are ForceNew; ingress and egress update in place.
-		ForceNew: []string{"name", "namePrefix", "description", "vpcId"},
-		// Same file: description Default "Managed by Terraform", which pulumi-aws's
-		// resources.go overrides to "Managed by Pulumi"; revoke_rules_on_delete Default false.
-		Defaults: map[string]any{"description": "Managed by Pulumi", "revokeRulesOnDelete": false},
+		Token:    "aws:ec2/securityGroup:SecurityGroup",
+		Schema:   securityGroupSchema,
 		AutoName: true,
 		Create:   createSecurityGroup,
 		Read:     readSecurityGroup,
@@ -30,18 +25,12 @@ func init() {
 		Delete:   deleteSecurityGroup,
 	})
 	register(&Kind{
-		Token: "aws:ec2/securityGroupRule:SecurityGroupRule",
-		// terraform-provider-aws internal/service/ec2/vpc_security_group_rule.go: every
-		// argument but description is ForceNew.
-		ForceNew: []string{"type", "fromPort", "toPort", "protocol", "cidrBlocks", "ipv6CidrBlocks", "prefixListIds",
-			"securityGroupId", "sourceSecurityGroupId", "self"},
-		Required: []string{"type", "fromPort", "toPort", "protocol", "securityGroupId"},
-		// Same file: self Default false.
-		Defaults: map[string]any{"self": false},
-		Create:   createSecurityGroupRule,
-		Read:     readSecurityGroupRule,
-		Update:   updateSecurityGroupRule,
-		Delete:   deleteSecurityGroupRule,
+		Token:  "aws:ec2/securityGroupRule:SecurityGroupRule",
+		Schema: securityGroupRuleSchema,
+		Create: createSecurityGroupRule,
+		Read:   readSecurityGroupRule,
+		Update: updateSecurityGroupRule,
+		Delete: deleteSecurityGroupRule,
 	})
 }
 

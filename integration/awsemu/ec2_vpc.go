@@ -12,15 +12,11 @@ import (
 
 func init() {
 	register(&Kind{
-		Token: "aws:ec2/vpc:Vpc",
-		// terraform-provider-aws internal/service/ec2/vpc_.go: cidr_block, ipv4_ipam_pool_id
-		// and ipv4_netmask_length are ForceNew.
-		ForceNew: []string{"cidrBlock", "ipv4IpamPoolId", "ipv4NetmaskLength"},
-		// Same file: enable_dns_support Default true, instance_tenancy Default "default".
-		Defaults: map[string]any{"enableDnsSupport": true, "instanceTenancy": "default"},
-		Create:   createVpc,
-		Read:     readVpc,
-		Update:   updateVpc,
+		Token:  "aws:ec2/vpc:Vpc",
+		Schema: vpcSchema,
+		Create: createVpc,
+		Read:   readVpc,
+		Update: updateVpc,
 		Delete: func(ctx context.Context, c *Clients, id string, _ resource.PropertyMap) error {
 			// No retry on DependencyViolation: a VPC that still holds subnets, gateways or
 			// groups means the engine deleted in the wrong order, and that must fail.
@@ -32,16 +28,8 @@ func init() {
 		},
 	})
 	register(&Kind{
-		Token: "aws:ec2/subnet:Subnet",
-		// terraform-provider-aws internal/service/ec2/vpc_subnet.go: these are ForceNew.
-		ForceNew: []string{"availabilityZone", "availabilityZoneId", "cidrBlock", "ipv4IpamPoolId", "ipv4NetmaskLength",
-			"ipv6IpamPoolId", "ipv6Native", "ipv6NetmaskLength", "outpostArn", "vpcId"},
-		Required: []string{"vpcId"},
-		// Same file: these default to false.
-		Defaults: map[string]any{
-			"assignIpv6AddressOnCreation": false, "enableDns64": false, "enableResourceNameDnsAaaaRecordOnLaunch": false,
-			"enableResourceNameDnsARecordOnLaunch": false, "ipv6Native": false, "mapPublicIpOnLaunch": false,
-		},
+		Token:  "aws:ec2/subnet:Subnet",
+		Schema: subnetSchema,
 		Create: createSubnet,
 		Read:   readSubnet,
 		Update: updateSubnet,
@@ -54,9 +42,8 @@ func init() {
 		},
 	})
 	register(&Kind{
-		Token: "aws:ec2/internetGateway:InternetGateway",
-		// terraform-provider-aws internal/service/ec2/vpc_internet_gateway.go: nothing is
-		// ForceNew; a changed vpc_id detaches and attaches.
+		Token:  "aws:ec2/internetGateway:InternetGateway",
+		Schema: internetGatewaySchema,
 		Create: createInternetGateway,
 		Read:   readInternetGateway,
 		Update: updateInternetGateway,

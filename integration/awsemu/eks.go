@@ -25,28 +25,10 @@ const clusterTimeout = 30 * time.Minute
 // createCluster); never shown as a tag.
 const accessConfigTag = "eksirsa-emulator:access-config"
 
-// clusterNestedForceNew are the nested inputs terraform-provider-aws marks ForceNew
-// (internal/service/eks/cluster.go: vpc_config.subnet_ids and security_group_ids,
-// access_config.bootstrap_cluster_creator_admin_permissions, kubernetes_network_config
-// service_ipv4_cidr and ip_family, encryption_config provider.key_arn and resources). Kind's
-// ForceNew names top-level inputs only, and these objects also hold in-place fields, so a
-// change to one of these is refused by Update instead of being applied as if in place.
-var clusterNestedForceNew = map[string][]string{
-	"vpcConfig":               {"subnetIds", "securityGroupIds"},
-	"accessConfig":            {"bootstrapClusterCreatorAdminPermissions"},
-	"kubernetesNetworkConfig": {"serviceIpv4Cidr", "ipFamily"},
-	"encryptionConfig":        {"provider", "resources"},
-}
-
 func init() {
 	register(&Kind{
-		Token: "aws:eks/cluster:Cluster",
-		// terraform-provider-aws internal/service/eks/cluster.go: name, role_arn,
-		// bootstrap_self_managed_addons and outpost_config are ForceNew (nested ones above).
-		ForceNew: []string{"name", "roleArn", "bootstrapSelfManagedAddons", "outpostConfig"},
-		Required: []string{"roleArn", "vpcConfig"},
-		// The schema default of bootstrap_self_managed_addons.
-		Defaults: map[string]any{"bootstrapSelfManagedAddons": true},
+		Token:    "aws:eks/cluster:Cluster",
+		Schema:   clusterSchema,
 		AutoName: true,
 		Create:   createCluster,
 		Read:     readCluster,
@@ -214,13 +196,8 @@ func readCluster(ctx context.Context, c *Clients, id string, olds resource.Prope
 		vpcOut["endpointPrivateAccess"] = resource.NewBoolProperty(v.EndpointPrivateAccess)
 		vpcOut["endpointPublicAccess"] = resource.NewBoolProperty(v.EndpointPublicAccess)
 	}
-	// moto does not keep endpointPrivateAccess unless given: the configured value stands.
+	// The endpoint flags are moto's (integration/moto/eks_cluster.py gives them EKS's defaults).
 	if cfg := getObj(olds, "vpcConfig"); cfg != nil {
-		for _, k := range []string{"endpointPrivateAccess", "endpointPublicAccess"} {
-			if b, set := getBool(cfg, k); set {
-				vpcOut[k] = resource.NewBoolProperty(b)
-			}
-		}
 		for _, k := range []string{"subnetIds", "securityGroupIds", "publicAccessCidrs"} {
 			if want := getStrs(cfg, k); sameSet(want, vpcOut[k].([]string)) {
 				vpcOut[k] = want
@@ -284,27 +261,22 @@ func updateCluster(ctx context.Context, c *Clients, id string, olds, news resour
 		v, ok := m[resource.PropertyKey(k)]
 		return ok && !v.IsNull()
 	}
-	for obj, keys := range clusterNestedForceNew {
-		o, n := getObj(olds, obj), getObj(news, obj)
-		for _, k := range keys {
-			if setIn(n, k) && !o[resource.PropertyKey(k)].DeepEquals(n[resource.PropertyKey(k)]) {
-				return nil, fmt.Errorf("EKS Cluster (%s): %s.%s changed: the real provider replaces the cluster for that, and this emulator's Kind can only express top-level ForceNew inputs", id, obj, k)
-			}
-		}
-	}
 	name := aws.String(id)
 	if setIn(news, "version") && getStr(olds, "version") != getStr(news, "version") {
 		return nil, fmt.Errorf("EKS Cluster (%s): version %q → %q: UpdateClusterVersion is not emulated (moto has none)", id, getStr(olds, "version"), getStr(news, "version"))
 	}
 	ov, nv := getObj(olds, "vpcConfig"), getObj(news, "vpcConfig")
 	vpcChanged := false
-	for _, k := range []string{"endpointPrivateAccess", "endpointPublicAccess", "publicAccessCidrs"} {
+	for _, k := range []string{"endpointPrivateAccess", "endpointPublicAccess", "publicAccessCidrs", "subnetIds", "securityGroupIds"} {
 		if setIn(nv, k) && !ov[resource.PropertyKey(k)].DeepEquals(nv[resource.PropertyKey(k)]) {
 			vpcChanged = true
 		}
 	}
 	if vpcChanged {
-		req := &ekstypes.VpcConfigRequest{PublicAccessCidrs: getStrs(nv, "publicAccessCidrs")}
+		// terraform-provider-aws cluster.go resourceClusterUpdate: subnet_ids and
+		// security_group_ids go with the rest of vpc_config in one UpdateClusterConfig.
+		req := &ekstypes.VpcConfigRequest{PublicAccessCidrs: getStrs(nv, "publicAccessCidrs"),
+			SubnetIds: getStrs(nv, "subnetIds"), SecurityGroupIds: getStrs(nv, "securityGroupIds")}
 		if v, set := getBool(nv, "endpointPrivateAccess"); set {
 			req.EndpointPrivateAccess = aws.Bool(v)
 		}

@@ -20,12 +20,8 @@ import (
 
 func init() {
 	register(&Kind{
-		Token: "aws:iam/role:Role",
-		// terraform-provider-aws internal/service/iam/role.go: name, name_prefix and path are
-		// ForceNew; assume_role_policy, description, max_session_duration,
-		// permissions_boundary and tags update in place.
-		ForceNew: []string{"name", "namePrefix", "path"},
-		Required: []string{"assumeRolePolicy"},
+		Token:    "aws:iam/role:Role",
+		Schema:   roleSchema,
 		AutoName: true,
 		Create:   createRole,
 		Read:     readRole,
@@ -33,11 +29,8 @@ func init() {
 		Delete:   deleteRole,
 	})
 	register(&Kind{
-		Token: "aws:iam/rolePolicy:RolePolicy",
-		// terraform-provider-aws internal/service/iam/role_policy.go: name, name_prefix and role
-		// are ForceNew; policy is rewritten in place (PutRolePolicy).
-		ForceNew: []string{"name", "namePrefix", "role"},
-		Required: []string{"policy", "role"},
+		Token:    "aws:iam/rolePolicy:RolePolicy",
+		Schema:   rolePolicySchema,
 		AutoName: true,
 		Create:   createRolePolicy,
 		Read:     readRolePolicy,
@@ -57,13 +50,10 @@ func init() {
 		},
 	})
 	register(&Kind{
-		Token: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-		// terraform-provider-aws internal/service/iam/role_policy_attachment.go: role and
-		// policy_arn are both ForceNew; the resource has no update.
-		ForceNew: []string{"policyArn", "role"},
-		Required: []string{"policyArn", "role"},
-		Create:   createRolePolicyAttachment,
-		Read:     readRolePolicyAttachment,
+		Token:  "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+		Schema: rolePolicyAttachmentSchema,
+		Create: createRolePolicyAttachment,
+		Read:   readRolePolicyAttachment,
 		Delete: func(ctx context.Context, c *Clients, _ string, olds resource.PropertyMap) error {
 			_, err := c.IAM.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{
 				RoleName: aws.String(getStr(olds, "role")), PolicyArn: aws.String(getStr(olds, "policyArn")),
@@ -72,10 +62,8 @@ func init() {
 		},
 	})
 	register(&Kind{
-		Token: "aws:iam/instanceProfile:InstanceProfile",
-		// terraform-provider-aws internal/service/iam/instance_profile.go: name, name_prefix
-		// and path are ForceNew; role and tags update in place.
-		ForceNew: []string{"name", "namePrefix", "path"},
+		Token:    "aws:iam/instanceProfile:InstanceProfile",
+		Schema:   instanceProfileSchema,
 		AutoName: true,
 		Create:   createInstanceProfile,
 		Read:     readInstanceProfile,
@@ -83,15 +71,11 @@ func init() {
 		Delete:   deleteInstanceProfile,
 	})
 	register(&Kind{
-		Token: "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
-		// terraform-provider-aws internal/service/iam/openid_connect_provider.go: only url is
-		// ForceNew; thumbprint_list (UpdateOpenIDConnectProviderThumbprint), client_id_list
-		// (Add/RemoveClientIDTo/FromOpenIDConnectProvider) and tags update in place.
-		ForceNew: []string{"url"},
-		Required: []string{"clientIdLists", "url"},
-		Create:   createOIDCProvider,
-		Read:     readOIDCProvider,
-		Update:   updateOIDCProvider,
+		Token:  "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
+		Schema: oidcProviderSchema,
+		Create: createOIDCProvider,
+		Read:   readOIDCProvider,
+		Update: updateOIDCProvider,
 		Delete: func(ctx context.Context, c *Clients, id string, _ resource.PropertyMap) error {
 			_, err := c.IAM.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(id)})
 			return ignoreNoSuchEntity(err)
@@ -394,8 +378,16 @@ func createRolePolicyAttachment(ctx context.Context, c *Clients, news resource.P
 	return id, outs, err
 }
 
-func readRolePolicyAttachment(ctx context.Context, c *Clients, _ string, olds resource.PropertyMap) (resource.PropertyMap, error) {
+func readRolePolicyAttachment(ctx context.Context, c *Clients, id string, olds resource.PropertyMap) (resource.PropertyMap, error) {
 	role, arn := getStr(olds, "role"), getStr(olds, "policyArn")
+	if role == "" || arn == "" {
+		// An import: the id is "<role name>/<policy ARN>" (terraform-provider-aws
+		// internal/service/iam/role_policy_attachment.go resourceRolePolicyAttachmentImport).
+		var ok bool
+		if role, arn, ok = strings.Cut(id, "/"); !ok || role == "" || !strings.HasPrefix(arn, "arn:") {
+			return nil, fmt.Errorf("role policy attachment import id %q: want <role name>/<policy ARN>", id)
+		}
+	}
 	pages := iam.NewListAttachedRolePoliciesPaginator(c.IAM, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(role)})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)

@@ -54,14 +54,10 @@ type ClusterOverride struct {
 type Kind struct {
 	// Token is the Pulumi type token, e.g. "aws:ec2/vpc:Vpc".
 	Token string
-	// ForceNew lists the input properties (Pulumi names) whose change replaces the
-	// resource, as the real provider's schema marks them; the source is cited beside it.
-	ForceNew []string
-	// Required are the inputs the real provider's schema requires: Check fails without them.
-	Required []string
-	// Defaults are the schema defaults the real provider's Check writes into the inputs the
-	// program leaves out (recorded in "__defaults", as the real provider does).
-	Defaults map[string]any
+	// Schema is the real provider's input schema (see schema.go): which properties replace,
+	// which are Optional+Computed, Required, their Defaults (recorded by Check in
+	// "__defaults", as the real provider does) and nested blocks; each row cites its source.
+	Schema Schema
 	// AutoName: like the real provider, Check names the resource "<name>-<7 hex>" in its
 	// "name" input when the program sets neither name nor namePrefix, and a replacement
 	// that keeps a name the program chose deletes before it creates.

@@ -14,10 +14,8 @@ import (
 
 func init() {
 	register(&Kind{
-		Token: "aws:cloudwatch/logGroup:LogGroup",
-		// terraform-provider-aws internal/service/logs/group.go: name, name_prefix and
-		// log_group_class are ForceNew; retention_in_days, kms_key_id and tags update in place.
-		ForceNew: []string{"name", "namePrefix", "logGroupClass"},
+		Token:    "aws:cloudwatch/logGroup:LogGroup",
+		Schema:   logGroupSchema,
 		AutoName: true,
 		Create:   createLogGroup,
 		Read:     readLogGroup,

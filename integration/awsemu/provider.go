@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -166,9 +167,10 @@ func (k *Kind) check(name string, olds, inputs resource.PropertyMap, seed []byte
 	news := inputs.Copy()
 	delete(news, defaultsKey)
 	var defaulted []string
-	for _, key := range sortedKeys(k.Defaults) {
+	defaults := k.Schema.defaults()
+	for _, key := range sortedKeys(defaults) {
 		if v, ok := news[resource.PropertyKey(key)]; !ok || v.IsNull() {
-			news[resource.PropertyKey(key)] = outVal(k.Defaults[key])
+			news[resource.PropertyKey(key)] = outVal(defaults[key])
 			defaulted = append(defaulted, key)
 		}
 	}
@@ -183,7 +185,7 @@ func (k *Kind) check(name string, olds, inputs resource.PropertyMap, seed []byte
 	slices.Sort(defaulted)
 	news[defaultsKey] = outVal(append([]string{}, defaulted...))
 	var failures []plugin.CheckFailure
-	for _, key := range k.Required {
+	for _, key := range k.Schema.required() {
 		if v, ok := news[resource.PropertyKey(key)]; !ok || v.IsNull() {
 			failures = append(failures, plugin.CheckFailure{
 				Property: resource.PropertyKey(key),
@@ -221,59 +223,55 @@ func defaulted(inputs resource.PropertyMap) []string {
 	return out
 }
 
-// Diff compares the old and new inputs key by key: a change to a ForceNew input (or any
-// change to a kind without in-place update) replaces; a tags change also changes tagsAll.
+// Diff plans the new inputs against the resource's state, the old outputs, as the bridge
+// does (see schema.go): a ForceNew change anywhere, nested included, replaces; a tags change
+// also changes tagsAll.
 func (p *Provider) Diff(_ context.Context, req plugin.DiffRequest) (plugin.DiffResponse, error) {
 	k, err := kindOf(string(req.Type))
 	if err != nil {
 		return plugin.DiffResult{}, err
 	}
-	olds := req.OldInputs
-	if len(olds) == 0 {
-		olds = req.OldOutputs
+	state := req.OldOutputs
+	if len(state) == 0 {
+		state = req.OldInputs
 	}
-	return k.diff(olds, req.NewInputs), nil
+	return k.diff(state, req.NewInputs), nil
 }
 
-// importedKey marks inputs an import read from AWS. They hold every value read, and
-// Terraform's plan does not diff an Optional+Computed attribute the configuration leaves out,
-// so until the next update a key the program does not set is no change.
-const importedKey = "__eksirsaEmuImported"
-
-func (k *Kind) diff(olds, news resource.PropertyMap) plugin.DiffResult {
-	imported := olds[importedKey].IsBool()
-	ignore := func(key resource.PropertyKey) bool {
-		if key == defaultsKey || key == importedKey {
-			return true
-		}
-		_, set := news[key]
-		return imported && !set
-	}
-	d := olds.Diff(news, ignore)
-	if d == nil {
+func (k *Kind) diff(state, news resource.PropertyMap) plugin.DiffResult {
+	detailed := diffState(k.Schema, plain(state), plain(news))
+	if len(detailed) == 0 {
 		return plugin.DiffResult{Changes: plugin.DiffNone}
 	}
-	detailed := plugin.NewDetailedDiffFromObjectDiff(d, true)
 	replace := false
+	changed := map[resource.PropertyKey]bool{}
+	replaceKeys := map[resource.PropertyKey]bool{}
 	for path, pd := range detailed {
-		if k.Update == nil || slices.Contains(k.ForceNew, topKey(path)) {
+		key := resource.PropertyKey(topKey(path))
+		changed[key] = true
+		if k.Update == nil {
 			detailed[path] = pd.ToReplace()
+			pd = detailed[path]
+		}
+		switch pd.Kind {
+		case plugin.DiffAddReplace, plugin.DiffUpdateReplace, plugin.DiffDeleteReplace:
 			replace = true
+			replaceKeys[key] = true
 		}
 	}
-	if d.Changed("tags") {
+	if changed["tags"] {
 		detailed["tagsAll"] = plugin.PropertyDiff{Kind: plugin.DiffUpdate}
 	}
-	r := plugin.DiffResult{Changes: plugin.DiffSome, DetailedDiff: detailed, ChangedKeys: d.ChangedKeys()}
-	for _, key := range d.ChangedKeys() {
-		if k.Update == nil || slices.Contains(k.ForceNew, string(key)) {
-			r.ReplaceKeys = append(r.ReplaceKeys, key)
-		}
+	r := plugin.DiffResult{Changes: plugin.DiffSome, DetailedDiff: detailed,
+		ChangedKeys: slices.Sorted(maps.Keys(changed)), ReplaceKeys: slices.Sorted(maps.Keys(replaceKeys))}
+	if len(r.ReplaceKeys) == 0 {
+		r.ReplaceKeys = nil
 	}
-	// A replacement that keeps a physical name the program chose cannot create the new
-	// resource first: the real provider deletes before replacing then.
+	// The bridge's nameRequiresDeleteBeforeReplace (pkg/tfbridge/schema.go): a replacement of a
+	// resource whose name the program chose (not in __defaults) cannot create the new one
+	// first, so it deletes first.
 	if replace && k.AutoName && news["name"].HasValue() && !slices.Contains(defaulted(news), "name") &&
-		news["name"].DeepEquals(olds["name"]) {
+		news["name"].DeepEquals(state["name"]) {
 		r.DeleteBeforeReplace = true
 	}
 	return r
@@ -351,8 +349,8 @@ func withoutDefaults(m resource.PropertyMap) resource.PropertyMap {
 	return out
 }
 
-// Read refreshes a resource: the live outputs, and the inputs with each top-level input the
-// live state reports (a primitive or a tag map) taken from it, so drift shows in the next diff.
+// Read refreshes a resource: the live outputs, and the inputs refreshed from them recursively
+// (see refreshInputs), as the bridge does.
 func (p *Provider) Read(ctx context.Context, req plugin.ReadRequest) (plugin.ReadResponse, error) {
 	k, err := kindOf(string(req.Type))
 	if err != nil {
@@ -371,48 +369,15 @@ func (p *Provider) Read(ctx context.Context, req plugin.ReadRequest) (plugin.Rea
 		return plugin.ReadResponse{}, fmt.Errorf("reading %s %s (%s): %w", req.Type, req.Name, req.ID, err)
 	}
 	outs = resecret(withInputs(outs, state), req.State)
-	inputs := req.Inputs.Copy()
+	var inputs resource.PropertyMap
 	if len(req.Inputs) == 0 {
 		// An import: the bridge derives the inputs from what it read
-		// (pulumi-terraform-bridge ExtractInputsFromOutputs), as here, marked so that Diff
-		// treats the values the program leaves out as computed (see importedKey).
+		// (pulumi-terraform-bridge ExtractInputsFromOutputs, isRefresh false).
 		inputs = outs.Copy()
-		inputs[importedKey] = resource.NewBoolProperty(true)
-	}
-	for key, in := range req.Inputs {
-		live, ok := outs[key]
-		if key == defaultsKey || !ok || !refreshable(plainValue(in), plainValue(live)) {
-			continue
-		}
-		if in.ContainsSecrets() && !live.IsSecret() {
-			live = resource.MakeSecret(live)
-		}
-		inputs[key] = live
+	} else {
+		inputs = refreshInputs(k.Schema, req.Inputs, plain(outs))
 	}
 	return plugin.ReadResponse{ReadResult: plugin.ReadResult{ID: req.ID, Inputs: inputs, Outputs: outs}, Status: resource.StatusOK}, nil
-}
-
-// refreshable: the live value replaces the input only when both are the same primitive type
-// or both string maps; nested blocks keep the program's shape.
-func refreshable(in, live resource.PropertyValue) bool {
-	switch {
-	case in.IsString():
-		return live.IsString()
-	case in.IsBool():
-		return live.IsBool()
-	case in.IsNumber():
-		return live.IsNumber()
-	case in.IsObject() && live.IsObject():
-		for _, m := range []resource.PropertyMap{in.ObjectValue(), live.ObjectValue()} {
-			for _, v := range m {
-				if !v.IsString() {
-					return false
-				}
-			}
-		}
-		return true
-	}
-	return false
 }
 
 func (p *Provider) Update(ctx context.Context, req plugin.UpdateRequest) (plugin.UpdateResponse, error) {

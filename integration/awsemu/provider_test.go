@@ -148,10 +148,8 @@ func TestEveryKindIsComplete(t *testing.T) {
 		if k.Create == nil || k.Read == nil || k.Delete == nil {
 			t.Errorf("%s: Create, Read and Delete are required", token)
 		}
-		for _, key := range append(append([]string{}, k.ForceNew...), k.Required...) {
-			if key == "" {
-				t.Errorf("%s: empty property name", token)
-			}
+		if len(k.Schema) == 0 {
+			t.Errorf("%s: no schema table", token)
 		}
 	}
 }

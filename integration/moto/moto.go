@@ -6,9 +6,10 @@ package moto
 
 import (
 	"context"
-	_ "embed"
+	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -26,10 +27,12 @@ import (
 	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 )
 
-// sitecustomize is the Python hook that lets moto serve the seeded public SSM parameters.
+// python holds sitecustomize.py, the hook moto_server's Python runs at start, and the
+// modules it imports: what moto lacks (the seeded public SSM parameters, APIs it does not
+// serve), added to moto itself so the aws CLI and the SDK see the same service as the plugin.
 //
-//go:embed sitecustomize.py
-var sitecustomize []byte
+//go:embed *.py
+var python embed.FS
 
 // publicParametersEnv names the JSON file sitecustomize.py reads the seeded parameters from.
 const publicParametersEnv = "EKSIRSA_MOTO_PUBLIC_PARAMETERS"
@@ -104,8 +107,18 @@ func start(t testing.TB, bin string) (*Server, error) {
 	if err := os.Mkdir(pyDir, 0o755); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(pyDir, "sitecustomize.py"), sitecustomize, 0o644); err != nil {
+	modules, err := fs.Glob(python, "*.py")
+	if err != nil {
 		return nil, err
+	}
+	for _, m := range modules {
+		b, err := python.ReadFile(m)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(pyDir, m), b, 0o644); err != nil {
+			return nil, err
+		}
 	}
 	pythonPath := pyDir
 	if p := os.Getenv("PYTHONPATH"); p != "" {

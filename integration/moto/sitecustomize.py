@@ -48,3 +48,7 @@ if _PATH:
             )
 
     _ssm.ParameterDict._check_loading_status = _check_loading_status
+
+# APIs moto does not serve, each module citing the API reference it follows.
+import autoscaling_refresh  # noqa: E402,F401
+import eks_cluster  # noqa: E402,F401
