@@ -164,23 +164,33 @@ func (d *Detector) role(ctx context.Context, c *iam.Client, decl Declared, r Rol
 		lines = append(lines, matched(CheckTrust, subject, "admits only %s", irsa.Subject(r.Account.Namespace, r.Account.Name)))
 	} else {
 		own := identity.Claims{Issuer: decl.Issuer, Subject: irsa.Subject(r.Account.Namespace, r.Account.Name), Audience: []string{irsa.Audience}}
-		ok, why := live.Admits(decl.ProviderARN, own)
-		effect := "it still admits the account's token"
-		if !ok {
-			effect = "it no longer admits the account's token (" + why + ")"
+		var effect string
+		switch d := live.Admits(decl.ProviderARN, own); d.Verdict {
+		case identity.Admitted:
+			effect = "it still admits the account's token"
+		case identity.Refused:
+			effect = "it no longer admits the account's token (" + d.Reason + ")"
+		default:
+			effect = "whether it still admits the account's token cannot be decided offline (" + d.Reason + "; eksirsa verify --identities asks STS)"
 		}
-		var others []string
+		var others, maybe []string
 		for _, other := range decl.Roles {
 			if other.Account == r.Account {
 				continue
 			}
 			claims := identity.Claims{Issuer: decl.Issuer, Subject: irsa.Subject(other.Account.Namespace, other.Account.Name), Audience: []string{irsa.Audience}}
-			if admits, _ := live.Admits(decl.ProviderARN, claims); admits {
+			switch d := live.Admits(decl.ProviderARN, claims); d.Verdict {
+			case identity.Admitted:
 				others = append(others, other.Account.String())
+			case identity.Undecided:
+				maybe = append(maybe, other.Account.String()+" ("+d.Reason+")")
 			}
 		}
 		if len(others) > 0 {
 			effect += ", and it admits the tokens of " + strings.Join(others, ", ") + " too"
+		}
+		if len(maybe) > 0 {
+			effect += ", and whether it admits the tokens of " + strings.Join(maybe, ", ") + " cannot be decided offline"
 		}
 		lines = append(lines, found(CheckTrust, subject, repair, "the trust policy in IAM differs from the stack's: %s; live: %s",
 			effect, compactJSON(aws.ToString(got.Role.AssumeRolePolicyDocument))))

@@ -54,6 +54,9 @@ type Result struct {
 	Token *Claims `json:"token,omitempty"`
 	// AssumedRoleARN is what STS GetCallerIdentity said with the credentials STS gave for it.
 	AssumedRoleARN string `json:"assumedRoleArn,omitempty"`
+	// TrustUndecided, when set, says why the trust policy could not be decided offline for
+	// the account's own token; AWS's STS then proved it by handing out the credentials.
+	TrustUndecided string `json:"trustUndecided,omitempty"`
 	// Foreign is the account whose token was tried against the role, and ForeignRefused
 	// says who refused it: the trust policy, and STS where it evaluates trust policies.
 	Foreign        string `json:"foreignAccount,omitempty"`
@@ -84,6 +87,37 @@ type Checker struct {
 	AWS  aws.Config
 	// HTTP fetches the issuer's discovery document and keys; nil is http.DefaultClient.
 	HTTP *http.Client
+	// TrustlessSTS, when set, says why the STS in use is known not to evaluate trust
+	// policies (an emulator): its answers then prove nothing about a trust policy, and
+	// verdicts rest on the policy alone. Empty means AWS's STS, whose credentials prove that
+	// the trust policy admits the token and whose AccessDenied proves it does not.
+	TrustlessSTS string
+}
+
+// foreignVerdict decides another account's token, which the trust policy read offline does
+// not admit (d is Refused or Undecided), from what STS answered (stsErr nil: it handed out
+// credentials). It returns who refused the token, or the failure. It never turns an STS
+// success into a pass: on AWS, credentials prove the policy admits the other account.
+func foreignVerdict(roleARN string, foreign Account, d Decision, stsErr error, trustless string) (string, error) {
+	var apiErr smithy.APIError
+	denied := errors.As(stsErr, &apiErr) && apiErr.ErrorCode() == "AccessDenied"
+	if stsErr != nil && !denied {
+		return "", fmt.Errorf("STS AssumeRoleWithWebIdentity %s with %s's token: %w", roleARN, foreign, stsErr)
+	}
+	if trustless != "" {
+		if d.Verdict == Refused {
+			return fmt.Sprintf("refused by the trust policy (%s); the STS half is not proven: %s", d.Reason, trustless), nil
+		}
+		return "", fmt.Errorf("whether the trust policy of %s admits %s's token cannot be decided offline (%s), and %s, so nothing proves it refuses it", roleARN, foreign, d.Reason, trustless)
+	}
+	switch {
+	case !denied:
+		return "", fmt.Errorf("STS gave credentials for %s to %s's token: AWS's STS evaluated the trust policy and admits that account, so any pod of it can take the role (offline the policy reads %s: %s)", roleARN, foreign, d.Verdict, d.Reason)
+	case d.Verdict == Refused:
+		return "refused by the trust policy and by STS (AccessDenied)", nil
+	default:
+		return fmt.Sprintf("refused by STS (AccessDenied); the trust policy alone cannot be decided offline (%s)", d.Reason), nil
+	}
 }
 
 // Error lists the accounts whose checks failed.
@@ -156,8 +190,15 @@ func (c *Checker) Run(ctx context.Context, t Target, report func(Result)) ([]Res
 			if err != nil {
 				return StepTrust, err
 			}
-			if ok, why := policy.Admits(t.ProviderARN, claims); !ok {
-				return StepTrust, fmt.Errorf("the trust policy of %s does not admit %s's token: %s", a.RoleARN, a, why)
+			own := policy.Admits(t.ProviderARN, claims)
+			switch {
+			case own.Verdict == Refused:
+				return StepTrust, fmt.Errorf("the trust policy of %s does not admit %s's token: %s", a.RoleARN, a, own.Reason)
+			case own.Verdict == Undecided && c.TrustlessSTS != "":
+				return StepTrust, fmt.Errorf("whether the trust policy of %s admits %s's token cannot be decided offline (%s), and %s, so nothing proves it does", a.RoleARN, a, own.Reason, c.TrustlessSTS)
+			case own.Verdict == Undecided:
+				// AWS's STS evaluates the policy: its credentials below are the proof.
+				r.TrustUndecided = own.Reason
 			}
 			if r.AssumedRoleARN, err = assume(ctx, stsClient, c.AWS, a, tok); err != nil {
 				return StepAssume, err
@@ -173,23 +214,15 @@ func (c *Checker) Run(ctx context.Context, t Target, report func(Result)) ([]Res
 			if err != nil {
 				return StepForeign, err
 			}
-			if ok, why := policy.Admits(t.ProviderARN, fclaims); ok {
-				return StepForeign, fmt.Errorf("the trust policy of %s admits %s's token (%s): any pod of that account can take the role", a.RoleARN, foreign, why)
+			d := policy.Admits(t.ProviderARN, fclaims)
+			if d.Verdict == Admitted {
+				return StepForeign, fmt.Errorf("the trust policy of %s admits %s's token (%s): any pod of that account can take the role", a.RoleARN, foreign, d.Reason)
 			}
-			r.ForeignRefused = "refused by the trust policy"
-			_, err = stsClient.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
+			_, stsErr := stsClient.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
 				RoleArn: aws.String(a.RoleARN), WebIdentityToken: aws.String(ftok), RoleSessionName: aws.String(sessionName(foreign)),
 			})
-			var apiErr smithy.APIError
-			switch {
-			case errors.As(err, &apiErr) && apiErr.ErrorCode() == "AccessDenied":
-				r.ForeignRefused += " and by STS (AccessDenied)"
-			case err == nil:
-				// The trust policy, read back from IAM, refuses it; an STS that hands out the
-				// role anyway does not evaluate trust policies (an emulator such as moto).
-				r.ForeignRefused += "; this STS accepted it: it does not evaluate trust policies"
-			default:
-				return StepForeign, fmt.Errorf("STS AssumeRoleWithWebIdentity with %s's token: %w", foreign, err)
+			if r.ForeignRefused, err = foreignVerdict(a.RoleARN, foreign, d, stsErr, c.TrustlessSTS); err != nil {
+				return StepForeign, err
 			}
 			return "", nil
 		}()

@@ -3,8 +3,8 @@ package identity
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
-	"path"
 	"reflect"
 	"slices"
 	"strings"
@@ -20,26 +20,43 @@ type Claims struct {
 }
 
 // TrustPolicy is an IAM trust policy as IAM returns it, in the loose shapes the policy
-// language allows (a string or a list wherever a list may be given).
+// language allows (a string or a list wherever a list may be given; numbers and booleans as
+// condition values).
 type TrustPolicy struct {
+	Version   string
 	Statement []trustStatement
 }
 
+// DefaultPolicyVersion is what IAM assumes for a policy without Version (IAM User Guide,
+// "IAM JSON policy elements: Version"): under it, ${...} is text, not a policy variable.
+const DefaultPolicyVersion = "2008-10-17"
+
+// PolicyVersion is the current policy language version, under which ${...} is a variable.
+const PolicyVersion = "2012-10-17"
+
 type trustStatement struct {
-	Effect    string
-	Principal map[string][]string // "*" is {"*": ["*"]}
-	Action    []string
+	Sid          string
+	Effect       string
+	Principal    map[string][]string // "*" is {"*": ["*"]}
+	NotPrincipal map[string][]string
+	Action       []string
+	NotAction    []string
+	// Condition is operator → key → values; values are strings as IAM compares them (a
+	// JSON number or boolean as its text).
 	Condition map[string]map[string][]string
 }
 
 // ParseTrustPolicy reads a trust policy: JSON, or the URL-encoded JSON that IAM's GetRole
-// returns.
+// returns; every element IAM accepts in a role trust policy (Version optional, Sid,
+// Principal or NotPrincipal, Action or NotAction, Condition with string, number or boolean
+// values).
 func ParseTrustPolicy(doc string) (*TrustPolicy, error) {
 	doc, err := PolicyJSON(doc)
 	if err != nil {
 		return nil, fmt.Errorf("trust policy: %w", err)
 	}
 	var raw struct {
+		Version   string
 		Statement json.RawMessage
 	}
 	if err := json.Unmarshal([]byte(doc), &raw); err != nil {
@@ -53,18 +70,29 @@ func ParseTrustPolicy(doc string) (*TrustPolicy, error) {
 		}
 		statements = []map[string]json.RawMessage{one}
 	}
-	p := &TrustPolicy{}
+	p := &TrustPolicy{Version: raw.Version}
 	for i, s := range statements {
 		var st trustStatement
 		if err := json.Unmarshal(s["Effect"], &st.Effect); err != nil {
 			return nil, fmt.Errorf("trust policy Statement[%d].Effect: %w", i, err)
 		}
+		if len(s["Sid"]) > 0 {
+			if err := json.Unmarshal(s["Sid"], &st.Sid); err != nil {
+				return nil, fmt.Errorf("trust policy Statement[%d].Sid: %w", i, err)
+			}
+		}
 		var err error
 		if st.Action, err = stringOrList(s["Action"]); err != nil {
 			return nil, fmt.Errorf("trust policy Statement[%d].Action: %w", i, err)
 		}
+		if st.NotAction, err = stringOrList(s["NotAction"]); err != nil {
+			return nil, fmt.Errorf("trust policy Statement[%d].NotAction: %w", i, err)
+		}
 		if st.Principal, err = principal(s["Principal"]); err != nil {
 			return nil, fmt.Errorf("trust policy Statement[%d].Principal: %w", i, err)
+		}
+		if st.NotPrincipal, err = principal(s["NotPrincipal"]); err != nil {
+			return nil, fmt.Errorf("trust policy Statement[%d].NotPrincipal: %w", i, err)
 		}
 		if len(s["Condition"]) > 0 {
 			var ops map[string]map[string]json.RawMessage
@@ -75,7 +103,7 @@ func ParseTrustPolicy(doc string) (*TrustPolicy, error) {
 			for op, keys := range ops {
 				st.Condition[op] = map[string][]string{}
 				for key, v := range keys {
-					if st.Condition[op][key], err = stringOrList(v); err != nil {
+					if st.Condition[op][key], err = conditionValues(v); err != nil {
 						return nil, fmt.Errorf("trust policy Statement[%d].Condition.%s.%s: %w", i, op, key, err)
 					}
 				}
@@ -86,33 +114,53 @@ func ParseTrustPolicy(doc string) (*TrustPolicy, error) {
 	return p, nil
 }
 
-// Equal reports whether p and q say the same: the same statements in the same order, lists
-// compared as sets, a string the same as a list of it.
+// Equal reports whether p and q say the same to IAM: the same version (none is IAM's
+// default), the same statements in the same order with the same Sid, Effect, (Not)Principal,
+// (Not)Action and Condition; lists compared as sets, a string the same as a list of it,
+// actions and condition key names compared without case (IAM ignores it in both).
 func (p *TrustPolicy) Equal(q *TrustPolicy) bool {
 	return reflect.DeepEqual(p.normalized(), q.normalized())
 }
 
-func (p *TrustPolicy) normalized() []trustStatement {
-	out := make([]trustStatement, 0, len(p.Statement))
-	sorted := func(l []string) []string {
+func (p *TrustPolicy) normalized() TrustPolicy {
+	out := TrustPolicy{Version: p.version(), Statement: make([]trustStatement, 0, len(p.Statement))}
+	sorted := func(l []string, fold bool) []string {
 		l = slices.Clone(l)
+		if fold {
+			for i := range l {
+				l[i] = strings.ToLower(l[i])
+			}
+		}
 		slices.Sort(l)
 		return l
 	}
-	for _, s := range p.Statement {
-		n := trustStatement{Effect: s.Effect, Action: sorted(s.Action), Principal: map[string][]string{}, Condition: map[string]map[string][]string{}}
-		for k, v := range s.Principal {
-			n.Principal[k] = sorted(v)
+	principals := func(m map[string][]string) map[string][]string {
+		n := map[string][]string{}
+		for k, v := range m {
+			n[k] = sorted(v, false)
 		}
+		return n
+	}
+	for _, s := range p.Statement {
+		n := trustStatement{Sid: s.Sid, Effect: s.Effect, Action: sorted(s.Action, true), NotAction: sorted(s.NotAction, true),
+			Principal: principals(s.Principal), NotPrincipal: principals(s.NotPrincipal), Condition: map[string]map[string][]string{}}
 		for op, keys := range s.Condition {
 			n.Condition[op] = map[string][]string{}
 			for k, v := range keys {
-				n.Condition[op][k] = sorted(v)
+				k = strings.ToLower(k)
+				n.Condition[op][k] = sorted(append(n.Condition[op][k], v...), false)
 			}
 		}
-		out = append(out, n)
+		out.Statement = append(out.Statement, n)
 	}
 	return out
+}
+
+func (p *TrustPolicy) version() string {
+	if p.Version == "" {
+		return DefaultPolicyVersion
+	}
+	return p.Version
 }
 
 // PolicyJSON is a policy document as JSON: IAM's Get* calls return documents URL-encoded.
@@ -125,6 +173,35 @@ func PolicyJSON(doc string) (string, error) {
 		return "", fmt.Errorf("neither JSON nor URL-encoded JSON: %w", err)
 	}
 	return decoded, nil
+}
+
+// conditionValues reads a condition's values: a string, number or boolean, or a list of
+// them; IAM compares numbers and booleans by their text ("IAM JSON policy elements:
+// Condition", condition values).
+func conditionValues(raw json.RawMessage) ([]string, error) {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		list = []json.RawMessage{raw}
+	}
+	out := make([]string, 0, len(list))
+	for _, v := range list {
+		var s string
+		if err := json.Unmarshal(v, &s); err == nil {
+			out = append(out, s)
+			continue
+		}
+		var scalar any
+		if err := json.Unmarshal(v, &scalar); err != nil {
+			return nil, err
+		}
+		switch scalar.(type) {
+		case float64, bool:
+			out = append(out, strings.TrimSpace(string(v)))
+		default:
+			return nil, fmt.Errorf("want a string, number or boolean, or a list of them, got %s", v)
+		}
+	}
+	return out, nil
 }
 
 func stringOrList(raw json.RawMessage) ([]string, error) {
@@ -165,101 +242,264 @@ func principal(raw json.RawMessage) (map[string][]string, error) {
 	return out, nil
 }
 
-// Admits evaluates the policy for sts:AssumeRoleWithWebIdentity by a token with claims c,
-// issued by the OIDC provider providerARN: whether some Allow statement admits it and no
-// Deny statement refuses it. The reason says which statement decided, or why none allowed.
-//
-// It evaluates what the policy language defines for these keys (IAM's docs, "IAM JSON
-// policy elements: Condition operators"): StringEquals and StringLike, with ForAnyValue: and
-// ForAllValues: on aud, and for the issuer's sub and aud keys; any other condition operator
-// or key it cannot evaluate offline counts as not matching, so the answer errs towards
-// "refused" for the own account and is reported with the reason.
-func (p *TrustPolicy) Admits(providerARN string, c Claims) (bool, string) {
-	issuerHost := strings.TrimPrefix(c.Issuer, "https://")
-	var allowed []int
-	var reasons []string
-	for i, s := range p.Statement {
-		ok, why := s.matches(providerARN, issuerHost, c)
-		if !ok {
-			reasons = append(reasons, fmt.Sprintf("statement %d: %s", i, why))
-			continue
-		}
-		if strings.EqualFold(s.Effect, "Deny") {
-			return false, fmt.Sprintf("statement %d denies it", i)
-		}
-		if strings.EqualFold(s.Effect, "Allow") {
-			allowed = append(allowed, i)
-		}
+// Verdict is what IAM would answer a token, as far as it can be told offline.
+type Verdict int
+
+const (
+	// Refused: no Allow statement matches, or a Deny statement does.
+	Refused Verdict = iota
+	// Admitted: an Allow statement matches and no Deny statement does.
+	Admitted
+	// Undecided: the answer depends on something eksirsa cannot evaluate from the token
+	// (an operator or a condition key it does not model); Decision.Reason says which.
+	Undecided
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case Admitted:
+		return "admitted"
+	case Refused:
+		return "refused"
+	default:
+		return "cannot be decided offline"
 	}
-	if len(allowed) == 0 {
-		if len(reasons) == 0 {
-			return false, "the policy has no statements"
-		}
-		return false, strings.Join(reasons, "; ")
-	}
-	return true, fmt.Sprintf("statement %d allows it", allowed[0])
 }
 
-func (s trustStatement) matches(providerARN, issuerHost string, c Claims) (bool, string) {
-	if !slices.ContainsFunc(s.Action, func(a string) bool { return actionMatches(a, irsa.AssumeAction) }) {
-		return false, fmt.Sprintf("action %q does not include %s", s.Action, irsa.AssumeAction)
+// Decision is a verdict and the statement or condition that decided it.
+type Decision struct {
+	Verdict Verdict
+	Reason  string
+}
+
+// Admits evaluates the policy for sts:AssumeRoleWithWebIdentity by a token with claims c,
+// issued by the OIDC provider providerARN, as IAM's policy evaluation logic does for one
+// policy (IAM User Guide, "Policy evaluation logic": an explicit Deny that matches wins over
+// any Allow; without a matching Allow the request is implicitly denied). A statement matches
+// when its Action/NotAction, Principal/NotPrincipal and every condition match; conditions
+// are evaluated as "IAM JSON policy elements: Condition operators" defines them (see
+// conditionHolds). Where the answer rests on something it cannot evaluate offline, the
+// verdict is Undecided and the reason names it: never Refused by default.
+func (p *TrustPolicy) Admits(providerARN string, c Claims) Decision {
+	ctx := requestContext(c)
+	var allowed, undecidedAllow, undecidedDeny, reasons []string
+	for i, s := range p.Statement {
+		name := fmt.Sprintf("statement %d", i)
+		if s.Sid != "" {
+			name += fmt.Sprintf(" (%s)", s.Sid)
+		}
+		m, why := s.matches(providerARN, p.version(), ctx)
+		deny := strings.EqualFold(s.Effect, "Deny")
+		switch {
+		case m == no:
+			reasons = append(reasons, name+": "+why)
+		case m == yes && deny:
+			return Decision{Refused, name + " denies it"}
+		case m == yes:
+			allowed = append(allowed, name)
+		case deny:
+			undecidedDeny = append(undecidedDeny, name+" may deny it: "+why)
+		default:
+			undecidedAllow = append(undecidedAllow, name+" may allow it: "+why)
+		}
 	}
-	if !slices.Contains(s.Principal["Federated"], providerARN) && !slices.Contains(s.Principal["*"], "*") {
-		return false, fmt.Sprintf("principal %v is not the OIDC provider %s", s.Principal, providerARN)
+	switch {
+	case len(undecidedDeny) > 0 && len(allowed)+len(undecidedAllow) > 0:
+		return Decision{Undecided, strings.Join(append(undecidedDeny, undecidedAllow...), "; ")}
+	case len(allowed) > 0:
+		return Decision{Admitted, allowed[0] + " allows it"}
+	case len(undecidedAllow) > 0:
+		return Decision{Undecided, strings.Join(undecidedAllow, "; ")}
+	case len(p.Statement) == 0:
+		return Decision{Refused, "the policy has no statements"}
+	case len(reasons) == 0:
+		return Decision{Refused, "no statement allows it"}
 	}
-	values := map[string][]string{
-		issuerHost + ":sub": {c.Subject},
-		issuerHost + ":aud": c.Audience,
+	return Decision{Refused, strings.Join(reasons, "; ")}
+}
+
+// match is a three-valued truth: whether a statement or condition matches the request.
+type match int
+
+const (
+	no match = iota
+	yes
+	unknown
+)
+
+func truth(b bool) match {
+	if b {
+		return yes
 	}
-	for op, keys := range s.Condition {
-		for key, want := range keys {
-			got, known := values[key]
-			if !known {
-				return false, fmt.Sprintf("condition %s on %s cannot be evaluated from the token", op, key)
-			}
-			if ok, why := conditionHolds(op, key, want, got); !ok {
-				return false, why
+	return no
+}
+
+// requestContext is what IAM's request context holds for AssumeRoleWithWebIdentity with an
+// OIDC token, as far as eksirsa can know it from the token: the provider's <issuer host>:sub
+// and :aud keys ("Available keys for IAM OIDC federation"), keyed in lower case because
+// condition key names are not case-sensitive ("IAM JSON policy elements: Condition").
+func requestContext(c Claims) map[string][]string {
+	host := strings.ToLower(strings.TrimPrefix(c.Issuer, "https://"))
+	ctx := map[string][]string{host + ":sub": nil, host + ":aud": nil}
+	if c.Subject != "" {
+		ctx[host+":sub"] = []string{c.Subject}
+	}
+	ctx[host+":aud"] = c.Audience
+	return ctx
+}
+
+func (s trustStatement) matches(providerARN, version string, ctx map[string][]string) (match, string) {
+	switch {
+	case s.Action != nil:
+		if !slices.ContainsFunc(s.Action, func(a string) bool { return actionMatches(a, irsa.AssumeAction) }) {
+			return no, fmt.Sprintf("action %q does not include %s", s.Action, irsa.AssumeAction)
+		}
+	case s.NotAction != nil:
+		// NotAction matches every action except those listed ("IAM JSON policy elements:
+		// NotAction").
+		if slices.ContainsFunc(s.NotAction, func(a string) bool { return actionMatches(a, irsa.AssumeAction) }) {
+			return no, fmt.Sprintf("NotAction %q excludes %s", s.NotAction, irsa.AssumeAction)
+		}
+	default:
+		return no, "the statement has neither Action nor NotAction"
+	}
+	names := func(p map[string][]string) bool {
+		// "*" and {"AWS": "*"} both mean every principal ("AWS JSON policy elements:
+		// Principal", all principals); a web identity is named by its provider's ARN.
+		return slices.Contains(p["*"], "*") || slices.Contains(p["AWS"], "*") || slices.Contains(p["Federated"], providerARN)
+	}
+	result, why := yes, ""
+	switch {
+	case s.Principal != nil:
+		if !names(s.Principal) {
+			return no, fmt.Sprintf("principal %v is not the OIDC provider %s", s.Principal, providerARN)
+		}
+	case s.NotPrincipal != nil:
+		// NotPrincipal must be used with Deny; with Allow it is not supported, and IAM does
+		// not take it in a role trust policy at all ("AWS JSON policy elements:
+		// NotPrincipal"). A Deny with it applies to every principal it does not name.
+		if !strings.EqualFold(s.Effect, "Deny") {
+			result, why = unknown, "NotPrincipal with Allow is not supported by IAM"
+		} else if names(s.NotPrincipal) {
+			return no, fmt.Sprintf("NotPrincipal %v names the OIDC provider %s", s.NotPrincipal, providerARN)
+		}
+	default:
+		return no, "the statement has neither Principal nor NotPrincipal"
+	}
+	// Every operator, and every key under it, must hold: a false one decides the statement
+	// whatever the undecided ones say ("IAM JSON policy elements: Condition", evaluation
+	// logic for multiple keys and operators: AND).
+	for _, op := range slices.Sorted(maps.Keys(s.Condition)) {
+		keys := s.Condition[op]
+		for _, key := range slices.Sorted(maps.Keys(keys)) {
+			m, reason := conditionHolds(op, key, keys[key], version, ctx)
+			switch m {
+			case no:
+				return no, reason
+			case unknown:
+				if result == yes {
+					result, why = unknown, reason
+				}
 			}
 		}
 	}
-	return true, ""
+	return result, why
 }
 
 func actionMatches(pattern, action string) bool {
-	ok, _ := path.Match(strings.ToLower(pattern), strings.ToLower(action))
-	return ok
+	// Action names are not case-sensitive ("IAM JSON policy elements: Action"); * and ? are
+	// wildcards.
+	return globMatch(strings.ToLower(pattern), strings.ToLower(action))
 }
 
-// conditionHolds applies operator op to the token's values got for key. A single-valued
-// operator on a multi-valued key (aud may be a list) holds when any value matches, as IAM
-// treats a request's multiple values for a single-valued operator.
-func conditionHolds(op, key string, want, got []string) (bool, string) {
+// conditionHolds applies operator op with the policy's values want to the request's key,
+// as "IAM JSON policy elements: Condition operators" defines it:
+//   - the string operators StringEquals, StringNotEquals, StringEqualsIgnoreCase,
+//     StringNotEqualsIgnoreCase, StringLike (* and ? wildcards), StringNotLike; several
+//     values in the policy are ORed; a negated operator holds when no value matches;
+//   - a key missing from the request context makes a condition false, and a negated one
+//     (StringNotEquals, StringNotLike, ...) true; ...IfExists makes it true; Null tests
+//     presence alone ("true": the key is absent);
+//   - ForAllValues: holds when every request value matches (and when the key is missing or
+//     empty), ForAnyValue: when at least one does (false when missing) ("Single-valued vs.
+//     multivalued context keys").
+//
+// Keys are matched without case. Any other operator, a key the token does not give, a
+// policy variable, or a token with several audiences is unknown, with the reason.
+func conditionHolds(op, key string, want []string, version string, ctx map[string][]string) (match, string) {
 	base, set := op, ""
 	for _, prefix := range []string{"ForAnyValue:", "ForAllValues:"} {
-		if strings.HasPrefix(op, prefix) {
-			base, set = strings.TrimPrefix(op, prefix), prefix
+		if rest, ok := strings.CutPrefix(op, prefix); ok {
+			base, set = rest, prefix
 		}
 	}
-	var match func(pattern, value string) bool
+	base, ifExists := strings.CutSuffix(base, "IfExists")
+	var eq func(pattern, value string) bool
+	negated := false
 	switch base {
-	case "StringEquals":
-		match = func(p, v string) bool { return p == v }
-	case "StringLike":
-		match = globMatch
+	case "StringEquals", "StringNotEquals":
+		eq, negated = func(p, v string) bool { return p == v }, base == "StringNotEquals"
+	case "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase":
+		eq, negated = strings.EqualFold, base == "StringNotEqualsIgnoreCase"
+	case "StringLike", "StringNotLike":
+		eq, negated = globMatch, base == "StringNotLike"
+	case "Null":
+		if set != "" || ifExists {
+			return unknown, fmt.Sprintf("condition operator %s on %s is not one IAM defines", op, key)
+		}
 	default:
-		return false, fmt.Sprintf("condition operator %s on %s is not evaluated offline", op, key)
+		return unknown, fmt.Sprintf("condition operator %s on %s is not evaluated offline", op, key)
 	}
-	matchesAny := func(v string) bool { return slices.ContainsFunc(want, func(p string) bool { return match(p, v) }) }
-	holds := false
+	got, known := ctx[strings.ToLower(key)]
+	if !known {
+		return unknown, fmt.Sprintf("condition key %s (%s) is not one eksirsa can read from the token; IAM may set it from the request", key, op)
+	}
+	if len(got) > 1 && set == "" {
+		return unknown, fmt.Sprintf("%s on %s: the token carries %d values %q and the operator is single-valued", op, key, len(got), got)
+	}
+	present := len(got) > 0
+	if base == "Null" {
+		holds := false
+		for _, w := range want {
+			switch strings.ToLower(w) {
+			case "true":
+				holds = holds || !present
+			case "false":
+				holds = holds || present
+			default:
+				return unknown, fmt.Sprintf("Null on %s with value %q, want true or false", key, w)
+			}
+		}
+		if !holds {
+			return no, fmt.Sprintf("Null %q on %s: the token %s it", want, key, map[bool]string{true: "carries", false: "does not carry"}[present])
+		}
+		return yes, ""
+	}
+	if version == PolicyVersion && slices.ContainsFunc(want, func(w string) bool { return strings.Contains(w, "${") }) {
+		return unknown, fmt.Sprintf("%s on %s uses a policy variable %q", op, key, want)
+	}
+	if !present {
+		switch {
+		case ifExists || set == "ForAllValues:" || (negated && set == ""):
+			return yes, ""
+		default:
+			return no, fmt.Sprintf("%s requires %s, which the token does not carry", op, key)
+		}
+	}
+	matchesValue := func(v string) bool {
+		hit := slices.ContainsFunc(want, func(p string) bool { return eq(p, v) })
+		return hit != negated
+	}
+	var holds bool
 	if set == "ForAllValues:" {
-		holds = len(got) > 0 && !slices.ContainsFunc(got, func(v string) bool { return !matchesAny(v) })
+		holds = !slices.ContainsFunc(got, func(v string) bool { return !matchesValue(v) })
 	} else {
-		holds = slices.ContainsFunc(got, matchesAny)
+		holds = slices.ContainsFunc(got, matchesValue)
 	}
 	if !holds {
-		return false, fmt.Sprintf("%s requires %s to be %q, the token has %q", op, key, want, got)
+		return no, fmt.Sprintf("%s requires %s to be %s%q, the token has %q", op, key, map[bool]string{true: "none of ", false: ""}[negated], want, got)
 	}
-	return true, ""
+	return yes, ""
 }
 
 // globMatch is IAM's StringLike: * matches any run of characters (slashes too), ? one.

@@ -3,14 +3,18 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"os"
 	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/eks-irsa/eks-irsa/awsaccess"
 	"github.com/eks-irsa/eks-irsa/drift"
 	"github.com/eks-irsa/eks-irsa/identity"
 	"github.com/eks-irsa/eks-irsa/k8s"
@@ -123,7 +127,51 @@ func identityChecker(ctx context.Context, opts *options, outs auto.OutputMap, cl
 	if err != nil {
 		return nil, identity.Target{}, err
 	}
-	return &identity.Checker{Kube: client, AWS: cfg}, identity.Target{Issuer: decl.Issuer, ProviderARN: decl.ProviderARN, Accounts: decl.Annotated}, nil
+	raw, err := stack.LoadStackFiles(opts.dir, opts.stack)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, identity.Target{}, err
+	}
+	access, err := awsaccess.Read(func(key string) string { return raw[key] })
+	if err != nil {
+		return nil, identity.Target{}, fmt.Errorf("stack %s: %w", opts.stack, err)
+	}
+	return &identity.Checker{Kube: client, AWS: cfg, TrustlessSTS: trustlessSTS(access.Endpoints[stsServiceID])}, identity.Target{Issuer: decl.Issuer, ProviderARN: decl.ProviderARN, Accounts: decl.Annotated}, nil
+}
+
+// awsDomains are the DNS suffixes of AWS's own endpoints in every partition: each
+// "dnsSuffix" and "dualStackDnsSuffix" of aws-sdk-go-v2's
+// internal/endpoints/awsrulesfn/partitions.json (v1.48.0). An STS under one of them is
+// AWS's, whatever the URL (regional, FIPS, a VPC endpoint's vpce-….sts.….vpce.amazonaws.com).
+var awsDomains = []string{
+	"amazonaws.com", "amazonaws.com.cn", "amazonaws.eu", "c2s.ic.gov", "cloud.adc-e.uk", "csp.hci.ic.gov", "sc2s.sgov.gov",
+	"api.aws", "api.amazonwebservices.com.cn", "api.amazonwebservices.eu", "api.aws.hci.ic.gov", "api.aws.ic.gov",
+	"api.aws.scloud", "api.cloud-aws.adc-e.uk",
+}
+
+// stsServiceID is the SDK's service ID for STS, under which awsaccess keeps its endpoint.
+const stsServiceID = "STS"
+
+// trustlessSTS is eksirsa's one decision on whether the STS it calls evaluates trust
+// policies, given the URL the stack's aws:endpoints gives STS ("" when none: the SDK's own,
+// AWS's). AWS's STS does: its credentials for another account's token prove the trust
+// policy admits that account. An STS at any other host is an emulator (moto, LocalStack),
+// which hands out roles without reading their trust policies, so its answers prove
+// nothing; the returned sentence says so and verify then judges on the policy alone.
+func trustlessSTS(stsURL string) string {
+	if stsURL == "" {
+		return ""
+	}
+	host := stsURL
+	if u, err := url.Parse(stsURL); err == nil && u.Hostname() != "" {
+		host = u.Hostname()
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, d := range awsDomains {
+		if host == d || strings.HasSuffix(host, "."+d) {
+			return ""
+		}
+	}
+	return fmt.Sprintf("%s sends STS to %s, not AWS's STS, which is taken not to evaluate trust policies", awsaccess.EndpointsKey, stsURL)
 }
 
 // identityLine is one identity's line: what was proven, or which step failed and why.
@@ -131,8 +179,12 @@ func identityLine(r identity.Result) string {
 	if !r.Passed {
 		return fmt.Sprintf("FAIL identity %s (%s): %s: %s", r.Account, r.RoleARN, r.Step, r.Failure)
 	}
-	return fmt.Sprintf("PASS identity %s: token iss/sub/aud and signature verified; STS gave %s; %s's token %s",
-		r.Account, r.AssumedRoleARN, r.Foreign, r.ForeignRefused)
+	trust := ""
+	if r.TrustUndecided != "" {
+		trust = fmt.Sprintf("; the trust policy could not be decided offline (%s), AWS's STS admitted the token", r.TrustUndecided)
+	}
+	return fmt.Sprintf("PASS identity %s: token iss/sub/aud and signature verified%s; STS gave %s; %s's token %s",
+		r.Account, trust, r.AssumedRoleARN, r.Foreign, r.ForeignRefused)
 }
 
 // writeJSON prints v as indented JSON.
