@@ -141,7 +141,7 @@ func Defaults() Config {
 			FlowLogs:          true,
 		},
 		Cluster: ClusterConfig{
-			Version:           "1.35",
+			Version:           "1.36",
 			PublicAccessCIDRs: []string{"0.0.0.0/0"},
 			LogRetentionDays:  30,
 		},

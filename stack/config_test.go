@@ -112,7 +112,7 @@ func TestBadConfigIsRejectedBeforeAnythingIsCreated(t *testing.T) {
 		{"instance type", func(t *testing.T) map[string]string { return set(t, "nodes.instanceType", "medium") },
 			[]string{`nodes.instanceType = "medium"`, "such as t3.medium"}},
 		{"version not 1.NN", func(t *testing.T) map[string]string { return set(t, "cluster.version", "v1.33.2") },
-			[]string{`cluster.version = "v1.33.2"`, `such as "1.35"`}},
+			[]string{`cluster.version = "v1.33.2"`, `such as "1.36"`}},
 		{"version below the floor", func(t *testing.T) map[string]string { return set(t, "cluster.version", "1.21") },
 			[]string{`cluster.version = "1.21"`, "EKS no longer creates it"}},
 		{"cluster name EKS refuses", func(t *testing.T) map[string]string { return set(t, "clusterName", "-demo cluster") },
@@ -135,7 +135,7 @@ func TestBadConfigIsRejectedBeforeAnythingIsCreated(t *testing.T) {
 		}, []string{`serviceAccountRoles[0].managedPolicyArns[0] = "AmazonS3ReadOnlyAccess"`, "arn:aws:iam::aws:policy/"}},
 		{"inline policy not a policy document", func(t *testing.T) map[string]string {
 			return withRoles(t, role("apps", "api", map[string]any{"inlinePolicy": map[string]any{"Statement": "allow all"}}))
-		}, []string{`serviceAccountRoles[0].inlinePolicy.Version = ""`, `want "2012-10-17"`}},
+		}, []string{`serviceAccountRoles[0].inlinePolicy.Statement = "allow all"`, "want a statement or a list of them"}},
 		{"inline policy statement without resource", func(t *testing.T) map[string]string {
 			return withRoles(t, role("apps", "api", map[string]any{"inlinePolicy": map[string]any{"Version": "2012-10-17",
 				"Statement": []any{map[string]any{"Effect": "Allow", "Action": "s3:*"}}}}))
@@ -396,7 +396,7 @@ func policyWith(stmt map[string]any) map[string]any {
 	return map[string]any{"Version": "2012-10-17", "Statement": []any{s}}
 }
 
-const creatable = "EKS creates 1.32, 1.33, 1.34, 1.35"
+const creatable = "EKS creates 1.32, 1.33, 1.34, 1.35, 1.36"
 
 // Each rule AWS, EKS, IAM or Kubernetes would apply at deploy, refused offline with the key,
 // the value and what is accepted, nothing registered. The day is the package's pinned today.
@@ -423,7 +423,12 @@ func TestConfigRulesRefuseWhatAWSWouldRefuse(t *testing.T) {
 		{"version past extended support", "", func(t *testing.T) map[string]string { return set(t, "cluster.version", "1.31") },
 			[]string{`eks-irsa:cluster.version = "1.31": EKS no longer creates it: extended support ended 2026-11-26; ` + creatable}},
 		{"version not released", "", func(t *testing.T) map[string]string { return set(t, "cluster.version", "1.99") },
-			[]string{`eks-irsa:cluster.version = "1.99": not in the EKS release calendar checked 2026-11-29 (stack/eks-kubernetes-versions.csv); ` + creatable + `. If EKS has released it since, add its row`}},
+			[]string{`eks-irsa:cluster.version = "1.99": not in the EKS release calendar checked 2026-12-06, whose newest is 1.36; ` + creatable +
+				`. If EKS has released it since, add its row (and one for each version between: rows are consecutive) to stack/eks-kubernetes-versions.csv from ` + ReleaseCalendarURL +
+				`, as 1.99,<EKS release>,<end of standard support>,<end of extended support>,<source> with YYYY-MM-DD dates, update its '# checked:' day and rebuild eksirsa`}},
+		{"an inline policy Version IAM does not know", "", func(t *testing.T) map[string]string {
+			return withRoles(t, role("apps", "api", map[string]any{"inlinePolicy": map[string]any{"Version": "2012-10-18", "Statement": policyWith(nil)["Statement"]}}))
+		}, []string{`eks-irsa:serviceAccountRoles[0].inlinePolicy.Version = "2012-10-18": want "2012-10-17" (or "2008-10-17")`}},
 		{"version older than the calendar", "", func(t *testing.T) map[string]string { return set(t, "cluster.version", "1.21") },
 			[]string{`eks-irsa:cluster.version = "1.21": EKS no longer creates it (older than 1.27, whose extended support ended 2025-07-24); ` + creatable}},
 		{"version in the calendar, released later", "2026-01-01", func(t *testing.T) map[string]string { return set(t, "cluster.version", "1.35") },
@@ -573,7 +578,13 @@ func TestConfigRulesAcceptWhatAWSAccepts(t *testing.T) {
 		{"five explicit thumbprints", set(t, "oidc.thumbprints", []string{
 			strings.Repeat("a", 40), strings.Repeat("b", 40), strings.Repeat("c", 40), strings.Repeat("d", 40), strings.Repeat("e", 40)}), nil},
 		{"version in extended support", set(t, "cluster.version", "1.33"), []string{
-			`eks-irsa:cluster.version = "1.33": in extended support since 2026-07-29 (billed at the extended-support rate), ending 2027-07-29; 1.35 is in standard support`}},
+			`eks-irsa:cluster.version = "1.33": in extended support since 2026-07-29 (billed at the extended-support rate), ending 2027-07-29; 1.36 is in standard support`}},
+		{"1.36, which EKS serves", set(t, "cluster.version", "1.36"), nil},
+		{"an action prefix in capitals, as IAM takes it", withRoles(t, role("apps", "api", map[string]any{"inlinePolicy": policyWith(map[string]any{"Action": []string{"S3:GetObject", "s3:ListBucket"}})})), nil},
+		{"a policy without Version", withRoles(t, role("apps", "api", map[string]any{"inlinePolicy": map[string]any{"Statement": policyWith(nil)["Statement"]}})), []string{
+			`eks-irsa:serviceAccountRoles[0].inlinePolicy.Version = "": IAM takes it as "2008-10-17", under which policy variables such as ${aws:username} are not replaced; write "2012-10-17"`}},
+		{"a resource of another partition", withRoles(t, role("apps", "api", map[string]any{"inlinePolicy": policyWith(map[string]any{"Resource": []string{"arn:aws:s3:::bucket/*", "arn:aws-cn:s3:::bucket/*"}})})), []string{
+			`eks-irsa:serviceAccountRoles[0].inlinePolicy.Statement[0].Resource = "arn:aws-cn:s3:::bucket/*": partition aws-cn never matches in region partition aws, so this grants nothing; write "aws" or *`}},
 		{"eleven managed policies", withRoles(t, role("apps", "api", map[string]any{"managedPolicyArns": []string{
 			"arn:aws:iam::aws:policy/A", "arn:aws:iam::aws:policy/B", "arn:aws:iam::aws:policy/C", "arn:aws:iam::aws:policy/D",
 			"arn:aws:iam::aws:policy/E", "arn:aws:iam::aws:policy/F", "arn:aws:iam::aws:policy/G", "arn:aws:iam::aws:policy/H",

@@ -103,8 +103,10 @@ var (
 	// IAM policy grammar: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html
 	// IAM ARNs name a 12-digit account: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-arns
 	iamAccountARNRE = regexp.MustCompile(`^arn:[a-z-]+:iam::\d{12}:`)
-	actionRE        = regexp.MustCompile(`^(\*|[a-z0-9-]+:[A-Za-z0-9*?]+)$`)
-	sidRE           = regexp.MustCompile(`^[A-Za-z0-9]*$`)
+	// Action prefixes and names are case-insensitive ("IAM JSON policy elements: Action":
+	// iam:ListAccessKeys is IAM:listaccesskeys), so S3:GetObject is accepted.
+	actionRE = regexp.MustCompile(`^(\*|[A-Za-z0-9-]+:[A-Za-z0-9*?]+)$`)
+	sidRE    = regexp.MustCompile(`^[A-Za-z0-9]*$`)
 )
 
 // Partition returns the partition of a region, as ARNs spell it:
@@ -395,8 +397,10 @@ func (c *Config) validateVersion(v *validator) {
 			v.add("cluster.version", ver, "EKS no longer creates it (older than %s, whose extended support ended %s); EKS creates %s",
 				table.first().Version, date(table.first().EndOfExtended), creatable)
 		} else {
-			v.add("cluster.version", ver, "not in the EKS release calendar checked %s (stack/eks-kubernetes-versions.csv); EKS creates %s. If EKS has released it since, add its row",
-				date(table.Checked), creatable)
+			v.add("cluster.version", ver, "not in the EKS release calendar checked %s, whose newest is %s; EKS creates %s. If EKS has released it since, add its row "+
+				"(and one for each version between: rows are consecutive) to stack/eks-kubernetes-versions.csv from %s, as "+
+				"%s,<EKS release>,<end of standard support>,<end of extended support>,<source> with YYYY-MM-DD dates, update its '# checked:' day and rebuild eksirsa",
+				date(table.Checked), table.last().Version, creatable, ReleaseCalendarURL, ver)
 		}
 		return
 	}
@@ -525,7 +529,11 @@ func (c *Config) validateRoles(v *validator) {
 				if p.at != "" {
 					at += "." + p.at
 				}
-				v.add(at, p.value, "%s", p.want)
+				if p.warn {
+					v.warn(at, p.value, "%s", p.want)
+				} else {
+					v.add(at, p.value, "%s", p.want)
+				}
 			}
 			if n := inlinePolicySize(r.InlinePolicy); n > maxInlinePolicyChars {
 				v.add(key+".inlinePolicy", fmt.Sprintf("%d characters", n), "IAM limits a role's inline policies to %d characters (whitespace not counted); split it into a managed policy", maxInlinePolicyChars)
@@ -619,8 +627,12 @@ var (
 )
 
 // policyProblem is one thing PutRolePolicy would refuse: where in the document (appended to
-// the config key), the value there, and what is accepted.
-type policyProblem struct{ at, value, want string }
+// the config key), the value there, and what is accepted; or, with warn, something IAM
+// accepts that does not do what it seems to.
+type policyProblem struct {
+	at, value, want string
+	warn            bool
+}
 
 func rawString(raw json.RawMessage) string {
 	if raw == nil {
@@ -638,47 +650,56 @@ func rawString(raw json.RawMessage) string {
 func checkPolicyDocument(raw json.RawMessage, partition string) []policyProblem {
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &doc); err != nil {
-		return []policyProblem{{"", shorten(compactJSON(raw)), fmt.Sprintf("want an IAM policy document, a JSON object (%v)", err)}}
+		return []policyProblem{{"", shorten(compactJSON(raw)), fmt.Sprintf("want an IAM policy document, a JSON object (%v)", err), false}}
 	}
 	var out []policyProblem
 	for _, k := range slices.Sorted(maps.Keys(doc)) {
 		if !slices.Contains(policyKeys, k) {
-			out = append(out, policyProblem{k, rawString(doc[k]), "IAM knows no such element (want " + strings.Join(policyKeys, ", ") + ")"})
+			out = append(out, policyProblem{k, rawString(doc[k]), "IAM knows no such element (want " + strings.Join(policyKeys, ", ") + ")", false})
 		}
 	}
+	// IAM takes both policy language versions, and none means 2008-10-17, under which
+	// ${...} is plain text ("IAM JSON policy elements: Version").
 	var version string
-	if err := json.Unmarshal(doc["Version"], &version); err != nil || version != "2012-10-17" {
-		// 2008-10-17 has no policy variables; everything here is written for 2012-10-17.
-		out = append(out, policyProblem{"Version", rawString(doc["Version"]), `want "2012-10-17"`})
+	if doc["Version"] != nil && json.Unmarshal(doc["Version"], &version) != nil {
+		version = rawString(doc["Version"])
+	}
+	switch version {
+	case "2012-10-17":
+	case "", "2008-10-17":
+		out = append(out, policyProblem{at: "Version", value: version, warn: true,
+			want: `IAM takes it as "2008-10-17", under which policy variables such as ${aws:username} are not replaced; write "2012-10-17"`})
+	default:
+		out = append(out, policyProblem{at: "Version", value: version, want: `want "2012-10-17" (or "2008-10-17")`})
 	}
 	var stmts []map[string]json.RawMessage
 	if err := json.Unmarshal(doc["Statement"], &stmts); err != nil {
 		var one map[string]json.RawMessage
 		if err := json.Unmarshal(doc["Statement"], &one); err != nil {
-			return append(out, policyProblem{"Statement", rawString(doc["Statement"]), "want a statement or a list of them"})
+			return append(out, policyProblem{"Statement", rawString(doc["Statement"]), "want a statement or a list of them", false})
 		}
 		stmts = append(stmts, one)
 	}
 	if len(stmts) == 0 {
-		out = append(out, policyProblem{"Statement", "[]", "want at least one statement"})
+		out = append(out, policyProblem{"Statement", "[]", "want at least one statement", false})
 	}
 	for i, s := range stmts {
 		at := fmt.Sprintf("Statement[%d]", i)
 		for _, k := range slices.Sorted(maps.Keys(s)) {
 			switch {
 			case k == "Principal" || k == "NotPrincipal":
-				out = append(out, policyProblem{at + "." + k, rawString(s[k]), "an identity policy names no principal: the role is the principal"})
+				out = append(out, policyProblem{at + "." + k, rawString(s[k]), "an identity policy names no principal: the role is the principal", false})
 			case !slices.Contains(statementKeys, k):
-				out = append(out, policyProblem{at + "." + k, rawString(s[k]), "IAM knows no such element (want " + strings.Join(statementKeys, ", ") + ")"})
+				out = append(out, policyProblem{at + "." + k, rawString(s[k]), "IAM knows no such element (want " + strings.Join(statementKeys, ", ") + ")", false})
 			}
 		}
 		var sid string
 		if s["Sid"] != nil && (json.Unmarshal(s["Sid"], &sid) != nil || !sidRE.MatchString(sid)) {
-			out = append(out, policyProblem{at + ".Sid", rawString(s["Sid"]), "want letters and digits only"})
+			out = append(out, policyProblem{at + ".Sid", rawString(s["Sid"]), "want letters and digits only", false})
 		}
 		var effect string
 		if err := json.Unmarshal(s["Effect"], &effect); err != nil || (effect != "Allow" && effect != "Deny") {
-			out = append(out, policyProblem{at + ".Effect", rawString(s["Effect"]), `want "Allow" or "Deny"`})
+			out = append(out, policyProblem{at + ".Effect", rawString(s["Effect"]), `want "Allow" or "Deny"`, false})
 		}
 		out = append(out, checkOneOf(at, s, "Action", "NotAction", func(a string) string {
 			if !actionRE.MatchString(a) {
@@ -687,14 +708,31 @@ func checkPolicyDocument(raw json.RawMessage, partition string) []policyProblem 
 			return ""
 		})...)
 		out = append(out, checkOneOf(at, s, "Resource", "NotResource", func(r string) string { return checkResource(r, partition) })...)
+		out = append(out, resourceWarnings(at, s, partition)...)
 		if c := s["Condition"]; c != nil {
 			var cond map[string]map[string]json.RawMessage
 			if err := json.Unmarshal(c, &cond); err != nil {
-				out = append(out, policyProblem{at + ".Condition", rawString(c), "want {operator: {key: value or [values]}}"})
+				out = append(out, policyProblem{at + ".Condition", rawString(c), "want {operator: {key: value or [values]}}", false})
 			}
 		}
 	}
 	return out
+}
+
+// stringOrStrings reads a policy element that is a string or a list of strings.
+func stringOrStrings(raw json.RawMessage) ([]string, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	var list []string
+	if err := json.Unmarshal(raw, &list); err != nil {
+		var one string
+		if err := json.Unmarshal(raw, &one); err != nil {
+			return nil, err
+		}
+		list = []string{one}
+	}
+	return list, nil
 }
 
 // checkOneOf checks that a statement has exactly one of a pair (Action/NotAction), a string
@@ -702,29 +740,25 @@ func checkPolicyDocument(raw json.RawMessage, partition string) []policyProblem 
 func checkOneOf(at string, s map[string]json.RawMessage, a, notA string, check func(string) string) []policyProblem {
 	switch {
 	case s[a] == nil && s[notA] == nil:
-		return []policyProblem{{at, "", fmt.Sprintf("the statement needs %s or %s", a, notA)}}
+		return []policyProblem{{at, "", fmt.Sprintf("the statement needs %s or %s", a, notA), false}}
 	case s[a] != nil && s[notA] != nil:
-		return []policyProblem{{at + "." + notA, rawString(s[notA]), fmt.Sprintf("a statement has %s or %s, not both", a, notA)}}
+		return []policyProblem{{at + "." + notA, rawString(s[notA]), fmt.Sprintf("a statement has %s or %s, not both", a, notA), false}}
 	}
 	name, raw := a, s[a]
 	if raw == nil {
 		name, raw = notA, s[notA]
 	}
-	var list []string
-	if err := json.Unmarshal(raw, &list); err != nil {
-		var one string
-		if err := json.Unmarshal(raw, &one); err != nil {
-			return []policyProblem{{at + "." + name, rawString(raw), "want a string or a list of strings"}}
-		}
-		list = []string{one}
+	list, err := stringOrStrings(raw)
+	if err != nil {
+		return []policyProblem{{at: at + "." + name, value: rawString(raw), want: "want a string or a list of strings"}}
 	}
 	if len(list) == 0 {
-		return []policyProblem{{at + "." + name, "[]", "want at least one"}}
+		return []policyProblem{{at + "." + name, "[]", "want at least one", false}}
 	}
 	var out []policyProblem
 	for _, v := range list {
 		if want := check(v); want != "" {
-			out = append(out, policyProblem{at + "." + name, v, want})
+			out = append(out, policyProblem{at + "." + name, v, want, false})
 		}
 	}
 	return out
@@ -745,10 +779,28 @@ func checkResource(r, partition string) string {
 		return fmt.Sprintf("IAM has no partition variable; write %q, or * as upstream policies do", partition)
 	case strings.ContainsAny(parts[2], "*?"):
 		return "IAM allows no wildcard in an ARN's service"
-	case !strings.ContainsAny(parts[1], "*?") && parts[1] != partition:
-		return fmt.Sprintf("partition %s never matches in region partition %s; write %q or *", parts[1], partition, partition)
 	}
 	return ""
+}
+
+// resourceWarnings: IAM stores an ARN of another partition (PutRolePolicy accepts it), but it
+// never matches a resource of the stack's partition, so the statement grants nothing there.
+func resourceWarnings(at string, s map[string]json.RawMessage, partition string) []policyProblem {
+	var out []policyProblem
+	for _, name := range []string{"Resource", "NotResource"} {
+		list, err := stringOrStrings(s[name])
+		if err != nil {
+			continue // checkOneOf reports it
+		}
+		for _, r := range list {
+			parts := strings.SplitN(r, ":", 6)
+			if len(parts) == 6 && parts[0] == "arn" && !strings.ContainsAny(parts[1], "*?$") && parts[1] != partition {
+				out = append(out, policyProblem{at: at + "." + name, value: r, warn: true,
+					want: fmt.Sprintf("partition %s never matches in region partition %s, so this grants nothing; write %q or *", parts[1], partition, partition)})
+			}
+		}
+	}
+	return out
 }
 
 // inlinePolicySize is what IAM counts against a role's inline-policy quota: the characters of

@@ -18,6 +18,10 @@ import (
 //go:embed eks-kubernetes-versions.csv
 var versionsCSV []byte
 
+// ReleaseCalendarURL is the EKS user guide's release calendar, the source of
+// eks-kubernetes-versions.csv.
+const ReleaseCalendarURL = "https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html#kubernetes-release-calendar"
+
 // Now is the clock the version rules read; tests pin it.
 var Now = time.Now
 

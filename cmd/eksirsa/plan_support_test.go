@@ -54,7 +54,7 @@ func TestPlanPrintsVersionSupport(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if want := "\nKubernetes 1.35: standard support until 2027-03-27, then extended support (at a higher price) until 2028-03-27 (EKS release calendar checked 2026-11-29)\n"; !strings.Contains(stdout, want) {
+	if want := "\nKubernetes 1.35: standard support until 2027-03-27, then extended support (at a higher price) until 2028-03-27 (EKS release calendar checked 2026-12-06)\n"; !strings.Contains(stdout, want) {
 		t.Errorf("plan lacks %q:\n%s", want, stdout[:min(len(stdout), 400)])
 	}
 	if strings.Contains(stdout, "\nWarnings\n") {
