@@ -135,10 +135,10 @@ func startEmulated(t testing.TB) *emulated {
 			t.Fatal(err)
 		}
 		if f == "Pulumi.test.yaml" {
-			// eksirsa's own IAM, STS, EC2 and CloudWatch Logs calls (verify --identities, drift,
-			// recovery, destroy's log-group check) reach moto the way
-			// a stack on LocalStack points its AWS provider: aws:endpoints.
-			data = fmt.Appendf(data, "  aws:endpoints:\n    - iam: %s\n      sts: %s\n      ec2: %s\n      logs: %s\n", m.URL, m.URL, m.URL, m.URL)
+			// eksirsa's own IAM, STS, EC2, EKS and CloudWatch Logs calls (verify --identities,
+			// drift, recovery waiting for a pending cluster, destroy's log-group check) reach moto
+			// the way a stack on LocalStack points its AWS provider: aws:endpoints.
+			data = fmt.Appendf(data, "  aws:endpoints:\n    - iam: %s\n      sts: %s\n      ec2: %s\n      eks: %s\n      logs: %s\n", m.URL, m.URL, m.URL, m.URL, m.URL)
 		}
 		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
 			t.Fatal(err)

@@ -2,13 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 
 	"github.com/eks-irsa/eks-irsa/stack"
@@ -19,30 +24,29 @@ import (
 // first lookup.
 func findInStackAccount(opts *options) findCreated {
 	var once sync.Once
-	var c *ec2.Client
+	var cfg aws.Config
 	var cerr error
-	client := func(ctx context.Context) (*ec2.Client, error) {
+	config := func(ctx context.Context) (aws.Config, error) {
 		once.Do(func() {
 			raw, err := stack.LoadStackFiles(opts.dir, opts.stack)
 			if err != nil {
 				cerr = err
 				return
 			}
-			cfg, err := awsConfig(ctx, opts, raw[stack.RegionKey])
-			if err != nil {
-				cerr = err
-				return
-			}
-			c = ec2.NewFromConfig(cfg)
+			cfg, cerr = awsConfig(ctx, opts, raw[stack.RegionKey])
 		})
-		return c, cerr
+		return cfg, cerr
 	}
 	return func(ctx context.Context, op apitype.OperationV2) ([]string, error) {
-		c, err := client(ctx)
+		cfg, err := config(ctx)
 		if err != nil {
 			return nil, err
 		}
+		c := ec2.NewFromConfig(cfg)
 		switch typ := string(op.Resource.Type); typ {
+		case "aws:eks/cluster:Cluster":
+			name, _ := op.Resource.Inputs["name"].(string)
+			return clusterWhenActive(ctx, eks.NewFromConfig(cfg), name, clusterPoll)
 		case "aws:ec2/natGateway:NatGateway":
 			return natGatewaysByTags(ctx, c, op.Resource.Inputs)
 		case "aws:ec2/vpcEndpoint:VpcEndpoint":
@@ -51,6 +55,52 @@ func findInStackAccount(opts *options) findCreated {
 			return launchTemplatesByName(ctx, c, op.Resource.Inputs)
 		default:
 			return nil, fmt.Errorf("no lookup for %s", typ)
+		}
+	}
+}
+
+// clusterPoll is how often clusterWhenActive asks; clusterWait how long it waits at most (the
+// provider's default create timeout, terraform-provider-aws internal/service/eks/cluster.go:
+// Timeouts.Create 30m).
+var (
+	clusterPoll = 15 * time.Second
+	clusterWait = 30 * time.Minute
+)
+
+// clusterWhenActive returns the cluster a pending create may have made once it can be
+// imported: as the provider waits for a cluster it creates (terraform-provider-aws
+// internal/service/eks/cluster.go, waitClusterCreated: PENDING and CREATING pending, ACTIVE the
+// target), it waits while the cluster is PENDING or CREATING, returns it when ACTIVE (or
+// UPDATING: it was active), nothing when there is none (the update creates it), and an error
+// naming the command that deletes it when it FAILED or is being deleted: importing such a
+// cluster would put a dead control plane in the state.
+func clusterWhenActive(ctx context.Context, c *eks.Client, name string, poll time.Duration) ([]string, error) {
+	if name == "" {
+		return nil, fmt.Errorf("the pending create has no name to find it by")
+	}
+	ctx, cancel := context.WithTimeout(ctx, clusterWait)
+	defer cancel()
+	for {
+		out, err := c.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(name)})
+		var notFound *ekstypes.ResourceNotFoundException
+		switch {
+		case errors.As(err, &notFound):
+			return nil, nil
+		case err != nil:
+			return nil, fmt.Errorf("EKS DescribeCluster %s: %w", name, err)
+		}
+		switch status := out.Cluster.Status; status {
+		case ekstypes.ClusterStatusActive, ekstypes.ClusterStatusUpdating:
+			return []string{name}, nil
+		case ekstypes.ClusterStatusPending, ekstypes.ClusterStatusCreating:
+			fmt.Fprintf(os.Stderr, "eksirsa: cluster %s is %s; waiting for it to become ACTIVE before importing it.\n", name, status)
+		default: // FAILED, DELETING
+			return nil, fmt.Errorf("cluster %s is %s and cannot be adopted: delete it (aws eks delete-cluster --name %s), wait until it is gone, then run eksirsa up again (the update creates it)", name, status, name)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("cluster %s: not ACTIVE after %v: %w", name, clusterWait, ctx.Err())
+		case <-time.After(poll):
 		}
 	}
 }

@@ -1,12 +1,20 @@
 package main
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
 
 	"github.com/eks-irsa/eks-irsa/integration/moto"
 )
@@ -84,6 +92,68 @@ func TestFindCreatedAgainstMoto(t *testing.T) {
 			got, err := tc.find()
 			if err != nil || !slices.Equal(got, tc.want) {
 				t.Errorf("found %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// An EKS endpoint answering DescribeCluster (GET /clusters/{name}) with the statuses a cluster
+// goes through, as the EKS API reference gives them (DescribeCluster; Cluster.status: CREATING,
+// ACTIVE, DELETING, FAILED, UPDATING, PENDING; ResourceNotFoundException, HTTP 404, for a name
+// with no cluster). moto makes every cluster ACTIVE at once, so it cannot show the wait.
+func eksAnswering(t *testing.T, statuses ...string) (*eks.Client, *atomic.Int32) {
+	t.Helper()
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := int(calls.Add(1)) - 1
+		if r.Method != http.MethodGet || r.URL.Path != "/clusters/demo" {
+			http.Error(w, "unexpected "+r.Method+" "+r.URL.Path, http.StatusBadRequest)
+			return
+		}
+		status := statuses[min(n, len(statuses)-1)]
+		w.Header().Set("Content-Type", "application/json")
+		if status == "" {
+			w.Header().Set("X-Amzn-Errortype", "ResourceNotFoundException")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"message":"No cluster found for name: demo."}`)
+			return
+		}
+		fmt.Fprintf(w, `{"cluster":{"name":"demo","status":%q}}`, status)
+	}))
+	t.Cleanup(srv.Close)
+	cfg := aws.Config{Region: "us-west-2", Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", ""), BaseEndpoint: aws.String(srv.URL)}
+	return eks.NewFromConfig(cfg), &calls
+}
+
+// A cluster found pending is imported only once ACTIVE (waited for through PENDING and
+// CREATING, as the provider waits), never when it FAILED or is being deleted (the error names
+// the command that deletes it), and not at all when it was never made.
+func TestClusterWhenActive(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		statuses  []string
+		want      []string
+		wantCalls int32
+		wantErr   string
+	}{
+		{"created meanwhile", []string{"PENDING", "CREATING", "CREATING", "ACTIVE"}, []string{"demo"}, 4, ""},
+		{"active", []string{"ACTIVE"}, []string{"demo"}, 1, ""},
+		{"never made", []string{""}, nil, 1, ""},
+		{"failed while creating", []string{"CREATING", "FAILED"}, nil, 2, "cluster demo is FAILED and cannot be adopted: delete it (aws eks delete-cluster --name demo)"},
+		{"being deleted", []string{"DELETING"}, nil, 1, "cluster demo is DELETING"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, calls := eksAnswering(t, tc.statuses...)
+			got, err := clusterWhenActive(t.Context(), c, "demo", time.Millisecond)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Errorf("err = %v, want %q", err, tc.wantErr)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tc.want) || calls.Load() != tc.wantCalls {
+				t.Errorf("clusterWhenActive = %q after %d DescribeCluster calls, want %q after %d", got, calls.Load(), tc.want, tc.wantCalls)
 			}
 		})
 	}

@@ -61,6 +61,11 @@ var lookedUp = map[string]bool{
 	"aws:ec2/launchTemplate:LaunchTemplate": true,
 }
 
+// awaited are the types whose id follows from the inputs but which AWS makes in stages:
+// findCreated also answers for them, once the resource is ready to be imported (the cluster
+// ACTIVE), with nothing if it was never made, or an error if it cannot be adopted (FAILED).
+var awaited = map[string]bool{"aws:eks/cluster:Cluster": true}
+
 // planRecovery sorts the pending operations: those clearable as they are, the AWS creates to
 // import after clearing (by the name the program sets, or looked up through find: one
 // match is imported, none means it was never made), and the rest, named in the error with
@@ -74,7 +79,7 @@ func planRecovery(ctx context.Context, stackName string, ops []apitype.Operation
 		}
 		typ := string(op.Resource.Type)
 		id, known := importID(typ, op.Resource.Inputs)
-		if !known && lookedUp[typ] && find != nil {
+		if (!known && lookedUp[typ] || awaited[typ]) && find != nil {
 			ids, err := find(ctx, op)
 			switch {
 			case err != nil:
