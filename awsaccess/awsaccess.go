@@ -13,10 +13,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -41,6 +43,11 @@ const (
 	minDuration = 15 * time.Minute
 	maxDuration = 12 * time.Hour
 )
+
+// MaxAttempts bounds each call's attempts under the adaptive retryer: IAM throttles a burst
+// of reads (Throttling, 400) and the adaptive mode slows the client down instead of failing
+// the run; ten attempts ride out a throttled minute.
+const MaxAttempts = 10
 
 // AssumeRole is aws:assumeRole as pulumi-aws v6.83.4 declares it (sdk/go/aws/config
 // pulumiTypes.go, type AssumeRole; terraform-provider-aws assumeRoleSchema/expandAssumeRole):
@@ -183,9 +190,17 @@ func parseEndpoints(value string) (map[string]string, error) {
 // Config is the SDK configuration of eksirsa's own AWS calls: the default credential chain
 // (with aws:profile), as the provider builds its base credentials, then, with aws:assumeRole,
 // the role assumed with those credentials (stscreds, the SDK's AssumeRole provider, with every
-// field the provider passes); and aws:endpoints.
+// field the provider passes); aws:endpoints; and the adaptive retryer, so throttling slows a
+// run down instead of failing it.
 func (a Access) Config(ctx context.Context) (aws.Config, error) {
-	loaders := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(a.Region)}
+	loaders := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithRegion(a.Region),
+		awsconfig.WithRetryer(func() aws.Retryer {
+			return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+				o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) { so.MaxAttempts = MaxAttempts })
+			})
+		}),
+	}
 	if a.Profile != "" {
 		loaders = append(loaders, awsconfig.WithSharedConfigProfile(a.Profile))
 	}
@@ -262,4 +277,26 @@ func (a Access) Exec() (ExecCredentials, error) {
 	}
 	creds.RoleARN = a.AssumeRole.RoleARN
 	return creds, nil
+}
+
+// Concurrency bounds the calls eksirsa has in flight against one AWS API when it reads
+// identity by identity (drift, verify --identities): IAM's request quotas are per account,
+// so a hundred roles are read a few at a time, and the adaptive retryer (Config) slows
+// those few down when IAM throttles instead of failing the run.
+const Concurrency = 8
+
+// Parallel calls fn(i) for every i in [0, n) on at most Concurrency goroutines, and returns
+// when all have.
+func Parallel(n int, fn func(i int)) {
+	slots := make(chan struct{}, Concurrency)
+	var wg sync.WaitGroup
+	for i := range n {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
 }

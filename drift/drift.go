@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/aws-iam-authenticator/pkg/mapper/configmap"
 
+	"github.com/eks-irsa/eks-irsa/awsaccess"
 	"github.com/eks-irsa/eks-irsa/identity"
 	"github.com/eks-irsa/eks-irsa/irsa"
 	"github.com/eks-irsa/eks-irsa/k8s"
@@ -108,9 +109,19 @@ func (d *Detector) Detect(ctx context.Context, decl Declared, report func(Line))
 	}
 	upRefresh := "eksirsa up --refresh -s " + decl.Stack
 	iamClient := iam.NewFromConfig(d.AWS)
+	// The roles are read a few at a time (a platform stack has a hundred), and reported in
+	// the declared order.
+	type roleResult struct {
+		lines []Line
+		err   error
+	}
+	roles := make([]roleResult, len(decl.Roles))
+	awsaccess.Parallel(len(decl.Roles), func(i int) {
+		roles[i].lines, roles[i].err = d.role(ctx, iamClient, decl, decl.Roles[i], upRefresh)
+	})
 	var checks []func() ([]Line, error)
-	for _, r := range decl.Roles {
-		checks = append(checks, func() ([]Line, error) { return d.role(ctx, iamClient, decl, r, upRefresh) })
+	for _, r := range roles {
+		checks = append(checks, func() ([]Line, error) { return r.lines, r.err })
 	}
 	checks = append(checks,
 		func() ([]Line, error) { return d.oidcProvider(ctx, iamClient, decl, upRefresh) },

@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	iamarn "sigs.k8s.io/aws-iam-authenticator/pkg/arn"
 
+	"github.com/eks-irsa/eks-irsa/awsaccess"
 	"github.com/eks-irsa/eks-irsa/irsa"
 )
 
@@ -151,6 +152,14 @@ func (c *Checker) Run(ctx context.Context, t Target, report func(Result)) ([]Res
 	stsClient := sts.NewFromConfig(c.AWS, func(o *sts.Options) { o.Credentials = aws.AnonymousCredentials{} })
 	iamClient := iam.NewFromConfig(c.AWS)
 
+	// The trust policies are read a few at a time up front: a hundred roles cost a hundred
+	// GetRole calls, the slowest part of the check after the tokens.
+	arns := make([]string, len(t.Accounts))
+	for i, a := range t.Accounts {
+		arns[i] = a.RoleARN
+	}
+	policies, policyErrs := TrustPolicies(ctx, iamClient, arns)
+
 	tokens := map[string]string{}
 	token := func(a Account) (string, error) {
 		if tok, ok := tokens[a.String()]; ok {
@@ -186,7 +195,7 @@ func (c *Checker) Run(ctx context.Context, t Target, report func(Result)) ([]Res
 			if _, err := provider.Verifier(&oidc.Config{ClientID: irsa.Audience}).Verify(oidc.ClientContext(ctx, httpClient), tok); err != nil {
 				return StepSignature, fmt.Errorf("the token does not verify against %s's published keys: %w", t.Issuer, err)
 			}
-			policy, err := trustPolicy(ctx, iamClient, a.RoleARN)
+			policy, err := policies[i], policyErrs[i]
 			if err != nil {
 				return StepTrust, err
 			}
@@ -315,6 +324,16 @@ func checkClaims(c Claims, issuer string, a Account) error {
 }
 
 // trustPolicy reads the role's trust policy from IAM.
+// TrustPolicies reads each role's trust policy from IAM, awsaccess.Concurrency at a time;
+// errs[i] says why policies[i] could not be read.
+func TrustPolicies(ctx context.Context, c *iam.Client, roleARNs []string) (policies []*TrustPolicy, errs []error) {
+	policies, errs = make([]*TrustPolicy, len(roleARNs)), make([]error, len(roleARNs))
+	awsaccess.Parallel(len(roleARNs), func(i int) {
+		policies[i], errs[i] = trustPolicy(ctx, c, roleARNs[i])
+	})
+	return policies, errs
+}
+
 func trustPolicy(ctx context.Context, c *iam.Client, roleARN string) (*TrustPolicy, error) {
 	name, err := RoleName(roleARN)
 	if err != nil {

@@ -37,6 +37,9 @@ var python embed.FS
 // publicParametersEnv names the JSON file sitecustomize.py reads the seeded parameters from.
 const publicParametersEnv = "EKSIRSA_MOTO_PUBLIC_PARAMETERS"
 
+// iamRateEnv names the file sitecustomize.py reads IAM's throttling from (ThrottleIAM).
+const iamRateEnv = "EKSIRSA_MOTO_IAM_RATE"
+
 const (
 	// Binary is the emulator's executable, looked up on PATH.
 	Binary = "moto_server"
@@ -62,6 +65,7 @@ type Server struct {
 	logPath    string
 	paramsPath string     // the JSON file of seeded public parameters
 	paramsMu   sync.Mutex // serialises writes of paramsPath
+	iamRate    string     // the file ThrottleIAM writes
 	done       chan struct{}
 	waitErr    error
 	once       sync.Once
@@ -130,6 +134,7 @@ func start(t testing.TB, bin string) (*Server, error) {
 		"MOTO_IAM_LOAD_MANAGED_POLICIES=true",
 		"PYTHONPATH="+pythonPath,
 		publicParametersEnv+"="+paramsPath,
+		iamRateEnv+"="+filepath.Join(dir, "iam-rate"),
 	)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
@@ -146,6 +151,7 @@ func start(t testing.TB, bin string) (*Server, error) {
 		cmd:        cmd,
 		logPath:    logFile.Name(),
 		paramsPath: paramsPath,
+		iamRate:    filepath.Join(dir, "iam-rate"),
 		done:       make(chan struct{}),
 	}
 	go func() {
@@ -225,6 +231,13 @@ func (s *Server) tail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// ThrottleIAM makes the server throttle IAM from now on as IAM does: a token bucket of burst
+// requests refilled at perSecond, a request finding it empty refused with 400 Throttling
+// "Rate exceeded" (sitecustomize.py has the sources).
+func (s *Server) ThrottleIAM(burst, perSecond float64) error {
+	return os.WriteFile(s.iamRate, []byte(strconv.FormatFloat(burst, 'f', -1, 64)+","+strconv.FormatFloat(perSecond, 'f', -1, 64)), 0o600)
 }
 
 // Env is the environment that points an AWS client at this server: endpoint, dummy keys,

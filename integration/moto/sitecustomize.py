@@ -52,3 +52,55 @@ if _PATH:
 # APIs moto does not serve, each module citing the API reference it follows.
 import autoscaling_refresh  # noqa: E402,F401
 import eks_cluster  # noqa: E402,F401
+
+# IAM throttling, which moto does not do: once the file EKSIRSA_MOTO_IAM_RATE names holds
+# "<burst>,<per second>" (Server.ThrottleIAM writes it), every IAM request takes a token from
+# one bucket of <burst> tokens refilled at <per second>, and a request that finds it empty is
+# refused as IAM refuses it. IAM "independently implement[s] a token bucket algorithm for
+# throttling, in which a bucket of virtual tokens is refilled every second" (AWS Support,
+# quoted in hashicorp/terraform-provider-aws#44853); the refusal is HTTP 400 with the query
+# protocol's error body, code Throttling, message "Rate exceeded" (as IAM returned it in
+# legion-platform/legion#807).
+_IAM_RATE_PATH = os.environ.get("EKSIRSA_MOTO_IAM_RATE")
+
+if _IAM_RATE_PATH:
+    import threading
+    import time
+    import uuid
+
+    from moto.iam import responses as _iam_responses
+
+    _bucket = {"setting": None, "burst": 0.0, "per_second": 0.0, "tokens": 0.0, "at": 0.0}
+    _bucket_lock = threading.Lock()
+
+    def _take_token():
+        try:
+            with open(_IAM_RATE_PATH) as f:
+                setting = f.read().strip()
+        except FileNotFoundError:
+            return True
+        with _bucket_lock:
+            now = time.monotonic()
+            if setting != _bucket["setting"]:
+                burst, per_second = (float(x) for x in setting.split(","))
+                _bucket.update(setting=setting, burst=burst, per_second=per_second, tokens=burst, at=now)
+            _bucket["tokens"] = min(_bucket["burst"], _bucket["tokens"] + (now - _bucket["at"]) * _bucket["per_second"])
+            _bucket["at"] = now
+            if _bucket["tokens"] < 1:
+                return False
+            _bucket["tokens"] -= 1
+            return True
+
+    _orig_call_action = _iam_responses.IamResponse.call_action
+
+    def _call_action(self):
+        if not _take_token():
+            body = (
+                '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+                "<Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
+                "<RequestId>%s</RequestId></ErrorResponse>" % uuid.uuid4()
+            )
+            return 400, {"Content-Type": "text/xml"}, body
+        return _orig_call_action(self)
+
+    _iam_responses.IamResponse.call_action = _call_action
