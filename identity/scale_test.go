@@ -67,11 +67,11 @@ func BenchmarkVerifyTrust100Roles(b *testing.B) {
 			if errs[i] != nil {
 				b.Fatal(errs[i])
 			}
-			if ok, why := p.Admits(testProvider, claims(subjects[i], irsa.Audience)); !ok {
-				b.Fatalf("%s refuses its own account: %s", arns[i], why)
+			if d := p.Admits(testProvider, claims(subjects[i], irsa.Audience)); d.Verdict != Admitted {
+				b.Fatalf("%s does not admit its own account: %+v", arns[i], d)
 			}
-			if ok, why := p.Admits(testProvider, claims(subjects[(i+1)%roles], irsa.Audience)); ok {
-				b.Fatalf("%s admits another account: %s", arns[i], why)
+			if d := p.Admits(testProvider, claims(subjects[(i+1)%roles], irsa.Audience)); d.Verdict != Refused {
+				b.Fatalf("%s does not refuse another account: %+v", arns[i], d)
 			}
 		}
 	}
