@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -192,22 +193,47 @@ func readGroup(ctx context.Context, c *Clients, id string, olds resource.Propert
 	return withInputs(outs, olds), nil
 }
 
+// updateGroup sends only what changed against the state, as terraform-provider-aws
+// internal/service/autoscaling/group.go resourceGroupUpdate does (each field under
+// d.HasChange), and waits for capacity only when min_size or desired_capacity changed
+// (shouldWaitForCapacity): a launch template bump must not reset the desired capacity
+// cluster-autoscaler set, nor wait on it.
 func updateGroup(ctx context.Context, c *Clients, id string, olds, news resource.PropertyMap) (resource.PropertyMap, error) {
-	in := &autoscaling.UpdateAutoScalingGroupInput{
-		AutoScalingGroupName:   aws.String(id),
-		LaunchTemplate:         asgLaunchTemplate(news),
-		MinSize:                getInt32(news, "minSize"),
-		MaxSize:                getInt32(news, "maxSize"),
-		DesiredCapacity:        getInt32(news, "desiredCapacity"),
-		HealthCheckType:        getStrPtr(news, "healthCheckType"),
-		HealthCheckGracePeriod: getInt32(news, "healthCheckGracePeriod"),
-		DefaultCooldown:        getInt32(news, "defaultCooldown"),
+	// d.HasChange as the plan decides it (the schema table: computed ids, sets as sets).
+	changed := func(k string) bool {
+		key := resource.PropertyKey(k)
+		return len(diffState(Schema{k: groupSchema[k]}, resource.PropertyMap{key: olds[key]}, resource.PropertyMap{key: news[key]})) > 0
 	}
-	if subnets := getStrs(news, "vpcZoneIdentifiers"); len(subnets) > 0 {
-		in.VPCZoneIdentifier = aws.String(strings.Join(subnets, ","))
+	in := &autoscaling.UpdateAutoScalingGroupInput{AutoScalingGroupName: aws.String(id)}
+	send, waitCapacity := false, false
+	if changed("minSize") {
+		in.MinSize, send, waitCapacity = getInt32(news, "minSize"), true, true
 	}
-	if _, err := c.AutoScaling.UpdateAutoScalingGroup(ctx, in); err != nil {
-		return nil, fmt.Errorf("updating Auto Scaling Group (%s): %w", id, err)
+	if changed("desiredCapacity") {
+		in.DesiredCapacity, send, waitCapacity = getInt32(news, "desiredCapacity"), true, true
+	}
+	if changed("maxSize") {
+		in.MaxSize, send = getInt32(news, "maxSize"), true
+	}
+	if changed("launchTemplate") {
+		in.LaunchTemplate, send = asgLaunchTemplate(news), true
+	}
+	if changed("healthCheckType") {
+		in.HealthCheckType, send = getStrPtr(news, "healthCheckType"), true
+	}
+	if changed("healthCheckGracePeriod") {
+		in.HealthCheckGracePeriod, send = getInt32(news, "healthCheckGracePeriod"), true
+	}
+	if changed("defaultCooldown") {
+		in.DefaultCooldown, send = getInt32(news, "defaultCooldown"), true
+	}
+	if changed("vpcZoneIdentifiers") {
+		in.VPCZoneIdentifier, send = aws.String(strings.Join(getStrs(news, "vpcZoneIdentifiers"), ",")), true
+	}
+	if send {
+		if _, err := c.AutoScaling.UpdateAutoScalingGroup(ctx, in); err != nil {
+			return nil, fmt.Errorf("updating Auto Scaling Group (%s): %w", id, err)
+		}
 	}
 	// Tags: delete the keys that went, create or update the rest.
 	newTags := asgTags(id, news)
@@ -227,16 +253,17 @@ func updateGroup(ctx context.Context, c *Clients, id string, olds, news resource
 			return nil, fmt.Errorf("updating Auto Scaling Group (%s) tags: %w", id, err)
 		}
 	}
-	// instance_refresh: a launch template change rolls the instances, as the real provider does.
-	if ir := getObj(news, "instanceRefresh"); ir != nil && !getObj(olds, "launchTemplate").DeepEquals(getObj(news, "launchTemplate")) {
-		if _, err := c.AutoScaling.StartInstanceRefresh(ctx, &autoscaling.StartInstanceRefreshInput{
-			AutoScalingGroupName: aws.String(id), Strategy: astypes.RefreshStrategy(getStr(ir, "strategy")),
-		}); err != nil {
+	// instance_refresh: a launch template change rolls the instances with the configured
+	// strategy and preferences (group.go expandStartInstanceRefreshInput).
+	if ir := getObj(news, "instanceRefresh"); ir != nil && in.LaunchTemplate != nil {
+		if _, err := c.AutoScaling.StartInstanceRefresh(ctx, instanceRefreshInput(id, ir)); err != nil {
 			return nil, fmt.Errorf("starting Auto Scaling Group (%s) instance refresh: %w", id, err)
 		}
 	}
-	if err := waitForCapacity(ctx, c, id, news); err != nil {
-		return nil, err
+	if waitCapacity {
+		if err := waitForCapacity(ctx, c, id, news); err != nil {
+			return nil, err
+		}
 	}
 	return readGroup(ctx, c, id, news)
 }
@@ -275,4 +302,37 @@ func deleteGroup(ctx context.Context, c *Clients, id string, olds resource.Prope
 		g, err := describeGroup(ctx, c, id)
 		return g == nil, err
 	})
+}
+
+// instanceRefreshInput is group.go's expandStartInstanceRefreshInput for the preferences the
+// schema table lists; min_healthy_percentage defaults to 90 as the schema does.
+func instanceRefreshInput(id string, ir resource.PropertyMap) *autoscaling.StartInstanceRefreshInput {
+	p := getObj(ir, "preferences")
+	prefs := &astypes.RefreshPreferences{MinHealthyPercentage: aws.Int32(90)}
+	if n := getInt32(p, "minHealthyPercentage"); n != nil {
+		prefs.MinHealthyPercentage = n
+	}
+	if n := getInt32(p, "maxHealthyPercentage"); n != nil {
+		prefs.MaxHealthyPercentage = n
+	}
+	if s := getStr(p, "instanceWarmup"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil {
+			prefs.InstanceWarmup = aws.Int32(int32(n))
+		}
+	}
+	if n := getInt32(p, "checkpointDelay"); n != nil {
+		prefs.CheckpointDelay = n
+	}
+	if v, set := getBool(p, "skipMatching"); set {
+		prefs.SkipMatching = aws.Bool(v)
+	}
+	if v, set := getBool(p, "autoRollback"); set {
+		prefs.AutoRollback = aws.Bool(v)
+	}
+	strategy := getStr(ir, "strategy")
+	if strategy == "" {
+		strategy = string(astypes.RefreshStrategyRolling)
+	}
+	return &autoscaling.StartInstanceRefreshInput{AutoScalingGroupName: aws.String(id),
+		Strategy: astypes.RefreshStrategy(strategy), Preferences: prefs}
 }

@@ -235,7 +235,26 @@ func (p *Provider) Diff(_ context.Context, req plugin.DiffRequest) (plugin.DiffR
 	if len(state) == 0 {
 		state = req.OldInputs
 	}
-	return k.diff(state, req.NewInputs), nil
+	d := k.diff(state, ignoring(req.NewInputs, state, req.IgnoreChanges))
+	return d, nil
+}
+
+// ignoring is news with each top-level input named in ignoreChanges taken from the state, as
+// the bridge leaves ignored attributes out of the plan (its Diff and Update both apply the
+// resource's ignoreChanges to the Terraform diff): `pulumi.IgnoreChanges("desiredCapacity")`
+// keeps what AWS has, not the old input, so an update never sends it.
+func ignoring(news, state resource.PropertyMap, ignoreChanges []string) resource.PropertyMap {
+	if len(ignoreChanges) == 0 {
+		return news
+	}
+	out := news.Copy()
+	for _, path := range ignoreChanges {
+		key := resource.PropertyKey(topKey(path))
+		if v, ok := state[key]; ok && string(key) == path {
+			out[key] = v
+		}
+	}
+	return out
 }
 
 func (k *Kind) diff(state, news resource.PropertyMap) plugin.DiffResult {
@@ -395,7 +414,7 @@ func (p *Provider) Update(ctx context.Context, req plugin.UpdateRequest) (plugin
 	if err != nil {
 		return plugin.UpdateResponse{}, err
 	}
-	news := kindInputs(req.NewInputs)
+	news := kindInputs(ignoring(req.NewInputs, req.OldOutputs, req.IgnoreChanges))
 	outs, err := k.Update(ctx, c, string(req.ID), kindInputs(req.OldOutputs), news)
 	if err != nil {
 		return plugin.UpdateResponse{}, fmt.Errorf("updating %s %s (%s): %w", req.Type, req.Name, req.ID, err)
