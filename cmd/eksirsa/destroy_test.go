@@ -13,10 +13,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
@@ -96,12 +100,67 @@ func loadBalancerObjects() []runtime.Object {
 			ObjectMeta: metav1.ObjectMeta{Name: "internal", Namespace: "default"},
 			Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP},
 		},
+		&networkingv1.IngressClass{
+			ObjectMeta: metav1.ObjectMeta{Name: "alb"},
+			Spec:       networkingv1.IngressClassSpec{Controller: lbcIngressController},
+		},
 		&networkingv1.Ingress{
 			ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "web"},
+			Spec:       networkingv1.IngressSpec{IngressClassName: aws.String("alb")},
 			Status: networkingv1.IngressStatus{LoadBalancer: networkingv1.IngressLoadBalancerStatus{
 				Ingress: []networkingv1.IngressLoadBalancerIngress{{Hostname: testALBHostname}},
 			}},
 		},
+	}
+}
+
+// unstructuredObject is a custom resource as the dynamic client returns it.
+func unstructuredObject(apiVersion, kind, namespace, name string, spec map[string]any, finalizers ...string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": apiVersion, "kind": kind, "spec": spec}}
+	u.SetNamespace(namespace)
+	u.SetName(name)
+	u.SetFinalizers(finalizers)
+	return u
+}
+
+// gatewayObjects are an ALB Gateway of the controller (GatewayClass controllerName
+// gateway.k8s.aws/alb), another controller's Gateway, and a TargetGroupBinding, with the
+// controller's finalizers (pkg/shared_constants/finalizers.go).
+func gatewayObjects() []runtime.Object {
+	return []runtime.Object{
+		unstructuredObject("gateway.networking.k8s.io/v1", "GatewayClass", "", "alb", map[string]any{"controllerName": lbcALBGatewayController}),
+		unstructuredObject("gateway.networking.k8s.io/v1", "GatewayClass", "", "istio", map[string]any{"controllerName": "istio.io/gateway-controller"}),
+		unstructuredObject("gateway.networking.k8s.io/v1", "Gateway", "web", "public", map[string]any{"gatewayClassName": "alb"}, lbcALBGatewayController),
+		unstructuredObject("gateway.networking.k8s.io/v1", "Gateway", "mesh", "ingress", map[string]any{"gatewayClassName": "istio"}),
+		unstructuredObject("elbv2.k8s.aws/v1beta1", "TargetGroupBinding", "web", "api", map[string]any{"targetGroupARN": "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/api/0123456789abcdef"}, lbcTGBFinalizer),
+	}
+}
+
+// newDynamic is the dynamic fake (client-go dynamic/fake, the dynamic client's own double)
+// serving the Gateway API and TargetGroupBindings.
+// Objects go in under their resource: the fake's guess from the kind makes "Gateway"
+// "gatewaies".
+func newDynamic(t *testing.T, objs ...runtime.Object) *dynamicfake.FakeDynamicClient {
+	t.Helper()
+	d := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		gatewayGVR: "GatewayList", gatewayClassGVR: "GatewayClassList", targetGroupBindingGVR: "TargetGroupBindingList",
+	})
+	for _, o := range objs {
+		u := o.(*unstructured.Unstructured)
+		gvr := map[string]schema.GroupVersionResource{"Gateway": gatewayGVR, "GatewayClass": gatewayClassGVR, "TargetGroupBinding": targetGroupBindingGVR}[u.GetKind()]
+		if err := d.Tracker().Create(gvr, u, u.GetNamespace()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
+
+// runningController is the AWS Load Balancer Controller's Deployment, as its Helm chart labels
+// it, with an available replica.
+func runningController() *appsv1.Deployment {
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "aws-load-balancer-controller", Namespace: "kube-system", Labels: map[string]string{"app.kubernetes.io/name": "aws-load-balancer-controller"}},
+		Status:     appsv1.DeploymentStatus{AvailableReplicas: 2},
 	}
 }
 
@@ -133,6 +192,7 @@ func TestDestroy(t *testing.T) {
 		args      []string
 		outputs   auto.OutputMap
 		objects   []runtime.Object
+		custom    []runtime.Object // for the dynamic client
 		react     func(*fake.Clientset)
 		logGroups []string
 		logs      fakeLogGroups // errors of the CloudWatch Logs fake
@@ -185,6 +245,42 @@ func TestDestroy(t *testing.T) {
 			outputs: destroyOutputs(), objects: loadBalancerObjects(), react: neverGone,
 			wantCode: exitFailure, wantCalls: []string{"outputs"},
 			wantErr: []string{"after 1ms, 2 load balancers are still being deleted: Ingress web/app, Service default/web; nothing was destroyed"},
+		},
+		{
+			name: "Gateways of the controller and TargetGroupBindings are refused; another controller's Gateway is left", args: []string{"destroy", "-y"},
+			outputs: destroyOutputs(), objects: []runtime.Object{runningController()}, custom: gatewayObjects(),
+			wantCode: exitLoadBalancers, wantCalls: []string{"outputs"},
+			wantOut: []string{"Leaving Gateway mesh/ingress: no AWS load balancer controller owns it"},
+			wantErr: []string{"the cluster has 2 load balancers", "  Gateway web/public\n", "  TargetGroupBinding web/api\n", removeLBsCommand},
+		},
+		{
+			name: "--delete-load-balancers deletes Gateways and TargetGroupBindings too", args: []string{"destroy", "-y", "--delete-load-balancers"},
+			outputs: destroyOutputs(), objects: []runtime.Object{runningController()}, custom: gatewayObjects(),
+			wantCalls: []string{"outputs", "destroy"}, lbsAtDestroy: 1, // the left Gateway
+			wantOut: []string{"Deleting Gateway web/public\n", "Deleting TargetGroupBinding web/api\n", "  gone: Gateway web/public\n", "  gone: TargetGroupBinding web/api\n"},
+		},
+		{
+			name: "an Ingress of another class is listed and left", args: []string{"destroy", "-y"},
+			outputs: destroyOutputs(), objects: []runtime.Object{&networkingv1.Ingress{
+				ObjectMeta: metav1.ObjectMeta{Name: "site", Namespace: "web"},
+				Spec:       networkingv1.IngressSpec{IngressClassName: aws.String("nginx")},
+			}},
+			wantCalls: []string{"outputs", "destroy"}, lbsAtDestroy: 1,
+			wantOut: []string{"Leaving Ingress web/site: no AWS load balancer controller owns it"},
+		},
+		{
+			name: "the controller's finalizers with no controller running: named with the command that releases each, nothing deleted", args: []string{"destroy", "-y", "--delete-load-balancers"},
+			outputs: destroyOutputs(), custom: gatewayObjects(), objects: []runtime.Object{&corev1.Service{
+				ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", Finalizers: []string{lbcServiceFinalizer}},
+				Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, LoadBalancerClass: aws.String(lbcServiceClass)},
+			}},
+			wantCode: exitLoadBalancers, wantCalls: []string{"outputs"},
+			wantErr: []string{
+				"3 objects carry finalizers of the AWS Load Balancer Controller, which is not running",
+				`release: kubectl patch service -n default web --type=merge -p '{"metadata":{"finalizers":null}}'`,
+				`release: kubectl patch gateways.gateway.networking.k8s.io -n web public --type=merge -p '{"metadata":{"finalizers":null}}'`,
+				`release: kubectl patch targetgroupbindings.elbv2.k8s.aws -n web api --type=merge -p '{"metadata":{"finalizers":null}}'`,
+			},
 		},
 		{
 			name: "the question names the load balancers it will delete", args: []string{"destroy", "--delete-load-balancers"},
@@ -251,12 +347,13 @@ func TestDestroy(t *testing.T) {
 			if tc.react != nil {
 				tc.react(client)
 			}
+			dyn := newDynamic(t, tc.custom...)
 			logs := tc.logs
 			logs.groups = slices.Clone(tc.logGroups)
-			c := &cli{stack: &fakeStack{outputs: tc.outputs}, client: client, logs: &logs}
+			c := &cli{stack: &fakeStack{outputs: tc.outputs}, client: client, dyn: dyn, logs: &logs}
 			lbsAtDestroy := -1
 			c.stack.beforeDestroy = func() {
-				lbs, err := listLoadBalancers(context.Background(), client)
+				lbs, err := listLoadBalancers(context.Background(), client, dyn)
 				if err != nil {
 					lbs = nil // the unreachable cluster: nothing to count
 				}

@@ -13,6 +13,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -74,6 +75,9 @@ type options struct {
 	open func(context.Context, *options) (stackAPI, error)
 	// kubeClient builds a Kubernetes client from kubeconfig bytes (kubeClientFromConfig).
 	kubeClient func(kubeconfig []byte) (kubernetes.Interface, error)
+	// dynamicClient builds a dynamic client (Gateway API, TargetGroupBindings) from
+	// kubeconfig bytes (dynamicClientFromConfig); nil reads no custom resources.
+	dynamicClient func(kubeconfig []byte) (dynamic.Interface, error)
 	// logGroups returns a CloudWatch Logs client for region (cloudWatchLogs).
 	logGroups func(ctx context.Context, opts *options, region string) (logGroupsAPI, error)
 	// findPending looks up what an interrupted create made (findInStackAccount);
@@ -82,7 +86,7 @@ type options struct {
 }
 
 func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
-	return newRootCommandWith(stdout, stderr, &options{open: openAutoStack, kubeClient: kubeClientFromConfig, logGroups: cloudWatchLogs, findPending: findInStackAccount})
+	return newRootCommandWith(stdout, stderr, &options{open: openAutoStack, kubeClient: kubeClientFromConfig, dynamicClient: dynamicClientFromConfig, logGroups: cloudWatchLogs, findPending: findInStackAccount})
 }
 
 func newRootCommandWith(stdout, stderr io.Writer, opts *options) *cobra.Command {

@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
@@ -161,6 +162,7 @@ func boundAccount(name string, mode k8s.ServiceAccountMode) map[string]any {
 type cli struct {
 	stack      *fakeStack
 	client     kubernetes.Interface
+	dyn        dynamic.Interface // nil: the cluster serves no custom resources
 	logs       *fakeLogGroups
 	kubeconfig []byte // what the command built its client from
 	logsRegion string // the region the CloudWatch Logs client was made for
@@ -181,6 +183,7 @@ func (c *cli) runWithInput(t *testing.T, stdin string, args ...string) (int, str
 			c.kubeconfig = kubeconfig
 			return c.client, nil
 		},
+		dynamicClient: func([]byte) (dynamic.Interface, error) { return c.dyn, nil },
 		logGroups: func(_ context.Context, _ *options, region string) (logGroupsAPI, error) {
 			c.logsRegion = region
 			if c.logs == nil {
