@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,10 +19,6 @@ const defaultServiceCIDR = "10.100.0.0/16"
 
 // clusterTimeout is the real provider's default create and delete timeout for a cluster.
 const clusterTimeout = 30 * time.Minute
-
-// accessConfigTag is the emulator's own tag holding a cluster's access config (see
-// createCluster); never shown as a tag.
-const accessConfigTag = "eksirsa-emulator:access-config"
 
 func init() {
 	register(&Kind{
@@ -92,15 +87,6 @@ func createCluster(ctx context.Context, c *Clients, news resource.PropertyMap) (
 	}
 	if tags := getStrMap(news, "tags"); len(tags) > 0 {
 		in.Tags = tags
-	}
-	if in.AccessConfig != nil {
-		// moto drops the access config; EKS's DescribeCluster returns it, so the emulator
-		// keeps it in a tag of its own that Read turns back into accessConfig and hides.
-		in.Tags = maps.Clone(in.Tags)
-		if in.Tags == nil {
-			in.Tags = map[string]string{}
-		}
-		in.Tags[accessConfigTag] = fmt.Sprintf("%s,%t", in.AccessConfig.AuthenticationMode, aws.ToBool(in.AccessConfig.BootstrapClusterCreatorAdminPermissions))
 	}
 	if _, err := c.EKS.CreateCluster(ctx, in); err != nil {
 		return "", nil, fmt.Errorf("creating EKS Cluster (%s): %w", name, err)
@@ -225,17 +211,11 @@ func readCluster(ctx context.Context, c *Clients, id string, olds resource.Prope
 	if cl.CreatedAt != nil {
 		outs["createdAt"] = resource.NewStringProperty(cl.CreatedAt.UTC().Format(time.RFC3339))
 	}
-	// moto keeps no access config; the real one reads back what was asked for, which the
-	// emulator kept in accessConfigTag.
+	// The access config as EKS returns it (moto serves it: integration/moto/eks_cluster.py).
 	tags := maps.Clone(cl.Tags)
-	kept, hasKept := tags[accessConfigTag]
-	delete(tags, accessConfigTag)
 	if ac := cl.AccessConfig; ac != nil && ac.AuthenticationMode != "" {
 		outs["accessConfig"] = outVal(map[string]any{"authenticationMode": string(ac.AuthenticationMode),
 			"bootstrapClusterCreatorAdminPermissions": resource.NewBoolProperty(aws.ToBool(ac.BootstrapClusterCreatorAdminPermissions))})
-	} else if mode, admin, ok := strings.Cut(kept, ","); hasKept && ok {
-		outs["accessConfig"] = outVal(map[string]any{"authenticationMode": mode,
-			"bootstrapClusterCreatorAdminPermissions": resource.NewBoolProperty(admin == "true")})
 	}
 	if len(olds) == 0 {
 		// An import: terraform-provider-aws's importer sets bootstrap_self_managed_addons to

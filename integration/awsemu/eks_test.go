@@ -88,6 +88,13 @@ func TestClusterAgainstMoto(t *testing.T) {
 		t.Errorf("moto's cluster: endpoint %q logging %+v", aws.ToString(live.Cluster.Endpoint), live.Cluster.Logging)
 	}
 
+	// moto itself holds the access config, as DescribeCluster returns it to any client.
+	if ac := live.Cluster.AccessConfig; ac == nil || ac.AuthenticationMode != "API_AND_CONFIG_MAP" || !aws.ToBool(ac.BootstrapClusterCreatorAdminPermissions) {
+		t.Errorf("moto's access config: %+v, want API_AND_CONFIG_MAP with the creator admin", ac)
+	}
+	if len(live.Cluster.Tags) != 1 {
+		t.Errorf("moto's cluster tags: %v, want only the program's", live.Cluster.Tags)
+	}
 	// In place: public CIDRs, log types, tags. Replaced: the name, the role.
 	h.update(cl, in([]any{"203.0.113.0/24"}, []any{"api", "audit"}, map[string]any{"env": "prod"}))
 	if got := cl.outputs["vpcConfig"].ObjectValue()["publicAccessCidrs"].ArrayValue(); len(got) != 1 || got[0].StringValue() != "203.0.113.0/24" {

@@ -39,3 +39,43 @@ def _update_cluster_config(self, name, resources_vpc_config, *args, **kwargs):
 
 
 _eks.EKSBackend.update_cluster_config = _update_cluster_config
+
+# - accessConfig (API_CreateCluster.html accessConfig, API_AccessConfigResponse.html,
+#   API_UpdateClusterConfig.html accessConfig): CreateCluster keeps the authentication mode
+#   ("CONFIG_MAP" when not given, API_CreateAccessConfigRequest.html) and
+#   bootstrapClusterCreatorAdminPermissions (default true); DescribeCluster returns them;
+#   UpdateClusterConfig changes the authentication mode. moto dropped the whole block.
+from moto.eks import responses as _eks_responses  # noqa: E402
+
+_orig_create_response = _eks_responses.EKSResponse.create_cluster
+
+
+def _create_cluster(self):
+    requested = self._get_param("accessConfig") or {}
+    result = _orig_create_response(self)
+    cluster = self.eks_backend.clusters.get(self._get_param("name"))
+    if cluster is not None:
+        admin = requested.get("bootstrapClusterCreatorAdminPermissions")
+        cluster.access_config = {
+            "authenticationMode": requested.get("authenticationMode") or "CONFIG_MAP",
+            "bootstrapClusterCreatorAdminPermissions": True if admin is None else admin,
+        }
+    return result
+
+
+_eks_responses.EKSResponse.create_cluster = _create_cluster
+
+_orig_update_response = _eks_responses.EKSResponse.update_cluster_config
+
+
+def _update_cluster_config_response(self):
+    requested = self._get_param("accessConfig") or {}
+    cluster = self.eks_backend.clusters.get(self._get_param("name"))
+    if cluster is not None and requested.get("authenticationMode"):
+        access = dict(getattr(cluster, "access_config", None) or {})
+        access["authenticationMode"] = requested["authenticationMode"]
+        cluster.access_config = access
+    return _orig_update_response(self)
+
+
+_eks_responses.EKSResponse.update_cluster_config = _update_cluster_config_response
