@@ -2,19 +2,19 @@ package moto
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
-
-	"github.com/eks-irsa/eks-irsa/infra"
 )
 
 // amiArchitectures maps the architecture in the EKS AMI parameter's path to EC2's name for it.
@@ -23,16 +23,28 @@ var amiArchitectures = map[string]ec2types.ArchitectureValues{
 	"arm64":  ec2types.ArchitectureValuesArm64,
 }
 
-// amiInstanceTypes are one instance type per architecture: infra.AMIParameter derives the
-// parameter's architecture from the instance type, so the names come from the program itself.
-var amiInstanceTypes = map[string]string{
-	"x86_64": "t3.medium",
-	"arm64":  "t4g.medium",
+// amiParameterNames are AWS's documented parameter names (eks_ami_parameters.txt).
+//
+//go:embed eks_ami_parameters.txt
+var amiParameterNames string
+
+// documentedAMIParameters are the documented names for version, by architecture.
+func documentedAMIParameters(version string) map[string][]string {
+	out := map[string][]string{}
+	for _, line := range strings.Split(amiParameterNames, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		arch, name, _ := strings.Cut(line, " ")
+		out[arch] = append(out[arch], strings.ReplaceAll(strings.TrimSpace(name), "{version}", version))
+	}
+	return out
 }
 
 // SeedEKSAMIParameters makes moto serve, in region (Server.Region if empty), the public SSM
-// parameters the program reads for the EKS-optimized Amazon Linux 2023 AMI
-// (infra.AMIParameter) for each Kubernetes version and both architectures. moto has none,
+// parameters AWS publishes for the EKS-optimized Amazon Linux 2023 AMI (eks_ami_parameters.txt)
+// for each Kubernetes version and both architectures. moto has none,
 // and refuses PutParameter under /aws/ as AWS does, so they go to the file sitecustomize.py
 // loads them from; each is then read back through the SSM API. Each points at an Amazon
 // Linux 2023 image of that architecture that moto's EC2 lists in that region, so a launch
@@ -62,11 +74,9 @@ func (s *Server) SeedEKSAMIParameters(ctx context.Context, region string, versio
 		}
 		sort.Strings(ids) // the same image every run
 		for _, v := range versions {
-			name, err := infra.AMIParameter(v, amiInstanceTypes[arch], "")
-			if err != nil {
-				return nil, fmt.Errorf("moto: EKS AMI parameter for %s: %w", v, err)
+			for _, name := range documentedAMIParameters(v)[arch] {
+				seeded[name] = ids[0]
 			}
-			seeded[name] = ids[0]
 		}
 	}
 	if err := s.addPublicParameters(cfg.Region, seeded); err != nil {
