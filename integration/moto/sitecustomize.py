@@ -52,6 +52,7 @@ if _PATH:
 # APIs moto does not serve, each module citing the API reference it follows.
 import autoscaling_refresh  # noqa: E402,F401
 import eks_cluster  # noqa: E402,F401
+import eks_access_entries  # noqa: E402,F401  (EKS access entries and access policies)
 
 # IAM throttling, which moto does not do: once the file EKSIRSA_MOTO_IAM_RATE names holds
 # "<burst>,<per second>" (Server.ThrottleIAM writes it), every IAM request takes a token from
