@@ -1,7 +1,8 @@
 // Package drift compares, identity by identity, what a stack declared (its outputs) with what
 // is live in IAM and in the cluster: each IRSA role's trust policy and policies, the OIDC
 // provider's client ids and thumbprint against the issuer's current chain, each account's
-// annotation and the aws-node pods' role, and aws-auth's mappings. It only reads.
+// annotation and the aws-node pods' role, aws-auth's mappings as aws-iam-authenticator applies
+// them, and the cluster's EKS access entries. It only reads.
 package drift
 
 import (
@@ -21,12 +22,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/aws-iam-authenticator/pkg/mapper/configmap"
 
 	"github.com/eks-irsa/eks-irsa/awsaccess"
 	"github.com/eks-irsa/eks-irsa/identity"
@@ -52,6 +53,8 @@ type Declared struct {
 	Annotated []identity.Account
 	// MapRoles and MapUsers are aws-auth's data as the stack wrote it.
 	MapRoles, MapUsers string
+	// ClusterName is the EKS cluster, whose access entries are read.
+	ClusterName string
 	// Stack names the stack in repair hints.
 	Stack string
 }
@@ -84,9 +87,17 @@ const (
 	CheckAWSAuth     = "aws-auth"
 	CheckAWSAuthOurs = "aws-auth-mapping"
 	CheckForeign     = "aws-auth-foreign"
+	// CheckAWSAuthDuplicate is an identity aws-auth maps more than once.
+	CheckAWSAuthDuplicate = "aws-auth-duplicate"
+	// CheckAWSAuthAccounts is an account aws-auth's mapAccounts admits.
+	CheckAWSAuthAccounts = "aws-auth-accounts"
+	// CheckAccessConfig is the cluster's authentication mode.
+	CheckAccessConfig = "access-config"
+	// CheckAccessEntry is an EKS access entry with its access policies.
+	CheckAccessEntry = "access-entry"
 )
 
-// Detector reads IAM (with AWS's configuration), the cluster, and the issuer's TLS chain.
+// Detector reads IAM and EKS (with AWS's configuration), the cluster, and the issuer's TLS chain.
 type Detector struct {
 	Kube kubernetes.Interface
 	AWS  aws.Config
@@ -119,6 +130,7 @@ func (d *Detector) Detect(ctx context.Context, decl Declared, report func(Line))
 	awsaccess.Parallel(len(decl.Roles), func(i int) {
 		roles[i].lines, roles[i].err = d.role(ctx, iamClient, decl, decl.Roles[i], upRefresh)
 	})
+	eksClient := eks.NewFromConfig(d.AWS)
 	var checks []func() ([]Line, error)
 	for _, r := range roles {
 		checks = append(checks, func() ([]Line, error) { return r.lines, r.err })
@@ -127,6 +139,7 @@ func (d *Detector) Detect(ctx context.Context, decl Declared, report func(Line))
 		func() ([]Line, error) { return d.oidcProvider(ctx, iamClient, decl, upRefresh) },
 		func() ([]Line, error) { return d.accounts(ctx, decl, upRefresh) },
 		func() ([]Line, error) { return d.awsAuth(ctx, decl, upRefresh) },
+		func() ([]Line, error) { return d.accessEntries(ctx, eksClient, decl, upRefresh) },
 	)
 	for _, check := range checks {
 		lines, err := check()
@@ -367,64 +380,6 @@ func (d *Detector) accounts(ctx context.Context, decl Declared, repair string) (
 	return lines, nil
 }
 
-// awsAuth compares aws-auth's mappings, parsed as EKS's authenticator parses them.
-func (d *Detector) awsAuth(ctx context.Context, decl Declared, repair string) ([]Line, error) {
-	subject := k8s.KubeSystemNamespace + "/" + k8s.AWSAuthName
-	cm, err := d.Kube.CoreV1().ConfigMaps(k8s.KubeSystemNamespace).Get(ctx, k8s.AWSAuthName, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return []Line{found(CheckAWSAuth, subject, repair, "aws-auth is gone: nodes cannot join")}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get aws-auth: %w", err)
-	}
-	liveUsers, liveRoles, _, err := configmap.ParseMap(cm.Data)
-	if err != nil {
-		return []Line{found(CheckAWSAuth, subject, repair, "aws-auth does not parse as EKS's authenticator parses it: %v", err)}, nil
-	}
-	wantUsers, wantRoles, _, err := configmap.ParseMap(map[string]string{k8s.MapRolesKey: decl.MapRoles, k8s.MapUsersKey: decl.MapUsers})
-	if err != nil {
-		return nil, fmt.Errorf("the stack's aws-auth output: %w", err)
-	}
-	type mapping struct{ arn, username, groups string }
-	key := func(arn, username string, groups []string) mapping {
-		g := slices.Clone(groups)
-		slices.Sort(g)
-		return mapping{arn, username, strings.Join(g, ",")}
-	}
-	var want, live []mapping
-	for _, r := range wantRoles {
-		want = append(want, key(r.RoleARN, r.Username, r.Groups))
-	}
-	for _, u := range wantUsers {
-		want = append(want, key(u.UserARN, u.Username, u.Groups))
-	}
-	for _, r := range liveRoles {
-		live = append(live, key(r.RoleARN, r.Username, r.Groups))
-	}
-	for _, u := range liveUsers {
-		live = append(live, key(u.UserARN, u.Username, u.Groups))
-	}
-	var lines []Line
-	for _, m := range want {
-		switch i := slices.IndexFunc(live, func(l mapping) bool { return l.arn == m.arn }); {
-		case i < 0:
-			lines = append(lines, found(CheckAWSAuthOurs, m.arn, repair, "the stack's mapping to %s [%s] is missing from aws-auth", m.username, m.groups))
-		case live[i] != m:
-			lines = append(lines, found(CheckAWSAuthOurs, m.arn, repair, "mapped to %s [%s], the stack maps it to %s [%s]", live[i].username, live[i].groups, m.username, m.groups))
-		default:
-			lines = append(lines, matched(CheckAWSAuthOurs, m.arn, "%s [%s]", m.username, m.groups))
-		}
-	}
-	for _, l := range live {
-		if !slices.ContainsFunc(want, func(m mapping) bool { return m.arn == l.arn }) {
-			lines = append(lines, found(CheckForeign, l.arn,
-				fmt.Sprintf("to keep it, add it to eks-irsa:awsAuth in Pulumi.%s.yaml before the next %s, which otherwise removes it; to drop it now, run that or kubectl -n kube-system edit configmap aws-auth", decl.Stack, repair),
-				"mapped to %s [%s] in aws-auth but not by the stack", l.username, l.groups))
-		}
-	}
-	return lines, nil
-}
-
 func setDiff(want, got []string) (missing, extra []string) {
 	for _, w := range want {
 		if !slices.Contains(got, w) {
@@ -439,12 +394,100 @@ func setDiff(want, got []string) (missing, extra []string) {
 	return missing, extra
 }
 
-// sameJSON compares two policy documents as values; either may be URL-encoded as IAM
-// returns documents.
+// sameJSON compares two policy documents as IAM reads them: either may be URL-encoded (as
+// IAM's Get* calls return documents), keys in any order, and where the grammar takes a string
+// or a list (Statement, Action, Resource, principals, condition values; IAM User Guide, "IAM
+// JSON policy element reference") a single string is the one-element list, and a list is a set.
 func sameJSON(a, b string) bool {
 	var x, y any
 	return json.Unmarshal([]byte(policyJSON(a)), &x) == nil && json.Unmarshal([]byte(policyJSON(b)), &y) == nil &&
-		reflect.DeepEqual(x, y)
+		reflect.DeepEqual(canonicalPolicy(x), canonicalPolicy(y))
+}
+
+// policySets are the elements whose value is a string or a set of strings; under Principal,
+// NotPrincipal and Condition every leaf is.
+var policySets = map[string]bool{"Action": true, "NotAction": true, "Resource": true, "NotResource": true}
+
+// canonicalPolicy rewrites a decoded policy document so that equal policies are DeepEqual.
+func canonicalPolicy(doc any) any {
+	m, ok := doc.(map[string]any)
+	if !ok {
+		return doc
+	}
+	out := map[string]any{}
+	for k, v := range m {
+		if k != "Statement" {
+			out[k] = v
+			continue
+		}
+		var statements []any
+		if list, ok := v.([]any); ok {
+			statements = list
+		} else {
+			statements = []any{v}
+		}
+		var canon []any
+		for _, st := range statements {
+			canon = append(canon, canonicalStatement(st))
+		}
+		out[k] = canon
+	}
+	return out
+}
+
+func canonicalStatement(st any) any {
+	m, ok := st.(map[string]any)
+	if !ok {
+		return st
+	}
+	out := map[string]any{}
+	for k, v := range m {
+		switch {
+		case policySets[k]:
+			out[k] = stringSet(v)
+		case k == "Principal" || k == "NotPrincipal" || k == "Condition":
+			out[k] = leavesToSets(v)
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// leavesToSets turns every leaf of a Principal or Condition block into a set; "*" as a whole
+// Principal stays as it is.
+func leavesToSets(v any) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	out := map[string]any{}
+	for k, inner := range m {
+		if _, nested := inner.(map[string]any); nested {
+			out[k] = leavesToSets(inner)
+		} else {
+			out[k] = stringSet(inner)
+		}
+	}
+	return out
+}
+
+// stringSet is a string or a list of scalars as a sorted list of their JSON texts.
+func stringSet(v any) any {
+	items, ok := v.([]any)
+	if !ok {
+		items = []any{v}
+	}
+	var set []string
+	for _, it := range items {
+		b, err := json.Marshal(it)
+		if err != nil {
+			return v
+		}
+		set = append(set, string(b))
+	}
+	slices.Sort(set)
+	return slices.Compact(set)
 }
 
 // policyJSON is identity.PolicyJSON, or doc as it is when it is not URL-encoded JSON.

@@ -10,6 +10,8 @@ const (
 	// MapRolesKey and MapUsersKey are aws-auth's data keys (YAML lists of mappings).
 	MapRolesKey = "mapRoles"
 	MapUsersKey = "mapUsers"
+	// MapAccountsKey is aws-auth's list of accounts any of whose identities may authenticate.
+	MapAccountsKey = "mapAccounts"
 
 	// NodeUsername is the username a worker node's role maps to; the authenticator fills in
 	// the instance's private DNS name, which is what the kubelet registers as.

@@ -53,6 +53,9 @@ func declaredIdentities(outs auto.OutputMap, stackName string) (drift.Declared, 
 	if d.ProviderARN, err = str(stack.OutOIDCProviderARN); err != nil {
 		return d, err
 	}
+	if d.ClusterName, err = str(stack.OutClusterName); err != nil {
+		return d, err
+	}
 	roles, ok := outs[stack.OutIRSARoles].Value.(map[string]any)
 	if !ok {
 		return d, fmt.Errorf("output %s is %v, want a map of namespace/name to the role as declared; an up with this version of eksirsa writes it", stack.OutIRSARoles, outs[stack.OutIRSARoles].Value)

@@ -1,0 +1,181 @@
+package drift
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
+)
+
+// Access policies drift names (EKS User Guide, "Review access policy permissions").
+const (
+	// ClusterAdminPolicy is what bootstrapClusterCreatorAdminPermissions associates with the
+	// creator's entry: cluster-admin on every object, granted by EKS whatever RBAC says.
+	ClusterAdminPolicy = "AmazonEKSClusterAdminPolicy"
+	// accessPolicyARNPrefix is the policies' ARN before their name, in any partition.
+	accessPolicyARNPrefix = ":eks::aws:cluster-access-policy/"
+)
+
+// creatorWindow bounds how long after the cluster's createdAt the creator's entry can have
+// been made: EKS makes it "during cluster creation time" (API_CreateAccessConfigRequest,
+// bootstrapClusterCreatorAdminPermissions), and a create takes at most the provider's cluster
+// create timeout, 30 minutes (terraform-provider-aws internal/service/eks/cluster.go).
+const creatorWindow = 30 * time.Minute
+
+// accessEntry is one access entry with its associated access policies.
+type accessEntry struct {
+	ekstypes.AccessEntry
+	policies []ekstypes.AssociatedAccessPolicy
+}
+
+func policyName(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }
+
+func (e accessEntry) clusterAdmin() bool {
+	return slices.ContainsFunc(e.policies, func(p ekstypes.AssociatedAccessPolicy) bool {
+		return policyName(aws.ToString(p.PolicyArn)) == ClusterAdminPolicy
+	})
+}
+
+// isCreatorShape reports whether e looks as EKS makes the creator's entry: STANDARD, no
+// Kubernetes groups, AmazonEKSClusterAdminPolicy at cluster scope and nothing else.
+func (e accessEntry) isCreatorShape() bool {
+	if aws.ToString(e.Type) != "STANDARD" || len(e.KubernetesGroups) > 0 || len(e.policies) != 1 {
+		return false
+	}
+	p := e.policies[0]
+	return policyName(aws.ToString(p.PolicyArn)) == ClusterAdminPolicy && strings.Contains(aws.ToString(p.PolicyArn), accessPolicyARNPrefix) &&
+		p.AccessScope != nil && p.AccessScope.Type == ekstypes.AccessScopeTypeCluster
+}
+
+func (e accessEntry) String() string {
+	var ps []string
+	for _, p := range e.policies {
+		scope := "cluster"
+		if p.AccessScope != nil && p.AccessScope.Type == ekstypes.AccessScopeTypeNamespace {
+			scope = "namespaces " + strings.Join(p.AccessScope.Namespaces, ",")
+		}
+		ps = append(ps, fmt.Sprintf("%s (%s)", policyName(aws.ToString(p.PolicyArn)), scope))
+	}
+	policies := "no access policies"
+	if len(ps) > 0 {
+		policies = "access policies " + strings.Join(ps, ", ")
+	}
+	return fmt.Sprintf("type %s, username %s, groups [%s], %s", aws.ToString(e.Type), aws.ToString(e.Username), strings.Join(e.KubernetesGroups, ","), policies)
+}
+
+// accessEntries reads the cluster's authentication mode and access entries, and reports each
+// entry the stack did not declare. The stack declares none: its nodes are mapped in aws-auth
+// (self-managed nodes get no entry from EKS, which makes entries itself only for managed node
+// groups and Fargate profiles: API_CreateAccessEntry, "type"). The one EKS makes for this stack
+// is the creator's, from bootstrapClusterCreatorAdminPermissions; it carries no mark, so it is
+// recognised by shape and time: the earliest entry shaped as EKS makes it (see isCreatorShape),
+// created within creatorWindow of the cluster. Every other entry is a finding.
+func (d *Detector) accessEntries(ctx context.Context, c *eks.Client, decl Declared, repair string) ([]Line, error) {
+	got, err := c.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(decl.ClusterName)})
+	if err != nil {
+		return nil, fmt.Errorf("drift: describe cluster %s: %w", decl.ClusterName, err)
+	}
+	var mode ekstypes.AuthenticationMode
+	bootstrap := false
+	if ac := got.Cluster.AccessConfig; ac != nil {
+		mode, bootstrap = ac.AuthenticationMode, aws.ToBool(ac.BootstrapClusterCreatorAdminPermissions)
+	}
+	subject := "cluster " + decl.ClusterName
+	var lines []Line
+	switch mode {
+	case ekstypes.AuthenticationModeApiAndConfigMap:
+		lines = append(lines, matched(CheckAccessConfig, subject, "authentication mode %s: access entries and aws-auth both apply", mode))
+	case ekstypes.AuthenticationModeApi:
+		lines = append(lines, found(CheckAccessConfig, subject,
+			"the mode moves one way only (CONFIG_MAP → API_AND_CONFIG_MAP → API): give the node role an EC2_LINUX access entry (aws eks create-access-entry --cluster-name "+decl.ClusterName+" --principal-arn <node role> --type EC2_LINUX), or replace the cluster",
+			"authentication mode is %s, the stack's is %s: EKS ignores aws-auth, so its node mapping no longer applies and new nodes cannot join", mode, ekstypes.AuthenticationModeApiAndConfigMap))
+	default:
+		// CONFIG_MAP (or none): no access entry applies, and the API refuses to list them.
+		return []Line{found(CheckAccessConfig, subject, repair,
+			"authentication mode is %q, the stack's is %s", mode, ekstypes.AuthenticationModeApiAndConfigMap)}, nil
+	}
+
+	var entries []accessEntry
+	p := eks.NewListAccessEntriesPaginator(c, &eks.ListAccessEntriesInput{ClusterName: aws.String(decl.ClusterName)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("drift: list access entries of cluster %s: %w", decl.ClusterName, err)
+		}
+		for _, principal := range page.AccessEntries {
+			e, err := describeAccessEntry(ctx, c, decl.ClusterName, principal)
+			if err != nil {
+				return nil, err
+			}
+			if e != nil {
+				entries = append(entries, *e)
+			}
+		}
+	}
+
+	creator := -1
+	if bootstrap && got.Cluster.CreatedAt != nil {
+		for i, e := range entries {
+			if !e.isCreatorShape() || e.CreatedAt == nil || e.CreatedAt.Sub(*got.Cluster.CreatedAt) > creatorWindow {
+				continue
+			}
+			if creator < 0 || e.CreatedAt.Before(*entries[creator].CreatedAt) {
+				creator = i
+			}
+		}
+	}
+	for i, e := range entries {
+		principal := aws.ToString(e.PrincipalArn)
+		if i == creator {
+			lines = append(lines, matched(CheckAccessEntry, principal,
+				"the cluster creator's entry, which EKS made at CreateCluster (bootstrapClusterCreatorAdminPermissions): %s", e))
+			continue
+		}
+		remove := fmt.Sprintf("aws eks delete-access-entry --cluster-name %s --principal-arn %s (it removes its access policies too); the stack declares no access entries, so one meant to stay is reported by every drift", decl.ClusterName, principal)
+		detail := "an access entry the stack does not declare: " + e.String()
+		if e.clusterAdmin() {
+			detail = fmt.Sprintf("%s is associated with %s: EKS authorizes it as cluster-admin on every object, whatever aws-auth and RBAC say, the most dangerous drift there is; ", principal, ClusterAdminPolicy) + detail
+		}
+		lines = append(lines, found(CheckAccessEntry, principal, remove, "%s", detail))
+	}
+	if len(entries) == 0 {
+		lines = append(lines, matched(CheckAccessEntry, subject, "no access entries"))
+	}
+	return lines, nil
+}
+
+// describeAccessEntry reads one entry and its access policies; nil when it went away between
+// the list and the read.
+func describeAccessEntry(ctx context.Context, c *eks.Client, cluster, principal string) (*accessEntry, error) {
+	got, err := c.DescribeAccessEntry(ctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String(cluster), PrincipalArn: aws.String(principal)})
+	if isEKSNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("drift: describe access entry %s of cluster %s: %w", principal, cluster, err)
+	}
+	e := &accessEntry{AccessEntry: *got.AccessEntry}
+	p := eks.NewListAssociatedAccessPoliciesPaginator(c, &eks.ListAssociatedAccessPoliciesInput{ClusterName: aws.String(cluster), PrincipalArn: aws.String(principal)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if isEKSNotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("drift: list access policies of access entry %s of cluster %s: %w", principal, cluster, err)
+		}
+		e.policies = append(e.policies, page.AssociatedAccessPolicies...)
+	}
+	return e, nil
+}
+
+func isEKSNotFound(err error) bool {
+	var e *ekstypes.ResourceNotFoundException
+	return errors.As(err, &e)
+}
