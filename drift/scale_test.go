@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -64,7 +66,14 @@ func newPlatformStack(tb testing.TB, n int) *platformStack {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	decl := Declared{Issuer: issuer, ProviderARN: aws.ToString(provider.OpenIDConnectProviderArn), MapRoles: mapRoles, Stack: "test"}
+	decl := Declared{Issuer: issuer, ProviderARN: aws.ToString(provider.OpenIDConnectProviderArn), MapRoles: mapRoles, ClusterName: "demo", Stack: "test"}
+	// The cluster as the stack makes it, whose access entries drift reads too.
+	if _, err := eks.NewFromConfig(m.Config("")).CreateCluster(ctx, &eks.CreateClusterInput{
+		Name: aws.String("demo"), RoleArn: aws.String("arn:aws:iam::123456789012:role/cluster"), ResourcesVpcConfig: &ekstypes.VpcConfigRequest{},
+		AccessConfig: &ekstypes.CreateAccessConfigRequest{AuthenticationMode: ekstypes.AuthenticationModeApiAndConfigMap, BootstrapClusterCreatorAdminPermissions: aws.Bool(true)},
+	}); err != nil {
+		tb.Fatal(err)
+	}
 	host := strings.TrimPrefix(issuer, "https://")
 	var objects []runtime.Object
 	for i := range n {
@@ -97,7 +106,7 @@ func newPlatformStack(tb testing.TB, n int) *platformStack {
 
 	cfg := map[string]string{
 		awsaccess.RegionKey:    m.Region,
-		awsaccess.EndpointsKey: `[{"iam":"` + m.URL + `","sts":"` + m.URL + `"}]`,
+		awsaccess.EndpointsKey: `[{"iam":"` + m.URL + `","sts":"` + m.URL + `","eks":"` + m.URL + `"}]`,
 	}
 	access, err := awsaccess.Read(func(k string) string { return cfg[k] })
 	if err != nil {
