@@ -317,12 +317,12 @@ _urls.url_paths.update({
     "{0}/access-policies$": _urls.response.dispatch,
 })
 
-# CreateCluster's accessConfig, which moto ignores: kept on the cluster (DescribeCluster returns
-# it as accessConfig, API_AccessConfigResponse), and, with API or API_AND_CONFIG_MAP and
-# bootstrapClusterCreatorAdminPermissions (default true), the creator's access entry with
+# The creator's access entry: with API or API_AND_CONFIG_MAP and
+# bootstrapClusterCreatorAdminPermissions (default true), EKS makes the creator's entry with
 # AmazonEKSClusterAdminPolicy at cluster scope (API_CreateAccessConfigRequest: "the cluster
 # creator IAM principal was set as a cluster admin access entry during cluster creation time"),
-# created at the cluster's createdAt.
+# here at the cluster's createdAt. eks_cluster.py (imported first by sitecustomize.py) keeps
+# CreateCluster's accessConfig on the cluster; this reads it.
 _create_cluster = _responses.EKSResponse.create_cluster
 
 
@@ -345,13 +345,8 @@ def _creator_arn(response: Any) -> str:
 def create_cluster(self: Any) -> ActionResult:
     result = _create_cluster(self)
     cluster = self.eks_backend.clusters[self._get_param("name")]
-    requested = self._get_param("accessConfig") or {}
-    bootstrap = requested.get("bootstrapClusterCreatorAdminPermissions")
-    cluster.access_config = {
-        "authenticationMode": requested.get("authenticationMode") or DEFAULT_AUTH_MODE,
-        "bootstrapClusterCreatorAdminPermissions": True if bootstrap is None else bool(bootstrap),
-    }
-    if cluster.access_config["authenticationMode"] in ACCESS_ENTRY_MODES and cluster.access_config["bootstrapClusterCreatorAdminPermissions"]:
+    access = getattr(cluster, "access_config", None) or {}
+    if access.get("authenticationMode", DEFAULT_AUTH_MODE) in ACCESS_ENTRY_MODES and access.get("bootstrapClusterCreatorAdminPermissions", True):
         creator = _creator_arn(self)
         create_access_entry(self.eks_backend, cluster.name, creator, STANDARD, None, None, None, created_at=cluster.created_at)
         associate_access_policy(self.eks_backend, cluster.name, creator, _policy_arn(self.eks_backend.partition, CLUSTER_ADMIN_POLICY),
