@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	iamarn "sigs.k8s.io/aws-iam-authenticator/pkg/arn"
 
@@ -164,8 +163,8 @@ func Run(ctx context.Context, client kubernetes.Interface, want Expectations, re
 	return run(ctx, client, want, rep, Checks(), Poll{})
 }
 
-// Wait runs every check, then re-runs the failing ones every poll.Interval until all pass or
-// poll.Timeout (or ctx) ends the wait. Each check is reported once, as it passes or when the
+// Wait runs every check, then re-runs the failing ones every poll.Interval, or as soon as
+// something they read changes, until all pass or poll.Timeout (or ctx) ends the wait. Each check is reported once, as it passes or when the
 // wait gives up; rep.Waiting hears about every round in between.
 func Wait(ctx context.Context, client kubernetes.Interface, want Expectations, rep Reporter, poll Poll) error {
 	if poll.Timeout <= 0 {
@@ -216,20 +215,27 @@ func run(ctx context.Context, client kubernetes.Interface, want Expectations, re
 		if interval <= 0 {
 			interval = DefaultInterval
 		}
-		err := wait.PollUntilContextTimeout(ctx, interval, poll.Timeout, true, func(ctx context.Context) (bool, error) {
+		// A change to what the checks read wakes the wait early; settle lets the burst of
+		// events one change makes (a rollout, a node joining) land before the next round, and
+		// rounds stay at least a second apart so the WAIT lines stay readable.
+		settle, gap := min(interval, 250*time.Millisecond), min(interval, time.Second)
+		ctx, cancel := context.WithTimeout(ctx, poll.Timeout)
+		defer cancel()
+		changed := changes(ctx, client, want)
+		for {
+			started := time.Now()
 			evaluate(ctx)
-			if len(pending) == 0 {
-				return true, nil
+			if len(pending) == 0 || ctx.Err() != nil {
+				break
 			}
 			var remaining time.Duration
 			if deadline, ok := ctx.Deadline(); ok {
 				remaining = time.Until(deadline).Round(time.Second)
 			}
 			rep.Waiting(Progress{Round: round, Failing: failing(), Remaining: remaining})
-			return false, nil
-		})
-		if err != nil && !wait.Interrupted(err) {
-			return fmt.Errorf("verify: wait: %w", err)
+			if !sleep(ctx, interval, changed, max(settle, gap-time.Since(started))) {
+				break
+			}
 		}
 	}
 
@@ -241,4 +247,28 @@ func run(ctx context.Context, client kubernetes.Interface, want Expectations, re
 		return nil
 	}
 	return &Error{Failed: results, Checks: len(checks), Waited: poll.Timeout}
+}
+
+// sleep waits for interval to pass or for a change (then a further settle, draining the
+// changes that arrive meanwhile); it reports false when ctx ended first.
+func sleep(ctx context.Context, interval time.Duration, changed <-chan struct{}, settle time.Duration) bool {
+	timer := time.NewTimer(interval)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	case <-changed:
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(settle):
+	}
+	select {
+	case <-changed:
+	default:
+	}
+	return true
 }

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -160,6 +161,41 @@ func TestWaitConverges(t *testing.T) {
 	}
 	if got := rec.lines(); !slices.Equal(got, want) {
 		t.Errorf("reports %q, want each check once, as it passes: %q", got, want)
+	}
+}
+
+// TestWaitWakesOnChange fixes the failing check mid-wait with an interval far longer than
+// the test may take: the wait must see the change through its watches, not the next tick.
+func TestWaitWakesOnChange(t *testing.T) {
+	c := healthy()
+	c.sa(types.NamespacedName{Namespace: KubeSystem, Name: AWSNode}).Annotations = nil
+	client := fake.NewClientset(c.objects()...)
+
+	rec := &recording{}
+	rec.onWaiting = func(p Progress) {
+		if p.Round != 1 {
+			return
+		}
+		// After Waiting returns, so the wait is asleep when the change lands.
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			sa := healthy().sa(types.NamespacedName{Namespace: KubeSystem, Name: AWSNode})
+			if _, err := client.CoreV1().ServiceAccounts(KubeSystem).Update(context.Background(), sa, metav1.UpdateOptions{}); err != nil {
+				t.Errorf("annotate aws-node: %v", err)
+			}
+		}()
+	}
+	const interval = 30 * time.Second
+	start := time.Now()
+	err := Wait(t.Context(), client, testExpectations(), rec, Poll{Timeout: 2 * interval, Interval: interval})
+	if err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	if took := time.Since(start); took > interval/3 {
+		t.Errorf("Wait took %s to see the annotation: it slept out the %s interval instead of waking on the change", took.Round(time.Millisecond), interval)
+	}
+	if len(rec.waits) != 1 {
+		t.Errorf("%d waiting rounds, want 1", len(rec.waits))
 	}
 }
 
