@@ -24,6 +24,7 @@ const foreignManager = "eksctl"
 // untouched; after the mappings are copied into the config and adoption is set, up takes it
 // over keeping the admin mapping, and destroy retains it.
 func TestForeignAWSAuthFailsUntouchedUntilAdopted(t *testing.T) {
+	t.Parallel() // its own cluster and Pulumi environment: see testcluster.NewPulumi
 	e, l := newEnv(t, layer{nodeRoleARN: nodeRoleARN, awsNodeRoleARN: awsNodeRoleARN})
 	ctx := t.Context()
 

@@ -24,6 +24,7 @@ import (
 // provider's force-on-no-managedFields rule applies only when it already has the object in
 // its state and reads it live; on a first up it creates without reading, so it does not fire.
 func TestExistingAWSAuthWriters(t *testing.T) {
+	t.Parallel() // its own cluster and Pulumi environment: see testcluster.NewPulumi
 	e, l := newEnv(t, layer{nodeRoleARN: nodeRoleARN, awsNodeRoleARN: awsNodeRoleARN})
 	cms := e.cluster.Client.CoreV1().ConfigMaps(testcluster.KubeSystem)
 	adminYAML := "- rolearn: " + adminRoleARN + "\n  username: admin\n  groups:\n    - system:masters\n"

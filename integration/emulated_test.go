@@ -26,6 +26,7 @@ import (
 	"github.com/eks-irsa/eks-irsa/integration/awsemu"
 	"github.com/eks-irsa/eks-irsa/integration/moto"
 	"github.com/eks-irsa/eks-irsa/integration/stackfile"
+	"github.com/eks-irsa/eks-irsa/integration/testbin"
 	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 	"github.com/eks-irsa/eks-irsa/irsa"
 	"github.com/eks-irsa/eks-irsa/k8s"
@@ -48,48 +49,6 @@ const (
 	emuPassphrase  = "emulated-tier"
 	emuOpTimeout   = 10 * time.Minute
 )
-
-// pluginPackages are built once into one directory that goes first on PATH.
-var pluginPackages = map[string]string{
-	"eksirsa":             "./cmd/eksirsa",
-	"pulumi-resource-aws": "./integration/awsemu/cmd/pulumi-resource-aws",
-	"pulumi-resource-tls": "./integration/tlsemu/cmd/pulumi-resource-tls",
-	"pulumi-language-go":  "./integration/langhost/cmd/pulumi-language-go",
-}
-
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildErr  error
-)
-
-// emulatorBin builds the driver and the test-only plugins once per test binary.
-func emulatorBin(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "eksirsa-emulated-bin-")
-		if buildErr != nil {
-			return
-		}
-		root, err := filepath.Abs("..")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		for name, pkg := range pluginPackages {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(buildDir, name), pkg)
-			cmd.Dir = root
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
-				return
-			}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildDir
-}
 
 // emulated is one stack of the real program on moto and a loopback cluster.
 type emulated struct {
@@ -124,8 +83,12 @@ func startEmulated(t testing.TB) *emulated {
 			t.Fatalf("%s is not on PATH: the emulated tier needs it (it ships with this machine kind's image)", tool)
 		}
 	}
-	bin := emulatorBin(t)
+	// The driver and the test-only plugins, first on PATH.
+	setup := time.Now()
+	bin := testbin.Dir(t)
+	built := time.Now()
 	m := moto.Start(t)
+	motoUp := time.Now()
 	ctx := t.Context()
 
 	dir := t.TempDir()
@@ -165,6 +128,8 @@ func startEmulated(t testing.TB) *emulated {
 	c.StartPodIdentityWebhook(t)
 	n := &cni{}
 	kubelets := c.StartKubelets(t, n.gate)
+	t.Logf("setup: binaries %s, moto %s, cluster and seeds %s",
+		built.Sub(setup).Round(time.Millisecond), motoUp.Sub(built).Round(time.Millisecond), time.Since(motoUp).Round(time.Millisecond))
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(caFile, c.CAData, 0o600); err != nil {
 		t.Fatal(err)

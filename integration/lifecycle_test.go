@@ -21,6 +21,7 @@ import (
 // TestUpIsStableRollsOnRoleChangeAndDestroyGivesBackOnlyOurFields runs, in order on one
 // cluster and one stack: first up, no-op up and preview, role change, destroy.
 func TestUpIsStableRollsOnRoleChangeAndDestroyGivesBackOnlyOurFields(t *testing.T) {
+	t.Parallel() // its own cluster and Pulumi environment: see testcluster.NewPulumi
 	e, l := newEnv(t, layer{nodeRoleARN: nodeRoleARN, awsNodeRoleARN: awsNodeRoleARN})
 	ctx := t.Context()
 	seeded := e.daemonSet(testcluster.AWSNodeName)

@@ -121,6 +121,7 @@ func (s *imdsStub) userDataReads() int {
 // fields: a NodeConfig without a cluster name passes check and fails only `nodeadm init`,
 // so the refusals below are the ones check itself makes.
 func TestNodeadmAcceptsTheLaunchTemplateUserData(t *testing.T) {
+	t.Parallel() // its own cluster and Pulumi environment: see testcluster.NewPulumi
 	nodeadm := testcluster.Tool(t, testcluster.ToolNodeadm)
 	userData := launchTemplateUserData(t)
 	const (

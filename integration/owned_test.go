@@ -68,6 +68,7 @@ func (b binding) program() pulumi.RunFunc {
 // that already exists, leave it exactly as it was, and leave it in place after destroy; what
 // they create themselves is ours, stable across ups and deleted by destroy.
 func TestCreateNeverAdopts(t *testing.T) {
+	t.Parallel() // its own cluster and Pulumi environment: see testcluster.NewPulumi
 	c := testcluster.Start(t)
 	p := testcluster.NewPulumi(t)
 	ctx := t.Context()
@@ -244,6 +245,7 @@ type legacyComponent struct{ pulumi.ResourceState }
 // Create provider existed moves them to it with an in-place update, never a replacement
 // (which, delete-before-replace, would delete the namespace and everything in it).
 func TestUpgradeKeepsCreatedObjects(t *testing.T) {
+	t.Parallel() // its own cluster and Pulumi environment: see testcluster.NewPulumi
 	c := testcluster.Start(t)
 	p := testcluster.NewPulumi(t)
 	ctx := t.Context()

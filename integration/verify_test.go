@@ -155,6 +155,7 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // before the k8s layer coredns is stuck and aws-node has no credentials; after one up
 // everything passes; then each check is broken on its own.
 func TestVerifyChecksFollowTheClusterThroughTheWalkthrough(t *testing.T) {
+	t.Parallel() // its own cluster and Pulumi environment: see testcluster.NewPulumi
 	testcluster.ToolsBin(t)
 	c := testcluster.Start(t)
 	c.StartPodIdentityWebhook(t)

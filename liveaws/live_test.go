@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/eks-irsa/eks-irsa/integration/stackfile"
+	"github.com/eks-irsa/eks-irsa/integration/testbin"
 )
 
 // liveReason says why the live tier cannot run here, or "" when it can.
@@ -44,10 +45,7 @@ func TestLiveUpVerifyDestroy(t *testing.T) {
 
 	// The same binary and the same scenario as the emulated tier (integration/emulated_test.go
 	// and identities_test.go): only the endpoints and the credentials differ.
-	bin := filepath.Join(t.TempDir(), "eksirsa")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../cmd/eksirsa").CombinedOutput(); err != nil {
-		t.Fatalf("go build eksirsa: %v\n%s", err, out)
-	}
+	bin := testbin.Path(t, "eksirsa")
 
 	// A copy of the project with its own stack file, so a live run never writes into
 	// Pulumi.test.yaml and never collides with a real test stack.

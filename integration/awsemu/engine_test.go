@@ -21,6 +21,7 @@ import (
 
 	"github.com/eks-irsa/eks-irsa/infra"
 	"github.com/eks-irsa/eks-irsa/integration/moto"
+	"github.com/eks-irsa/eks-irsa/integration/testbin"
 	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 )
 
@@ -52,9 +53,8 @@ func TestNetworkThroughTheEngine(t *testing.T) {
 	if err := os.Symlink(cli, filepath.Join(bin, "pulumi")); err != nil {
 		t.Fatal(err)
 	}
-	build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, "pulumi-resource-aws"), "./cmd/pulumi-resource-aws")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the plugin: %v\n%s", err, out)
+	if err := os.Symlink(testbin.Path(t, "pulumi-resource-aws"), filepath.Join(bin, "pulumi-resource-aws")); err != nil {
+		t.Fatal(err)
 	}
 	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: root, SkipVersionCheck: true})
 	if err != nil {

@@ -36,6 +36,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/eks-irsa/eks-irsa/infra"
+	"github.com/eks-irsa/eks-irsa/integration/testbin"
 	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 	"github.com/eks-irsa/eks-irsa/integration/tlsemu"
 	"github.com/eks-irsa/eks-irsa/internal/recorder"
@@ -265,14 +266,12 @@ func TestGetCertificateContent(t *testing.T) {
 	}
 }
 
-// pluginClient builds cmd/pulumi-resource-tls, starts it as the engine would minus the
+// pluginClient starts cmd/pulumi-resource-tls (built by testbin) as the engine would minus the
 // engine address (the SDK's attach mode: it prints its port and serves), and dials it.
 // env is added to the plugin's environment.
 func pluginClient(t *testing.T, env ...string) pulumirpc.ResourceProviderClient {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "pulumi-resource-tls")
-	buildPlugin(t, bin)
-	cmd := exec.Command(bin)
+	cmd := exec.Command(testbin.Path(t, "pulumi-resource-tls"))
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
@@ -298,12 +297,11 @@ func pluginClient(t *testing.T, env ...string) pulumirpc.ResourceProviderClient 
 	return pulumirpc.NewResourceProviderClient(conn)
 }
 
-// buildPlugin builds cmd/pulumi-resource-tls to bin.
-func buildPlugin(t *testing.T, bin string) {
+// linkPlugin puts cmd/pulumi-resource-tls, built by testbin, at bin.
+func linkPlugin(t *testing.T, bin string) {
 	t.Helper()
-	build := exec.Command("go", "build", "-o", bin, "github.com/eks-irsa/eks-irsa/integration/tlsemu/cmd/pulumi-resource-tls")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := os.Symlink(testbin.Path(t, "pulumi-resource-tls"), bin); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -402,7 +400,7 @@ func TestEngineRoutesGetCertificateToThePlugin(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	buildPlugin(t, filepath.Join(pluginDir, "pulumi-resource-tls"))
+	linkPlugin(t, filepath.Join(pluginDir, "pulumi-resource-tls"))
 	caFile := filepath.Join(root, "ca.pem")
 	if err := os.WriteFile(caFile, c.rootPEM, 0o600); err != nil {
 		t.Fatal(err)

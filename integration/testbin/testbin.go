@@ -1,0 +1,117 @@
+// Package testbin builds this module's own commands for the tests that run them as
+// processes: the eksirsa driver and the emulated tier's test-only plugins. Each test process
+// builds them once, all in one `go build`, into a directory kept per checkout and per race
+// mode under the user's cache directory. They are built with the race detector exactly when
+// the test binary is, so they reuse the packages `go test -race` already compiled (one
+// compilation of the module's dependencies per run, not one per mode), and `go build -o`
+// skips the link of a binary that is already up to date, so a warm run relinks nothing that
+// did not change. The driver and the plugins run with the race detector too, which is where
+// races in them would show.
+package testbin
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+// Packages are the module's commands that tests run, by binary name. The plugins' names are
+// the ones the Pulumi engine looks up on PATH.
+var Packages = map[string]string{
+	"eksirsa":             "./cmd/eksirsa",
+	"pulumi-resource-aws": "./integration/awsemu/cmd/pulumi-resource-aws",
+	"pulumi-resource-tls": "./integration/tlsemu/cmd/pulumi-resource-tls",
+	"pulumi-language-go":  "./integration/langhost/cmd/pulumi-language-go",
+}
+
+var (
+	once sync.Once
+	dir  string
+	err  error
+)
+
+// Dir returns a directory holding every binary of Packages, built (or found up to date) once
+// per test process. It holds nothing else, so a test may put it first on PATH.
+func Dir(t testing.TB) string {
+	t.Helper()
+	once.Do(func() { dir, err = build() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Path returns the path of one binary of Packages.
+func Path(t testing.TB, name string) string {
+	t.Helper()
+	if _, ok := Packages[name]; !ok {
+		t.Fatalf("testbin: %q is not one of %v", name, slices.Sorted(maps.Keys(Packages)))
+	}
+	return filepath.Join(Dir(t), name)
+}
+
+func build() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("testbin: go env GOMOD: %w", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(out)))
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("testbin: %w", err)
+	}
+	// One directory per checkout (worktrees build different code) and per mode.
+	sum := sha256.Sum256([]byte(root))
+	mode := "plain"
+	if raceEnabled {
+		mode = "race"
+	}
+	d := filepath.Join(cache, "eks-irsa", "testbin", hex.EncodeToString(sum[:8])+"-"+mode)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return "", fmt.Errorf("testbin: %w", err)
+	}
+	// Test binaries of several packages run at once (go test -p): one builds, the others
+	// wait and then find the binaries up to date.
+	lock, err := os.OpenFile(filepath.Join(d, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return "", fmt.Errorf("testbin: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return "", fmt.Errorf("testbin: lock %s: %w", d, err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing releases it too
+
+	args := []string{"build"}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	args = append(args, "-o", d+string(os.PathSeparator))
+	for _, name := range slices.Sorted(maps.Keys(Packages)) {
+		args = append(args, Packages[name])
+	}
+	cmd := exec.Command("go", args...)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("testbin: go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	// go build -o DIR/ names each binary after its package directory's last element.
+	for name, pkg := range Packages {
+		if filepath.Base(pkg) != name {
+			return "", fmt.Errorf("testbin: %s builds to %s, not %s", pkg, filepath.Base(pkg), name)
+		}
+		if _, err := os.Stat(filepath.Join(d, name)); err != nil {
+			return "", fmt.Errorf("testbin: %w", err)
+		}
+	}
+	return d, nil
+}
