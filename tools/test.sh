@@ -1,14 +1,36 @@
 #!/usr/bin/env bash
 # The whole test suite: builds the integration toolchain (cached outside the checkout, see
 # tools/build), then runs go vet and every test, unit and integration tiers, offline.
+#
+# Everything of this module compiles once, with the race detector: go vet, the tests and
+# the binaries the tests run (integration/testbin) share one set of compiled packages. That
+# compilation shares nothing with the toolchain's (other modules, other flags), so go vet
+# runs beside tools/build and uses the cores its links and downloads leave idle.
+#
+#   bash tools/test.sh           # what CI runs
+#   bash tools/test.sh -json     # extra arguments go to go test (the README's per-test table)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 start=$SECONDS
+vet_log=$(mktemp "${TMPDIR:-/tmp}/eksirsa-vet.XXXXXX")
+echo "== go vet -race (beside the toolchain build)"
+go vet -race ./... >"$vet_log" 2>&1 &
+vet_pid=$!
+trap 'kill "$vet_pid" 2>/dev/null || true; rm -f "$vet_log"' EXIT
+
 echo "== toolchain (tools/build; cold: see README)"
 EKSIRSA_TOOLS_BIN=$(tools/build)
 export EKSIRSA_TOOLS_BIN
 echo "== toolchain ready in $((SECONDS - start))s: $EKSIRSA_TOOLS_BIN"
+
+if ! wait "$vet_pid"; then
+  cat "$vet_log"
+  echo "== go vet failed"
+  exit 1
+fi
+cat "$vet_log"
+echo "== go vet passed ($((SECONDS - start))s)"
 
 # The emulated tier's moto_server and aws come with this machine kind's image, under pyenv;
 # a shell that did not read ~/.bashrc may lack its shims on PATH.
@@ -20,9 +42,6 @@ for tool in moto_server aws; do
 done
 echo "== emulated tier: moto_server $(command -v moto_server || echo MISSING), aws $(command -v aws || echo MISSING)"
 
-echo "== go vet"
-go vet ./...
-
 echo "== go test (unit and integration tiers)"
-go test -race -count=1 -timeout 75m ./...
+go test -race -count=1 -timeout 75m "$@" ./...
 echo "== all tests passed in $((SECONDS - start))s"
