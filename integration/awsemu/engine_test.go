@@ -3,7 +3,6 @@ package awsemu
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	gostrings "strings"
 	"testing"
