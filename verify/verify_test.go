@@ -128,21 +128,29 @@ func TestRunRejectsBadExpectations(t *testing.T) {
 	}
 }
 
+// unannotatedAWSNode is a healthy cluster but for aws-node's missing role annotation.
+func unannotatedAWSNode() *fake.Clientset {
+	c := healthy()
+	c.sa(types.NamespacedName{Namespace: KubeSystem, Name: AWSNode}).Annotations = nil
+	return fake.NewClientset(c.objects()...)
+}
+
+// annotateAWSNode gives aws-node its role annotation back, as the k8s layer would.
+func annotateAWSNode(t *testing.T, client *fake.Clientset) {
+	sa := healthy().sa(types.NamespacedName{Namespace: KubeSystem, Name: AWSNode})
+	if _, err := client.CoreV1().ServiceAccounts(KubeSystem).Update(context.Background(), sa, metav1.UpdateOptions{}); err != nil {
+		t.Errorf("annotate aws-node: %v", err)
+	}
+}
+
 // TestWaitConverges annotates aws-node and recreates its pods while Wait is waiting, as the
 // k8s layer and the DaemonSet controller would: the wait must pick the change up and pass.
 func TestWaitConverges(t *testing.T) {
-	c := healthy()
-	c.sa(types.NamespacedName{Namespace: KubeSystem, Name: AWSNode}).Annotations = nil
-	client := fake.NewClientset(c.objects()...)
-
+	client := unannotatedAWSNode()
 	rec := &recording{}
 	rec.onWaiting = func(p Progress) {
-		if p.Round != 1 {
-			return
-		}
-		sa := healthy().sa(types.NamespacedName{Namespace: KubeSystem, Name: AWSNode})
-		if _, err := client.CoreV1().ServiceAccounts(KubeSystem).Update(t.Context(), sa, metav1.UpdateOptions{}); err != nil {
-			t.Errorf("annotate aws-node: %v", err)
+		if p.Round == 1 {
+			annotateAWSNode(t, client)
 		}
 	}
 	err := Wait(t.Context(), client, testExpectations(), rec, Poll{Timeout: time.Minute, Interval: time.Millisecond})
@@ -167,10 +175,7 @@ func TestWaitConverges(t *testing.T) {
 // TestWaitWakesOnChange fixes the failing check mid-wait with an interval far longer than
 // the test may take: the wait must see the change through its watches, not the next tick.
 func TestWaitWakesOnChange(t *testing.T) {
-	c := healthy()
-	c.sa(types.NamespacedName{Namespace: KubeSystem, Name: AWSNode}).Annotations = nil
-	client := fake.NewClientset(c.objects()...)
-
+	client := unannotatedAWSNode()
 	rec := &recording{}
 	rec.onWaiting = func(p Progress) {
 		if p.Round != 1 {
@@ -179,10 +184,7 @@ func TestWaitWakesOnChange(t *testing.T) {
 		// After Waiting returns, so the wait is asleep when the change lands.
 		go func() {
 			time.Sleep(50 * time.Millisecond)
-			sa := healthy().sa(types.NamespacedName{Namespace: KubeSystem, Name: AWSNode})
-			if _, err := client.CoreV1().ServiceAccounts(KubeSystem).Update(context.Background(), sa, metav1.UpdateOptions{}); err != nil {
-				t.Errorf("annotate aws-node: %v", err)
-			}
+			annotateAWSNode(t, client)
 		}()
 	}
 	const interval = 30 * time.Second
