@@ -152,6 +152,20 @@ func TestEmulatedKilledUp(t *testing.T) {
 				return []string{"left stack test locked", "Importing aws:eks/cluster:Cluster " + e.name + " (id " + e.name + ")"}
 			},
 		},
+		// SIGTERM while only the cluster is being created (12 s at this scale, longer than the
+		// 10 s after which the SDK's own command kills an interrupted CLI): eksirsa interrupts
+		// the CLI once and waits while the engine finishes the create in flight and records
+		// it; nothing is left locked or pending, and the next up is a plain one.
+		"SIGTERM while the cluster is being created": {
+			scale: 0.02, quiet: 2 * time.Second,
+			ready: func(e *emulated, inFlight map[string]bool) bool {
+				return len(inFlight) == 1 && inFlight["aws:eks:Cluster "+e.name]
+			},
+			made:      clusters,
+			signal:    syscall.SIGTERM,
+			recovered: func(*emulated) []string { return nil },
+			notSaid:   []string{"locked", "interrupted with", "Cancelling", "Importing"},
+		},
 		// The NAT gateway in flight, beside nothing but the cluster (imported by name) and the
 		// ECR interface endpoints (found by their tags, as the NAT gateway).
 		"while a NAT gateway is being created": {
