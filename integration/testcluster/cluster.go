@@ -77,6 +77,12 @@ type Cluster struct {
 
 	procs []*process
 	ca    *authority
+	// etcd is the cluster's own etcd: nil for one ControlPlanes minted on another's.
+	etcd *process
+	// What serve ran with, so that ControlPlanes can mint another control plane like it.
+	bin     string
+	opts    Options
+	etcdURL string
 }
 
 // PIDs returns the process id of each control-plane process, by name.
@@ -140,26 +146,20 @@ var errPortInUse = errors.New("a reserved port was taken before the process boun
 // start is one attempt of Start. On error the returned Cluster, if any, holds the processes
 // started so far.
 func start(t testing.TB, bin string, opts Options) (*Cluster, error) {
-	dir := t.TempDir()
-	ctx := t.Context()
-
-	pki, err := newPKI(dir)
-	if err != nil {
-		return nil, fmt.Errorf("certificates: %w", err)
-	}
-	c := &Cluster{Dir: dir, CAData: pki.ca.pem, Token: randomToken(t), ca: pki.ca}
-	kcmToken := randomToken(t)
-
-	// etcd: plain HTTP is enough on loopback; fsync off because the data dies with the test.
-	ports, err := freePorts(4)
+	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
+	c, pki, err := newCluster(t)
+	if err != nil {
+		return nil, err
+	}
+	// etcd: plain HTTP is enough on loopback; fsync off because the data dies with the test.
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(ports[0])
 	peerURL := "http://127.0.0.1:" + strconv.Itoa(ports[1])
-	etcd, err := startProcess(t, dir, toolEtcd, filepath.Join(bin, toolEtcd),
+	etcd, err := startProcess(t, c.Dir, toolEtcd, filepath.Join(bin, toolEtcd),
 		"--name=default",
-		"--data-dir="+filepath.Join(dir, "etcd-data"),
+		"--data-dir="+filepath.Join(c.Dir, "etcd-data"),
 		"--listen-client-urls="+etcdURL,
 		"--advertise-client-urls="+etcdURL,
 		"--listen-peer-urls="+peerURL,
@@ -171,8 +171,9 @@ func start(t testing.TB, bin string, opts Options) (*Cluster, error) {
 		return c, err
 	}
 	c.procs = append(c.procs, etcd)
+	c.etcd = etcd
 	plain := &http.Client{Timeout: 2 * time.Second}
-	if err := waitHealthy(ctx, []*process{etcd}, func(ctx context.Context) error {
+	if err := waitHealthy(t.Context(), []*process{etcd}, func(ctx context.Context) error {
 		body, err := get(ctx, plain, etcdURL+"/health", "")
 		if err == nil && !strings.Contains(body, `"health":"true"`) {
 			err = fmt.Errorf("etcd /health: %s", body)
@@ -181,24 +182,51 @@ func start(t testing.TB, bin string, opts Options) (*Cluster, error) {
 	}); err != nil {
 		return c, fmt.Errorf("etcd not healthy: %w", err)
 	}
+	return c, c.serve(t, bin, opts, pki, etcdURL, "")
+}
+
+// newCluster makes a control plane's directory, certificates and admin token.
+func newCluster(t testing.TB) (*Cluster, *pki, error) {
+	dir := t.TempDir()
+	pki, err := newPKI(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("certificates: %w", err)
+	}
+	return &Cluster{Dir: dir, CAData: pki.ca.pem, Token: randomToken(t), ca: pki.ca}, pki, nil
+}
+
+// serve runs c's kube-apiserver on etcdURL, its objects under etcdPrefix (empty: the
+// apiserver's default, /registry), and its kube-controller-manager, and waits until both answer.
+func (c *Cluster) serve(t testing.TB, bin string, opts Options, pki *pki, etcdURL, etcdPrefix string) error {
+	ctx := t.Context()
+	dir := c.Dir
+	c.bin, c.opts, c.etcdURL = bin, opts, etcdURL
+	kcmToken := randomToken(t)
+	ports, err := freePorts(2)
+	if err != nil {
+		return err
+	}
 
 	// kube-apiserver.
-	c.Server = "https://127.0.0.1:" + strconv.Itoa(ports[2])
+	c.Server = "https://127.0.0.1:" + strconv.Itoa(ports[0])
 	c.ServiceAccountIssuer = c.Server
 	tokenFile := filepath.Join(dir, "tokens.csv")
 	tokens := fmt.Sprintf("%s,%s,%s,%q\n%s,%s,%s,%q\n",
 		c.Token, AdminUser, AdminUser, mastersGroup,
 		kcmToken, kcmUser, kcmUser, mastersGroup)
 	if err := os.WriteFile(tokenFile, []byte(tokens), 0o600); err != nil {
-		return c, err
+		return err
 	}
-	var authnFlags []string
+	var extraFlags []string
+	if etcdPrefix != "" {
+		extraFlags = append(extraFlags, "--etcd-prefix="+etcdPrefix)
+	}
 	if opts.AWSIAM != nil {
 		config, err := opts.AWSIAM.startTokenWebhook(t, dir, pki.ca)
 		if err != nil {
-			return c, fmt.Errorf("aws-iam authenticator: %w", err)
+			return fmt.Errorf("aws-iam authenticator: %w", err)
 		}
-		authnFlags = append(authnFlags,
+		extraFlags = append(extraFlags,
 			"--authentication-token-webhook-config-file="+config,
 			"--authentication-token-webhook-version=v1")
 	}
@@ -206,7 +234,7 @@ func start(t testing.TB, bin string, opts Options) (*Cluster, error) {
 		"--etcd-servers=" + etcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
-		"--secure-port=" + strconv.Itoa(ports[2]),
+		"--secure-port=" + strconv.Itoa(ports[0]),
 		"--cert-dir=" + filepath.Join(dir, "apiserver-certs"),
 		"--tls-cert-file=" + pki.servingCert,
 		"--tls-private-key-file=" + pki.servingKey,
@@ -222,10 +250,10 @@ func start(t testing.TB, bin string, opts Options) (*Cluster, error) {
 		// endpoint and refuses a loopback one; nothing here routes to that Service.
 		"--endpoint-reconciler-type=none",
 		"--profiling=false",
-	}, authnFlags...)...,
+	}, extraFlags...)...,
 	)
 	if err != nil {
-		return c, err
+		return err
 	}
 	c.procs = append(c.procs, api)
 
@@ -235,11 +263,11 @@ func start(t testing.TB, bin string, opts Options) (*Cluster, error) {
 		Timeout:   5 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}},
 	}
-	if err := waitHealthy(ctx, []*process{etcd, api}, func(ctx context.Context) error {
+	if err := waitHealthy(ctx, c.procs, func(ctx context.Context) error {
 		_, err := get(ctx, verified, c.Server+"/readyz", c.Token)
 		return err
 	}); err != nil {
-		return c, fmt.Errorf("kube-apiserver not ready: %w", err)
+		return fmt.Errorf("kube-apiserver not ready: %w", err)
 	}
 
 	c.Kubeconfig = kubeconfig(c.Server, pki.ca.pem, AdminUser, c.Token)
@@ -250,26 +278,26 @@ func start(t testing.TB, bin string, opts Options) (*Cluster, error) {
 		kcmKubeconfigPath: kubeconfig(c.Server, pki.ca.pem, kcmUser, kcmToken),
 	} {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
-			return c, err
+			return err
 		}
 	}
 	if c.Config, err = clientcmd.RESTConfigFromKubeConfig(c.Kubeconfig); err != nil {
-		return c, fmt.Errorf("admin kubeconfig: %w", err)
+		return fmt.Errorf("admin kubeconfig: %w", err)
 	}
 	// client-go's default 5 QPS would throttle the emulated kubelets and the tests' polls.
 	c.Config.QPS, c.Config.Burst = 200, 400
 	if c.Client, err = kubernetes.NewForConfig(c.Config); err != nil {
-		return c, fmt.Errorf("client: %w", err)
+		return fmt.Errorf("client: %w", err)
 	}
 
 	// kube-controller-manager, serving /healthz with the CA-signed loopback certificate.
-	kcmURL := "https://127.0.0.1:" + strconv.Itoa(ports[3])
+	kcmURL := "https://127.0.0.1:" + strconv.Itoa(ports[1])
 	kcm, err := startProcess(t, dir, toolKCM, filepath.Join(bin, toolKCM),
 		"--kubeconfig="+kcmKubeconfigPath,
 		"--authentication-kubeconfig="+kcmKubeconfigPath,
 		"--authorization-kubeconfig="+kcmKubeconfigPath,
 		"--bind-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(ports[3]),
+		"--secure-port="+strconv.Itoa(ports[1]),
 		"--tls-cert-file="+pki.servingCert,
 		"--tls-private-key-file="+pki.servingKey,
 		"--leader-elect=false",
@@ -280,17 +308,16 @@ func start(t testing.TB, bin string, opts Options) (*Cluster, error) {
 		"--profiling=false",
 	)
 	if err != nil {
-		return c, err
+		return err
 	}
 	c.procs = append(c.procs, kcm)
 	if err := waitHealthy(ctx, c.procs, func(ctx context.Context) error {
 		_, err := get(ctx, verified, kcmURL+"/healthz", c.Token)
 		return err
 	}); err != nil {
-		return c, fmt.Errorf("kube-controller-manager not healthy: %w", err)
+		return fmt.Errorf("kube-controller-manager not healthy: %w", err)
 	}
-
-	return c, nil
+	return nil
 }
 
 // waitHealthy polls check (failures print the logs from the processes' cleanups) until it succeeds, a watched process exits, or startTimeout passes.

@@ -6,6 +6,9 @@
 //     from the tools/build binaries on free 127.0.0.1 ports, each in its own process group with
 //     its log in the test's temp dir. It waits on /readyz and /healthz, and t.Cleanup stops
 //     the processes (SIGTERM, then SIGKILL) and prints their logs' tails when the test failed.
+//   - ServeControlPlanes is the emulated EKS's control-plane service: an HTTP endpoint that
+//     gives each created cluster a control plane of its own (the test's first, then a new
+//     kube-apiserver on the same etcd under another prefix) and takes it away at delete.
 //   - SeedEKS writes what a fresh EKS cluster carries in kube-system (aws-node, kube-proxy,
 //     coredns) under another field manager, as EKS's add-on manager does.
 //   - StartKubelets and StartPodIdentityWebhook stand in for what a control plane alone lacks:

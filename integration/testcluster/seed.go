@@ -2,6 +2,7 @@ package testcluster
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -38,7 +39,13 @@ const (
 // field manager SeedFieldManager. It first waits for the apiserver to create kube-system.
 func SeedEKS(t testing.TB, c *Cluster) {
 	t.Helper()
-	ctx := t.Context()
+	if err := seedEKS(t.Context(), c); err != nil {
+		t.Fatalf("testcluster: %v", err)
+	}
+}
+
+// seedEKS is SeedEKS for callers that are not the test goroutine (ControlPlanes).
+func seedEKS(ctx context.Context, c *Cluster) error {
 	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true,
 		func(ctx context.Context) (bool, error) {
 			_, err := c.Client.CoreV1().Namespaces().Get(ctx, KubeSystem, metav1.GetOptions{})
@@ -47,7 +54,7 @@ func SeedEKS(t testing.TB, c *Cluster) {
 			}
 			return err == nil, err
 		}); err != nil {
-		t.Fatalf("testcluster: namespace %s never appeared: %v", KubeSystem, err)
+		return fmt.Errorf("namespace %s never appeared: %w", KubeSystem, err)
 	}
 
 	create := metav1.CreateOptions{FieldManager: SeedFieldManager}
@@ -56,16 +63,16 @@ func SeedEKS(t testing.TB, c *Cluster) {
 			Name: name, Namespace: KubeSystem, Labels: map[string]string{k8sAppLabel: name},
 		}}
 		if _, err := c.Client.CoreV1().ServiceAccounts(KubeSystem).Create(ctx, sa, create); err != nil {
-			t.Fatalf("testcluster: seed ServiceAccount %s: %v", name, err)
+			return fmt.Errorf("seed ServiceAccount %s: %w", name, err)
 		}
 	}
 	for _, ds := range []*appsv1.DaemonSet{awsNodeDaemonSet(), kubeProxyDaemonSet()} {
 		if _, err := c.Client.AppsV1().DaemonSets(KubeSystem).Create(ctx, ds, create); err != nil {
-			t.Fatalf("testcluster: seed DaemonSet %s: %v", ds.Name, err)
+			return fmt.Errorf("seed DaemonSet %s: %w", ds.Name, err)
 		}
 	}
 	if _, err := c.Client.AppsV1().Deployments(KubeSystem).Create(ctx, coreDNSDeployment(), create); err != nil {
-		t.Fatalf("testcluster: seed Deployment %s: %v", CoreDNSName, err)
+		return fmt.Errorf("seed Deployment %s: %w", CoreDNSName, err)
 	}
 	// EKS serves each cluster's issuer discovery document and keys publicly (IAM and STS
 	// fetch them unauthenticated); a kube-apiserver serves them to system:serviceaccounts
@@ -76,8 +83,9 @@ func SeedEKS(t testing.TB, c *Cluster) {
 		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: "system:unauthenticated"}},
 	}
 	if _, err := c.Client.RbacV1().ClusterRoleBindings().Create(ctx, discovery, create); err != nil {
-		t.Fatalf("testcluster: make the issuer's discovery public: %v", err)
+		return fmt.Errorf("make the issuer's discovery public: %w", err)
 	}
+	return nil
 }
 
 func awsNodeDaemonSet() *appsv1.DaemonSet {
