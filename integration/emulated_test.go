@@ -52,11 +52,14 @@ const (
 
 // emulated is one stack of the real program on moto and a loopback cluster.
 type emulated struct {
-	t        testing.TB
-	moto     *moto.Server
-	asg      *autoscaling.Client
-	ec2      *ec2.Client
+	t    testing.TB
+	moto *moto.Server
+	asg  *autoscaling.Client
+	ec2  *ec2.Client
+	// cluster is the control plane the stack's first cluster gets; planes gives each later
+	// one (a replacement) its own.
 	cluster  *testcluster.Cluster
+	planes   *testcluster.ControlPlanes
 	kubelets *testcluster.Kubelets
 	// cni is the nodes' pod network: holding aws-node stalls its rollouts.
 	cni *cni
@@ -128,12 +131,14 @@ func startEmulated(t testing.TB) *emulated {
 	c.StartPodIdentityWebhook(t)
 	n := &cni{}
 	kubelets := c.StartKubelets(t, n.gate)
-	t.Logf("setup: binaries %s, moto %s, cluster and seeds %s",
-		built.Sub(setup).Round(time.Millisecond), motoUp.Sub(built).Round(time.Millisecond), time.Since(motoUp).Round(time.Millisecond))
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, c.CAData, 0o600); err != nil {
+	// moto's CreateCluster hands this control plane to the stack's cluster; only a cluster
+	// created again (a replacement) costs a second one.
+	planes := testcluster.ServeControlPlanes(t, c)
+	if err := m.UseControlPlanes(planes.URL); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("setup: binaries %s, moto %s, cluster and seeds %s",
+		built.Sub(setup).Round(time.Millisecond), motoUp.Sub(built).Round(time.Millisecond), time.Since(motoUp).Round(time.Millisecond))
 
 	home := t.TempDir()
 	env := append(testcluster.WithoutAWSEnv(os.Environ()),
@@ -150,19 +155,16 @@ func startEmulated(t testing.TB) *emulated {
 		"AWS_CONFIG_FILE="+filepath.Join(home, "no-aws-config"),
 		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "no-aws-credentials"),
 		awsemu.EndpointEnv+"="+m.URL,
-		awsemu.ClusterEndpointEnv+"="+c.Server,
-		awsemu.ClusterCAFileEnv+"="+caFile,
-		awsemu.ClusterIssuerEnv+"="+c.ServiceAccountIssuer,
 		"KUBECONFIG="+filepath.Join(home, "no-kubeconfig"),
-		// EKS's issuer has a publicly trusted certificate; the loopback apiserver's CA plays
-		// that part for the TLS plugin, which verifies the chain as the real provider does.
-		"SSL_CERT_FILE="+caFile,
+		// EKS's issuer has a publicly trusted certificate; the loopback control planes' CAs
+		// play that part for the TLS plugin, which verifies the chain as the real provider does.
+		"SSL_CERT_FILE="+planes.CABundle,
 	)
 	if err := os.MkdirAll(filepath.Join(home, "state"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	awsCfg := m.Config(emuRegion)
-	e := &emulated{t: t, moto: m, asg: autoscaling.NewFromConfig(awsCfg), ec2: ec2.NewFromConfig(awsCfg), cluster: c, kubelets: kubelets, cni: n, dir: dir, env: env,
+	e := &emulated{t: t, moto: m, asg: autoscaling.NewFromConfig(awsCfg), ec2: ec2.NewFromConfig(awsCfg), cluster: c, planes: planes, kubelets: kubelets, cni: n, dir: dir, env: env,
 		bin: filepath.Join(bin, "eksirsa"), name: name, nodeRole: cfg.NodeRoleName()}
 	e.joinNodes()
 	return e
@@ -485,8 +487,9 @@ func (e *emulated) nothingLeft(what string) {
 
 // TestEmulatedUpVerifySecondUpDestroy is the whole program, end to end: `eksirsa up` creates
 // every resource in moto and the loopback cluster and its verify passes; a second `up`
-// changes nothing; `eksirsa destroy` leaves nothing in moto while EKS's own aws-node account
-// and DaemonSet stay in the cluster.
+// changes nothing; `eksirsa destroy` leaves nothing in moto, and the cluster's control plane
+// is gone with it. (That destroy gives EKS's own aws-node back instead of deleting it is
+// TestUpIsStableRollsOnRoleChangeAndDestroyGivesBackOnlyOurFields's, on a cluster that stays.)
 func TestEmulatedUpVerifySecondUpDestroy(t *testing.T) {
 	t.Parallel() // see startEmulated
 	e := startEmulated(t)
@@ -511,11 +514,10 @@ func TestEmulatedUpVerifySecondUpDestroy(t *testing.T) {
 		t.Errorf("destroy did not check the control-plane log group in the emulator:\n%s", out)
 	}
 	e.nothingLeft("destroy")
-	ctx := t.Context()
-	if _, err := e.cluster.Client.CoreV1().ServiceAccounts(k8s.KubeSystemNamespace).Get(ctx, k8s.AWSNodeName, metav1.GetOptions{}); err != nil {
-		t.Errorf("EKS's aws-node account is gone after destroy: %v", err)
+	if cp := e.planes.Current(e.name); cp != nil {
+		t.Errorf("cluster %s still has a control plane (%s) after destroy", e.name, cp.Server)
 	}
-	if _, err := e.cluster.Client.AppsV1().DaemonSets(k8s.KubeSystemNamespace).Get(ctx, k8s.AWSNodeName, metav1.GetOptions{}); err != nil {
-		t.Errorf("EKS's aws-node DaemonSet is gone after destroy: %v", err)
+	if _, err := e.cluster.Client.CoreV1().Namespaces().Get(t.Context(), k8s.KubeSystemNamespace, metav1.GetOptions{}); err == nil {
+		t.Errorf("the deleted cluster's endpoint %s still answers", e.cluster.Server)
 	}
 }

@@ -123,9 +123,9 @@ func clusterLogging(types []string) *ekstypes.Logging {
 	return &ekstypes.Logging{ClusterLogging: []ekstypes.LogSetup{{Types: lt, Enabled: aws.Bool(true)}}}
 }
 
-// readCluster reports moto's cluster, except endpoint, CA and issuer, which come from the
-// loopback kube-apiserver (Clients.Cluster) when one is configured: moto's have nothing
-// behind them, and the program's kubeconfig, thumbprint and IRSA trust are built from them.
+// readCluster reports moto's cluster. Its endpoint, CA and issuer are moto's too: with the
+// test's control-plane service set (integration/moto/eks_control_planes.py), those of the
+// loopback control plane each cluster got at CreateCluster.
 func readCluster(ctx context.Context, c *Clients, id string, olds resource.PropertyMap) (resource.PropertyMap, error) {
 	out, err := c.EKS.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(id)})
 	if isEKSNotFound(err) {
@@ -142,9 +142,6 @@ func readCluster(ctx context.Context, c *Clients, id string, olds resource.Prope
 	}
 	if cl.Identity != nil && cl.Identity.Oidc != nil {
 		issuer = aws.ToString(cl.Identity.Oidc.Issuer)
-	}
-	if o := c.Cluster; o.Endpoint != "" {
-		endpoint, caData, issuer = o.Endpoint, o.CAData, o.Issuer
 	}
 
 	serviceCIDR := defaultServiceCIDR

@@ -1,9 +1,6 @@
 package awsemu
 
 import (
-	"encoding/base64"
-	"os"
-	"path/filepath"
 	"slices"
 	gostrings "strings"
 	"testing"
@@ -35,19 +32,10 @@ func testSubnets(t *testing.T, h *harness) []any {
 	return ids
 }
 
-// TestClusterAgainstMoto creates the program's cluster in moto with the loopback apiserver's
-// endpoint, CA and issuer configured, the way the emulated tier runs: those three come from
-// the apiserver, the rest is moto's.
+// TestClusterAgainstMoto creates the program's cluster in moto: every output, endpoint, CA and
+// issuer included, is what moto's DescribeCluster reports (the control plane behind them is
+// moto's business: integration/moto/eks_control_planes.py).
 func TestClusterAgainstMoto(t *testing.T) {
-	dir := t.TempDir()
-	pem := "-----BEGIN CERTIFICATE-----\nMIIBloopback\n-----END CERTIFICATE-----\n"
-	ca := filepath.Join(dir, "ca.crt")
-	if err := os.WriteFile(ca, []byte(pem), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(ClusterEndpointEnv, "https://127.0.0.1:6443")
-	t.Setenv(ClusterCAFileEnv, ca)
-	t.Setenv(ClusterIssuerEnv, "https://127.0.0.1:6443/issuer")
 	h := newHarness(t)
 	subnets := testSubnets(t, h)
 
@@ -67,16 +55,6 @@ func TestClusterAgainstMoto(t *testing.T) {
 	if str(cl, "arn") != "arn:aws:eks:us-west-2:123456789012:cluster/demo" || str(cl, "status") != "ACTIVE" || str(cl, "version") != "1.33" {
 		t.Errorf("cluster outputs from moto: %v", cl.outputs)
 	}
-	if str(cl, "endpoint") != "https://127.0.0.1:6443" {
-		t.Errorf("endpoint = %q, want the loopback apiserver's", str(cl, "endpoint"))
-	}
-	if got := cl.outputs["certificateAuthority"].ObjectValue()["data"].StringValue(); got != base64.StdEncoding.EncodeToString([]byte(pem)) {
-		t.Errorf("certificateAuthority.data = %q, want base64 of the CA file", got)
-	}
-	issuer := cl.outputs["identities"].ArrayValue()[0].ObjectValue()["oidcs"].ArrayValue()[0].ObjectValue()["issuer"].StringValue()
-	if issuer != "https://127.0.0.1:6443/issuer" {
-		t.Errorf("identities[0].oidcs[0].issuer = %q", issuer)
-	}
 	if cidr := cl.outputs["kubernetesNetworkConfig"].ObjectValue()["serviceIpv4Cidr"].StringValue(); cidr == "" {
 		t.Errorf("kubernetesNetworkConfig.serviceIpv4Cidr is empty")
 	}
@@ -84,8 +62,15 @@ func TestClusterAgainstMoto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if aws.ToString(live.Cluster.Endpoint) == str(cl, "endpoint") || len(live.Cluster.Logging.ClusterLogging[0].Types) != 5 {
-		t.Errorf("moto's cluster: endpoint %q logging %+v", aws.ToString(live.Cluster.Endpoint), live.Cluster.Logging)
+	if aws.ToString(live.Cluster.Endpoint) != str(cl, "endpoint") || len(live.Cluster.Logging.ClusterLogging[0].Types) != 5 {
+		t.Errorf("moto's cluster: endpoint %q (outputs %q) logging %+v", aws.ToString(live.Cluster.Endpoint), str(cl, "endpoint"), live.Cluster.Logging)
+	}
+	if got := cl.outputs["certificateAuthority"].ObjectValue()["data"].StringValue(); got != aws.ToString(live.Cluster.CertificateAuthority.Data) {
+		t.Errorf("certificateAuthority.data = %q, want moto's", got)
+	}
+	issuer := cl.outputs["identities"].ArrayValue()[0].ObjectValue()["oidcs"].ArrayValue()[0].ObjectValue()["issuer"].StringValue()
+	if issuer != aws.ToString(live.Cluster.Identity.Oidc.Issuer) {
+		t.Errorf("identities[0].oidcs[0].issuer = %q, want moto's %q", issuer, aws.ToString(live.Cluster.Identity.Oidc.Issuer))
 	}
 
 	// moto itself holds the access config, as DescribeCluster returns it to any client.
@@ -123,11 +108,9 @@ func TestClusterAgainstMoto(t *testing.T) {
 	}
 }
 
-// Without the loopback apiserver configured the cluster reports moto's own values.
-func TestClusterWithoutOverride(t *testing.T) {
-	t.Setenv(ClusterEndpointEnv, "")
-	t.Setenv(ClusterCAFileEnv, "")
-	t.Setenv(ClusterIssuerEnv, "")
+// Without the control-plane service the cluster reports moto's own endpoint; Check applies
+// bootstrapSelfManagedAddons's default.
+func TestClusterWithoutControlPlanes(t *testing.T) {
 	h := newHarness(t)
 	cl := h.create("aws:eks/cluster:Cluster", "plain", map[string]any{"name": "plain", "roleArn": "arn:aws:iam::123456789012:role/r",
 		"vpcConfig": map[string]any{"subnetIds": testSubnets(t, h)}})

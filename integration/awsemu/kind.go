@@ -37,17 +37,6 @@ type Clients struct {
 	Region    string
 	Partition string
 	AccountID string
-
-	// Cluster is what an EKS cluster reports in place of moto's endpoint, CA and issuer,
-	// which have no API behind them: the loopback kube-apiserver's (see ClusterFromEnv).
-	Cluster ClusterOverride
-}
-
-// ClusterOverride is the loopback kube-apiserver an emulated EKS cluster stands for.
-type ClusterOverride struct {
-	Endpoint string // https://127.0.0.1:PORT
-	CAData   string // base64 PEM, as EKS's certificateAuthority.data
-	Issuer   string // the apiserver's --service-account-issuer (serves OIDC discovery)
 }
 
 // Kind is one resource type the emulator serves, the way the real provider does.

@@ -40,6 +40,10 @@ const publicParametersEnv = "EKSIRSA_MOTO_PUBLIC_PARAMETERS"
 // iamRateEnv names the file sitecustomize.py reads IAM's throttling from (ThrottleIAM).
 const iamRateEnv = "EKSIRSA_MOTO_IAM_RATE"
 
+// controlPlanesEnv names the file eks_control_planes.py reads the control-plane service's
+// URL from (UseControlPlanes).
+const controlPlanesEnv = "EKSIRSA_MOTO_CONTROL_PLANES"
+
 const (
 	// Binary is the emulator's executable, looked up on PATH.
 	Binary = "moto_server"
@@ -66,6 +70,7 @@ type Server struct {
 	paramsPath string     // the JSON file of seeded public parameters
 	paramsMu   sync.Mutex // serialises writes of paramsPath
 	iamRate    string     // the file ThrottleIAM writes
+	planes     string     // the file UseControlPlanes writes
 	done       chan struct{}
 	waitErr    error
 	once       sync.Once
@@ -135,6 +140,7 @@ func start(t testing.TB, bin string) (*Server, error) {
 		"PYTHONPATH="+pythonPath,
 		publicParametersEnv+"="+paramsPath,
 		iamRateEnv+"="+filepath.Join(dir, "iam-rate"),
+		controlPlanesEnv+"="+filepath.Join(dir, "control-planes"),
 	)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
@@ -152,6 +158,7 @@ func start(t testing.TB, bin string) (*Server, error) {
 		logPath:    logFile.Name(),
 		paramsPath: paramsPath,
 		iamRate:    filepath.Join(dir, "iam-rate"),
+		planes:     filepath.Join(dir, "control-planes"),
 		done:       make(chan struct{}),
 	}
 	go func() {
@@ -238,6 +245,13 @@ func (s *Server) tail(n int) string {
 // "Rate exceeded" (sitecustomize.py has the sources).
 func (s *Server) ThrottleIAM(burst, perSecond float64) error {
 	return os.WriteFile(s.iamRate, []byte(strconv.FormatFloat(burst, 'f', -1, 64)+","+strconv.FormatFloat(perSecond, 'f', -1, 64)), 0o600)
+}
+
+// UseControlPlanes makes every EKS cluster created from now on get its endpoint, CA and OIDC
+// issuer from the control-plane service at url (testcluster.ServeControlPlanes), and every
+// cluster deleted give its control plane back (eks_control_planes.py has the sources).
+func (s *Server) UseControlPlanes(url string) error {
+	return os.WriteFile(s.planes, []byte(url), 0o600)
 }
 
 // Env is the environment that points an AWS client at this server: endpoint, dummy keys,

@@ -52,6 +52,7 @@ if _PATH:
 # APIs moto does not serve, each module citing the API reference it follows.
 import autoscaling_refresh  # noqa: E402,F401
 import eks_cluster  # noqa: E402,F401
+import eks_control_planes  # noqa: E402,F401  (each cluster its own control plane)
 import eks_access_entries  # noqa: E402,F401  (EKS access entries and access policies)
 import ec2_launch_templates  # noqa: E402,F401  (the template's own tags stay out of its data)
 
