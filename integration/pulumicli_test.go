@@ -42,7 +42,9 @@ func linkModule(t *testing.T, dir string) {
 	}
 	for _, ent := range entries {
 		name := ent.Name()
-		if strings.HasPrefix(name, ".") || name == "Pulumi.yaml" || (strings.HasPrefix(name, "Pulumi.") && strings.HasSuffix(name, ".yaml")) {
+		// bin/ is where the language host keeps the program it builds (Pulumi.yaml's
+		// buildTarget): each test builds its own, never into the checkout.
+		if strings.HasPrefix(name, ".") || name == "bin" || name == "Pulumi.yaml" || (strings.HasPrefix(name, "Pulumi.") && strings.HasSuffix(name, ".yaml")) {
 			continue
 		}
 		if err := os.Symlink(filepath.Join(root, name), filepath.Join(dir, name)); err != nil {
@@ -142,6 +144,13 @@ func TestPulumiCLIUpSecondUpDestroy(t *testing.T) {
 		t.Fatalf("pulumi up -s test: result %q, changes %v", first.Result, first.ResourceChanges)
 	}
 	t.Logf("pulumi up: %d resources created", created)
+	// Pulumi.yaml's buildTarget: the language host kept the program it built, and the next
+	// preview and update reuse it (go build finds it up to date) instead of relinking.
+	program := filepath.Join(e.dir, "bin", "eks-irsa")
+	built, err := os.Stat(program)
+	if err != nil {
+		t.Fatalf("the language host kept no program at Pulumi.yaml's buildTarget: %v", err)
+	}
 
 	out, err = e.pulumi(cli, "up", "-s", "test", "--yes", "--json", "--expect-no-changes")
 	if err != nil {
@@ -160,6 +169,12 @@ func TestPulumiCLIUpSecondUpDestroy(t *testing.T) {
 	slices.Sort(changed)
 	if len(changed) > 0 || second.ResourceChanges[apitype.OpSame] != created {
 		t.Fatalf("the second pulumi up changed %v (want %d unchanged): %v", changed, created, second.ResourceChanges)
+	}
+	if again, err := os.Stat(program); err != nil {
+		t.Errorf("the program at Pulumi.yaml's buildTarget is gone after the second pulumi up: %v", err)
+	} else if !os.SameFile(built, again) {
+		// go build touches a target that is up to date and replaces one it links anew.
+		t.Errorf("the second pulumi up relinked the program at Pulumi.yaml's buildTarget instead of reusing it")
 	}
 
 	if _, err := e.pulumi(cli, "destroy", "-s", "test", "--yes"); err != nil {
