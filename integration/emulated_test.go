@@ -473,6 +473,16 @@ func (e *emulated) awsNodeRoleChangeRollsOnce() {
 	e.upChangesNothing("the up after the rename")
 }
 
+// destroyLeavesNothing runs `eksirsa destroy --yes` and fails the test unless it leaves
+// nothing of the stack in moto.
+func (e *emulated) destroyLeavesNothing() {
+	e.t.Helper()
+	if _, err := e.eksirsa("destroy", "--yes"); err != nil {
+		e.t.Fatalf("eksirsa destroy: %v", err)
+	}
+	e.nothingLeft("destroy")
+}
+
 // nothingLeft fails the test when moto's audit finds anything after what (a destroy).
 func (e *emulated) nothingLeft(what string) {
 	e.t.Helper()

@@ -87,8 +87,7 @@ func descendants(pid int) []int {
 
 // killCase is a moment to SIGKILL `eksirsa up` at, and what the recovery must do.
 type killCase struct {
-	// prepare runs before the up to be killed (nil: the stack is new).
-	prepare func(e *emulated)
+	name string
 	// scale turns durations.csv's minutes into this test's: 1 min × scale.
 	scale float64
 	// quiet is how long the progress stream must have been still before the kill.
@@ -140,9 +139,10 @@ func TestEmulatedKilledUp(t *testing.T) {
 		}
 		return n, nil
 	}
-	for name, tc := range map[string]killCase{
+	onNewStack := []killCase{
 		// Only the cluster in flight: everything it waits for is done.
-		"while the cluster is being created": {
+		{
+			name:  "while the cluster is being created",
 			scale: 0.02, quiet: 2 * time.Second,
 			ready: func(e *emulated, inFlight map[string]bool) bool {
 				return len(inFlight) == 1 && inFlight["aws:eks:Cluster "+e.name]
@@ -156,7 +156,8 @@ func TestEmulatedKilledUp(t *testing.T) {
 		// 10 s after which the SDK's own command kills an interrupted CLI): eksirsa interrupts
 		// the CLI once and waits while the engine finishes the create in flight and records
 		// it; nothing is left locked or pending, and the next up is a plain one.
-		"SIGTERM while the cluster is being created": {
+		{
+			name:  "SIGTERM while the cluster is being created",
 			scale: 0.02, quiet: 2 * time.Second,
 			ready: func(e *emulated, inFlight map[string]bool) bool {
 				return len(inFlight) == 1 && inFlight["aws:eks:Cluster "+e.name]
@@ -168,7 +169,8 @@ func TestEmulatedKilledUp(t *testing.T) {
 		},
 		// The NAT gateway in flight, beside nothing but the cluster (imported by name) and the
 		// ECR interface endpoints (found by their tags, as the NAT gateway).
-		"while a NAT gateway is being created": {
+		{
+			name:  "while a NAT gateway is being created",
 			scale: 0.05, quiet: time.Second,
 			ready: func(e *emulated, inFlight map[string]bool) bool {
 				nat := false
@@ -187,13 +189,29 @@ func TestEmulatedKilledUp(t *testing.T) {
 				return []string{"left stack test locked", "Importing aws:ec2/natGateway:NatGateway " + e.name + "-nat-"}
 			},
 		},
+	}
+
+	for _, tc := range onNewStack {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := startEmulated(t)
+			killedUp(t, e, tc)
+			e.upChangesNothing("the up after the recovery")
+			e.destroyLeavesNothing()
+		})
+	}
+
+	// The three ways an up stops while aws-node rolls, one after another on one stack: each
+	// starts from what the previous recovery left, as a user's does who is interrupted twice.
+	// Each renames the role anew and must roll aws-node exactly once and delete the old role.
+	inTurn := []killCase{
 		// A pending Kubernetes step: aws-node's restart rolling the DaemonSet onto a renamed
 		// role (its pods held on the nodes, as a slow rollout holds them), on a stack that is
 		// up. The recovery clears the pending update, finishes the rollout without starting
 		// another (aws-node rolls exactly once) and deletes the old role.
-		"while aws-node rolls onto a new role": {
-			prepare: renameAWSNodeRoleOnHeldNodes,
-			scale:   0.001, quiet: 2 * time.Second,
+		{
+			name:  "while aws-node rolls onto a new role",
+			scale: 0.001, quiet: 2 * time.Second,
 			ready:     awsNodeRestartInFlight,
 			made:      awsNodeRollouts,
 			afterKill: func(e *emulated) { e.cni.holdAWSNode.Store(false) },
@@ -204,9 +222,9 @@ func TestEmulatedKilledUp(t *testing.T) {
 		// Ctrl-C instead of a kill, at the same moment: it reaches eksirsa's process group, the
 		// Pulumi CLI included, which cancels the restart's wait and releases the lock; eksirsa
 		// waits for it and leaves no process behind. The next up is a plain one.
-		"Ctrl-C while aws-node rolls onto a new role": {
-			prepare: renameAWSNodeRoleOnHeldNodes,
-			scale:   0.001, quiet: 2 * time.Second,
+		{
+			name:  "Ctrl-C while aws-node rolls onto a new role",
+			scale: 0.001, quiet: 2 * time.Second,
 			ready:  awsNodeRestartInFlight,
 			made:   awsNodeRollouts,
 			signal: syscall.SIGINT, toGroup: true,
@@ -215,9 +233,9 @@ func TestEmulatedKilledUp(t *testing.T) {
 			notSaid:   []string{"locked", "interrupted with", "Cancelling"},
 		},
 		// SIGTERM to eksirsa alone (a CI runner's timeout): eksirsa interrupts the CLI once.
-		"SIGTERM while aws-node rolls onto a new role": {
-			prepare: renameAWSNodeRoleOnHeldNodes,
-			scale:   0.001, quiet: 2 * time.Second,
+		{
+			name:  "SIGTERM while aws-node rolls onto a new role",
+			scale: 0.001, quiet: 2 * time.Second,
 			ready:     awsNodeRestartInFlight,
 			made:      awsNodeRollouts,
 			signal:    syscall.SIGTERM,
@@ -225,19 +243,28 @@ func TestEmulatedKilledUp(t *testing.T) {
 			recovered: func(*emulated) []string { return nil },
 			notSaid:   []string{"locked", "interrupted with", "Cancelling"},
 		},
-	} {
-		t.Run(name, func(t *testing.T) { t.Parallel(); killedUp(t, tc) })
 	}
+	t.Run("while aws-node rolls onto a new role: SIGKILL, then Ctrl-C, then SIGTERM", func(t *testing.T) {
+		t.Parallel()
+		e := startEmulated(t)
+		if _, err := e.eksirsa("up", "--yes", "--no-verify"); err != nil {
+			t.Fatalf("eksirsa up: %v", err)
+		}
+		for i, tc := range inTurn {
+			t.Logf("== %s", tc.name)
+			e.renameAWSNodeRoleOnHeldNodes(fmt.Sprintf("%s-vpc-cni-%d", e.name, i+1))
+			killedUp(t, e, tc)
+			e.upChangesNothing("the up after the recovery from " + tc.name)
+		}
+		e.destroyLeavesNothing()
+	})
 }
 
-// renameAWSNodeRoleOnHeldNodes brings the stack up, then renames aws-node's role and holds
+// renameAWSNodeRoleOnHeldNodes renames aws-node's role on a stack that is up and holds
 // aws-node's new pods on the nodes, so the next up's restart waits on its rollout.
-func renameAWSNodeRoleOnHeldNodes(e *emulated) {
-	if _, err := e.eksirsa("up", "--yes", "--no-verify"); err != nil {
-		e.t.Fatalf("eksirsa up: %v", err)
-	}
+func (e *emulated) renameAWSNodeRoleOnHeldNodes(roleName string) {
 	e.rollBase = e.awsNodeGeneration(e.t.Context())
-	e.setConfig("eks-irsa:awsNode", map[string]any{"roleName": e.name + "-vpc-cni"})
+	e.setConfig("eks-irsa:awsNode", map[string]any{"roleName": roleName})
 	e.cni.holdAWSNode.Store(true)
 }
 
@@ -259,11 +286,8 @@ func (e *emulated) awsNodeGeneration(ctx context.Context) int64 {
 	return ds.Generation
 }
 
-func killedUp(t *testing.T, tc killCase) {
-	e := startEmulated(t)
-	if tc.prepare != nil {
-		tc.prepare(e)
-	}
+// killedUp runs `eksirsa up` on e's stack, kills it as tc says, and checks the recovery up.
+func killedUp(t *testing.T, e *emulated, tc killCase) {
 	durations, err := filepath.Abs("../internal/deploytime/durations.csv")
 	if err != nil {
 		t.Fatal(err)
@@ -382,11 +406,4 @@ func killedUp(t *testing.T, tc killCase) {
 	if n, err := tc.made(t.Context(), e); err != nil || n != 1 {
 		t.Errorf("after the recovery up there are %d of it (%v), want exactly one", n, err)
 	}
-
-	e.upChangesNothing("the up after the recovery")
-
-	if _, err := e.eksirsa("destroy", "--yes"); err != nil {
-		t.Fatalf("eksirsa destroy: %v", err)
-	}
-	e.nothingLeft("destroy")
 }
