@@ -92,9 +92,9 @@ func Read(get func(key string) string) (Access, error) {
 	a := Access{Region: get(RegionKey), Profile: get(ProfileKey), assumeRoleValue: get(AssumeRoleKey)}
 	var problems []error
 	if v := get(AssumeRoleKey); v != "" {
-		role, err := parseAssumeRole(v)
+		role, err := ParseAssumeRole(v)
 		if err != nil {
-			problems = append(problems, &Problem{Key: AssumeRoleKey, Value: v, Want: err.Error()})
+			problems = append(problems, err)
 		} else {
 			a.AssumeRole = role
 		}
@@ -111,6 +111,16 @@ func Read(get func(key string) string) (Access, error) {
 
 // assumeRoleFields are the keys aws:assumeRole accepts, for the message on any other.
 var assumeRoleFields = "roleArn, sessionName, externalId, duration, policy, policyArns, sourceIdentity, tags, transitiveTagKeys"
+
+// ParseAssumeRole reads aws:assumeRole's value (the JSON the engine hands a program or a
+// provider) as pulumi-aws does; the error is a *Problem.
+func ParseAssumeRole(v string) (*AssumeRole, error) {
+	r, err := parseAssumeRole(v)
+	if err != nil {
+		return nil, &Problem{Key: AssumeRoleKey, Value: v, Want: err.Error()}
+	}
+	return r, nil
+}
 
 func parseAssumeRole(v string) (*AssumeRole, error) {
 	dec := json.NewDecoder(strings.NewReader(v))
@@ -221,9 +231,15 @@ func (a Access) Config(ctx context.Context) (aws.Config, error) {
 	}
 	if r := a.AssumeRole; r != nil {
 		// The STS client signs with the base credentials; everything else with the role's.
-		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), r.RoleARN, r.options))
+		cfg.Credentials = r.Credentials(sts.NewFromConfig(cfg))
 	}
 	return cfg, nil
+}
+
+// Credentials are the role's, assumed through client (signed with the base credentials) with
+// every field the provider passes, and renewed before they expire.
+func (r *AssumeRole) Credentials(client stscreds.AssumeRoleAPIClient) aws.CredentialsProvider {
+	return aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(client, r.RoleARN, r.options))
 }
 
 // options are the AssumeRole call's parameters, as terraform-provider-aws's expandAssumeRole

@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/eks-irsa/eks-irsa/awsaccess"
 )
 
 // Credentials used when the environment has none: the emulator checks no signature, but the
@@ -27,8 +29,12 @@ const (
 // NewClients returns the emulator's clients for region, every one sending to endpointURL,
 // signed with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN when set and dummy
 // keys otherwise. No shared config or profile is read: nothing here may reach real AWS.
+// With role (aws:assumeRole), every call is signed with the role's credentials, assumed
+// through the emulator's STS with those keys, as pulumi-aws v6 assumes it once at Configure
+// (terraform-provider-aws: aws-sdk-go-base's assume_role): moto keeps accounts apart by
+// access key, so the stack's resources land in the role's account.
 // Partition and AccountID come from STS GetCallerIdentity, as the real provider's do.
-func NewClients(ctx context.Context, endpointURL, region string) (*Clients, error) {
+func NewClients(ctx context.Context, endpointURL, region string, role *awsaccess.AssumeRole) (*Clients, error) {
 	if endpointURL == "" {
 		return nil, errors.New("awsemu: no emulator endpoint URL: refusing to default to real AWS")
 	}
@@ -50,6 +56,13 @@ func NewClients(ctx context.Context, endpointURL, region string) (*Clients, erro
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return creds, nil
 		}),
+	}
+	if role != nil {
+		// awsaccess's provider, so the call carries exactly what eksirsa's own calls send.
+		cfg.Credentials = role.Credentials(sts.NewFromConfig(cfg))
+		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+			return nil, fmt.Errorf("awsemu: assume role %s: %w", role.RoleARN, err)
+		}
 	}
 	c := &Clients{
 		EC2:         ec2.NewFromConfig(cfg),

@@ -115,7 +115,7 @@ func TestNetworkThroughTheEngine(t *testing.T) {
 	if !gostrings.HasPrefix(vpcID, "vpc-") {
 		t.Fatalf("vpcId output %v", up.Outputs["vpcId"])
 	}
-	c, err := NewClients(ctx, srv.URL, "us-west-2")
+	c, err := NewClients(ctx, srv.URL, "us-west-2", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package awsemu
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -17,6 +18,8 @@ import (
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/eks-irsa/eks-irsa/awsaccess"
 )
 
 // Version is the pulumi-aws version this plugin stands in for: the one the program's SDK
@@ -90,9 +93,14 @@ func (p *Provider) DiffConfig(_ context.Context, req plugin.DiffConfigRequest) (
 }
 
 // Configure reads the region from the provider's "region" input (aws:region), falling back to
-// AWS_REGION as the real provider does, and the endpoint from EndpointEnv.
+// AWS_REGION as the real provider does, the role to assume from "assumeRole"
+// (aws:assumeRole, read by awsaccess as eksirsa reads it), and the endpoint from EndpointEnv.
 func (p *Provider) Configure(ctx context.Context, req plugin.ConfigureRequest) (plugin.ConfigureResponse, error) {
 	in := plain(req.Inputs)
+	role, err := assumeRole(in)
+	if err != nil {
+		return plugin.ConfigureResponse{}, fmt.Errorf("aws emulator: %w", err)
+	}
 	region := getStr(in, "region")
 	if region == "" {
 		region = os.Getenv("AWS_REGION")
@@ -107,7 +115,7 @@ func (p *Provider) Configure(ctx context.Context, req plugin.ConfigureRequest) (
 	if err := checkLoopback(endpoint); err != nil {
 		return plugin.ConfigureResponse{}, err
 	}
-	c, err := NewClients(ctx, endpoint, region)
+	c, err := NewClients(ctx, endpoint, region, role)
 	if err != nil {
 		return plugin.ConfigureResponse{}, fmt.Errorf("aws emulator: clients for %s: %w", endpoint, err)
 	}
@@ -115,6 +123,33 @@ func (p *Provider) Configure(ctx context.Context, req plugin.ConfigureRequest) (
 	p.clients = c
 	p.mu.Unlock()
 	return plugin.ConfigureResponse{}, nil
+}
+
+// assumeRole is the provider's "assumeRole" input, nil when unset. The engine hands a
+// default provider aws:assumeRole as the JSON text of the stack's object (its config
+// values are strings); an explicit provider's input is an object.
+func assumeRole(inputs resource.PropertyMap) (*awsaccess.AssumeRole, error) {
+	v, ok := inputs["assumeRole"]
+	if !ok || v.IsNull() {
+		return nil, nil
+	}
+	text := ""
+	switch {
+	case v.IsString():
+		text = v.StringValue()
+	case v.IsObject():
+		data, err := json.Marshal(v.Mappable())
+		if err != nil {
+			return nil, fmt.Errorf("assumeRole: %w", err)
+		}
+		text = string(data)
+	default:
+		return nil, fmt.Errorf("assumeRole is a %s, want an object", v.TypeString())
+	}
+	if text == "" {
+		return nil, nil
+	}
+	return awsaccess.ParseAssumeRole(text)
 }
 
 // checkLoopback accepts only an http(s) URL whose host is a loopback address or localhost.

@@ -76,7 +76,7 @@ func TestServerAsTheEngineUsesIt(t *testing.T) {
 	if err != nil || part.Properties["reverseDnsPrefix"].StringValue() != "com.amazonaws" {
 		t.Fatalf("getPartition: %v %v", part.Properties, err)
 	}
-	c, err := NewClients(ctx, srv.URL, "us-west-2")
+	c, err := NewClients(ctx, srv.URL, "us-west-2", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,5 +187,48 @@ func TestPartialCreateReachesTheEngine(t *testing.T) {
 	}
 	if v := resp.Properties["size"]; !v.IsNumber() || v.NumberValue() != 1 {
 		t.Errorf("partial state %v: want the inputs kept", resp.Properties)
+	}
+}
+
+// TestConfigureAssumesTheStacksRole: with aws:assumeRole (as the engine hands a default
+// provider: the stack's object as JSON text) every call signs as the role's session, so
+// moto, which keeps accounts apart by access key, puts what the stack makes in the role's
+// account; a value pulumi-aws would refuse fails Configure naming the key.
+func TestConfigureAssumesTheStacksRole(t *testing.T) {
+	srv := moto.Start(t)
+	for _, kv := range srv.Env() {
+		k, v, _ := gostrings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	ctx := t.Context()
+	typ := tokens.Type("pulumi:providers:aws")
+	const role = `{"roleArn":"arn:aws:iam::222222222222:role/deployer","sessionName":"emu","duration":"1h"}`
+	for name, inputs := range map[string]map[string]any{
+		"default provider (JSON text)": {"region": "us-west-2", "assumeRole": role},
+		"explicit provider (object)": {"region": "us-west-2", "assumeRole": map[string]any{
+			"roleArn": "arn:aws:iam::222222222222:role/deployer", "sessionName": "emu", "duration": "1h"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := engineClient(t)
+			if _, err := p.Configure(ctx, plugin.ConfigureRequest{Type: &typ, Inputs: pm(inputs)}); err != nil {
+				t.Fatalf("configure: %v", err)
+			}
+			id, err := p.Invoke(ctx, plugin.InvokeRequest{Tok: "aws:index/getCallerIdentity:getCallerIdentity", Args: resource.PropertyMap{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := id.Properties["arn"].StringValue(), "arn:aws:sts::222222222222:assumed-role/deployer/emu"; got != want {
+				t.Errorf("the provider signs as %s, want %s", got, want)
+			}
+		})
+	}
+	p := engineClient(t)
+	_, err := p.Configure(ctx, plugin.ConfigureRequest{Type: &typ, Inputs: pm(map[string]any{"region": "us-west-2", "assumeRole": `{"roleArn":"deployer"}`})})
+	if err == nil {
+		// The engine's client configures in the background and reports on the next call.
+		_, err = p.Invoke(ctx, plugin.InvokeRequest{Tok: "aws:index/getCallerIdentity:getCallerIdentity", Args: resource.PropertyMap{}})
+	}
+	if err == nil || !gostrings.Contains(err.Error(), "aws:assumeRole") || !gostrings.Contains(err.Error(), "not an IAM role ARN") {
+		t.Errorf("configure with roleArn deployer: err = %v, want aws:assumeRole's problem", err)
 	}
 }
