@@ -2,7 +2,11 @@ package moto_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -274,5 +278,55 @@ func TestAssumedCredentialsAreAnotherAccount(t *testing.T) {
 	}
 	if got := awsCLI(base, "iam", "list-roles", "--query", "Roles[].RoleName"); got != "caller-only" {
 		t.Errorf("the caller's account holds %q, want only caller-only", got)
+	}
+}
+
+// The token `aws eks get-token --role-arn` makes with moto as its STS is answered, when sent
+// to that STS with the cluster header as EKS's authenticator sends it (aws-iam-authenticator
+// v0.7.2 pkg/token Verify: GET, x-k8s-aws-id, accept: application/json), with the identity
+// of the role's session that signed it, in the role's account: the stand-in authenticator of
+// a stack reached through aws:assumeRole (testcluster.AWSIAMAuth.STSEndpoint) stands on this.
+func TestPresignedCallerIdentityIsTheSigners(t *testing.T) {
+	s := moto.Start(t)
+	if _, err := exec.LookPath("aws"); err != nil {
+		t.Fatalf("aws CLI not on PATH: %v", err)
+	}
+	env := append(s.Environ([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}), "AWS_ENDPOINT_URL_STS="+s.URL)
+	cmd := exec.Command("aws", "eks", "get-token", "--cluster-name", "demo", "--role-arn", "arn:aws:iam::222222222222:role/deployer", "--output", "json")
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("aws eks get-token: %v\n%s", err, out)
+	}
+	var cred struct {
+		Status struct {
+			Token string `json:"token"`
+		} `json:"status"`
+	}
+	if err := json.Unmarshal(out, &cred); err != nil {
+		t.Fatal(err)
+	}
+	presigned, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(cred.Status.Token, "k8s-aws-v1."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(presigned), s.URL+"/?") {
+		t.Fatalf("presigned for %s, want this STS %s", presigned, s.URL)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, string(presigned), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("x-k8s-aws-id", "demo")
+	req.Header.Set("accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	t.Logf("STS answered %d: %s", resp.StatusCode, body)
+	if want := "arn:aws:sts::222222222222:assumed-role/deployer/EKSGetTokenAuth"; resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+		t.Errorf("STS answered %d %s, want %s", resp.StatusCode, body, want)
 	}
 }

@@ -55,6 +55,7 @@ import eks_cluster  # noqa: E402,F401
 import eks_control_planes  # noqa: E402,F401  (each cluster its own control plane)
 import eks_access_entries  # noqa: E402,F401  (EKS access entries and access policies)
 import ec2_launch_templates  # noqa: E402,F401  (the template's own tags stay out of its data)
+import sts_presigned  # noqa: E402,F401  (a presigned request's signer is its X-Amz-Credential)
 
 # IAM throttling, which moto does not do: once the file EKSIRSA_MOTO_IAM_RATE names holds
 # "<burst>,<per second>" (Server.ThrottleIAM writes it), every IAM request takes a token from
