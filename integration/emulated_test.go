@@ -15,10 +15,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/aws-iam-authenticator/pkg/mapper/configmap"
@@ -72,6 +74,26 @@ type emulated struct {
 	nodeRole string
 	// rollBase is aws-node's generation before an up whose rollouts a test counts.
 	rollBase int64
+	// aws signs as the principal the stack's AWS provider acts as, in the stack's account:
+	// moto's default account, or with emuOptions.assumeRole the role's.
+	aws aws.Config
+}
+
+// The account a stack with emuOptions.assumeRole lives in, reached from the creator's
+// credentials in moto's default account through aws:assumeRole, as a multi-account setup
+// deploys (moto keeps accounts apart by the keys its AssumeRole hands out:
+// integration/moto TestAssumedCredentialsAreAnotherAccount).
+const (
+	emuStackAccount = "222222222222"
+	emuDeployerRole = "arn:aws:iam::" + emuStackAccount + ":role/deployer"
+	emuSessionName  = "eksirsa-emulated"
+)
+
+// emuOptions are the variations of one emulated stack.
+type emuOptions struct {
+	// assumeRole sets aws:assumeRole to emuDeployerRole: the provider, eksirsa's own calls and
+	// the kubeconfig's `aws eks get-token --role-arn` all act in emuStackAccount.
+	assumeRole bool
 }
 
 // startEmulated starts one test's own moto_server, loopback cluster, project directory and
@@ -79,6 +101,11 @@ type emulated struct {
 // (go test's -parallel, GOMAXPROCS by default): most of their time is spent waiting on the
 // engine, the emulator's scaled create times and the controllers.
 func startEmulated(t testing.TB) *emulated {
+	t.Helper()
+	return startEmulatedWith(t, emuOptions{})
+}
+
+func startEmulatedWith(t testing.TB, opts emuOptions) *emulated {
 	t.Helper()
 	tools := testcluster.ToolsBin(t)
 	for _, tool := range []string{"aws"} {
@@ -105,6 +132,9 @@ func startEmulated(t testing.TB) *emulated {
 			// drift, recovery waiting for a pending cluster, destroy's log-group check) reach moto
 			// the way a stack on LocalStack points its AWS provider: aws:endpoints.
 			data = fmt.Appendf(data, "  aws:endpoints:\n    - iam: %s\n      sts: %s\n      ec2: %s\n      eks: %s\n      logs: %s\n", m.URL, m.URL, m.URL, m.URL, m.URL)
+			if opts.assumeRole {
+				data = fmt.Appendf(data, "  aws:assumeRole:\n    roleArn: %s\n    sessionName: %s\n    duration: 1h\n", emuDeployerRole, emuSessionName)
+			}
 		}
 		if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
 			t.Fatal(err)
@@ -123,10 +153,25 @@ func startEmulated(t testing.TB) *emulated {
 		t.Fatal(err)
 	}
 
-	c := testcluster.StartWith(t, testcluster.Options{AWSIAM: &testcluster.AWSIAMAuth{
+	auth := &testcluster.AWSIAMAuth{
 		ClusterName: name, Region: emuRegion, AccessKeyID: emuAccessKeyID, SecretAccessKey: emuSecretKey,
 		Username: "eks-irsa-creator",
-	}})
+	}
+	awsCfg := m.Config(emuRegion)
+	if opts.assumeRole {
+		// The kubeconfig runs `aws eks get-token --role-arn`: the CLI assumes the role at
+		// moto's STS and presigns for it, and the authenticator asks that STS who signed,
+		// admitting the role EKS made the cluster's admin (its creator).
+		auth = &testcluster.AWSIAMAuth{ClusterName: name, Region: emuRegion, Username: "eks-irsa-creator",
+			STSEndpoint: m.URL, AdminARN: emuDeployerRole}
+		out, err := sts.NewFromConfig(awsCfg).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(emuDeployerRole), RoleSessionName: aws.String("emulated-test")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cr := out.Credentials
+		awsCfg.Credentials = credentials.NewStaticCredentialsProvider(aws.ToString(cr.AccessKeyId), aws.ToString(cr.SecretAccessKey), aws.ToString(cr.SessionToken))
+	}
+	c := testcluster.StartWith(t, testcluster.Options{AWSIAM: auth})
 	testcluster.SeedEKS(t, c)
 	c.StartPodIdentityWebhook(t)
 	n := &cni{}
@@ -160,12 +205,15 @@ func startEmulated(t testing.TB) *emulated {
 		// play that part for the TLS plugin, which verifies the chain as the real provider does.
 		"SSL_CERT_FILE="+planes.CABundle,
 	)
+	if opts.assumeRole {
+		// Only the aws CLI reads it here: the plugin has EndpointEnv and eksirsa aws:endpoints.
+		env = append(env, "AWS_ENDPOINT_URL_STS="+m.URL)
+	}
 	if err := os.MkdirAll(filepath.Join(home, "state"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	awsCfg := m.Config(emuRegion)
 	e := &emulated{t: t, moto: m, asg: autoscaling.NewFromConfig(awsCfg), ec2: ec2.NewFromConfig(awsCfg), cluster: c, planes: planes, kubelets: kubelets, cni: n, dir: dir, env: env,
-		bin: filepath.Join(bin, "eksirsa"), name: name, nodeRole: cfg.NodeRoleName()}
+		bin: filepath.Join(bin, "eksirsa"), name: name, nodeRole: cfg.NodeRoleName(), aws: awsCfg}
 	e.joinNodes()
 	return e
 }
@@ -463,7 +511,7 @@ func (e *emulated) awsNodeRoleChangeRollsOnce() {
 			e.t.Errorf("%s changed (%s -> %s): the rename should touch aws-node only", key, v, after[key])
 		}
 	}
-	iamClient := iam.NewFromConfig(e.moto.Config(emuRegion))
+	iamClient := iam.NewFromConfig(e.aws)
 	if _, err := iamClient.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(e.name + "-aws-node")}); err == nil {
 		e.t.Errorf("the old role %s-aws-node is still in IAM after the rename", e.name)
 	}
@@ -483,15 +531,18 @@ func (e *emulated) destroyLeavesNothing() {
 	e.nothingLeft("destroy")
 }
 
-// nothingLeft fails the test when moto's audit finds anything after what (a destroy).
+// nothingLeft fails the test when moto's audit finds anything after what (a destroy), in
+// the creator's account and in the stack's.
 func (e *emulated) nothingLeft(what string) {
 	e.t.Helper()
-	left, err := e.moto.Leftovers(e.t.Context())
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if len(left) > 0 {
-		e.t.Errorf("%s left %d resources in moto:\n  %s", what, len(left), strings.Join(left, "\n  "))
+	for account, cfg := range map[string]aws.Config{"the creator's account": e.moto.Config(emuRegion), "the stack's account": e.aws} {
+		left, err := moto.LeftoversAs(e.t.Context(), cfg)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if len(left) > 0 {
+			e.t.Errorf("%s left %d resources in %s:\n  %s", what, len(left), account, strings.Join(left, "\n  "))
+		}
 	}
 }
 

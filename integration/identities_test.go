@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/eks-irsa/eks-irsa/identity"
+	"github.com/eks-irsa/eks-irsa/integration/moto"
 	"github.com/eks-irsa/eks-irsa/irsa"
 	"github.com/eks-irsa/eks-irsa/k8s"
 )
@@ -74,6 +75,12 @@ type driftReport struct {
 // catches the trust policy that now admits another account, and that `up --refresh` repairs
 // what the stack owns.
 //
+// The stack lives in a second account, reached through aws:assumeRole as a multi-account
+// setup deploys: the provider creates everything there and nothing in the creator's account,
+// the kubeconfig's `aws eks get-token --role-arn` is admitted as the cluster's creator, drift
+// and verify --identities read the second account (awsaccess), and destroy leaves nothing in
+// either.
+//
 // moto's STS does not evaluate trust policies (it hands out any role for any token, which
 // this test shows), and no IAM policy engine here understands EKS issuer condition keys. So
 // offline the refusal of another account's token is asserted structurally: each role's trust
@@ -82,10 +89,27 @@ type driftReport struct {
 // real AccessDenied.
 func TestEmulatedIdentitiesAndDrift(t *testing.T) {
 	t.Parallel() // see startEmulated
-	e := startEmulated(t)
+	e := startEmulatedWith(t, emuOptions{assumeRole: true})
 	ctx := t.Context()
 	if _, err := e.eksirsa("up", "--yes", "--verify-wait", "3m"); err != nil {
 		t.Fatalf("eksirsa up: %v", err)
+	}
+	// Everything the stack made is in the role's account, nothing in the creator's.
+	stackAccount, err := moto.LeftoversAs(ctx, e.aws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"eks-cluster " + e.name, "iam-role " + e.name + "-aws-node", "iam-role " + e.nodeRole, "vpc "} {
+		if !slices.ContainsFunc(stackAccount, func(s string) bool { return strings.HasPrefix(s, want) }) {
+			t.Errorf("no %q in the stack's account %s after up:\n  %s", want, emuStackAccount, strings.Join(stackAccount, "\n  "))
+		}
+	}
+	if left, err := e.moto.Leftovers(ctx); err != nil || len(left) > 0 {
+		t.Errorf("up made %d resources in the creator's account (%v):\n  %s", len(left), err, strings.Join(left, "\n  "))
+	}
+	kubeconfig, err := e.eksirsa("kubeconfig")
+	if err != nil || !strings.Contains(kubeconfig, emuDeployerRole) {
+		t.Errorf("the kubeconfig does not get its token as %s (%v):\n%s", emuDeployerRole, err, kubeconfig)
 	}
 	outsJSON, err := e.eksirsa("outputs", "--json")
 	if err != nil {
@@ -116,7 +140,7 @@ func TestEmulatedIdentitiesAndDrift(t *testing.T) {
 	if got := proof.Identities[0].Account; got != "kube-system/aws-node" {
 		t.Errorf("first identity is %s, want aws-node first", got)
 	}
-	iamClient := iam.NewFromConfig(e.moto.Config(emuRegion))
+	iamClient := iam.NewFromConfig(e.aws)
 	subjects := map[string]identity.Claims{}
 	for _, id := range proof.Identities {
 		ns, name, _ := strings.Cut(id.Account, "/")
@@ -132,6 +156,9 @@ func TestEmulatedIdentitiesAndDrift(t *testing.T) {
 			// moto's STS accepts the foreign token: if it ever refuses, the live tier's
 			// AccessDenied branch is what this line reports instead.
 			t.Errorf("%s: another account's token: %q", id.Account, id.ForeignRefused)
+		}
+		if !strings.Contains(id.RoleARN, ":"+emuStackAccount+":role/") {
+			t.Errorf("%s's role %s is not in the stack's account %s", id.Account, id.RoleARN, emuStackAccount)
 		}
 		if want := outs.Roles[id.Account].RoleARN; id.RoleARN != want {
 			t.Errorf("%s was proven against %s, the stack's role is %s", id.Account, id.RoleARN, want)
@@ -275,4 +302,6 @@ func TestEmulatedIdentitiesAndDrift(t *testing.T) {
 	if strings.Contains(cm.Data[k8s.MapRolesKey], admin) {
 		t.Errorf("up --refresh kept the undeclared mapping; drift's hint says it removes it:\n%s", cm.Data[k8s.MapRolesKey])
 	}
+
+	e.destroyLeavesNothing()
 }

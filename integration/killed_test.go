@@ -120,7 +120,7 @@ type killCase struct {
 func TestEmulatedKilledUp(t *testing.T) {
 	t.Parallel() // see startEmulated
 	clusters := func(ctx context.Context, e *emulated) (int, error) {
-		out, err := eks.NewFromConfig(e.moto.Config(emuRegion)).ListClusters(ctx, &eks.ListClustersInput{})
+		out, err := eks.NewFromConfig(e.aws).ListClusters(ctx, &eks.ListClustersInput{})
 		if err != nil {
 			return 0, err
 		}

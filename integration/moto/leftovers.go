@@ -23,7 +23,12 @@ import (
 // interfaces of terminated instances and deleted NAT gateways, which AWS deletes with them. Sorted, so two audits
 // compare equal.
 func (s *Server) Leftovers(ctx context.Context) ([]string, error) {
-	cfg := s.Config("")
+	return LeftoversAs(ctx, s.Config(""))
+}
+
+// LeftoversAs is Leftovers in the account cfg's credentials act in (moto keeps accounts apart
+// by access key: an assumed role's credentials see the role's account).
+func LeftoversAs(ctx context.Context, cfg aws.Config) ([]string, error) {
 	var (
 		out  []string
 		errs []error

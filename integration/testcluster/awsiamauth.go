@@ -7,8 +7,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -24,6 +26,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	iamarn "sigs.k8s.io/aws-iam-authenticator/pkg/arn"
 )
 
 // The token format of `aws eks get-token` and aws-iam-authenticator, as
@@ -53,46 +56,39 @@ type AWSIAMAuth struct {
 	SecretAccessKey string
 	// Username is who an accepted token authenticates as.
 	Username string
+
+	// STSEndpoint, when set, is the STS the tokens are presigned for: moto, which hands out
+	// the sessions of a stack reached through aws:assumeRole (the kubeconfig's `aws eks
+	// get-token --role-arn` assumes the role there), whose secrets this stand-in cannot know.
+	// A token is then checked as EKS's authenticator checks it: sent to that STS with the
+	// cluster header, the identity STS answers canonicalized to its role
+	// (aws-iam-authenticator v0.7.2 pkg/token Verify, pkg/arn Canonicalize), and admitted
+	// only if it is AdminARN. AccessKeyID and SecretAccessKey are then unused. moto's STS
+	// checks no signature, so in this mode a token signed for another cluster is not refused
+	// (the key mode refuses it).
+	STSEndpoint string
+	// AdminARN is, with STSEndpoint, the principal EKS made the cluster's admin: its creator,
+	// the role the stack's AWS provider assumes.
+	AdminARN string
 }
 
 // verify checks token as described on AWSIAMAuth and returns why it is refused.
 func (a *AWSIAMAuth) verify(token string, now time.Time) error {
-	raw, ok := strings.CutPrefix(token, eksTokenPrefix)
-	if !ok {
-		return fmt.Errorf("token is missing the %q prefix", eksTokenPrefix)
-	}
-	decoded, err := base64.RawURLEncoding.DecodeString(raw)
+	u, err := a.presignedURL(token, now)
 	if err != nil {
-		return fmt.Errorf("token is not base64url: %w", err)
+		return err
 	}
-	u, err := url.Parse(string(decoded))
-	if err != nil {
-		return fmt.Errorf("token is not a URL: %w", err)
-	}
-	if u.Scheme != "https" || u.Host != "sts."+a.Region+".amazonaws.com" || u.Path != "/" {
-		return fmt.Errorf("presigned URL %s://%s%s is not STS in %s", u.Scheme, u.Host, u.Path, a.Region)
+	if a.STSEndpoint != "" {
+		return a.askSTS(u)
 	}
 	q := u.Query()
-	if got := q.Get("Action"); got != "GetCallerIdentity" {
-		return fmt.Errorf("presigned action %q, want GetCallerIdentity", got)
-	}
-	if !slices.Contains(strings.Split(q.Get("X-Amz-SignedHeaders"), ";"), eksClusterIDHeader) {
-		return fmt.Errorf("the %s header is not signed", eksClusterIDHeader)
-	}
-	expires, err := strconv.Atoi(q.Get("X-Amz-Expires"))
-	if err != nil || expires < 0 || expires > eksTokenMaxExpires {
-		return fmt.Errorf("X-Amz-Expires %q out of [0, %d]", q.Get("X-Amz-Expires"), eksTokenMaxExpires)
+	credential := strings.Split(q.Get("X-Amz-Credential"), "/")
+	if len(credential) != 5 || credential[0] != a.AccessKeyID || credential[2] != a.Region || credential[3] != "sts" {
+		return fmt.Errorf("credential %q is not %s's in %s for sts", q.Get("X-Amz-Credential"), a.AccessKeyID, a.Region)
 	}
 	signed, err := time.Parse("20060102T150405Z", q.Get("X-Amz-Date"))
 	if err != nil {
 		return fmt.Errorf("X-Amz-Date: %w", err)
-	}
-	if now.After(signed.Add(eksTokenLifetime)) {
-		return fmt.Errorf("token signed at %s has expired", signed.Format(time.RFC3339))
-	}
-	credential := strings.Split(q.Get("X-Amz-Credential"), "/")
-	if len(credential) != 5 || credential[0] != a.AccessKeyID || credential[2] != a.Region || credential[3] != "sts" {
-		return fmt.Errorf("credential %q is not %s's in %s for sts", q.Get("X-Amz-Credential"), a.AccessKeyID, a.Region)
 	}
 
 	// What STS does with the header EKS adds: sign the same request again and compare.
@@ -126,6 +122,86 @@ func (a *AWSIAMAuth) verify(token string, now time.Time) error {
 	return nil
 }
 
+// askSTS sends the presigned GetCallerIdentity to STS with the cluster header, as EKS's
+// authenticator does, and admits the identity STS answers only if it is AdminARN's.
+func (a *AWSIAMAuth) askSTS(u *url.URL) error {
+	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set(eksClusterIDHeader, a.ClusterName)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("STS GetCallerIdentity: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("STS GetCallerIdentity: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("STS GetCallerIdentity: %d %s", resp.StatusCode, body)
+	}
+	// moto answers in the query protocol's XML even when asked for JSON.
+	var id struct {
+		Arn string `xml:"GetCallerIdentityResult>Arn"`
+	}
+	if err := xml.Unmarshal(body, &id); err != nil {
+		return fmt.Errorf("STS GetCallerIdentity: %w: %s", err, body)
+	}
+	_, canonical, err := iamarn.Canonicalize(id.Arn)
+	if err != nil {
+		return fmt.Errorf("STS says the token is %s: %w", id.Arn, err)
+	}
+	if canonical != a.AdminARN {
+		return fmt.Errorf("STS says the token is %s (%s), which is not the cluster's admin %s", id.Arn, canonical, a.AdminARN)
+	}
+	return nil
+}
+
+// presignedURL is the token's presigned GetCallerIdentity URL once the checks every token
+// passes have: prefix, STS host, action, signed cluster header, expiry.
+func (a *AWSIAMAuth) presignedURL(token string, now time.Time) (*url.URL, error) {
+	raw, ok := strings.CutPrefix(token, eksTokenPrefix)
+	if !ok {
+		return nil, fmt.Errorf("token is missing the %q prefix", eksTokenPrefix)
+	}
+	decoded, err := base64.RawURLEncoding.DecodeString(raw)
+	if err != nil {
+		return nil, fmt.Errorf("token is not base64url: %w", err)
+	}
+	u, err := url.Parse(string(decoded))
+	if err != nil {
+		return nil, fmt.Errorf("token is not a URL: %w", err)
+	}
+	if a.STSEndpoint != "" {
+		if want, err := url.Parse(a.STSEndpoint); err != nil || u.Scheme != want.Scheme || u.Host != want.Host || u.Path != "/" {
+			return nil, fmt.Errorf("presigned URL %s://%s%s is not the STS %s", u.Scheme, u.Host, u.Path, a.STSEndpoint)
+		}
+	} else if u.Scheme != "https" || u.Host != "sts."+a.Region+".amazonaws.com" || u.Path != "/" {
+		return nil, fmt.Errorf("presigned URL %s://%s%s is not STS in %s", u.Scheme, u.Host, u.Path, a.Region)
+	}
+	q := u.Query()
+	if got := q.Get("Action"); got != "GetCallerIdentity" {
+		return nil, fmt.Errorf("presigned action %q, want GetCallerIdentity", got)
+	}
+	if !slices.Contains(strings.Split(q.Get("X-Amz-SignedHeaders"), ";"), eksClusterIDHeader) {
+		return nil, fmt.Errorf("the %s header is not signed", eksClusterIDHeader)
+	}
+	expires, err := strconv.Atoi(q.Get("X-Amz-Expires"))
+	if err != nil || expires < 0 || expires > eksTokenMaxExpires {
+		return nil, fmt.Errorf("X-Amz-Expires %q out of [0, %d]", q.Get("X-Amz-Expires"), eksTokenMaxExpires)
+	}
+	signed, err := time.Parse("20060102T150405Z", q.Get("X-Amz-Date"))
+	if err != nil {
+		return nil, fmt.Errorf("X-Amz-Date: %w", err)
+	}
+	if now.After(signed.Add(eksTokenLifetime)) {
+		return nil, fmt.Errorf("token signed at %s has expired", signed.Format(time.RFC3339))
+	}
+	return u, nil
+}
+
 // serveTokenReview answers the apiserver's TokenReview webhook calls.
 func (a *AWSIAMAuth) serveTokenReview(t testing.TB) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -152,8 +228,11 @@ func (a *AWSIAMAuth) serveTokenReview(t testing.TB) http.HandlerFunc {
 // cluster's CA and writes the kubeconfig kube-apiserver's
 // --authentication-token-webhook-config-file reads. The server stops in t.Cleanup.
 func (a *AWSIAMAuth) startTokenWebhook(t testing.TB, dir string, ca *authority) (configPath string, err error) {
-	if a.ClusterName == "" || a.Region == "" || a.AccessKeyID == "" || a.SecretAccessKey == "" || a.Username == "" {
-		return "", errors.New("AWSIAMAuth needs ClusterName, Region, AccessKeyID, SecretAccessKey and Username")
+	if a.ClusterName == "" || a.Region == "" || a.Username == "" {
+		return "", errors.New("AWSIAMAuth needs ClusterName, Region and Username")
+	}
+	if (a.STSEndpoint == "") == (a.AccessKeyID == "" || a.SecretAccessKey == "") || (a.STSEndpoint != "") != (a.AdminARN != "") {
+		return "", errors.New("AWSIAMAuth needs either AccessKeyID and SecretAccessKey, or STSEndpoint and AdminARN")
 	}
 	certPEM, keyPEM, err := ca.serving("aws-iam-authenticator")
 	if err != nil {
