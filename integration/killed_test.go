@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/eks-irsa/eks-irsa/integration/awsemu"
+	"github.com/eks-irsa/eks-irsa/internal/deploytime"
 	"github.com/eks-irsa/eks-irsa/k8s"
 )
 
@@ -107,6 +108,10 @@ type killCase struct {
 	// recovered is what the recovery up must say it did; notSaid what it must not.
 	recovered func(e *emulated) []string
 	notSaid   []string
+	// outlasts, when set, is how long the create in flight (the one resource ready names)
+	// must still have to run when the signal goes, by its scaled create time: less, and the
+	// case would pass whatever eksirsa does after the signal.
+	outlasts time.Duration
 }
 
 // TestEmulatedKilledUp kills `eksirsa up` (the driver, the Pulumi CLI and its plugins: a
@@ -152,13 +157,14 @@ func TestEmulatedKilledUp(t *testing.T) {
 				return []string{"left stack test locked", "Importing aws:eks/cluster:Cluster " + e.name + " (id " + e.name + ")"}
 			},
 		},
-		// SIGTERM while only the cluster is being created (12 s at this scale, longer than the
-		// 10 s after which the SDK's own command kills an interrupted CLI): eksirsa interrupts
-		// the CLI once and waits while the engine finishes the create in flight and records
-		// it; nothing is left locked or pending, and the next up is a plain one.
+		// SIGTERM while only the cluster is being created, with more of its create left than
+		// the 10 s after which the SDK's own command kills an interrupted CLI (its
+		// cmd.WaitDelay): eksirsa interrupts the CLI once and waits while the engine finishes
+		// the create in flight and records it; nothing is left locked or pending, and the next
+		// up is a plain one.
 		{
 			name:  "SIGTERM while the cluster is being created",
-			scale: 0.02, quiet: 2 * time.Second,
+			scale: 0.04, quiet: 2 * time.Second, outlasts: 10 * time.Second,
 			ready: func(e *emulated, inFlight map[string]bool) bool {
 				return len(inFlight) == 1 && inFlight["aws:eks:Cluster "+e.name]
 			},
@@ -316,6 +322,8 @@ func killedUp(t *testing.T, e *emulated, tc killCase) {
 		}
 	}()
 	inFlight := map[string]bool{}
+	started := map[string]time.Time{} // when each resource in flight began
+	var cliKilled string              // the line saying the Pulumi CLI was killed, if one does
 	killed := false
 	var procs []int
 	// The progress stream lags the engine a little: kill only once it has been quiet for a
@@ -332,8 +340,14 @@ func killedUp(t *testing.T, e *emulated, tc killCase) {
 			}
 			t.Logf("eksirsa up (to be killed)| %s", line)
 			last = time.Now()
+			if strings.Contains(line, "signal: killed") && cliKilled == "" {
+				cliKilled = strings.TrimSpace(line)
+			}
 			if m := progressLine.FindStringSubmatch(line); m != nil {
 				if key := m[1] + " " + m[2]; m[3] == "creating" || m[3] == "updating" {
+					if !inFlight[key] {
+						started[key] = time.Now()
+					}
 					inFlight[key] = true
 				} else {
 					delete(inFlight, key)
@@ -345,6 +359,16 @@ func killedUp(t *testing.T, e *emulated, tc killCase) {
 			}
 			if n, err := tc.made(ctx, e); err != nil || n == 0 {
 				continue // the cloud has not answered yet
+			}
+			if tc.outlasts > 0 {
+				for key := range inFlight {
+					typ, _, _ := strings.Cut(key, " ")
+					left := createTime(t, typ, tc.scale) - time.Since(started[key])
+					t.Logf("%s has about %s of its create left", key, left.Round(100*time.Millisecond))
+					if left < tc.outlasts {
+						t.Fatalf("%s has only about %s of its create left at the signal, want at least %s: raise the case's scale, or it passes whatever eksirsa does", key, left.Round(100*time.Millisecond), tc.outlasts)
+					}
+				}
 			}
 			procs = append([]int{cmd.Process.Pid}, descendants(cmd.Process.Pid)...)
 			switch {
@@ -378,13 +402,18 @@ func killedUp(t *testing.T, e *emulated, tc killCase) {
 			t.Errorf("process %d (%s), started under eksirsa, still runs after it exited", pid, comm(pid))
 		}
 	}
+	if tc.signal != 0 && cliKilled != "" {
+		// What the Automation SDK's own command does 10 s after it interrupts the CLI
+		// (sdk/go/auto cmd.go: cmd.WaitDelay), and eksirsa's pulumiCLI must not.
+		t.Errorf("the Pulumi CLI was killed before its graceful cancel ended, after eksirsa got the signal (%v): %q; the update leaves its lock and pending operations", tc.signal, cliKilled)
+	}
 	if tc.afterKill != nil {
 		tc.afterKill(e)
 	}
 
 	out, err := e.eksirsa("up", "--yes", "--verify-wait", "3m")
 	if err != nil {
-		t.Fatalf("eksirsa up after the kill: %v", err)
+		t.Fatalf("eksirsa up after the kill: %v; it ended with:\n%s", err, lastLines(out, 6))
 	}
 	for _, want := range append(tc.recovered(e), "PASS identity kube-system/aws-node") {
 		if !strings.Contains(out, want) {
@@ -406,4 +435,27 @@ func killedUp(t *testing.T, e *emulated, tc killCase) {
 	if n, err := tc.made(t.Context(), e); err != nil || n != 1 {
 		t.Errorf("after the recovery up there are %d of it (%v), want exactly one", n, err)
 	}
+}
+
+// createTime is the scaled create time the emulator gives a resource of typ as the progress
+// stream names it ("aws:eks:Cluster" for the token aws:eks/cluster:Cluster): durations.csv's
+// row without a condition, as the plugin (awsemu DelaysEnv) reads it.
+func createTime(t testing.TB, typ string, scale float64) time.Duration {
+	t.Helper()
+	for _, row := range deploytime.Default().Rows() {
+		pkg, rest, _ := strings.Cut(row.Type, ":")
+		mod, name, _ := strings.Cut(rest, ":")
+		mod, _, _ = strings.Cut(mod, "/")
+		if row.When == "" && pkg+":"+mod+":"+name == typ {
+			return time.Duration(float64(row.Duration) * scale)
+		}
+	}
+	t.Fatalf("no row of %s for %s", deploytime.DataFile, typ)
+	return 0
+}
+
+// lastLines is the last n lines of s, for a failure message.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
