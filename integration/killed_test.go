@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -108,6 +109,10 @@ type killCase struct {
 	// recovered is what the recovery up must say it did; notSaid what it must not.
 	recovered func(e *emulated) []string
 	notSaid   []string
+	// killImport SIGKILLs the recovery up too (eksirsa, the CLI and its plugins) as it starts
+	// its first import: the pending operations are cleared by then, so only the adoption plan
+	// kept beside the state tells the next up what to adopt.
+	killImport bool
 	// outlasts, when set, is how long the create in flight (the one resource ready names)
 	// must still have to run when the signal goes, by its scaled create time: less, and the
 	// case would pass whatever eksirsa does after the signal.
@@ -190,9 +195,11 @@ func TestEmulatedKilledUp(t *testing.T) {
 				}
 				return nat
 			},
-			made: natGateways,
+			made:       natGateways,
+			killImport: true,
 			recovered: func(e *emulated) []string {
-				return []string{"left stack test locked", "Importing aws:ec2/natGateway:NatGateway " + e.name + "-nat-"}
+				// The killed update's lock is released by the recovery killed at its import.
+				return []string{"Importing aws:ec2/natGateway:NatGateway " + e.name + "-nat-"}
 			},
 		},
 	}
@@ -411,6 +418,10 @@ func killedUp(t *testing.T, e *emulated, tc killCase) {
 		tc.afterKill(e)
 	}
 
+	if tc.killImport {
+		killRecoveryAtImport(t, e)
+	}
+
 	out, err := e.eksirsa("up", "--yes", "--verify-wait", "3m")
 	if err != nil {
 		t.Fatalf("eksirsa up after the kill: %v; it ended with:\n%s", err, lastLines(out, 6))
@@ -458,4 +469,47 @@ func createTime(t testing.TB, typ string, scale float64) time.Duration {
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// importing is the line a recovery up prints as it starts an import (importPending).
+var importing = regexp.MustCompile(`(?m)^Importing \S+ \S+ \(id `)
+
+// killRecoveryAtImport runs the recovery up and SIGKILLs it, the Pulumi CLI and its plugins
+// included, as it starts its first import: by then it has refreshed the pending operations
+// away, so the next up finds the resources to adopt only in the adoption plan (without it,
+// the update creates them again: a second NAT gateway, a cluster whose name is taken).
+func killRecoveryAtImport(t *testing.T, e *emulated) {
+	t.Helper()
+	cmd := exec.Command(e.bin, "up", "--yes", "--no-verify", "-C", e.dir)
+	cmd.Env = e.env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out := &lockedBuffer{}
+	cmd.Stdout = io.MultiWriter(out, testWriter{t, "eksirsa up (recovery, to be killed at its import)"})
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.After(emuOpTimeout)
+	for !importing.MatchString(out.String()) {
+		select {
+		case err := <-done:
+			t.Fatalf("the recovery up ended (%v) before it imported anything:\n%s", err, lastLines(out.String(), 6))
+		case <-deadline:
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			t.Fatalf("the recovery up never started an import in %s", emuOpTimeout)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if !strings.Contains(out.String(), "left stack test locked") {
+		t.Errorf("the recovery up did not release the killed update's lock:\n%s", out.String())
+	}
+	procs := append([]int{cmd.Process.Pid}, descendants(cmd.Process.Pid)...)
+	for _, pid := range procs {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	<-done
+	t.Logf("SIGKILLed the recovery up and its %d descendants at: %s", len(procs)-1, importing.FindString(out.String()))
 }
