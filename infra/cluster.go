@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
@@ -46,8 +47,14 @@ type ClusterArgs struct {
 type Cluster struct {
 	pulumi.ResourceState
 
-	Name        pulumi.StringOutput
-	Arn         pulumi.StringOutput
+	Name pulumi.StringOutput
+	Arn  pulumi.StringOutput
+	// Identifier is the cluster's ARN as EKS forms it (arn:<partition>:eks:<region>:<account>:
+	// cluster/<name>), built from the stack's account without waiting for the cluster: known
+	// in every preview and unchanged when the cluster is replaced (see k8s.ProviderArgs).
+	Identifier pulumi.StringOutput
+	// EKS is the cluster resource itself: what the Kubernetes objects are deleted with.
+	EKS         *eks.Cluster
 	Endpoint    pulumi.StringOutput
 	CAData      pulumi.StringOutput // base64 PEM
 	ServiceCIDR pulumi.StringOutput
@@ -155,6 +162,9 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 
 	c.Name = cluster.Name
 	c.Arn = cluster.Arn
+	c.EKS = cluster
+	account := aws.GetCallerIdentityOutput(ctx, aws.GetCallerIdentityOutputArgs{}, parent).AccountId()
+	c.Identifier = pulumi.Sprintf("arn:%s:eks:%s:%s:cluster/%s", args.Partition.Name, args.Region, account, args.Name)
 	c.Endpoint = cluster.Endpoint
 	c.CAData = cluster.CertificateAuthority.Data().Elem()
 	c.ServiceCIDR = cluster.KubernetesNetworkConfig.ServiceIpv4Cidr().Elem()

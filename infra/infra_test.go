@@ -773,3 +773,38 @@ func trustPolicy(t *testing.T, role recorder.Registration) PolicyDocument {
 	}
 	return doc
 }
+
+// The Kubernetes providers' clusterIdentifier is the cluster's ARN, built without the cluster:
+// the same string as the cluster's arn output (so existing stacks see no change), and known
+// before the cluster exists (so a delete-first replacement of the cluster does not make the
+// providers one too: k8s.ProviderArgs).
+func TestClusterIdentifierIsItsARNWithoutWaitingForIt(t *testing.T) {
+	rec := recorder.New("eks-irsa", "test")
+	err := rec.Run(map[string]string{"aws:region": "us-west-2"}, func(ctx *pulumi.Context) error {
+		c, err := NewCluster(ctx, "demo", &ClusterArgs{
+			Partition: testPartition, Region: "us-west-2", Name: "demo-eks-oidc-test",
+			RoleName: "demo-eks-oidc-test-cluster", Version: "1.33",
+			VpcID: pulumi.String("vpc-1"), SubnetIDs: pulumi.ToStringArray([]string{"subnet-1", "subnet-2"}),
+			PublicAccessCIDRs: []string{"0.0.0.0/0"}, LogRetentionDays: 30,
+		})
+		if err != nil {
+			return err
+		}
+		var user pulumi.CustomResourceState
+		return ctx.RegisterResource("test:k8s:Provider", "user", pulumi.Map{"identifier": c.Identifier, "arn": c.Arn}, &user)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := mustGet(t, rec, "aws:eks/cluster:Cluster", "demo")
+	user := mustGet(t, rec, "test:k8s:Provider", "user")
+	if got, want := str(user.Inputs, "identifier"), str(cluster.Outputs, "arn"); got == "" || got != want {
+		t.Errorf("identifier %q, want the cluster's arn %q", got, want)
+	}
+	if deps := user.PropertyDependencies["identifier"]; slices.Contains(deps, cluster.URN) {
+		t.Errorf("identifier depends on the cluster %v: unknown while it is replaced", deps)
+	}
+	if deps := user.PropertyDependencies["arn"]; !slices.Contains(deps, cluster.URN) {
+		t.Errorf("the check is blind: arn's dependencies %v miss the cluster", deps)
+	}
+}

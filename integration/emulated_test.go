@@ -74,6 +74,9 @@ type emulated struct {
 	nodeRole string
 	// rollBase is aws-node's generation before an up whose rollouts a test counts.
 	rollBase int64
+	// minted holds the kubelets of each control plane the service minted (currentNodes).
+	nodesMu sync.Mutex
+	minted  map[*testcluster.Cluster]*testcluster.Kubelets
 	// aws signs as the principal the stack's AWS provider acts as, in the stack's account:
 	// moto's default account, or with emuOptions.assumeRole the role's.
 	aws aws.Config
@@ -213,7 +216,8 @@ func startEmulatedWith(t testing.TB, opts emuOptions) *emulated {
 		t.Fatal(err)
 	}
 	e := &emulated{t: t, moto: m, asg: autoscaling.NewFromConfig(awsCfg), ec2: ec2.NewFromConfig(awsCfg), cluster: c, planes: planes, kubelets: kubelets, cni: n, dir: dir, env: env,
-		bin: filepath.Join(bin, "eksirsa"), name: name, nodeRole: cfg.NodeRoleName(), aws: awsCfg}
+		bin: filepath.Join(bin, "eksirsa"), name: name, nodeRole: cfg.NodeRoleName(), aws: awsCfg,
+		minted: map[*testcluster.Cluster]*testcluster.Kubelets{}}
 	e.joinNodes()
 	return e
 }
@@ -358,7 +362,13 @@ func (e *emulated) joinOnce(ctx context.Context) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	mapped, err := e.nodeRoleMapped(ctx)
+	// Nodes join the control plane the cluster has now: after a replacement, the new one
+	// (the workers' user data names its endpoint and CA).
+	cp, kubelets := e.currentNodes()
+	if cp == nil {
+		return nil
+	}
+	mapped, err := e.nodeRoleMapped(ctx, cp)
 	if err != nil || !mapped {
 		return err
 	}
@@ -369,7 +379,7 @@ func (e *emulated) joinOnce(ctx context.Context) error {
 	for _, r := range out.Reservations {
 		for _, i := range r.Instances {
 			if name := aws.ToString(i.PrivateDnsName); name != "" {
-				if err := e.kubelets.Join(ctx, name); err != nil {
+				if err := kubelets.Join(ctx, name); err != nil {
 					return err
 				}
 			}
@@ -378,10 +388,32 @@ func (e *emulated) joinOnce(ctx context.Context) error {
 	return nil
 }
 
+// currentNodes returns the cluster's control plane now and the kubelets that join it. A
+// control plane the service minted (a replacement) gets what the test's own has: the pod
+// identity webhook and kubelets behind the same pod network.
+func (e *emulated) currentNodes() (*testcluster.Cluster, *testcluster.Kubelets) {
+	cp := e.planes.Current(e.name)
+	if cp == nil {
+		return nil, nil
+	}
+	e.nodesMu.Lock()
+	defer e.nodesMu.Unlock()
+	if cp == e.cluster {
+		return cp, e.kubelets
+	}
+	k, ok := e.minted[cp]
+	if !ok {
+		cp.StartPodIdentityWebhook(e.t)
+		k = cp.StartKubelets(e.t, e.cni.gate)
+		e.minted[cp] = k
+	}
+	return cp, k
+}
+
 // nodeRoleMapped says whether aws-auth, parsed as EKS's authenticator parses it, maps the
 // stack's node role into system:nodes.
-func (e *emulated) nodeRoleMapped(ctx context.Context) (bool, error) {
-	cm, err := e.cluster.Client.CoreV1().ConfigMaps(k8s.KubeSystemNamespace).Get(ctx, k8s.AWSAuthName, metav1.GetOptions{})
+func (e *emulated) nodeRoleMapped(ctx context.Context, cp *testcluster.Cluster) (bool, error) {
+	cm, err := cp.Client.CoreV1().ConfigMaps(k8s.KubeSystemNamespace).Get(ctx, k8s.AWSAuthName, metav1.GetOptions{})
 	if err != nil {
 		return false, nil //nolint:nilerr // not there yet: the node retries
 	}

@@ -37,6 +37,7 @@ const (
 	awsNodeRoleARN2 = "arn:aws:iam::111122223333:role/eks-irsa-test-aws-node-2"
 	adminRoleARN    = "arn:aws:iam::111122223333:role/platform-admin"
 	clusterARN      = "arn:aws:eks:us-west-2:111122223333:cluster/eks-irsa-test"
+	clusterIssuer   = "https://oidc.eks.us-west-2.amazonaws.com/id/EKSIRSATESTCLUSTER"
 
 	// upTimeout bounds every Pulumi operation: a DaemonSet patch whose rollout never
 	// completes waits far longer than this.
@@ -69,6 +70,7 @@ func (l layer) program() pulumi.RunFunc {
 		built, err := k8s.NewLayer(ctx, layerName, &k8s.LayerArgs{
 			Kubeconfig:        pulumi.ToSecret(pulumi.String(l.kubeconfig)).(pulumi.StringOutput),
 			ClusterIdentifier: pulumi.String(clusterARN),
+			Cluster:           k8s.ClusterInstance{Issuer: pulumi.String(clusterIssuer)},
 			NodeRoleARN:       pulumi.String(l.nodeRoleARN),
 			AWSNodeRoleARN:    pulumi.String(l.awsNodeRoleARN),
 			Bindings:          l.bindings,

@@ -30,6 +30,10 @@ type UserMapping struct {
 // AWSAuthArgs configures the aws-auth ConfigMap.
 type AWSAuthArgs struct {
 	Provider *kubernetes.Provider
+	// Cluster ties every object to the cluster it lives in (see ClusterInstance). NewLayer
+	// always sets it; nil (a component used alone, on a cluster that is never replaced and
+	// never deleted with the stack) ties nothing.
+	Cluster *ClusterInstance
 	// NodeRoleARN is the worker nodes' role; it is mapped to NodeUsername in
 	// BootstrappersGroup and NodesGroup.
 	NodeRoleARN pulumi.StringInput
@@ -154,6 +158,7 @@ func NewAWSAuth(ctx *pulumi.Context, name string, args *AWSAuthArgs, opts ...pul
 
 	annotations := pulumi.StringMap{PatchFieldManagerAnnotation: pulumi.String(FieldManager)}
 	cmOpts := []pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(args.Provider), pulumi.DeleteBeforeReplace(true)}
+	cmOpts = append(cmOpts, args.Cluster.options()...)
 	if args.AdoptExisting {
 		annotations[PatchForceAnnotation] = pulumi.String("true")
 		cmOpts = append(cmOpts, pulumi.RetainOnDelete(true))

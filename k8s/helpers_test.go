@@ -23,6 +23,7 @@ const (
 	iamRoleType    = "aws:iam/role:Role"
 	testKubeconfig = "apiVersion: v1\nkind: Config\nclusters: []\n"
 	testClusterARN = "arn:aws:eks:us-west-2:123456789012:cluster/test"
+	testIssuer     = "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
 
 	// testProvider and testCreateProvider are the names NewProviders gives the test's
 	// Apply and Create providers.

@@ -14,6 +14,9 @@ type LayerArgs struct {
 	// Kubeconfig and ClusterIdentifier build the providers (see ProviderArgs).
 	Kubeconfig        pulumi.StringInput
 	ClusterIdentifier pulumi.StringInput
+	// Cluster ties every object to the cluster it lives in. Its Resource may be nil where the
+	// stack has no cluster resource (the Kubernetes-only tier): destroy then deletes each object.
+	Cluster ClusterInstance
 	// NodeRoleARN is mapped in aws-auth so worker nodes can join.
 	NodeRoleARN pulumi.StringInput
 	// AWSNodeRoleARN is the VPC CNI's IRSA role: EKS's kube-system/aws-node account is
@@ -100,6 +103,9 @@ func (a *LayerArgs) validate() error {
 		return errors.New("args: required")
 	}
 	var v validator
+	if a.Cluster.Issuer == nil {
+		v.addf("Cluster.Issuer", "required: the cluster's OIDC issuer, so a replaced cluster gets every object again")
+	}
 	v.roleARN("AWSNodeRoleARN", a.AWSNodeRoleARN)
 	names := map[string]int{}
 	accounts := map[string]int{}
@@ -143,6 +149,7 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs) (*Layer, error)
 	}
 	auth, err := NewAWSAuth(ctx, name+AWSAuthSuffix, &AWSAuthArgs{
 		Provider:      providers.Apply,
+		Cluster:       &args.Cluster,
 		NodeRoleARN:   args.NodeRoleARN,
 		Roles:         args.AWSAuth.Roles,
 		Users:         args.AWSAuth.Users,
@@ -162,6 +169,7 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs) (*Layer, error)
 	// EKS owns the account and the DaemonSet: annotate the one, roll the other onto the role.
 	if l.AWSNode, err = NewServiceAccountBinding(ctx, name+AWSNodeBindingSuffix, &ServiceAccountBindingArgs{
 		Provider:         providers.Apply,
+		Cluster:          &args.Cluster,
 		Namespace:        KubeSystemNamespace,
 		ServiceAccount:   AWSNodeName,
 		RoleARN:          args.AWSNodeRoleARN,
@@ -182,6 +190,7 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs) (*Layer, error)
 		binding, err := NewServiceAccountBinding(ctx, b.Name, &ServiceAccountBindingArgs{
 			Provider:        providers.Apply,
 			CreateProvider:  providers.Create,
+			Cluster:         &args.Cluster,
 			Namespace:       b.Namespace,
 			ServiceAccount:  b.ServiceAccount,
 			RoleARN:         b.RoleARN,

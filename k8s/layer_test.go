@@ -14,6 +14,7 @@ func layerArgs(bindings ...Binding) *LayerArgs {
 	return &LayerArgs{
 		Kubeconfig:        outputOf(testKubeconfig),
 		ClusterIdentifier: pulumi.String(testClusterARN),
+		Cluster:           ClusterInstance{Issuer: pulumi.String(testIssuer)},
 		NodeRoleARN:       pulumi.String("arn:aws:iam::123456789012:role/node"),
 		AWSNodeRoleARN:    pulumi.String("arn:aws:iam::123456789012:role/aws-node"),
 		Bindings:          bindings,
@@ -144,5 +145,46 @@ func TestLayerRefusesBadBindings(t *testing.T) {
 				t.Errorf("registered %d resources before refusing", len(regs))
 			}
 		})
+	}
+}
+
+// Every Kubernetes object lives and dies with the cluster instance it was applied to: the
+// cluster's issuer is its replacement trigger (a cluster replaced under its name gets it
+// again) and it is deleted with the cluster resource (a gone cluster is not asked to delete
+// it). The providers carry neither: replacing them would not replace the objects.
+func TestLayerObjectsLiveAndDieWithTheirCluster(t *testing.T) {
+	var clusterURN string
+	r := run(t, func(ctx *pulumi.Context) error {
+		cluster, err := newFakeRole(ctx, "cluster")
+		if err != nil {
+			return err
+		}
+		cluster.URN().ApplyT(func(u pulumi.URN) string { clusterURN = string(u); return "" })
+		args := layerArgs(binding("created", "addons", "created", CreateServiceAccount))
+		args.Bindings[0].CreateNamespace = true
+		args.Cluster.Resource = cluster
+		_, err = NewLayer(ctx, testLayer, args)
+		return err
+	})
+	objects := 0
+	for _, reg := range r.Registrations() {
+		switch {
+		case strings.HasPrefix(reg.Type, "pulumi:providers:kubernetes"):
+			if reg.DeletedWith != "" || reg.ReplacementTrigger != "" {
+				t.Errorf("provider %s: deletedWith %q, trigger %q, want neither", reg.Name, reg.DeletedWith, reg.ReplacementTrigger)
+			}
+		case strings.HasPrefix(reg.Type, "kubernetes:"):
+			objects++
+			if reg.ReplacementTrigger != testIssuer {
+				t.Errorf("%s %s: replacement trigger %q, want the cluster's issuer", reg.Type, reg.Name, reg.ReplacementTrigger)
+			}
+			if reg.DeletedWith == "" || reg.DeletedWith != clusterURN {
+				t.Errorf("%s %s: deleted with %q, want the cluster %q", reg.Type, reg.Name, reg.DeletedWith, clusterURN)
+			}
+		}
+	}
+	// aws-auth; aws-node's annotation and restart; the created namespace and account.
+	if objects != 5 {
+		t.Errorf("%d Kubernetes objects, want 5", objects)
 	}
 }

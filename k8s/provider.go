@@ -14,7 +14,12 @@ type ProviderArgs struct {
 	Kubeconfig pulumi.StringInput
 	// ClusterIdentifier names the cluster stably (its ARN). Without it the provider replaces
 	// itself, and every object with it, whenever the kubeconfig changes or is unknown in a
-	// preview; with it, only a changed identifier replaces.
+	// preview; with it, only a changed identifier replaces. It must not depend on the cluster
+	// resource: when the cluster is replaced delete-first, the engine asks the provider about
+	// its dependents with every input that depends on the cluster unknown, an unknown
+	// identifier makes the provider a delete-first replacement too, and that chain fails
+	// ("grpc: the client connection is closing", measured with Pulumi v3.274.1 and
+	// pulumi-kubernetes v4.32: TestEmulatedClusterReplaced).
 	ClusterIdentifier pulumi.StringInput
 }
 

@@ -53,6 +53,10 @@ type ServiceAccountBindingArgs struct {
 	// namespace (CreateNamespace), failing on one that already exists. Required when either
 	// is created.
 	CreateProvider *kubernetes.Provider
+	// Cluster ties every object to the cluster it lives in (see ClusterInstance). NewLayer
+	// always sets it; nil (a component used alone, on a cluster that is never replaced and
+	// never deleted with the stack) ties nothing.
+	Cluster        *ClusterInstance
 	Namespace      string
 	ServiceAccount string
 	RoleARN        pulumi.StringInput
@@ -161,7 +165,8 @@ func NewServiceAccountBinding(ctx *pulumi.Context, name string, args *ServiceAcc
 	// Objects we create go through args.CreateProvider, so an existing one fails instead of
 	// being adopted; patches of objects others own go through args.Provider.
 	child := func(p *kubernetes.Provider, extra ...pulumi.ResourceOption) []pulumi.ResourceOption {
-		return append([]pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(p), pulumi.DeleteBeforeReplace(true)}, extra...)
+		o := append([]pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(p), pulumi.DeleteBeforeReplace(true)}, args.Cluster.options()...)
+		return append(o, extra...)
 	}
 	// managed names our field manager on a patch. Created objects do not carry it: without
 	// server-side apply the provider writes as CreateFieldManager whatever it says.

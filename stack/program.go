@@ -159,7 +159,8 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 	irsaRoles := pulumi.Map{k8s.AccountKey(k8s.KubeSystemNamespace, k8s.AWSNodeName): irsaRoleOutput(awsNodeRole)}
 	layerArgs := &k8s.LayerArgs{
 		Kubeconfig:        cluster.Kubeconfig,
-		ClusterIdentifier: cluster.Arn,
+		ClusterIdentifier: cluster.Identifier,
+		Cluster:           k8s.ClusterInstance{Issuer: cluster.OIDCIssuer, Resource: cluster.EKS},
 		NodeRoleARN:       nodeRole.Arn,
 		AWSNodeRoleARN:    awsNodeRole.Arn,
 		AWSAuth:           awsAuthMappings(cfg.AWSAuth),

@@ -39,7 +39,12 @@ type Registration struct {
 	// IgnoreChanges are the input properties the engine keeps at their value in the state
 	// (pulumi.IgnoreChanges), so a later update never changes them.
 	IgnoreChanges []string
-	Outputs       resource.PropertyMap
+	// DeletedWith is the URN of the resource whose deletion deletes this one (pulumi.DeletedWith).
+	DeletedWith string
+	// ReplacementTrigger is the value whose change replaces the resource
+	// (pulumi.ReplacementTrigger), when it is a string.
+	ReplacementTrigger string
+	Outputs            resource.PropertyMap
 }
 
 // Invoke is one data-source call.
@@ -109,6 +114,8 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 		reg.Protect = rpc.GetProtect()
 		reg.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
 		reg.IgnoreChanges = slices.Clone(rpc.GetIgnoreChanges())
+		reg.DeletedWith = rpc.GetDeletedWith()
+		reg.ReplacementTrigger = rpc.GetReplacementTrigger().GetStringValue()
 		if pd := rpc.GetPropertyDependencies(); len(pd) > 0 {
 			reg.PropertyDependencies = make(map[string][]string, len(pd))
 			for k, v := range pd {
