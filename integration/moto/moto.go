@@ -9,7 +9,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -65,19 +64,19 @@ type Server struct {
 	// Region is the region Env, Config and the helpers use.
 	Region string
 
-	cmd        *exec.Cmd
+	pid        int // forked by the zygote (zygote.go)
 	logPath    string
-	paramsPath string     // the JSON file of seeded public parameters
-	paramsMu   sync.Mutex // serialises writes of paramsPath
-	iamRate    string     // the file ThrottleIAM writes
-	planes     string     // the file UseControlPlanes writes
-	done       chan struct{}
-	waitErr    error
+	paramsPath string        // the JSON file of seeded public parameters
+	paramsMu   sync.Mutex    // serialises writes of paramsPath
+	iamRate    string        // the file ThrottleIAM writes
+	planes     string        // the file UseControlPlanes writes
+	done       chan struct{} // closed once the server's process is gone
 	once       sync.Once
 }
 
 // Start runs moto_server on a free loopback port with the AWS managed policies loaded, waits
-// until it answers and stops it (its whole process group) in t.Cleanup. Without moto_server
+// until it answers and stops it (its whole process group) in t.Cleanup. The server is a fork
+// of the test process's warmed-up moto_server (zygote.go), holding nothing another test did. Without moto_server
 // on PATH the test is skipped, or fails when CI is set: CI must not pass by skipping.
 func Start(t testing.TB) *Server {
 	t.Helper()
@@ -103,69 +102,33 @@ func Start(t testing.TB) *Server {
 }
 
 func start(t testing.TB, bin string) (*Server, error) {
+	z, err := sharedZygote(bin)
+	if err != nil {
+		return nil, err
+	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	dir := t.TempDir()
-	logFile, err := os.Create(filepath.Join(dir, "moto.log"))
-	if err != nil {
-		return nil, err
-	}
-	pyDir := filepath.Join(dir, "python")
-	if err := os.Mkdir(pyDir, 0o755); err != nil {
-		return nil, err
-	}
-	modules, err := fs.Glob(python, "*.py")
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range modules {
-		b, err := python.ReadFile(m)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(filepath.Join(pyDir, m), b, 0o644); err != nil {
-			return nil, err
-		}
-	}
-	pythonPath := pyDir
-	if p := os.Getenv("PYTHONPATH"); p != "" {
-		pythonPath += string(os.PathListSeparator) + p
-	}
-	paramsPath := filepath.Join(dir, "public-parameters.json")
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	cmd.Env = append(os.Environ(),
-		"MOTO_IAM_LOAD_MANAGED_POLICIES=true",
-		"PYTHONPATH="+pythonPath,
-		publicParametersEnv+"="+paramsPath,
-		iamRateEnv+"="+filepath.Join(dir, "iam-rate"),
-		controlPlanesEnv+"="+filepath.Join(dir, "control-planes"),
-	)
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	// Own process group, so stop reaches anything it forks; Pdeathsig covers a test binary
-	// killed by go test -timeout, which runs no Cleanup.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
 	s := &Server{
 		URL:        "http://127.0.0.1:" + strconv.Itoa(port),
 		Region:     DefaultRegion,
-		cmd:        cmd,
-		logPath:    logFile.Name(),
-		paramsPath: paramsPath,
+		logPath:    filepath.Join(dir, "moto.log"),
+		paramsPath: filepath.Join(dir, "public-parameters.json"),
 		iamRate:    filepath.Join(dir, "iam-rate"),
 		planes:     filepath.Join(dir, "control-planes"),
 		done:       make(chan struct{}),
 	}
-	go func() {
-		s.waitErr = cmd.Wait()
-		logFile.Close()
-		close(s.done)
-	}()
+	s.pid, err = z.fork(port, s.logPath, map[string]string{
+		publicParametersEnv: s.paramsPath,
+		iamRateEnv:          s.iamRate,
+		controlPlanesEnv:    s.planes,
+	})
+	if err != nil {
+		return nil, err
+	}
+	go watchExit(s.pid, s.done)
 	t.Cleanup(func() {
 		s.stop(t)
 		if t.Failed() {
@@ -179,24 +142,26 @@ func start(t testing.TB, bin string) (*Server, error) {
 	return s, nil
 }
 
-// waitReady polls moto's own reset-API until it answers 200 or the process exits.
+// waitReady polls moto's dashboard until it answers 200 or the process exits. (Not
+// /moto-api/data.json: it serialises every backend, 14 MB and 4 s once IAM's managed
+// policies are loaded, as they are in a server forked from the zygote.)
 func (s *Server) waitReady() error {
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(startTimeout)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		resp, err := client.Get(s.URL + "/moto-api/data.json")
+		resp, err := client.Get(s.URL + "/moto-api/")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
-			err = fmt.Errorf("GET /moto-api/data.json: %s", resp.Status)
+			err = fmt.Errorf("GET /moto-api/: %s", resp.Status)
 		}
 		select {
 		case <-s.done:
-			return fmt.Errorf("%s on %s exited before answering: %v", Binary, s.URL, s.waitErr)
+			return fmt.Errorf("%s on %s exited before answering", Binary, s.URL)
 		case <-tick.C:
 		}
 		if time.Now().After(deadline) {
@@ -209,7 +174,7 @@ func (s *Server) waitReady() error {
 // the process is reaped.
 func (s *Server) stop(t testing.TB) {
 	s.once.Do(func() {
-		pgid := s.cmd.Process.Pid // Setpgid: the group id is the leader's pid
+		pgid := s.pid // zygote.py makes each server its own process group
 		select {
 		case <-s.done:
 		default:

@@ -108,3 +108,14 @@ if _IAM_RATE_PATH:
         return _orig_call_action(self)
 
     _iam_responses.IamResponse.call_action = _call_action
+
+# moto.Start's fork server (zygote.py, zygote.go): moto_server's script calls
+# moto.server.main, which becomes the fork server's loop. (Not run from here: this file runs
+# inside the interpreter's import of site, whose lock a server thread importing site would
+# wait on for ever.)
+if os.environ.get("EKSIRSA_MOTO_ZYGOTE"):
+    import moto.server
+
+    import zygote
+
+    moto.server.main = zygote.main
