@@ -27,10 +27,13 @@ func init() {
 	register(&Kind{
 		Token:  "aws:ec2/securityGroupRule:SecurityGroupRule",
 		Schema: securityGroupRuleSchema,
-		Create: createSecurityGroupRule,
-		Read:   readSecurityGroupRule,
-		Update: updateSecurityGroupRule,
-		Delete: deleteSecurityGroupRule,
+		// pulumi-aws provider/resources.go aws_security_group_rule: DeleteBeforeReplace (the
+		// same rule cannot exist twice in a group).
+		DeleteBeforeReplace: true,
+		Create:              createSecurityGroupRule,
+		Read:                readSecurityGroupRule,
+		Update:              updateSecurityGroupRule,
+		Delete:              deleteSecurityGroupRule,
 	})
 }
 

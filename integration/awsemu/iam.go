@@ -52,8 +52,11 @@ func init() {
 	register(&Kind{
 		Token:  "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
 		Schema: rolePolicyAttachmentSchema,
-		Create: createRolePolicyAttachment,
-		Read:   readRolePolicyAttachment,
+		// pulumi-aws provider/resources.go aws_iam_role_policy_attachment: DeleteBeforeReplace
+		// ("a create followed by a delete actually deletes the same attachment we just created").
+		DeleteBeforeReplace: true,
+		Create:              createRolePolicyAttachment,
+		Read:                readRolePolicyAttachment,
 		Delete: func(ctx context.Context, c *Clients, _ string, olds resource.PropertyMap) error {
 			_, err := c.IAM.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{
 				RoleName: aws.String(getStr(olds, "role")), PolicyArn: aws.String(getStr(olds, "policyArn")),

@@ -48,9 +48,12 @@ type Kind struct {
 	// "__defaults", as the real provider does) and nested blocks; each row cites its source.
 	Schema Schema
 	// AutoName: like the real provider, Check names the resource "<name>-<7 hex>" in its
-	// "name" input when the program sets neither name nor namePrefix, and a replacement
-	// that keeps a name the program chose deletes before it creates.
+	// "name" input when the program sets neither name nor namePrefix, and a replacement of a
+	// resource whose name the program chose deletes before it creates (see Kind.diff).
 	AutoName bool
+	// DeleteBeforeReplace: pulumi-aws marks the type delete-before-replace outright
+	// (ResourceInfo.DeleteBeforeReplace in its provider/resources.go), whatever the names.
+	DeleteBeforeReplace bool
 	// Create makes the resource and returns its id and every output property (inputs
 	// included, as the real provider returns them).
 	Create func(ctx context.Context, c *Clients, news resource.PropertyMap) (id string, outs resource.PropertyMap, err error)

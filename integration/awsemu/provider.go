@@ -321,14 +321,27 @@ func (k *Kind) diff(state, news resource.PropertyMap) plugin.DiffResult {
 	if len(r.ReplaceKeys) == 0 {
 		r.ReplaceKeys = nil
 	}
-	// The bridge's nameRequiresDeleteBeforeReplace (pkg/tfbridge/schema.go): a replacement of a
-	// resource whose name the program chose (not in __defaults) cannot create the new one
-	// first, so it deletes first.
-	if replace && k.AutoName && news["name"].HasValue() && !slices.Contains(defaulted(news), "name") &&
-		news["name"].DeepEquals(state["name"]) {
+	if replace && (k.DeleteBeforeReplace || k.nameRequiresDeleteBeforeReplace(news)) {
 		r.DeleteBeforeReplace = true
 	}
 	return r
+}
+
+// nameRequiresDeleteBeforeReplace is the bridge's rule of that name (pulumi-terraform-bridge
+// pkg/tfbridge/schema.go, asked by provider.go Diff for every replacement): with no
+// UniqueNameFields on the resource, a replacement deletes first whenever the autonamed
+// property holds a value the program set (absent from __defaults), and never when the inputs
+// carry no __defaults list. It does not compare the old name with the new one: pulumi-aws
+// sets no UniqueNameFields (provider/resources.go; "name" is autonamed by
+// provider/autonaming.go setAutonaming, aws_iam_role's by tfbridge.AutoName("name", 64, "-")),
+// so an explicitly named role whose name changes is deleted before its successor exists too,
+// as the bridge's own TestDeleteBeforeReplaceAutoname step 4 shows (an explicit name
+// replacing an autonamed one: delete-before-replace).
+func (k *Kind) nameRequiresDeleteBeforeReplace(news resource.PropertyMap) bool {
+	if !k.AutoName || !news[defaultsKey].IsArray() {
+		return false
+	}
+	return news["name"].HasValue() && !slices.Contains(defaulted(news), "name")
 }
 
 // topKey is the input a detailed-diff path starts with: "tags.Name" → "tags", "ingress[0]" → "ingress".

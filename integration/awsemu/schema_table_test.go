@@ -116,4 +116,29 @@ func TestUpstreamReplaceRules(t *testing.T) {
 	if d := role.diff(named, moved); d.DeleteBeforeReplace {
 		t.Errorf("autonamed role replaced: %+v, want create-before-delete", d)
 	}
+	// The rule does not look at the old name (pulumi-aws sets no UniqueNameFields): a role
+	// renamed under the same resource is deleted before the new name exists, though the two
+	// names could coexist (the bridge's TestDeleteBeforeReplaceAutoname, step 4).
+	renamed := pm(map[string]any{"name": "vpc-cni", "path": "/", "assumeRolePolicy": "{}", "__defaults": []any{}})
+	if d := role.diff(named, renamed); !d.DeleteBeforeReplace || !slices.Contains(d.ReplaceKeys, "name") {
+		t.Errorf("explicitly named role renamed: %+v, want delete-before-replace", d)
+	}
+	// Without a __defaults list the bridge takes the resource for autonamed.
+	delete(renamed, "__defaults")
+	if d := role.diff(named, renamed); d.DeleteBeforeReplace {
+		t.Errorf("renamed role without __defaults: %+v, want create-before-delete", d)
+	}
+	// Types pulumi-aws marks DeleteBeforeReplace whatever their names (provider/resources.go).
+	for token, tc := range map[string]struct{ state, news map[string]any }{
+		"aws:iam/rolePolicyAttachment:RolePolicyAttachment": {
+			map[string]any{"role": "aws-node", "policyArn": "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"},
+			map[string]any{"role": "vpc-cni", "policyArn": "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"}},
+		"aws:ec2/securityGroupRule:SecurityGroupRule": {
+			map[string]any{"type": "ingress", "securityGroupId": "sg-1", "protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": []any{"10.0.0.0/16"}},
+			map[string]any{"type": "ingress", "securityGroupId": "sg-1", "protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": []any{"10.1.0.0/16"}}},
+	} {
+		if d := kinds[token].diff(pm(tc.state), pm(tc.news)); len(d.ReplaceKeys) == 0 || !d.DeleteBeforeReplace {
+			t.Errorf("%s replaced: %+v, want delete-before-replace", token, d)
+		}
+	}
 }
