@@ -494,10 +494,11 @@ func (e *emulated) clusterObjects() map[string]string {
 	return got
 }
 
-// awsNodeRoleChangeRollsOnce renames aws-node's role (awsNode.roleName), which replaces the
-// role and so changes its ARN: the up re-annotates kube-system/aws-node, rolls the aws-node
-// DaemonSet exactly once onto the new role, deletes the old role, changes nothing else in
-// the cluster, and its verify proves the new identity. The next up changes nothing.
+// awsNodeRoleChangeRollsOnce renames aws-node's role (awsNode.roleName), a new role with a new
+// ARN: the up re-annotates kube-system/aws-node, rolls the aws-node DaemonSet exactly once onto
+// the new role, deletes the old role only after that (checkRoleWindow: aws-node never holds
+// the ARN of a role that does not exist), changes nothing else in the cluster, and its verify
+// proves the new identity. The next up changes nothing.
 func (e *emulated) awsNodeRoleChangeRollsOnce() {
 	e.t.Helper()
 	ctx := e.t.Context()
@@ -512,15 +513,18 @@ func (e *emulated) awsNodeRoleChangeRollsOnce() {
 	before := e.clusterObjects()
 	newName := e.name + "-vpc-cni"
 	e.setConfig("eks-irsa:awsNode", map[string]any{"roleName": newName})
-
-	out, err := e.eksirsa("up", "--yes", "--verify-wait", "3m")
-	if err != nil {
-		e.t.Fatalf("up with aws-node's role renamed: %v", err)
-	}
 	newARN := strings.Replace(oldARN, ":role/"+e.name+"-aws-node", ":role/"+newName, 1)
 	if newARN == oldARN {
 		e.t.Fatalf("aws-node's role ARN %q is not <cluster>-aws-node's", oldARN)
 	}
+
+	stopWatch := e.watchAWSNode(e.name+"-aws-node", newName)
+	out, err := e.eksirsa("up", "--yes", "--verify-wait", "3m")
+	views := stopWatch()
+	if err != nil {
+		e.t.Fatalf("up with aws-node's role renamed: %v", err)
+	}
+	e.checkRoleWindow(views, oldARN, newARN)
 	if got := sa(); got != newARN {
 		e.t.Errorf("aws-node annotated with %q after the rename, want %q", got, newARN)
 	}

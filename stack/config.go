@@ -87,8 +87,9 @@ type OIDCConfig struct {
 // AWSNodeConfig is the VPC CNI's IRSA role, the one every stack makes.
 type AWSNodeConfig struct {
 	// RoleName overrides the derived "<cluster>-aws-node" (a naming convention, a role name
-	// an IAM permission boundary or SCP expects). Changing it replaces the role, re-annotates
-	// kube-system/aws-node and rolls the aws-node DaemonSet once onto the new role.
+	// an IAM permission boundary or SCP expects). Changing it creates the new role, re-annotates
+	// kube-system/aws-node, rolls the aws-node DaemonSet once onto it, and only then deletes the
+	// old role.
 	RoleName string `json:"roleName"`
 }
 

@@ -265,7 +265,12 @@ func awsAuthMappings(c AWSAuthConfig) k8s.AWSAuthMappings {
 }
 
 // newIRSARole makes the IRSA role of one service account. Its ARN resolves once the role's
-// policies are attached.
+// policies are attached. The component is named by the role's IAM name on purpose: a rename
+// is then a new role, and the old one is deleted only after the program's last step (for
+// aws-node, the roll onto the new ARN). Under a fixed name a rename would be a replacement,
+// which pulumi-aws deletes before it creates for an explicitly named role
+// (nameRequiresDeleteBeforeReplace), leaving pods on the ARN of a deleted role meanwhile
+// (integration/rolewindow_test.go).
 func newIRSARole(ctx *pulumi.Context, cfg *Config, r ServiceAccountRoleConfig, oidc *infra.OIDCProvider) (*infra.IRSARole, error) {
 	var inline string
 	if len(r.InlinePolicy) > 0 {
