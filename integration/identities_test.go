@@ -44,6 +44,27 @@ func jsonAfter(t testing.TB, out string, v any) {
 	}
 }
 
+// stackOutputs is what the tests read of `eksirsa outputs --json`.
+type stackOutputs struct {
+	Issuer      string `json:"oidcIssuer"`
+	ProviderARN string `json:"oidcProviderArn"`
+	Roles       map[string]struct {
+		RoleARN string `json:"roleArn"`
+	} `json:"irsaRoles"`
+}
+
+// outputs runs `eksirsa outputs --json` and decodes what it printed.
+func (e *emulated) outputs() stackOutputs {
+	e.t.Helper()
+	out, err := e.eksirsa("outputs", "--json")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var outs stackOutputs
+	jsonAfter(e.t, out, &outs)
+	return outs
+}
+
 type identityReport struct {
 	Passed     bool `json:"passed"`
 	Identities []struct {
@@ -111,18 +132,7 @@ func TestEmulatedIdentitiesAndDrift(t *testing.T) {
 	if err != nil || !strings.Contains(kubeconfig, emuDeployerRole) {
 		t.Errorf("the kubeconfig does not get its token as %s (%v):\n%s", emuDeployerRole, err, kubeconfig)
 	}
-	outsJSON, err := e.eksirsa("outputs", "--json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var outs struct {
-		Issuer string `json:"oidcIssuer"`
-		Roles  map[string]struct {
-			RoleARN string `json:"roleArn"`
-		} `json:"irsaRoles"`
-		ProviderARN string `json:"oidcProviderArn"`
-	}
-	jsonAfter(t, outsJSON, &outs)
+	outs := e.outputs()
 	if outs.Issuer != e.cluster.ServiceAccountIssuer {
 		t.Fatalf("oidcIssuer output is %q, want the apiserver's issuer %q", outs.Issuer, e.cluster.ServiceAccountIssuer)
 	}

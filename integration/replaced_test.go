@@ -69,22 +69,12 @@ func TestEmulatedClusterReplaced(t *testing.T) {
 	if len(providers.OpenIDConnectProviderList) != 1 || !strings.HasSuffix(aws.ToString(providers.OpenIDConnectProviderList[0].Arn), ":oidc-provider/"+newHost) {
 		t.Errorf("OIDC providers after the replacement: %+v, want one for %s", providers.OpenIDConnectProviderList, newHost)
 	}
-	outsJSON, err := e.eksirsa("outputs", "--json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var outs struct {
-		Issuer string `json:"oidcIssuer"`
-		Roles  map[string]struct {
-			RoleARN string `json:"roleArn"`
-		} `json:"irsaRoles"`
-	}
-	jsonAfter(t, outsJSON, &outs)
+	outs := e.outputs()
 	if outs.Issuer != cp.ServiceAccountIssuer {
 		t.Errorf("oidcIssuer output %q, want the new issuer %q", outs.Issuer, cp.ServiceAccountIssuer)
 	}
 	if len(outs.Roles) == 0 {
-		t.Fatalf("no irsaRoles output:\n%s", outsJSON)
+		t.Fatalf("no irsaRoles output: %+v", outs)
 	}
 	for account, r := range outs.Roles {
 		name := r.RoleARN[strings.LastIndex(r.RoleARN, "/")+1:]
