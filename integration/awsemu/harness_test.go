@@ -28,13 +28,21 @@ type live struct {
 	inputs, outputs resource.PropertyMap
 }
 
-func newHarness(t *testing.T) *harness {
+// startMoto starts a moto server for the test and points the test's environment at it (the
+// endpoint, keys and region the plugin reads), as the emulated tier's tests do for the engine.
+func startMoto(t *testing.T) *moto.Server {
 	t.Helper()
 	srv := moto.Start(t)
 	for _, kv := range srv.Env() {
 		k, v, _ := gostrings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
+	return srv
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	srv := startMoto(t)
 	p, err := NewProvider()
 	if err != nil {
 		t.Fatal(err)

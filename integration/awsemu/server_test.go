@@ -19,8 +19,6 @@ import (
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-
-	"github.com/eks-irsa/eks-irsa/integration/moto"
 )
 
 // engineClient serves the provider over gRPC on loopback and returns the engine's own client
@@ -54,11 +52,7 @@ func engineClient(t *testing.T) plugin.Provider {
 }
 
 func TestServerAsTheEngineUsesIt(t *testing.T) {
-	srv := moto.Start(t)
-	for _, kv := range srv.Env() {
-		k, v, _ := gostrings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	srv := startMoto(t)
 	ctx := t.Context()
 	p := engineClient(t)
 
@@ -158,11 +152,7 @@ func TestConfigureRefusesANonLoopbackEndpoint(t *testing.T) {
 // wait fails) comes back to the engine as an InitError with its id, so the state keeps it
 // and destroy can remove it.
 func TestPartialCreateReachesTheEngine(t *testing.T) {
-	srv := moto.Start(t)
-	for _, kv := range srv.Env() {
-		k, v, _ := gostrings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	startMoto(t)
 	const token = "aws:test/partial:Partial"
 	register(&Kind{Token: token,
 		Create: func(context.Context, *Clients, resource.PropertyMap) (string, resource.PropertyMap, error) {
@@ -195,11 +185,7 @@ func TestPartialCreateReachesTheEngine(t *testing.T) {
 // moto, which keeps accounts apart by access key, puts what the stack makes in the role's
 // account; a value pulumi-aws would refuse fails Configure naming the key.
 func TestConfigureAssumesTheStacksRole(t *testing.T) {
-	srv := moto.Start(t)
-	for _, kv := range srv.Env() {
-		k, v, _ := gostrings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	startMoto(t)
 	ctx := t.Context()
 	typ := tokens.Type("pulumi:providers:aws")
 	const role = `{"roleArn":"arn:aws:iam::222222222222:role/deployer","sessionName":"emu","duration":"1h"}`
