@@ -53,40 +53,27 @@ func changes(ctx context.Context, client kubernetes.Interface, want Expectations
 	}
 
 	core, apps := client.CoreV1(), client.AppsV1()
-	follow(func(ctx context.Context, o metav1.ListOptions) (string, error) {
-		l, err := core.Nodes().List(ctx, o)
-		if err != nil {
-			return "", err
-		}
-		return l.ResourceVersion, nil
-	}, core.Nodes().Watch)
-	follow(func(ctx context.Context, o metav1.ListOptions) (string, error) {
-		l, err := core.Pods(KubeSystem).List(ctx, o)
-		if err != nil {
-			return "", err
-		}
-		return l.ResourceVersion, nil
-	}, core.Pods(KubeSystem).Watch)
-	follow(func(ctx context.Context, o metav1.ListOptions) (string, error) {
-		l, err := apps.DaemonSets(KubeSystem).List(ctx, o)
-		if err != nil {
-			return "", err
-		}
-		return l.ResourceVersion, nil
-	}, apps.DaemonSets(KubeSystem).Watch)
+	follow(versionOf(core.Nodes().List), core.Nodes().Watch)
+	follow(versionOf(core.Pods(KubeSystem).List), core.Pods(KubeSystem).Watch)
+	follow(versionOf(apps.DaemonSets(KubeSystem).List), apps.DaemonSets(KubeSystem).Watch)
 	namespaces := map[string]bool{KubeSystem: true}
 	for sa := range want.ServiceAccounts {
 		namespaces[sa.Namespace] = true
 	}
 	for ns := range namespaces {
 		sas := core.ServiceAccounts(ns)
-		follow(func(ctx context.Context, o metav1.ListOptions) (string, error) {
-			l, err := sas.List(ctx, o)
-			if err != nil {
-				return "", err
-			}
-			return l.ResourceVersion, nil
-		}, sas.Watch)
+		follow(versionOf(sas.List), sas.Watch)
 	}
 	return ch
+}
+
+// versionOf turns a typed List into what changes' follow reads: the list's resource version.
+func versionOf[L metav1.ListInterface](list func(context.Context, metav1.ListOptions) (L, error)) func(context.Context, metav1.ListOptions) (string, error) {
+	return func(ctx context.Context, o metav1.ListOptions) (string, error) {
+		l, err := list(ctx, o)
+		if err != nil {
+			return "", err
+		}
+		return l.GetResourceVersion(), nil
+	}
 }
