@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -242,42 +243,52 @@ func updateCluster(ctx context.Context, c *Clients, id string, olds, news resour
 	if setIn(news, "version") && getStr(olds, "version") != getStr(news, "version") {
 		return nil, fmt.Errorf("EKS Cluster (%s): version %q → %q: UpdateClusterVersion is not emulated (moto has none)", id, getStr(olds, "version"), getStr(news, "version"))
 	}
-	ov, nv := getObj(olds, "vpcConfig"), getObj(news, "vpcConfig")
-	vpcChanged := false
-	for _, k := range []string{"endpointPrivateAccess", "endpointPublicAccess", "publicAccessCidrs", "subnetIds", "securityGroupIds"} {
-		if setIn(nv, k) && !ov[resource.PropertyKey(k)].DeepEquals(nv[resource.PropertyKey(k)]) {
-			vpcChanged = true
-		}
+	// In terraform-provider-aws's order (internal/service/eks/cluster.go resourceClusterUpdate):
+	// access config, logging, endpoint access, subnets, security groups, each its own
+	// UpdateClusterConfig ("API only allows one type of update at at time") waited on until
+	// DescribeUpdate says Successful before the next is sent.
+	changed := func(o, n resource.PropertyMap, k string) bool {
+		return setIn(n, k) && !o[resource.PropertyKey(k)].DeepEquals(n[resource.PropertyKey(k)])
 	}
-	if vpcChanged {
-		// terraform-provider-aws cluster.go resourceClusterUpdate: subnet_ids and
-		// security_group_ids go with the rest of vpc_config in one UpdateClusterConfig.
-		req := &ekstypes.VpcConfigRequest{PublicAccessCidrs: getStrs(nv, "publicAccessCidrs"),
-			SubnetIds: getStrs(nv, "subnetIds"), SecurityGroupIds: getStrs(nv, "securityGroupIds")}
-		if v, set := getBool(nv, "endpointPrivateAccess"); set {
-			req.EndpointPrivateAccess = aws.Bool(v)
-		}
-		if v, set := getBool(nv, "endpointPublicAccess"); set {
-			req.EndpointPublicAccess = aws.Bool(v)
-		}
-		if _, err := c.EKS.UpdateClusterConfig(ctx, &eks.UpdateClusterConfigInput{Name: name, ResourcesVpcConfig: req}); err != nil {
-			return nil, fmt.Errorf("updating EKS Cluster (%s) VPC configuration: %w", id, err)
+	if om, nm := getStr(getObj(olds, "accessConfig"), "authenticationMode"), getStr(getObj(news, "accessConfig"), "authenticationMode"); nm != "" && om != nm {
+		if err := updateClusterConfig(ctx, c, &eks.UpdateClusterConfigInput{Name: name,
+			AccessConfig: &ekstypes.UpdateAccessConfigRequest{AuthenticationMode: ekstypes.AuthenticationMode(nm)}}, "access configuration"); err != nil {
+			return nil, err
 		}
 	}
 	if ol, nl := getStrs(olds, "enabledClusterLogTypes"), getStrs(news, "enabledClusterLogTypes"); !sameSet(ol, nl) {
-		logging := clusterLogging(nl)
-		if logging == nil { // disable what was on
-			logging = clusterLogging(ol)
-			logging.ClusterLogging[0].Enabled = aws.Bool(false)
-		}
-		if _, err := c.EKS.UpdateClusterConfig(ctx, &eks.UpdateClusterConfigInput{Name: name, Logging: logging}); err != nil {
-			return nil, fmt.Errorf("updating EKS Cluster (%s) logging: %w", id, err)
+		if err := updateClusterConfig(ctx, c, &eks.UpdateClusterConfigInput{Name: name, Logging: expandLogging(nl)}, "logging"); err != nil {
+			return nil, err
 		}
 	}
-	if om, nm := getStr(getObj(olds, "accessConfig"), "authenticationMode"), getStr(getObj(news, "accessConfig"), "authenticationMode"); nm != "" && om != nm {
-		if _, err := c.EKS.UpdateClusterConfig(ctx, &eks.UpdateClusterConfigInput{Name: name,
-			AccessConfig: &ekstypes.UpdateAccessConfigRequest{AuthenticationMode: ekstypes.AuthenticationMode(nm)}}); err != nil {
-			return nil, fmt.Errorf("updating EKS Cluster (%s) authentication mode: %w", id, err)
+	ov, nv := getObj(olds, "vpcConfig"), getObj(news, "vpcConfig")
+	if changed(ov, nv, "endpointPrivateAccess") || changed(ov, nv, "endpointPublicAccess") || changed(ov, nv, "publicAccessCidrs") {
+		// Both flags always, from config over state (d.Get), the CIDRs when set.
+		flag := func(k string) *bool {
+			if v, set := getBool(nv, k); set {
+				return aws.Bool(v)
+			}
+			v, _ := getBool(ov, k)
+			return aws.Bool(v)
+		}
+		req := &ekstypes.VpcConfigRequest{EndpointPrivateAccess: flag("endpointPrivateAccess"), EndpointPublicAccess: flag("endpointPublicAccess")}
+		if cidrs := getStrs(nv, "publicAccessCidrs"); len(cidrs) > 0 {
+			req.PublicAccessCidrs = cidrs
+		}
+		if err := updateClusterConfig(ctx, c, &eks.UpdateClusterConfigInput{Name: name, ResourcesVpcConfig: req}, "VPC configuration"); err != nil {
+			return nil, err
+		}
+	}
+	if changed(ov, nv, "subnetIds") {
+		if err := updateClusterConfig(ctx, c, &eks.UpdateClusterConfigInput{Name: name,
+			ResourcesVpcConfig: &ekstypes.VpcConfigRequest{SubnetIds: getStrs(nv, "subnetIds")}}, "VPC configuration"); err != nil {
+			return nil, err
+		}
+	}
+	if changed(ov, nv, "securityGroupIds") {
+		if err := updateClusterConfig(ctx, c, &eks.UpdateClusterConfigInput{Name: name,
+			ResourcesVpcConfig: &ekstypes.VpcConfigRequest{SecurityGroupIds: getStrs(nv, "securityGroupIds")}}, "VPC configuration"); err != nil {
+			return nil, err
 		}
 	}
 	set, remove := tagDiff(getStrMap(olds, "tags"), getStrMap(news, "tags"))
@@ -299,6 +310,67 @@ func updateCluster(ctx context.Context, c *Clients, id string, olds, news resour
 		}
 	}
 	return readCluster(ctx, c, id, news)
+}
+
+// updateClusterConfig sends one UpdateClusterConfig and waits for the update it answers, as
+// terraform-provider-aws does (cluster.go: output.Update.Id, then waitClusterUpdateSuccessful).
+func updateClusterConfig(ctx context.Context, c *Clients, in *eks.UpdateClusterConfigInput, what string) error {
+	id := aws.ToString(in.Name)
+	out, err := c.EKS.UpdateClusterConfig(ctx, in)
+	if err != nil {
+		return fmt.Errorf("updating EKS Cluster (%s) %s: %w", id, what, err)
+	}
+	if out.Update == nil {
+		return fmt.Errorf("updating EKS Cluster (%s) %s: UpdateClusterConfig answered no update", id, what)
+	}
+	updateID := aws.ToString(out.Update.Id)
+	if err := waitClusterUpdateSuccessful(ctx, c, id, updateID); err != nil {
+		return fmt.Errorf("waiting for EKS Cluster (%s) %s update (%s): %w", id, what, updateID, err)
+	}
+	return nil
+}
+
+// clusterUpdateTimeout is the real provider's default update timeout for a cluster (60 min).
+const clusterUpdateTimeout = 60 * time.Minute
+
+// waitClusterUpdateSuccessful is terraform-provider-aws cluster.go's: DescribeUpdate
+// (findClusterUpdateByTwoPartKey) until Successful while InProgress; Failed or Cancelled end
+// it with the update's error details (errorDetailsError).
+func waitClusterUpdateSuccessful(ctx context.Context, c *Clients, name, updateID string) error {
+	return waitFor(ctx, "EKS Cluster ("+name+") update "+updateID, clusterUpdateTimeout, func() (bool, error) {
+		out, err := c.EKS.DescribeUpdate(ctx, &eks.DescribeUpdateInput{Name: aws.String(name), UpdateId: aws.String(updateID)})
+		if err != nil {
+			return false, err
+		}
+		switch u := out.Update; u.Status {
+		case ekstypes.UpdateStatusSuccessful:
+			return true, nil
+		case ekstypes.UpdateStatusInProgress:
+			return false, nil
+		default:
+			var details []error
+			for _, e := range u.Errors {
+				details = append(details, fmt.Errorf("%s: %s", e.ErrorCode, aws.ToString(e.ErrorMessage)))
+			}
+			return false, fmt.Errorf("unexpected state '%s', wanted target 'Successful': %w", u.Status, errors.Join(details...))
+		}
+	})
+}
+
+// expandLogging is terraform-provider-aws cluster.go's: the configured types enabled, every
+// other type EKS knows disabled, in one request.
+func expandLogging(enabled []string) *ekstypes.Logging {
+	on := make([]ekstypes.LogType, 0, len(enabled))
+	for _, t := range enabled {
+		on = append(on, ekstypes.LogType(t))
+	}
+	var off []ekstypes.LogType
+	for _, t := range ekstypes.LogType("").Values() {
+		if !slices.Contains(on, t) {
+			off = append(off, t)
+		}
+	}
+	return &ekstypes.Logging{ClusterLogging: []ekstypes.LogSetup{{Enabled: aws.Bool(true), Types: on}, {Enabled: aws.Bool(false), Types: off}}}
 }
 
 // deleteCluster deletes and, as the real provider does (waitClusterDeleted), waits until

@@ -85,6 +85,15 @@ func TestClusterAgainstMoto(t *testing.T) {
 	if got := cl.outputs["vpcConfig"].ObjectValue()["publicAccessCidrs"].ArrayValue(); len(got) != 1 || got[0].StringValue() != "203.0.113.0/24" {
 		t.Errorf("publicAccessCidrs after update: %v", got)
 	}
+	// One update per kind of change, each waited on through DescribeUpdate before the next (a
+	// second UpdateClusterConfig during the first is refused by moto as by EKS), in
+	// terraform-provider-aws's order: logging, then endpoint access.
+	if str(cl, "status") != "ACTIVE" {
+		t.Errorf("status after the update = %q, want ACTIVE (the update waited for)", str(cl, "status"))
+	}
+	if got := clusterUpdates(t, h, "demo"); !slices.Equal(got, []string{"LoggingUpdate Successful", "EndpointAccessUpdate Successful"}) {
+		t.Errorf("moto's updates of the cluster: %q", got)
+	}
 	renamed := in([]any{"203.0.113.0/24"}, []any{"api", "audit"}, map[string]any{"env": "prod"})
 	renamed["roleArn"] = "arn:aws:iam::123456789012:role/other"
 	h.expectDiff(cl, renamed, plugin.DiffSome, []string{"roleArn"})
@@ -101,11 +110,34 @@ func TestClusterAgainstMoto(t *testing.T) {
 		!slices.Equal(v.PublicAccessCidrs, []string{"203.0.113.0/24"}) || !v.EndpointPrivateAccess || !v.EndpointPublicAccess {
 		t.Errorf("moto's VPC config after the subnet change: %+v", v)
 	}
+	// Subnets alone: a VpcConfigUpdate, no endpoint update (it would change nothing, and EKS
+	// refuses that).
+	if got := clusterUpdates(t, h, "demo"); len(got) != 3 || got[2] != "VpcConfigUpdate Successful" {
+		t.Errorf("moto's updates after the subnet change: %q", got)
+	}
 
 	h.delete(cl)
 	if left := leftovers(t, h.srv); slices.ContainsFunc(left, func(e string) bool { return gostrings.HasPrefix(e, "eks-cluster ") }) {
 		t.Errorf("cluster left in moto after delete: %q", left)
 	}
+}
+
+// clusterUpdates is "<type> <status>" of each update moto keeps for the cluster, in order.
+func clusterUpdates(t *testing.T, h *harness, name string) []string {
+	t.Helper()
+	list, err := h.c.EKS.ListUpdates(t.Context(), &eks.ListUpdatesInput{Name: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, id := range list.UpdateIds {
+		u, err := h.c.EKS.DescribeUpdate(t.Context(), &eks.DescribeUpdateInput{Name: aws.String(name), UpdateId: aws.String(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(u.Update.Type)+" "+string(u.Update.Status))
+	}
+	return got
 }
 
 // Without the control-plane service the cluster reports moto's own endpoint; Check applies
