@@ -30,7 +30,14 @@ func delaysFromEnv() (*delays, error) {
 	if spec == "" {
 		return nil, nil
 	}
-	path, scaleText, ok := strings.Cut(spec, ",")
+	// The scale follows the last comma: a path may hold commas (a Go test's temp dir is named
+	// for the test).
+	i := strings.LastIndexByte(spec, ',')
+	ok := i >= 0
+	path, scaleText := spec, ""
+	if ok {
+		path, scaleText = spec[:i], spec[i+1:]
+	}
 	scale, err := strconv.ParseFloat(scaleText, 64)
 	if !ok || err != nil || scale < 0 {
 		return nil, fmt.Errorf("%s = %q: want <path to durations.csv>,<scale >= 0>, e.g. internal/deploytime/durations.csv,0.01", DelaysEnv, spec)

@@ -1,6 +1,8 @@
 package awsemu
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -36,6 +38,23 @@ func TestDelaysFromEnv(t *testing.T) {
 		if _, err := delaysFromEnv(); err == nil {
 			t.Errorf("%s=%q accepted", DelaysEnv, bad)
 		}
+	}
+	// A path with a comma in it (a Go test's temp dir is named for the test): the scale is
+	// what follows the last comma.
+	data, err := os.ReadFile(table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commaDir := filepath.Join(t.TempDir(), "while a, b")
+	if err := os.MkdirAll(commaDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(commaDir, "durations.csv"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(DelaysEnv, filepath.Join(commaDir, "durations.csv")+",0.5")
+	if d, err := delaysFromEnv(); err != nil || d.duration("aws:eks/cluster:Cluster", nil) != 300*time.Second {
+		t.Errorf("a table under a path with a comma: %v, %v", d, err)
 	}
 	t.Setenv(DelaysEnv, "")
 	if d, err := delaysFromEnv(); d != nil || err != nil || d.duration("aws:eks/cluster:Cluster", nil) != 0 {
