@@ -16,9 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -117,14 +119,22 @@ type killCase struct {
 	// must still have to run when the signal goes, by its scaled create time: less, and the
 	// case would pass whatever eksirsa does after the signal.
 	outlasts time.Duration
+	// slow lists type tokens whose create this case makes long (slowSeconds before the
+	// scale) in its own copy of durations.csv: a window to kill in that the product's table
+	// (seconds, for one API call) does not give at a scale that keeps the cluster short.
+	slow []string
 }
+
+// slowSeconds is a slow type's create time in a case's own delays file, before the scale.
+const slowSeconds = 600
 
 // TestEmulatedKilledUp kills `eksirsa up` (the driver, the Pulumi CLI and its plugins: a
 // machine that dies, a CI runner that times out) while an AWS resource is being created and
 // exists already: AWS answers a create at once and the provider then waits for it to be ready
 // (~10 min for an EKS cluster, 1-2 min for a NAT gateway), which is the window a kill falls
 // in. The next `eksirsa up` must recover by itself and finish with exactly one of it: the
-// pending create is imported (by its name, or a NAT gateway by its tags), not forgotten, which
+// pending create is imported (by its name, a NAT gateway by its tags, a route, association or
+// attachment by the id its inputs give), not forgotten, which
 // would leave it running and billed outside the stack (and for the cluster make the next
 // create fail on its name). A second up changes nothing and destroy leaves nothing in moto.
 func TestEmulatedKilledUp(t *testing.T) {
@@ -200,6 +210,23 @@ func TestEmulatedKilledUp(t *testing.T) {
 			recovered: func(e *emulated) []string {
 				// The killed update's lock is released by the recovery killed at its import.
 				return []string{"Importing aws:ec2/natGateway:NatGateway " + e.name + "-nat-"}
+			},
+		},
+		// Routes, route-table associations and role-policy attachments in flight together (the
+		// public route, the subnets' associations, the cluster role's and the node role's
+		// policies, made long for this case): their ids follow from their inputs, so the recovery
+		// imports each by id (cmd/eksirsa importID; the plugin reads them from their import ids).
+		{
+			name:  "while routes, route-table associations and role-policy attachments are being created",
+			scale: 0.01, quiet: time.Second,
+			slow: []string{"aws:ec2/route:Route", "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:iam/rolePolicyAttachment:RolePolicyAttachment"},
+			ready: func(e *emulated, inFlight map[string]bool) bool {
+				return inFlightOf(inFlight, "aws:ec2:Route") && inFlightOf(inFlight, "aws:ec2:RouteTableAssociation") && inFlightOf(inFlight, "aws:iam:RolePolicyAttachment")
+			},
+			made: routesAssociationsAttachments,
+			recovered: func(e *emulated) []string {
+				return []string{"left stack test locked", "Importing aws:ec2/route:Route ", "Importing aws:ec2/routeTableAssociation:RouteTableAssociation ",
+					"Importing aws:iam/rolePolicyAttachment:RolePolicyAttachment "}
 			},
 		},
 	}
@@ -304,6 +331,9 @@ func killedUp(t *testing.T, e *emulated, tc killCase) {
 	durations, err := filepath.Abs("../internal/deploytime/durations.csv")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(tc.slow) > 0 {
+		durations = slowDelays(t, durations, tc.slow)
 	}
 	e.env = append(e.env, fmt.Sprintf("%s=%s,%g", awsemu.DelaysEnv, durations, tc.scale))
 
@@ -463,6 +493,99 @@ func createTime(t testing.TB, typ string, scale float64) time.Duration {
 	}
 	t.Fatalf("no row of %s for %s", deploytime.DataFile, typ)
 	return 0
+}
+
+// slowDelays writes a copy of the delays table at path into the test's temp dir with each
+// type in slow (its row without a condition) taking slowSeconds, and returns the copy's path.
+func slowDelays(t *testing.T, path string, slow []string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	for _, typ := range slow {
+		found := false
+		for i, line := range lines {
+			// type,when,seconds,source: the unconditional row has an empty when.
+			if rest, ok := strings.CutPrefix(line, typ+",,"); ok {
+				_, source, _ := strings.Cut(rest, ",")
+				lines[i] = fmt.Sprintf("%s,,%d,%s", typ, slowSeconds, source)
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("%s has no unconditional row for %s", path, typ)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "durations.csv")
+	if err := os.WriteFile(out, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// inFlightOf reports whether a resource of typ, as the progress stream names it, is in flight.
+func inFlightOf(inFlight map[string]bool, typ string) bool {
+	for key := range inFlight {
+		if strings.HasPrefix(key, typ+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+// routesAssociationsAttachments is 1 once moto holds a route and a subnet's route-table
+// association in the stack's VPC and a managed policy attached to one of its roles, else 0.
+// AWS keeps no second copy of any of them (one route per destination, one association per
+// subnet, one attachment per role and policy), so there is nothing more to count: a recovery
+// that did not import them fails on them or, for an attachment, leaves it outside the state,
+// and its output says which (recovered).
+func routesAssociationsAttachments(ctx context.Context, e *emulated) (int, error) {
+	tables, err := e.ec2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{})
+	if err != nil {
+		return 0, err
+	}
+	defaults, err := e.ec2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: []ec2types.Filter{{Name: aws.String("is-default"), Values: []string{"true"}}}})
+	if err != nil {
+		return 0, err
+	}
+	isDefault := map[string]bool{}
+	for _, v := range defaults.Vpcs {
+		isDefault[aws.ToString(v.VpcId)] = true
+	}
+	route, association := false, false
+	for _, rt := range tables.RouteTables {
+		if isDefault[aws.ToString(rt.VpcId)] {
+			continue
+		}
+		for _, r := range rt.Routes {
+			if aws.ToString(r.GatewayId) != "local" {
+				route = true
+			}
+		}
+		for _, a := range rt.Associations {
+			if aws.ToString(a.SubnetId) != "" {
+				association = true
+			}
+		}
+	}
+	roles, err := iam.NewFromConfig(e.aws).ListRoles(ctx, &iam.ListRolesInput{})
+	if err != nil {
+		return 0, err
+	}
+	attachment := false
+	for _, r := range roles.Roles {
+		attached, err := iam.NewFromConfig(e.aws).ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: r.RoleName})
+		if err != nil {
+			return 0, err
+		}
+		attachment = attachment || len(attached.AttachedPolicies) > 0
+	}
+	if route && association && attachment {
+		return 1, nil
+	}
+	return 0, nil
 }
 
 // lastLines is the last n lines of s, for a failure message.
