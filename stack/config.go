@@ -36,6 +36,8 @@ type Config struct {
 	// ServiceAccountRoles are the IRSA roles made besides kube-system/aws-node's.
 	ServiceAccountRoles []ServiceAccountRoleConfig `json:"serviceAccountRoles"`
 	AWSAuth             AWSAuthConfig              `json:"awsAuth"`
+	// AccessEntries are EKS access entries the stack owns (see access.go).
+	AccessEntries []AccessEntryConfig `json:"accessEntries"`
 }
 
 // NetworkConfig is the VPC.
@@ -58,6 +60,9 @@ type ClusterConfig struct {
 	LogRetentionDays  int      `json:"logRetentionDays"`
 	// SecretsKMSKeyARN turns on envelope encryption of Secrets with that key.
 	SecretsKMSKeyARN string `json:"secretsKmsKeyArn"`
+	// AuthenticationMode is API_AND_CONFIG_MAP (aws-auth and access entries) or API (access
+	// entries only, no aws-auth). EKS moves it one way only.
+	AuthenticationMode string `json:"authenticationMode"`
 }
 
 // NodesConfig is the self-managed worker group.
@@ -142,9 +147,10 @@ func Defaults() Config {
 			FlowLogs:          true,
 		},
 		Cluster: ClusterConfig{
-			Version:           "1.36",
-			PublicAccessCIDRs: []string{"0.0.0.0/0"},
-			LogRetentionDays:  30,
+			Version:            "1.36",
+			PublicAccessCIDRs:  []string{"0.0.0.0/0"},
+			LogRetentionDays:   30,
+			AuthenticationMode: ModeAPIAndConfigMap,
 		},
 		Nodes: NodesConfig{
 			InstanceType: "t3.medium",
@@ -157,13 +163,14 @@ func Defaults() Config {
 		AWSNode:             AWSNodeConfig{},
 		ServiceAccountRoles: []ServiceAccountRoleConfig{},
 		AWSAuth:             AWSAuthConfig{Roles: []AWSAuthMapping{}, Users: []AWSAuthMapping{}},
+		AccessEntries:       []AccessEntryConfig{},
 	}
 }
 
 // Keys are the project config keys the program reads, in the order Pulumi.yaml declares them.
 var Keys = []string{
 	"serviceType", "environment", "clusterName", "tags", "network", "cluster", "nodes", "oidc",
-	"awsNode", "serviceAccountRoles", "awsAuth",
+	"awsNode", "serviceAccountRoles", "awsAuth", "accessEntries",
 }
 
 // LoadConfig reads and validates the stack's configuration.
@@ -216,7 +223,7 @@ func decodeKey(c *Config, key, v string) error {
 	case "network":
 		return strictJSON(v, &c.Network, "an object with cidr, availabilityZones, publicSubnets, privateSubnets, natGateways, ecrEndpoints, s3Endpoint, flowLogs")
 	case "cluster":
-		return strictJSON(v, &c.Cluster, "an object with version, publicAccessCidrs, logRetentionDays, secretsKmsKeyArn")
+		return strictJSON(v, &c.Cluster, "an object with version, publicAccessCidrs, logRetentionDays, secretsKmsKeyArn, authenticationMode")
 	case "nodes":
 		return strictJSON(v, &c.Nodes, "an object with instanceType, desired, min, max, diskGiB, attachCniPolicy, amiReleaseVersion")
 	case "oidc":
@@ -227,6 +234,8 @@ func decodeKey(c *Config, key, v string) error {
 		return strictJSON(v, &c.ServiceAccountRoles, "a list of objects with namespace, serviceAccount, roleName, managedPolicyArns, inlinePolicy, account, createNamespace")
 	case "awsAuth":
 		return strictJSON(v, &c.AWSAuth, "an object with roles, users (each arn, username, groups) and adopt")
+	case "accessEntries":
+		return strictJSON(v, &c.AccessEntries, "a list of objects with principalArn, type, username, kubernetesGroups, policies (each name, namespaces)")
 	}
 	return nil
 }

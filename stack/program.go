@@ -33,16 +33,19 @@ const (
 	// entries: what `eksirsa drift` compares with IAM.
 	OutIRSARoles = "irsaRoles"
 	// OutAWSAuth is aws-auth's data as written, under k8s.MapRolesKey and k8s.MapUsersKey.
-	OutAWSAuth          = "awsAuth"
-	OutVpcID            = "vpcId"
-	OutPublicSubnetIDs  = "publicSubnetIds"
-	OutPrivateSubnetIDs = "privateSubnetIds"
-	OutFlowLogGroup     = "flowLogGroupName"
-	OutClusterLogGroup  = "clusterLogGroupName"
-	OutNodeGroup        = "autoScalingGroupName"
-	OutDesiredNodes     = "desiredNodes"
-	OutMinNodes         = "minNodes"
-	OutMaxNodes         = "maxNodes"
+	OutAWSAuth = "awsAuth"
+	// OutAuthenticationMode is the cluster's access mode as EKS reports it: what the next
+	// update's config is checked against (CheckModeChange).
+	OutAuthenticationMode = "authenticationMode"
+	OutVpcID              = "vpcId"
+	OutPublicSubnetIDs    = "publicSubnetIds"
+	OutPrivateSubnetIDs   = "privateSubnetIds"
+	OutFlowLogGroup       = "flowLogGroupName"
+	OutClusterLogGroup    = "clusterLogGroupName"
+	OutNodeGroup          = "autoScalingGroupName"
+	OutDesiredNodes       = "desiredNodes"
+	OutMinNodes           = "minNodes"
+	OutMaxNodes           = "maxNodes"
 )
 
 // Keys of each entry of OutIRSARoles.

@@ -168,6 +168,7 @@ func (c *Config) check() *validator {
 	c.validateOIDC(v)
 	c.validateRoles(v)
 	c.validateAWSAuth(v)
+	c.validateAccess(v)
 	return v
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/spf13/cobra"
 
 	"github.com/eks-irsa/eks-irsa/internal/statelock"
@@ -85,7 +86,18 @@ Afterwards it runs verify --identities, waiting for the nodes, unless --no-verif
 			if err != nil {
 				return err
 			}
-			if err := clearPendingCreates(ctx, s, out, errOut, opts.stack, find, adoptionStore{backendURL: url, dir: opts.dir, stack: opts.stack}); err != nil {
+			state, err := s.Export(ctx)
+			if err != nil {
+				return fmt.Errorf("read stack state: %w", err)
+			}
+			deployment, err := readDeployment(state)
+			if err != nil {
+				return err
+			}
+			if err := checkModeChange(deployment, opts); err != nil {
+				return err
+			}
+			if err := clearPendingCreates(ctx, s, deployment, out, errOut, opts.stack, find, adoptionStore{backendURL: url, dir: opts.dir, stack: opts.stack}); err != nil {
 				return err
 			}
 			if !yes {
@@ -166,6 +178,36 @@ func releaseDeadLocks(ctx context.Context, out io.Writer, opts *options) error {
 	return nil
 }
 
+// checkModeChange refuses, before anything runs, a configuration whose
+// cluster.authenticationMode goes back from the mode the last update applied, as its
+// authenticationMode output in the state says (stack.CheckModeChange). A configuration the
+// program would refuse anyway is left to the program, which reports every problem.
+func checkModeChange(deployment apitype.DeploymentV3, opts *options) error {
+	applied := ""
+	for _, r := range deployment.Resources {
+		if r.Type == stackResourceType && r.Parent == "" {
+			if mode, ok := r.Outputs[stack.OutAuthenticationMode].(string); ok {
+				applied = mode
+			}
+		}
+	}
+	raw, err := stack.LoadStackFiles(opts.dir, opts.stack)
+	if err != nil {
+		return nil
+	}
+	cfg, err := stack.Decode(raw)
+	if err != nil {
+		return nil
+	}
+	if err := stack.CheckModeChange(applied, cfg); err != nil {
+		return &exitError{code: exitConfig, err: err}
+	}
+	return nil
+}
+
+// stackResourceType is the root resource whose outputs are the stack's outputs.
+const stackResourceType = "pulumi:pulumi:Stack"
+
 // openShown opens the stack for a command that changes or previews it, first saying on
 // stderr which stack and which backend (where the state lives).
 func openShown(cmd *cobra.Command, opts *options) (stackAPI, error) {
@@ -183,15 +225,7 @@ func openShown(cmd *cobra.Command, opts *options) (stackAPI, error) {
 // is adopted by an import. The imports are saved (store) before the pending operations are
 // cleared and each is struck off once done, so a failed or killed import is made by the next
 // up, never forgotten.
-func clearPendingCreates(ctx context.Context, s stackAPI, out, errOut io.Writer, stackName string, find findCreated, store adoptionStore) error {
-	state, err := s.Export(ctx)
-	if err != nil {
-		return fmt.Errorf("read stack state: %w", err)
-	}
-	deployment, err := readDeployment(state)
-	if err != nil {
-		return err
-	}
+func clearPendingCreates(ctx context.Context, s stackAPI, deployment apitype.DeploymentV3, out, errOut io.Writer, stackName string, find findCreated, store adoptionStore) error {
 	owed, err := store.load(ctx)
 	if err != nil {
 		return err

@@ -25,6 +25,10 @@ var interruptedRoleState = json.RawMessage(`{"resources":[],"pending_operations"
 	`{"resource":{"urn":"urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole$aws:iam/role:Role::demo-aws-node","type":"aws:iam/role:Role","custom":true,` +
 	`"parent":"urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole::demo-aws-node","inputs":{"name":"demo-aws-node"}},"type":"creating"}]}`)
 
+// apiModeState is a stack whose last update made its cluster in API mode.
+var apiModeState = json.RawMessage(`{"resources":[{"urn":"urn:pulumi:test::eks-irsa::pulumi:pulumi:Stack::eks-irsa-test","type":"pulumi:pulumi:Stack",` +
+	`"outputs":{"authenticationMode":"API"}}]}`)
+
 var interruptedAWSState = json.RawMessage(`{"resources":[],"pending_operations":[` +
 	`{"resource":{"urn":"urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole$aws:iam/role:Role::demo-aws-node","type":"aws:iam/role:Role","custom":true,` +
 	`"parent":"urn:pulumi:test::eks-irsa::eksirsa:infra:IRSARole::demo-aws-node","inputs":{"name":"demo-aws-node","tags":{"Environment":"test"}}},"type":"creating"},` +
@@ -121,6 +125,11 @@ func TestLifecycle(t *testing.T) {
 				`successfully created by the Kubernetes API server: serviceaccounts "external-secrets" already exists`),
 			wantCode: exitFailure, wantCalls: []string{"export", "up"},
 			wantErr: `set that role's account to "annotate"`,
+		},
+		{
+			name: "up refuses to take an API-mode cluster back to API_AND_CONFIG_MAP", args: []string{"up", "-y", "--no-verify"},
+			state: apiModeState, wantCode: exitConfig, wantCalls: []string{"export"},
+			wantErr: `eks-irsa:cluster.authenticationMode = "API_AND_CONFIG_MAP": the stack's cluster is in API (its last update's authenticationMode output)`,
 		},
 		{
 			name: "refresh", args: []string{"refresh"},
