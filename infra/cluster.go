@@ -17,6 +17,9 @@ import (
 // ClusterType is the Cluster component's type token.
 const ClusterType = "eksirsa:infra:Cluster"
 
+// ModeAPIAndConfigMap is the access mode of a cluster whose args name none.
+const ModeAPIAndConfigMap = "API_AND_CONFIG_MAP"
+
 // ControlPlaneLogTypes are the control-plane logs the cluster ships: all of them.
 var ControlPlaneLogTypes = []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}
 
@@ -32,6 +35,8 @@ type ClusterArgs struct {
 	PublicAccessCIDRs []string
 	LogRetentionDays  int
 	SecretsKMSKeyARN  string // empty: no envelope encryption
+	// AuthenticationMode is API_AND_CONFIG_MAP (empty: the same) or API.
+	AuthenticationMode string
 	// Credentials is who the kubeconfig's `aws eks get-token` signs as: the AWS provider's
 	// profile and assumed role.
 	Credentials awsaccess.ExecCredentials
@@ -64,6 +69,8 @@ type Cluster struct {
 	Kubeconfig          pulumi.StringOutput
 	NodeSecurityGroupID pulumi.StringOutput
 	LogGroupName        pulumi.StringOutput
+	// AuthenticationMode is the access mode as EKS reports it.
+	AuthenticationMode pulumi.StringOutput
 }
 
 func (a *ClusterArgs) validate() error {
@@ -128,6 +135,10 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		return nil, fmt.Errorf("cluster %s: create log group: %w", name, err)
 	}
 
+	mode := args.AuthenticationMode
+	if mode == "" {
+		mode = ModeAPIAndConfigMap
+	}
 	clusterArgs := &eks.ClusterArgs{
 		Name:    pulumi.String(args.Name),
 		RoleArn: role.Arn,
@@ -141,9 +152,17 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		},
 		EnabledClusterLogTypes: pulumi.ToStringArray(ControlPlaneLogTypes),
 		AccessConfig: eks.ClusterAccessConfigArgs{
-			// aws-auth keeps working for the nodes; the creator is admin so the stack's own
-			// Kubernetes provider can apply aws-auth at all.
-			AuthenticationMode:                      pulumi.String("API_AND_CONFIG_MAP"),
+			// API_AND_CONFIG_MAP: aws-auth keeps working for the nodes. API: access entries
+			// only (NewAccess), a change EKS makes in place and one way only.
+			AuthenticationMode: pulumi.String(mode),
+			// The creator stays admin, in both modes. The stack's Kubernetes provider signs as
+			// the creator and must apply objects as soon as the cluster answers, before any entry
+			// the program could make; an entry the program made for the creator instead would
+			// collide with the one EKS makes (ResourceInUseException, pulumi-eks#2373); and the
+			// flag is ForceNew (terraform-provider-aws internal/service/eks/cluster.go,
+			// access_config.bootstrap_cluster_creator_admin_permissions), so turning it off
+			// would replace every existing cluster. EKS documents it as the creator's admin entry
+			// (API_CreateAccessConfigRequest, bootstrapClusterCreatorAdminPermissions).
 			BootstrapClusterCreatorAdminPermissions: pulumi.Bool(true),
 		},
 		Tags: withTags(args.Tags),
@@ -171,6 +190,7 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	c.OIDCIssuer = cluster.Identities.Index(pulumi.Int(0)).Oidcs().Index(pulumi.Int(0)).Issuer().Elem()
 	c.NodeSecurityGroupID = nodes.ID().ToStringOutput()
 	c.LogGroupName = logGroup.Name
+	c.AuthenticationMode = cluster.AccessConfig.AuthenticationMode().Elem()
 	c.Kubeconfig = kubeconfigOutput(c.Name, c.Endpoint, c.CAData, args.Region, args.Credentials)
 	if args.Readiness != nil {
 		c.Kubeconfig = readyKubeconfig(ctx, c.Kubeconfig, c.Endpoint, c.CAData, *args.Readiness)

@@ -28,6 +28,8 @@ type NodeRole struct {
 
 	Arn  pulumi.StringOutput
 	Name pulumi.StringOutput
+	// UniqueID is IAM's id of the role (AROA...), new whenever the role is created again.
+	UniqueID pulumi.StringOutput
 	// InstanceProfileArn resolves once the role's policies are attached.
 	InstanceProfileArn pulumi.StringOutput
 	// PolicyARNs are the managed policies attached.
@@ -79,6 +81,7 @@ func NewNodeRole(ctx *pulumi.Context, name string, args *NodeRoleArgs, opts ...p
 	}
 	n.Arn = role.Arn
 	n.Name = role.Name
+	n.UniqueID = role.UniqueId
 	n.InstanceProfileArn = readyAfter(profile.Arn, attachments...)
 	if err := ctx.RegisterResourceOutputs(n, pulumi.Map{
 		"arn":                n.Arn,

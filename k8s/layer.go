@@ -26,6 +26,9 @@ type LayerArgs struct {
 	Bindings []Binding
 	// AWSAuth holds the aws-auth mappings besides the node role's.
 	AWSAuth AWSAuthMappings
+	// WithoutAWSAuth leaves aws-auth out: a cluster in API mode reads none, and its nodes
+	// authenticate by their access entry (infra.NewAccess), which NodesWaitFor does not list.
+	WithoutAWSAuth bool
 }
 
 // AWSAuthMappings are the configured aws-auth mappings (see AWSAuthArgs).
@@ -49,7 +52,8 @@ type Binding struct {
 // Layer is what NewLayer registered.
 type Layer struct {
 	Providers *Providers
-	AWSAuth   *AWSAuth
+	// AWSAuth is nil WithoutAWSAuth.
+	AWSAuth *AWSAuth
 	// AWSNode binds the VPC CNI's role and restarts its DaemonSet.
 	AWSNode *ServiceAccountBinding
 	// Bindings are the other accounts' bindings, by Binding.Name; an account in Mode
@@ -107,6 +111,9 @@ func (a *LayerArgs) validate() error {
 		v.addf("Cluster.Issuer", "required: the cluster's OIDC issuer, so a replaced cluster gets every object again")
 	}
 	v.roleARN("AWSNodeRoleARN", a.AWSNodeRoleARN)
+	if a.WithoutAWSAuth && (len(a.AWSAuth.Roles)+len(a.AWSAuth.Users) > 0 || a.AWSAuth.Adopt) {
+		v.addf("AWSAuth", "mappings given WithoutAWSAuth: nothing would write them")
+	}
 	names := map[string]int{}
 	accounts := map[string]int{}
 	for i, b := range a.Bindings {
@@ -147,23 +154,25 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs) (*Layer, error)
 	if err != nil {
 		return nil, err
 	}
-	auth, err := NewAWSAuth(ctx, name+AWSAuthSuffix, &AWSAuthArgs{
-		Provider:      providers.Apply,
-		Cluster:       &args.Cluster,
-		NodeRoleARN:   args.NodeRoleARN,
-		Roles:         args.AWSAuth.Roles,
-		Users:         args.AWSAuth.Users,
-		AdoptExisting: args.AWSAuth.Adopt,
-	})
-	if err != nil {
-		return nil, err
-	}
 	l := &Layer{
-		Providers:    providers,
-		AWSAuth:      auth,
-		Bindings:     map[string]*ServiceAccountBinding{},
-		NodesWaitFor: []pulumi.Resource{auth.ConfigMap},
-		Accounts:     map[string]Account{},
+		Providers: providers,
+		Bindings:  map[string]*ServiceAccountBinding{},
+		Accounts:  map[string]Account{},
+	}
+	if !args.WithoutAWSAuth {
+		auth, err := NewAWSAuth(ctx, name+AWSAuthSuffix, &AWSAuthArgs{
+			Provider:      providers.Apply,
+			Cluster:       &args.Cluster,
+			NodeRoleARN:   args.NodeRoleARN,
+			Roles:         args.AWSAuth.Roles,
+			Users:         args.AWSAuth.Users,
+			AdoptExisting: args.AWSAuth.Adopt,
+		})
+		if err != nil {
+			return nil, err
+		}
+		l.AWSAuth = auth
+		l.NodesWaitFor = append(l.NodesWaitFor, auth.ConfigMap)
 	}
 
 	// EKS owns the account and the DaemonSet: annotate the one, roll the other onto the role.

@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/eks-irsa/eks-irsa/infra"
 	"github.com/eks-irsa/eks-irsa/k8s"
 )
 
@@ -16,7 +17,7 @@ import (
 // API_AND_CONFIG_MAP, and EKS never goes back to CONFIG_MAP.
 const (
 	ModeConfigMap       = "CONFIG_MAP"
-	ModeAPIAndConfigMap = "API_AND_CONFIG_MAP"
+	ModeAPIAndConfigMap = infra.ModeAPIAndConfigMap
 	ModeAPI             = "API"
 )
 
@@ -30,7 +31,7 @@ var modeOrder = map[string]int{ModeConfigMap: 0, ModeAPIAndConfigMap: 1, ModeAPI
 // out: the stack runs self-managed nodes only.
 const (
 	EntryStandard     = "STANDARD"
-	EntryEC2Linux     = "EC2_LINUX"
+	EntryEC2Linux     = infra.NodeEntryType
 	EntryEC2Windows   = "EC2_WINDOWS"
 	EntryFargateLinux = "FARGATE_LINUX"
 	EntryHybridLinux  = "HYBRID_LINUX"
@@ -68,12 +69,6 @@ func AccessPolicyARN(partition, name string) string {
 	return "arn:" + partition + ":eks::aws:cluster-access-policy/" + name
 }
 
-// Access scope types (API_AccessScope, "type").
-const (
-	ScopeCluster   = "cluster"
-	ScopeNamespace = "namespace"
-)
-
 // AccessEntryConfig is one EKS access entry (API_CreateAccessEntry) with its access-policy
 // associations (API_AssociateAccessPolicy).
 type AccessEntryConfig struct {
@@ -104,9 +99,9 @@ func (e AccessEntryConfig) EntryType() string {
 // Scope is the association's scope type.
 func (p AccessPolicyConfig) Scope() string {
 	if len(p.Namespaces) == 0 {
-		return ScopeCluster
+		return infra.ScopeCluster
 	}
-	return ScopeNamespace
+	return infra.ScopeNamespace
 }
 
 var (
@@ -341,4 +336,40 @@ func creatorPrincipal(callerARN string) (principal, bool) {
 		return principal{}, false
 	}
 	return principal{partition: m[1], account: m[2], kind: "role", name: m[3]}, true
+}
+
+// AccessSummary says who gets into the cluster and how, one line each: what `eksirsa plan`
+// shows under "Cluster access".
+func (c *Config) AccessSummary() []string {
+	lines := []string{"authenticationMode " + c.Cluster.AuthenticationMode}
+	lines = append(lines, fmt.Sprintf("cluster admin: the identity that creates the cluster, by the entry EKS makes for it (%s at cluster scope; bootstrapClusterCreatorAdminPermissions)", ClusterAdminPolicy))
+	if c.Cluster.AuthenticationMode == ModeAPI {
+		lines = append(lines, fmt.Sprintf("nodes: role %s, an %s access entry", c.NodeRoleName(), EntryEC2Linux))
+	} else {
+		lines = append(lines, fmt.Sprintf("nodes: role %s, mapped in aws-auth", c.NodeRoleName()))
+		for _, m := range c.AWSAuth.Roles {
+			lines = append(lines, fmt.Sprintf("aws-auth: %s as %s in %s", m.ARN, m.Username, strings.Join(m.Groups, ", ")))
+		}
+		for _, m := range c.AWSAuth.Users {
+			lines = append(lines, fmt.Sprintf("aws-auth: %s as %s in %s", m.ARN, m.Username, strings.Join(m.Groups, ", ")))
+		}
+	}
+	for _, e := range c.AccessEntries {
+		line := fmt.Sprintf("entry: %s (%s)", e.PrincipalARN, e.EntryType())
+		if e.Username != "" {
+			line += " as " + e.Username
+		}
+		if len(e.KubernetesGroups) > 0 {
+			line += " in " + strings.Join(e.KubernetesGroups, ", ")
+		}
+		for _, p := range e.Policies {
+			if p.Scope() == infra.ScopeCluster {
+				line += fmt.Sprintf("; %s at cluster scope", p.Name)
+			} else {
+				line += fmt.Sprintf("; %s in namespaces %s", p.Name, strings.Join(p.Namespaces, ", "))
+			}
+		}
+		lines = append(lines, line)
+	}
+	return lines
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/eks-irsa/eks-irsa/infra"
 )
 
 // entries sets accessEntries (and, with mode, cluster.authenticationMode).
@@ -102,7 +104,7 @@ func TestAccessRulesAcceptWhatEKSAccepts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Cluster.AuthenticationMode != ModeAPI || len(c.AccessEntries) != 3 || c.AccessEntries[1].Policies[0].Scope() != ScopeNamespace {
+	if c.Cluster.AuthenticationMode != ModeAPI || len(c.AccessEntries) != 3 || c.AccessEntries[1].Policies[0].Scope() != infra.ScopeNamespace {
 		t.Errorf("decoded %+v", c)
 	}
 	if d, _ := Decode(testConfig(t)); d.Cluster.AuthenticationMode != ModeAPIAndConfigMap {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/eks-irsa/eks-irsa/infra"
@@ -37,15 +38,30 @@ const (
 	// OutAuthenticationMode is the cluster's access mode as EKS reports it: what the next
 	// update's config is checked against (CheckModeChange).
 	OutAuthenticationMode = "authenticationMode"
-	OutVpcID              = "vpcId"
-	OutPublicSubnetIDs    = "publicSubnetIds"
-	OutPrivateSubnetIDs   = "privateSubnetIds"
-	OutFlowLogGroup       = "flowLogGroupName"
-	OutClusterLogGroup    = "clusterLogGroupName"
-	OutNodeGroup          = "autoScalingGroupName"
-	OutDesiredNodes       = "desiredNodes"
-	OutMinNodes           = "minNodes"
-	OutMaxNodes           = "maxNodes"
+	// OutAccessEntries lists the access entries the stack owns (AccessEntry*Key fields); in API
+	// mode the nodes' first. OutAWSAuth is absent in API mode: there is no aws-auth.
+	OutAccessEntries    = "accessEntries"
+	OutVpcID            = "vpcId"
+	OutPublicSubnetIDs  = "publicSubnetIds"
+	OutPrivateSubnetIDs = "privateSubnetIds"
+	OutFlowLogGroup     = "flowLogGroupName"
+	OutClusterLogGroup  = "clusterLogGroupName"
+	OutNodeGroup        = "autoScalingGroupName"
+	OutDesiredNodes     = "desiredNodes"
+	OutMinNodes         = "minNodes"
+	OutMaxNodes         = "maxNodes"
+)
+
+// Keys of each entry of OutAccessEntries, and of each of its policies.
+const (
+	AccessEntryPrincipalKey   = "principalArn"
+	AccessEntryTypeKey        = "type"
+	AccessEntryUsernameKey    = "username"
+	AccessEntryGroupsKey      = "kubernetesGroups"
+	AccessEntryPoliciesKey    = "policies"
+	AccessPolicyARNKey        = "policyArn"
+	AccessPolicyScopeKey      = "scope"
+	AccessPolicyNamespacesKey = "namespaces"
 )
 
 // Keys of each entry of OutIRSARoles.
@@ -87,7 +103,19 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 	if err != nil {
 		return nil, err
 	}
+	if len(cfg.AccessEntries) > 0 {
+		// The rules that need the caller (its account, and whether it is the creator EKS makes
+		// an entry for), before anything is registered.
+		caller, err := aws.GetCallerIdentity(ctx, nil)
+		if err != nil {
+			return nil, fmt.Errorf("access entries: read the caller's identity: %w", err)
+		}
+		if err := cfg.CheckAccessForCaller(caller.Arn, caller.AccountId); err != nil {
+			return nil, err
+		}
+	}
 	name, tags := cfg.Name(), cfg.AllTags()
+	apiMode := cfg.Cluster.AuthenticationMode == ModeAPI
 
 	network, err := infra.NewNetwork(ctx, name, &infra.NetworkArgs{
 		Partition:         partition,
@@ -110,19 +138,20 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 	}
 
 	cluster, err := infra.NewCluster(ctx, name, &infra.ClusterArgs{
-		Partition:         partition,
-		Region:            cfg.Region,
-		Name:              name,
-		RoleName:          cfg.ClusterRoleName(),
-		Version:           cfg.Cluster.Version,
-		VpcID:             network.VpcID,
-		SubnetIDs:         network.SubnetIDs,
-		PublicAccessCIDRs: cfg.Cluster.PublicAccessCIDRs,
-		LogRetentionDays:  cfg.Cluster.LogRetentionDays,
-		SecretsKMSKeyARN:  cfg.Cluster.SecretsKMSKeyARN,
-		Credentials:       creds,
-		Readiness:         readiness,
-		Tags:              tags,
+		Partition:          partition,
+		Region:             cfg.Region,
+		Name:               name,
+		RoleName:           cfg.ClusterRoleName(),
+		Version:            cfg.Cluster.Version,
+		VpcID:              network.VpcID,
+		SubnetIDs:          network.SubnetIDs,
+		PublicAccessCIDRs:  cfg.Cluster.PublicAccessCIDRs,
+		LogRetentionDays:   cfg.Cluster.LogRetentionDays,
+		SecretsKMSKeyARN:   cfg.Cluster.SecretsKMSKeyARN,
+		AuthenticationMode: cfg.Cluster.AuthenticationMode,
+		Credentials:        creds,
+		Readiness:          readiness,
+		Tags:               tags,
 	})
 	if err != nil {
 		return nil, err
@@ -159,6 +188,24 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 	if err != nil {
 		return nil, err
 	}
+	// Access entries: in API mode the nodes' own (they join by it, as by aws-auth otherwise),
+	// and the declared ones in either mode.
+	var access *infra.Access
+	if apiMode || len(cfg.AccessEntries) > 0 {
+		accessArgs := &infra.AccessArgs{
+			ClusterName:   cluster.Name,
+			Cluster:       cluster.EKS,
+			ClusterIssuer: cluster.OIDCIssuer,
+			Entries:       accessEntries(cfg, partition.Name),
+			Tags:          tags,
+		}
+		if apiMode {
+			accessArgs.NodeRoleARN, accessArgs.NodeRoleUniqueID = nodeRole.Arn, nodeRole.UniqueID
+		}
+		if access, err = infra.NewAccess(ctx, name+"-access", accessArgs); err != nil {
+			return nil, err
+		}
+	}
 	irsaRoles := pulumi.Map{k8s.AccountKey(k8s.KubeSystemNamespace, k8s.AWSNodeName): irsaRoleOutput(awsNodeRole)}
 	layerArgs := &k8s.LayerArgs{
 		Kubeconfig:        cluster.Kubeconfig,
@@ -167,6 +214,7 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 		NodeRoleARN:       nodeRole.Arn,
 		AWSNodeRoleARN:    awsNodeRole.Arn,
 		AWSAuth:           awsAuthMappings(cfg.AWSAuth),
+		WithoutAWSAuth:    apiMode,
 	}
 	for _, r := range cfg.ServiceAccountRoles {
 		role, err := newIRSARole(ctx, cfg, r, oidc)
@@ -213,14 +261,14 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 		SubnetIDs:          network.PrivateSubnetIDs,
 		// Capacity last: nodes join only once the Kubernetes layer is in place and the
 		// private subnets have egress.
-		JoinAfter: append(slices.Clone(layer.NodesWaitFor), network.Egress...),
+		JoinAfter: append(append(slices.Clone(layer.NodesWaitFor), network.Egress...), nodeAccess(access)...),
 		Tags:      tags,
 	})
 	if err != nil {
 		return nil, err
 	}
 
-	return pulumi.Map{
+	outputs := pulumi.Map{
 		OutRegion:              pulumi.String(cfg.Region),
 		OutClusterName:         cluster.Name,
 		OutEndpoint:            cluster.Endpoint,
@@ -232,7 +280,8 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 		OutServiceAccountRoles: roleARNs,
 		OutServiceAccounts:     layer.AccountsOutput(),
 		OutIRSARoles:           irsaRoles,
-		OutAWSAuth:             pulumi.Map{k8s.MapRolesKey: layer.AWSAuth.MapRoles, k8s.MapUsersKey: layer.AWSAuth.MapUsers},
+		OutAuthenticationMode:  cluster.AuthenticationMode,
+		OutAccessEntries:       accessEntriesOutput(cfg, partition.Name, nodeRole, apiMode),
 		OutVpcID:               network.VpcID,
 		OutPublicSubnetIDs:     network.PublicSubnetIDs,
 		OutPrivateSubnetIDs:    network.PrivateSubnetIDs,
@@ -242,7 +291,54 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 		OutDesiredNodes:        pulumi.Int(cfg.Nodes.Desired),
 		OutMinNodes:            pulumi.Int(cfg.Nodes.Min),
 		OutMaxNodes:            pulumi.Int(cfg.Nodes.Max),
-	}, nil
+	}
+	if layer.AWSAuth != nil {
+		outputs[OutAWSAuth] = pulumi.Map{k8s.MapRolesKey: layer.AWSAuth.MapRoles, k8s.MapUsersKey: layer.AWSAuth.MapUsers}
+	}
+	return outputs, nil
+}
+
+// nodeAccess is what nodes wait for besides the Kubernetes layer: their access entry, in API mode.
+func nodeAccess(a *infra.Access) []pulumi.Resource {
+	if a == nil || a.NodeEntry == nil {
+		return nil
+	}
+	return []pulumi.Resource{a.NodeEntry}
+}
+
+// accessEntries are the declared entries as infra takes them.
+func accessEntries(cfg *Config, partition string) []infra.AccessEntry {
+	var out []infra.AccessEntry
+	for _, e := range cfg.AccessEntries {
+		entry := infra.AccessEntry{PrincipalARN: e.PrincipalARN, Type: e.EntryType(), Username: e.Username, KubernetesGroups: e.KubernetesGroups}
+		for _, p := range e.Policies {
+			entry.Policies = append(entry.Policies, infra.AccessPolicy{ARN: AccessPolicyARN(partition, p.Name), Namespaces: p.Namespaces})
+		}
+		out = append(out, entry)
+	}
+	return out
+}
+
+// accessEntriesOutput is OutAccessEntries: every entry the stack owns, the nodes' first in API
+// mode, each with its AccessEntry*Key fields.
+func accessEntriesOutput(cfg *Config, partition string, nodeRole *infra.NodeRole, apiMode bool) pulumi.Array {
+	out := pulumi.Array{}
+	if apiMode {
+		out = append(out, pulumi.Map{AccessEntryPrincipalKey: nodeRole.Arn, AccessEntryTypeKey: pulumi.String(infra.NodeEntryType),
+			AccessEntryUsernameKey: pulumi.String(""), AccessEntryGroupsKey: pulumi.StringArray{}, AccessEntryPoliciesKey: pulumi.Array{}})
+	}
+	for _, e := range accessEntries(cfg, partition) {
+		policies := pulumi.Array{}
+		for _, p := range e.Policies {
+			scope := AccessPolicyConfig{Namespaces: p.Namespaces}.Scope()
+			policies = append(policies, pulumi.Map{AccessPolicyARNKey: pulumi.String(p.ARN), AccessPolicyScopeKey: pulumi.String(scope),
+				AccessPolicyNamespacesKey: pulumi.ToStringArray(append([]string{}, p.Namespaces...))})
+		}
+		out = append(out, pulumi.Map{AccessEntryPrincipalKey: pulumi.String(e.PrincipalARN), AccessEntryTypeKey: pulumi.String(e.Type),
+			AccessEntryUsernameKey: pulumi.String(e.Username), AccessEntryGroupsKey: pulumi.ToStringArray(append([]string{}, e.KubernetesGroups...)),
+			AccessEntryPoliciesKey: policies})
+	}
+	return out
 }
 
 // irsaRoleOutput is one entry of OutIRSARoles.

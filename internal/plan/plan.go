@@ -58,6 +58,9 @@ type Plan struct {
 	// Warnings are what a valid configuration should still be told (set by AddConfig), each
 	// "key = value: text".
 	Warnings []string `json:"warnings,omitempty"`
+	// Access says who gets into the cluster and how (set by AddConfig: the mode, the creator's
+	// admin entry, the nodes, each aws-auth mapping and access entry).
+	Access []string `json:"access,omitempty"`
 }
 
 // Resource is one registration.

@@ -55,6 +55,12 @@ func (p *Plan) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "  %s\n", w)
 		}
 	}
+	if len(p.Access) > 0 {
+		section(&b, "Cluster access")
+		for _, a := range p.Access {
+			fmt.Fprintf(&b, "  %s\n", a)
+		}
+	}
 
 	section(&b, "Resources")
 	children := p.children()

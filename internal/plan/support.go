@@ -34,6 +34,7 @@ func (p *Plan) AddConfig(c *stack.Config) {
 			CalendarChecked:      table.Checked.Format(time.DateOnly),
 		}
 	}
+	p.Access = c.AccessSummary()
 	p.Warnings = nil
 	for _, w := range c.Warnings() {
 		p.Warnings = append(p.Warnings, w.String())

@@ -1,0 +1,157 @@
+package stack
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/eks-irsa/eks-irsa/internal/recorder"
+)
+
+const (
+	accessEntryType = "aws:eks/accessEntry:AccessEntry"
+	associationType = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
+	configMapType   = "kubernetes:core/v1:ConfigMap"
+	asgType         = "aws:autoscaling/group:Group"
+)
+
+// apiConfig is the test stack in API mode with an SSO admin and a namespaced editor.
+func apiConfig(t *testing.T) map[string]string {
+	return entries(t, ModeAPI,
+		map[string]any{"principalArn": "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_1", "policies": []any{map[string]any{"name": "AmazonEKSClusterAdminPolicy"}}},
+		map[string]any{"principalArn": "arn:aws:iam::123456789012:role/dev", "username": "dev:{{SessionName}}", "kubernetesGroups": []string{"devs"},
+			"policies": []any{map[string]any{"name": "AmazonEKSEditPolicy", "namespaces": []string{"apps"}}}})
+}
+
+// In API mode there is no aws-auth: the node role gets an EC2_LINUX entry, which the nodes
+// wait for, bound to the role's unique id and the cluster's issuer; declared entries get their
+// policy associations, each waiting for its entry.
+func TestAPIModeGivesNodesAnEntryInsteadOfAWSAuth(t *testing.T) {
+	rec, out := runProgram(t, apiConfig(t))
+	if cms := rec.ByType(configMapType); len(cms) != 0 {
+		t.Errorf("API mode registered %d ConfigMaps (%s), want no aws-auth", len(cms), cms[0].Name)
+	}
+	cluster := rec.ByType("aws:eks/cluster:Cluster")[0]
+	if got := cluster.Inputs["accessConfig"].ObjectValue()["authenticationMode"].StringValue(); got != ModeAPI {
+		t.Errorf("cluster authenticationMode %q, want API", got)
+	}
+	if got := cluster.Inputs["accessConfig"].ObjectValue()["bootstrapClusterCreatorAdminPermissions"]; !got.IsBool() || !got.BoolValue() {
+		t.Errorf("bootstrapClusterCreatorAdminPermissions %v, want true", got)
+	}
+	var role recorder.Registration
+	for _, r := range rec.ByType("aws:iam/role:Role") {
+		if r.Inputs["name"].StringValue() == "demo-eks-oidc-test-node" {
+			role = r
+		}
+	}
+	node, ok := rec.Get(accessEntryType, "demo-eks-oidc-test-access-nodes")
+	if !ok {
+		t.Fatalf("no node access entry; entries: %v", rec.ByType(accessEntryType))
+	}
+	if node.Inputs["type"].StringValue() != "EC2_LINUX" || node.Inputs["principalArn"].StringValue() != role.Outputs["arn"].StringValue() {
+		t.Errorf("node entry inputs %v, want EC2_LINUX for %s", node.Inputs, role.Outputs["arn"].StringValue())
+	}
+	if node.Inputs.HasValue("userName") || node.Inputs.HasValue("kubernetesGroups") {
+		t.Errorf("node entry sets an identity: %v", node.Inputs)
+	}
+	uniqueID := role.Outputs["uniqueId"].StringValue()
+	if uniqueID == "" || !strings.Contains(node.ReplacementTrigger, uniqueID) || !strings.Contains(node.ReplacementTrigger, rec.Fakes().Issuer()) {
+		t.Errorf("node entry's replacement trigger %q, want the role's unique id %q and the issuer", node.ReplacementTrigger, uniqueID)
+	}
+	if !node.DeleteBeforeReplace || node.DeletedWith != cluster.URN {
+		t.Errorf("node entry: deleteBeforeReplace %v, deletedWith %q; want true and the cluster", node.DeleteBeforeReplace, node.DeletedWith)
+	}
+	asg := rec.ByType(asgType)[0]
+	if !rec.DependsOn(asg.URN, node.URN) {
+		t.Errorf("the ASG does not wait for the node entry")
+	}
+
+	admin, _ := rec.Get(accessEntryType, "demo-eks-oidc-test-access-0")
+	dev, _ := rec.Get(accessEntryType, "demo-eks-oidc-test-access-1")
+	if admin.Inputs["type"].StringValue() != "STANDARD" || dev.Inputs["userName"].StringValue() != "dev:{{SessionName}}" ||
+		dev.Inputs["kubernetesGroups"].ArrayValue()[0].StringValue() != "devs" {
+		t.Errorf("declared entries: %v, %v", admin.Inputs, dev.Inputs)
+	}
+	assocs := rec.ByType(associationType)
+	if len(assocs) != 2 {
+		t.Fatalf("%d policy associations, want 2", len(assocs))
+	}
+	want := map[string]string{
+		"demo-eks-oidc-test-access-0-AmazonEKSClusterAdminPolicy": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy cluster []",
+		"demo-eks-oidc-test-access-1-AmazonEKSEditPolicy":         "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy namespace [apps]",
+	}
+	for _, a := range assocs {
+		scope := a.Inputs["accessScope"].ObjectValue()
+		var ns []string
+		if scope.HasValue("namespaces") {
+			for _, n := range scope["namespaces"].ArrayValue() {
+				ns = append(ns, n.StringValue())
+			}
+		}
+		got := a.Inputs["policyArn"].StringValue() + " " + scope["type"].StringValue() + " [" + strings.Join(ns, ",") + "]"
+		if want[a.Name] != got {
+			t.Errorf("association %s: %s, want %s", a.Name, got, want[a.Name])
+		}
+		entry := admin
+		if strings.Contains(a.Name, "-1-") {
+			entry = dev
+		}
+		if !rec.DependsOn(a.URN, entry.URN) || !a.DeleteBeforeReplace {
+			t.Errorf("association %s: waits for its entry %v, deleteBeforeReplace %v", a.Name, rec.DependsOn(a.URN, entry.URN), a.DeleteBeforeReplace)
+		}
+	}
+	if out[OutAuthenticationMode] != ModeAPI {
+		t.Errorf("output %s = %v, want API", OutAuthenticationMode, out[OutAuthenticationMode])
+	}
+	if _, ok := out[OutAWSAuth]; ok {
+		t.Errorf("output %s in API mode: %v", OutAWSAuth, out[OutAWSAuth])
+	}
+	listed, _ := out[OutAccessEntries].([]any)
+	if len(listed) != 3 || listed[0].(map[string]any)[AccessEntryTypeKey] != "EC2_LINUX" {
+		t.Errorf("output %s = %v, want the node entry then the two declared", OutAccessEntries, out[OutAccessEntries])
+	}
+}
+
+// The default mode keeps today's graph: aws-auth, no access entry.
+func TestDefaultModeKeepsAWSAuthAndMakesNoEntry(t *testing.T) {
+	rec, out := runProgram(t, testConfig(t))
+	if n := len(rec.ByType(accessEntryType)) + len(rec.ByType(associationType)); n != 0 {
+		t.Errorf("default mode registered %d access entries and associations", n)
+	}
+	if len(rec.ByType(configMapType)) != 1 {
+		t.Errorf("default mode: %d ConfigMaps, want aws-auth", len(rec.ByType(configMapType)))
+	}
+	if out[OutAuthenticationMode] != ModeAPIAndConfigMap {
+		t.Errorf("output %s = %v", OutAuthenticationMode, out[OutAuthenticationMode])
+	}
+}
+
+// The caller's own entry is refused before anything is registered (the fakes' caller is
+// user/eks-irsa-plan).
+func TestAnEntryForTheCallerIsRefused(t *testing.T) {
+	rec := recorder.New(ProjectName, "test")
+	err := rec.Run(entries(t, "", map[string]any{"principalArn": rec.Fakes().ARN("iam", "", "user/eks-irsa-plan")}), Program)
+	if !IsConfigError(err) || !strings.Contains(err.Error(), "the identity running the stack") {
+		t.Fatalf("got %v, want the creator refused", err)
+	}
+	if n := len(rec.Registrations()); n != 0 {
+		t.Errorf("%d resources registered before the refusal", n)
+	}
+}
+
+// plan's "Cluster access" names the creator's admin entry, the nodes' access and each entry.
+func TestAccessSummaryNamesEveryWayIn(t *testing.T) {
+	c, err := Decode(apiConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"authenticationMode API",
+		"cluster admin: the identity that creates the cluster, by the entry EKS makes for it (AmazonEKSClusterAdminPolicy at cluster scope; bootstrapClusterCreatorAdminPermissions)",
+		"nodes: role demo-eks-oidc-test-node, an EC2_LINUX access entry",
+		"entry: arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_1 (STANDARD); AmazonEKSClusterAdminPolicy at cluster scope",
+		"entry: arn:aws:iam::123456789012:role/dev (STANDARD) as dev:{{SessionName}} in devs; AmazonEKSEditPolicy in namespaces apps",
+	}
+	if got := c.AccessSummary(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("summary:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
