@@ -31,7 +31,9 @@ func TestSchemaCoversProgram(t *testing.T) {
 			`"publicSubnets":["10.0.1.0/24","10.0.2.0/24"],"privateSubnets":["10.0.101.0/24","10.0.102.0/24"],` +
 			`"natGateways":"perAz","ecrEndpoints":true,"s3Endpoint":true,"flowLogs":true}`,
 		"cluster": `{"version":"1.36","publicAccessCidrs":["0.0.0.0/0"],"logRetentionDays":30,` +
-			`"secretsKmsKeyArn":"arn:aws:kms:us-west-2:123456789012:key/0c7f1d5e-1111-2222-3333-444455556666"}`,
+			`"secretsKmsKeyArn":"arn:aws:kms:us-west-2:123456789012:key/0c7f1d5e-1111-2222-3333-444455556666","authenticationMode":"API"}`,
+		"accessEntries": `[{"principalArn":"arn:aws:iam::123456789012:role/dev","username":"dev:{{SessionName}}","kubernetesGroups":["devs"],` +
+			`"policies":[{"name":"AmazonEKSViewPolicy"},{"name":"AmazonEKSEditPolicy","namespaces":["apps"]}]}]`,
 		"nodes":   `{"attachCniPolicy":true}`,
 		"oidc":    `{"extraThumbprints":["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"]}`,
 		"awsNode": `{"roleName":"vpc-cni"}`,

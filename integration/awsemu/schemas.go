@@ -413,3 +413,25 @@ var logGroupSchema = Schema{
 	"skipDestroy":     withDefault(scalar, false), // skip_destroy: Default false
 	"tags":            tagsProp,
 }
+
+// internal/service/eks/access_entry.go
+var accessEntrySchema = Schema{
+	"clusterName":      required(scalarForceNew),                // cluster_name: Required, ForceNew
+	"principalArn":     required(scalarForceNew),                // principal_arn: Required, ForceNew
+	"type":             withDefault(scalarForceNew, "STANDARD"), // type: Optional, ForceNew, Default STANDARD
+	"kubernetesGroups": computedSet,                             // kubernetes_groups: Optional, Computed, Set
+	"userName":         computed,                                // user_name: Optional, Computed
+	"tags":             tagsProp,
+}
+
+// internal/service/eks/access_policy_association.go: every argument ForceNew.
+var accessPolicyAssociationSchema = Schema{
+	"clusterName":  required(scalarForceNew), // cluster_name: Required, ForceNew
+	"principalArn": required(scalarForceNew), // principal_arn: Required, ForceNew
+	"policyArn":    required(scalarForceNew), // policy_arn: Required, ForceNew
+	// access_scope: Required, ForceNew, MinItems 1, MaxItems 1.
+	"accessScope": required(Prop{Kind: kBlock, ForceNew: true, Elem: Schema{
+		"type":       required(scalarForceNew),     // type: Required, ForceNew
+		"namespaces": {Kind: kSet, ForceNew: true}, // namespaces: Optional, ForceNew, Set
+	}}),
+}
