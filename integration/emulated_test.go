@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -410,12 +411,15 @@ func (e *emulated) currentNodes() (*testcluster.Cluster, *testcluster.Kubelets) 
 	return cp, k
 }
 
-// nodeRoleMapped says whether aws-auth, parsed as EKS's authenticator parses it, maps the
-// stack's node role into system:nodes.
+// nodeRoleMapped says whether the cluster admits the stack's node role as a node: aws-auth,
+// parsed as EKS's authenticator parses it, maps it into system:nodes, or, where aws-auth does
+// not, the role has an EC2_LINUX access entry in moto (EKS User Guide, "Grant IAM users access
+// to Kubernetes with EKS access entries": an entry first; aws-auth only without one, and never
+// in API mode).
 func (e *emulated) nodeRoleMapped(ctx context.Context, cp *testcluster.Cluster) (bool, error) {
 	cm, err := cp.Client.CoreV1().ConfigMaps(k8s.KubeSystemNamespace).Get(ctx, k8s.AWSAuthName, metav1.GetOptions{})
 	if err != nil {
-		return false, nil //nolint:nilerr // not there yet: the node retries
+		return e.nodeRoleHasEntry(ctx)
 	}
 	_, roles, _, err := configmap.ParseMap(cm.Data)
 	if err != nil {
@@ -429,6 +433,27 @@ func (e *emulated) nodeRoleMapped(ctx context.Context, cp *testcluster.Cluster) 
 				}
 			}
 		}
+	}
+	return false, nil
+}
+
+// nodeRoleHasEntry says whether the stack's cluster in moto has a node access entry for its
+// node role.
+func (e *emulated) nodeRoleHasEntry(ctx context.Context) (bool, error) {
+	c := eks.NewFromConfig(e.aws)
+	list, err := c.ListAccessEntries(ctx, &eks.ListAccessEntriesInput{ClusterName: aws.String(e.name)})
+	if err != nil {
+		return false, nil //nolint:nilerr // no cluster, or a mode without entries: the node retries
+	}
+	for _, arn := range list.AccessEntries {
+		if !strings.HasSuffix(arn, ":role/"+e.nodeRole) {
+			continue
+		}
+		out, err := c.DescribeAccessEntry(ctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String(e.name), PrincipalArn: aws.String(arn)})
+		if err != nil {
+			return false, err
+		}
+		return aws.ToString(out.AccessEntry.Type) == program.EntryEC2Linux, nil
 	}
 	return false, nil
 }

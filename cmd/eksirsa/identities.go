@@ -96,6 +96,10 @@ func declaredIdentities(outs auto.OutputMap, stackName string) (drift.Declared, 
 	slices.SortFunc(d.Annotated, compareAccounts)
 
 	awsAuth, ok := outs[stack.OutAWSAuth].Value.(map[string]any)
+	if mode, _ := outs[stack.OutAuthenticationMode].Value.(string); !ok && mode == stack.ModeAPI {
+		// A cluster in API mode has no aws-auth: the stack declares no mapping.
+		return d, nil
+	}
 	if !ok {
 		return d, fmt.Errorf("output %s is %v, want {%s, %s}; an up with this version of eksirsa writes it", stack.OutAWSAuth, outs[stack.OutAWSAuth].Value, k8s.MapRolesKey, k8s.MapUsersKey)
 	}

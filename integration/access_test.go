@@ -1,0 +1,76 @@
+package integration
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/eks-irsa/eks-irsa/k8s"
+)
+
+// TestEmulatedAPIModeAccessEntries is a stack in API mode, end to end: `eksirsa up` makes the
+// cluster with authenticationMode API and no aws-auth, the node role's EC2_LINUX entry (the
+// nodes join by it and verify passes) and a declared entry with its two policies, in moto; a
+// second up changes nothing; destroy leaves no entry (nor anything else).
+func TestEmulatedAPIModeAccessEntries(t *testing.T) {
+	t.Parallel() // see startEmulated
+	e := startEmulated(t)
+	ctx := t.Context()
+	const (
+		devRole    = "arn:aws:iam::123456789012:role/team/dev"
+		viewPolicy = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+		editPolicy = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
+	)
+	e.setConfig("eks-irsa:cluster", map[string]any{"version": "1.36", "publicAccessCidrs": []string{"0.0.0.0/0"}, "logRetentionDays": 30, "authenticationMode": "API"})
+	e.setConfig("eks-irsa:accessEntries", []any{map[string]any{
+		"principalArn": devRole, "username": "dev:{{SessionName}}", "kubernetesGroups": []string{"devs"},
+		"policies": []any{map[string]any{"name": "AmazonEKSViewPolicy"}, map[string]any{"name": "AmazonEKSEditPolicy", "namespaces": []string{"apps"}}},
+	}})
+
+	if out, err := e.eksirsa("up", "--yes", "--verify-wait", "3m"); err != nil {
+		t.Fatalf("eksirsa up: %v\n%s", err, out)
+	}
+	c := eks.NewFromConfig(e.aws)
+	cl, err := c.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(e.name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := cl.Cluster.AccessConfig.AuthenticationMode; mode != "API" {
+		t.Errorf("cluster authenticationMode %s, want API", mode)
+	}
+	if _, err := e.cluster.Client.CoreV1().ConfigMaps(k8s.KubeSystemNamespace).Get(ctx, k8s.AWSAuthName, metav1.GetOptions{}); err == nil {
+		t.Errorf("API mode wrote aws-auth")
+	}
+	nodeRole := "arn:aws:iam::123456789012:role/" + e.nodeRole
+	node, err := c.DescribeAccessEntry(ctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String(e.name), PrincipalArn: aws.String(nodeRole)})
+	if err != nil || aws.ToString(node.AccessEntry.Type) != "EC2_LINUX" {
+		t.Fatalf("the node role's entry: %+v, %v; want EC2_LINUX", node, err)
+	}
+	dev, err := c.DescribeAccessEntry(ctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String(e.name), PrincipalArn: aws.String(devRole)})
+	if err != nil || aws.ToString(dev.AccessEntry.Username) != "dev:{{SessionName}}" || !slices.Equal(dev.AccessEntry.KubernetesGroups, []string{"devs"}) {
+		t.Fatalf("the declared entry: %+v, %v", dev, err)
+	}
+	policies, err := c.ListAssociatedAccessPolicies(ctx, &eks.ListAssociatedAccessPoliciesInput{ClusterName: aws.String(e.name), PrincipalArn: aws.String(devRole)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range policies.AssociatedAccessPolicies {
+		got = append(got, aws.ToString(p.PolicyArn)+" "+string(p.AccessScope.Type)+" "+strings.Join(p.AccessScope.Namespaces, ","))
+	}
+	slices.Sort(got)
+	if want := []string{editPolicy + " namespace apps", viewPolicy + " cluster "}; !slices.Equal(got, want) {
+		t.Errorf("associated policies %q, want %q", got, want)
+	}
+
+	t.Logf("second up: %s resources unchanged", e.upChangesNothing("the second up"))
+
+	e.destroyLeavesNothing()
+	if entries, err := c.ListAccessEntries(ctx, &eks.ListAccessEntriesInput{ClusterName: aws.String(e.name)}); err == nil {
+		t.Errorf("the cluster (and its entries %q) outlived destroy", entries.AccessEntries)
+	}
+}
