@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/aws-iam-authenticator/pkg/mapper/configmap"
@@ -519,20 +520,26 @@ func (e *emulated) clusterObjects() map[string]string {
 	return got
 }
 
-// awsNodeRoleChangeRollsOnce renames aws-node's role (awsNode.roleName), a new role with a new
-// ARN: the up re-annotates kube-system/aws-node, rolls the aws-node DaemonSet exactly once onto
-// the new role, deletes the old role only after that (checkRoleWindow: aws-node never holds
-// the ARN of a role that does not exist), changes nothing else in the cluster, and its verify
-// proves the new identity. The next up changes nothing.
-func (e *emulated) awsNodeRoleChangeRollsOnce() {
+// rolesRenamed renames, in one up, aws-node's role (awsNode.roleName) and the role of the first
+// serviceAccountRoles entry (roleName; an account the stack creates), each a new role with a
+// new ARN. aws-node: the up re-annotates kube-system/aws-node, rolls the aws-node DaemonSet
+// exactly once onto the new role, deletes the old role only after that (checkRoleWindow:
+// aws-node never holds the ARN of a role that does not exist), and its verify proves the new
+// identity. The created account is annotated with its new ARN in place, the same object (its
+// binding is named after the account, not the role: k8s.BindingName). Nothing else in the
+// cluster changes, both old roles are gone and the next up changes nothing.
+func (e *emulated) rolesRenamed() {
 	e.t.Helper()
 	ctx := e.t.Context()
-	sa := func() string {
-		a, err := e.cluster.Client.CoreV1().ServiceAccounts(k8s.KubeSystemNamespace).Get(ctx, k8s.AWSNodeName, metav1.GetOptions{})
+	account := func(namespace, name string) *corev1.ServiceAccount {
+		a, err := e.cluster.Client.CoreV1().ServiceAccounts(namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		return a.Annotations[irsa.RoleARNAnnotation]
+		return a
+	}
+	sa := func() string {
+		return account(k8s.KubeSystemNamespace, k8s.AWSNodeName).Annotations[irsa.RoleARNAnnotation]
 	}
 	oldARN := sa()
 	before := e.clusterObjects()
@@ -542,6 +549,21 @@ func (e *emulated) awsNodeRoleChangeRollsOnce() {
 	if newARN == oldARN {
 		e.t.Fatalf("aws-node's role ARN %q is not <cluster>-aws-node's", oldARN)
 	}
+
+	stackFile := filepath.Join(e.dir, "Pulumi.test.yaml")
+	roles, err := stackfile.Get(stackFile, "eks-irsa:serviceAccountRoles")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	created, _ := roles.([]any)[0].(map[string]any)
+	ns, name := created["namespace"].(string), created["serviceAccount"].(string)
+	if created["account"] != string(k8s.CreateServiceAccount) || created["roleName"] != nil {
+		e.t.Fatalf("serviceAccountRoles[0] is %v, want an account the stack creates, its role named by default", created)
+	}
+	createdBefore := account(ns, name)
+	createdOldRole, createdNewRole := e.name+"-"+name, e.name+"-"+name+"-v2"
+	created["roleName"] = createdNewRole
+	e.setConfig("eks-irsa:serviceAccountRoles", roles)
 
 	stopWatch := e.watchAWSNode(e.name+"-aws-node", newName)
 	out, err := e.eksirsa("up", "--yes", "--verify-wait", "3m")
@@ -565,21 +587,70 @@ func (e *emulated) awsNodeRoleChangeRollsOnce() {
 		e.t.Errorf("aws-node rolled %d times (generation %d -> %d), want once", gen1-gen0, gen0, gen1)
 	}
 	for key, v := range before {
-		if key == ds || key == "serviceaccount "+k8s.KubeSystemNamespace+"/"+k8s.AWSNodeName {
+		if key == ds || key == "serviceaccount "+k8s.KubeSystemNamespace+"/"+k8s.AWSNodeName || key == "serviceaccount "+ns+"/"+name {
 			continue
 		}
 		if after[key] != v {
-			e.t.Errorf("%s changed (%s -> %s): the rename should touch aws-node only", key, v, after[key])
+			e.t.Errorf("%s changed (%s -> %s): the renames should touch aws-node and %s/%s only", key, v, after[key], ns, name)
 		}
 	}
+	createdAfter := account(ns, name)
+	wantARN := strings.Replace(createdBefore.Annotations[irsa.RoleARNAnnotation], ":role/"+createdOldRole, ":role/"+createdNewRole, 1)
+	if got := createdAfter.Annotations[irsa.RoleARNAnnotation]; got != wantARN || createdAfter.UID != createdBefore.UID {
+		e.t.Errorf("%s/%s after its role's rename: uid %s -> %s, annotated %q; want the same account annotated %q", ns, name, createdBefore.UID, createdAfter.UID, got, wantARN)
+	}
 	iamClient := iam.NewFromConfig(e.aws)
-	if _, err := iamClient.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(e.name + "-aws-node")}); err == nil {
-		e.t.Errorf("the old role %s-aws-node is still in IAM after the rename", e.name)
+	for _, old := range []string{e.name + "-aws-node", createdOldRole} {
+		if _, err := iamClient.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(old)}); err == nil {
+			e.t.Errorf("the old role %s is still in IAM after the rename", old)
+		}
 	}
-	if _, err := iamClient.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(newName)}); err != nil {
-		e.t.Errorf("the new role %s: %v", newName, err)
+	for _, renamed := range []string{newName, createdNewRole} {
+		if _, err := iamClient.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(renamed)}); err != nil {
+			e.t.Errorf("the new role %s: %v", renamed, err)
+		}
 	}
-	e.upChangesNothing("the up after the rename")
+	e.upChangesNothing("the up after the renames")
+}
+
+// bindingsNamedAfterTheirRoles rewrites the stack's checkpoint as eks-irsa left it when the
+// binding of each serviceAccountRoles account was named after its role (until 2026-12-06): the
+// binding and its objects under the role's name instead of k8s.BindingName. The program aliases
+// that name (k8s.Binding.FormerName), so an up of such a stack must change nothing.
+func (e *emulated) bindingsNamedAfterTheirRoles() {
+	e.t.Helper()
+	roles, err := stackfile.Get(filepath.Join(e.dir, "Pulumi.test.yaml"), "eks-irsa:serviceAccountRoles")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	file := e.checkpointFile()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	renamed := 0
+	for _, r := range roles.([]any) {
+		role, _ := r.(map[string]any)
+		if mode, _ := role["account"].(string); mode == "" || mode == string(k8s.NoServiceAccount) {
+			continue // no binding
+		}
+		ns, name := role["namespace"].(string), role["serviceAccount"].(string)
+		former := e.name + "-" + name
+		if n, ok := role["roleName"].(string); ok {
+			former = n
+		}
+		// A URN ends in its resource's name: the binding's, or one of its objects' (the
+		// binding's name and a suffix).
+		urnName := regexp.MustCompile(`::` + regexp.QuoteMeta(k8s.BindingName(e.name, ns, name)) + `(-[a-z-]+)?"`)
+		renamed += len(urnName.FindAll(data, -1))
+		data = urnName.ReplaceAll(data, []byte("::"+former+`$1"`))
+	}
+	if renamed == 0 {
+		e.t.Fatal("the checkpoint has no binding named by k8s.BindingName")
+	}
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 // destroyLeavesNothing runs `eksirsa destroy --yes` and fails the test unless it leaves
@@ -624,9 +695,12 @@ func TestEmulatedUpVerifySecondUpDestroy(t *testing.T) {
 		t.Fatalf("up did not verify:\n%s", out)
 	}
 
+	// The second up also upgrades: its stack is rewritten as eks-irsa left it before bindings
+	// were named after their accounts.
+	e.bindingsNamedAfterTheirRoles()
 	t.Logf("second up: %s resources unchanged", e.upChangesNothing("the second up"))
 
-	e.awsNodeRoleChangeRollsOnce()
+	e.rolesRenamed()
 
 	out, err = e.eksirsa("destroy", "--yes")
 	if err != nil {

@@ -19,13 +19,7 @@ import (
 // would drop the pending operation: "removing pending operation 'creating' ... from snapshot".)
 func (e *emulated) interruptCreate(typ, name string) (urn string) {
 	e.t.Helper()
-	var backend string
-	for _, kv := range e.env {
-		if v, ok := strings.CutPrefix(kv, "PULUMI_BACKEND_URL=file://"); ok {
-			backend = v // the last one wins, as in exec
-		}
-	}
-	file := filepath.Join(backend, ".pulumi", "stacks", "eks-irsa", "test.json")
+	file := e.checkpointFile()
 	data, err := os.ReadFile(file)
 	if err != nil {
 		e.t.Fatal(err)
@@ -70,6 +64,17 @@ func (e *emulated) interruptCreate(typ, name string) (urn string) {
 		e.t.Fatal(err)
 	}
 	return urn
+}
+
+// checkpointFile is the emulated stack's checkpoint in its file backend.
+func (e *emulated) checkpointFile() string {
+	var backend string
+	for _, kv := range e.env {
+		if v, ok := strings.CutPrefix(kv, "PULUMI_BACKEND_URL=file://"); ok {
+			backend = v // the last one wins, as in exec
+		}
+	}
+	return filepath.Join(backend, ".pulumi", "stacks", "eks-irsa", "test.json")
 }
 
 // without is a JSON list of strings without s.

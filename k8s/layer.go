@@ -40,8 +40,10 @@ type AWSAuthMappings struct {
 
 // Binding is one IRSA role for Namespace/ServiceAccount.
 type Binding struct {
-	// Name is the binding's resource name, unique in the stack.
-	Name            string
+	// FormerName is the resource name the binding had when bindings were named after their
+	// role (eks-irsa until 2026-12-06): an alias of the name NewLayer gives it now
+	// (BindingName), so a stack of then keeps its objects. Empty: none.
+	FormerName      string
 	Namespace       string
 	ServiceAccount  string
 	RoleARN         pulumi.StringInput
@@ -56,7 +58,7 @@ type Layer struct {
 	AWSAuth *AWSAuth
 	// AWSNode binds the VPC CNI's role and restarts its DaemonSet.
 	AWSNode *ServiceAccountBinding
-	// Bindings are the other accounts' bindings, by Binding.Name; an account in Mode
+	// Bindings are the other accounts' bindings, by AccountKey; an account in Mode
 	// NoServiceAccount has none.
 	Bindings map[string]*ServiceAccountBinding
 	// NodesWaitFor lists the objects worker capacity must wait for: aws-auth (or nodes cannot
@@ -102,6 +104,15 @@ const AWSAuthSuffix = "-aws-auth"
 // AccountKey is the "namespace/name" key of an account in Layer.Accounts.
 func AccountKey(namespace, name string) string { return namespace + "/" + name }
 
+// BindingName is the resource name of the binding of namespace/serviceAccount in the layer
+// named layer: "<layer>-<namespace>/<serviceAccount>". It names the account, not its role, so
+// a role renamed in config (a new role, a new ARN) updates the account's annotation in place:
+// named after the role, the binding was a new resource, whose account create failed on the
+// old one's ("already exists") and whose old patch, deleted last, took the annotation away.
+func BindingName(layer, namespace, serviceAccount string) string {
+	return layer + "-" + AccountKey(namespace, serviceAccount)
+}
+
 func (a *LayerArgs) validate() error {
 	if a == nil {
 		return errors.New("args: required")
@@ -114,16 +125,16 @@ func (a *LayerArgs) validate() error {
 	if a.WithoutAWSAuth && (len(a.AWSAuth.Roles)+len(a.AWSAuth.Users) > 0 || a.AWSAuth.Adopt) {
 		v.addf("AWSAuth", "mappings given WithoutAWSAuth: nothing would write them")
 	}
-	names := map[string]int{}
+	formerNames := map[string]int{}
 	accounts := map[string]int{}
 	for i, b := range a.Bindings {
 		field := fmt.Sprintf("Bindings[%d]", i)
-		if b.Name == "" {
-			v.addf(field+".Name", "required: the binding's resource name")
-		} else if j, dup := names[b.Name]; dup {
-			v.addf(field+".Name", "%q is also Bindings[%d].Name", b.Name, j)
-		} else {
-			names[b.Name] = i
+		if b.FormerName != "" {
+			if j, dup := formerNames[b.FormerName]; dup {
+				v.addf(field+".FormerName", "%q is also Bindings[%d].FormerName", b.FormerName, j)
+			} else {
+				formerNames[b.FormerName] = i
+			}
 		}
 		v.roleARN(field+".RoleARN", b.RoleARN)
 		if !slices.Contains(serviceAccountModes, b.Mode) {
@@ -144,7 +155,7 @@ func (a *LayerArgs) validate() error {
 // NewLayer builds a cluster's Kubernetes layer: the providers, aws-auth, the aws-node binding
 // and the other bindings. Everything is named after name: the providers name and
 // name+CreateProviderSuffix, aws-auth name+AWSAuthSuffix, aws-node name+AWSNodeBindingSuffix,
-// the other bindings their Binding.Name. stack.Build calls it, and so does the integration
+// the other bindings BindingName. stack.Build calls it, and so does the integration
 // tier, so both apply the same objects.
 func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs) (*Layer, error) {
 	if err := args.validate(); err != nil {
@@ -196,7 +207,14 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs) (*Layer, error)
 			l.Accounts[AccountKey(b.Namespace, b.ServiceAccount)] = Account{RoleARN: b.RoleARN.ToStringOutput(), Mode: b.Mode}
 			continue
 		}
-		binding, err := NewServiceAccountBinding(ctx, b.Name, &ServiceAccountBindingArgs{
+		var opts []pulumi.ResourceOption
+		bindingName := BindingName(name, b.Namespace, b.ServiceAccount)
+		if b.FormerName != "" && b.FormerName != bindingName {
+			// The engine carries a component's alias to its children whose names start with
+			// the component's (each is the binding's name plus a suffix).
+			opts = append(opts, pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(b.FormerName)}}))
+		}
+		binding, err := NewServiceAccountBinding(ctx, bindingName, &ServiceAccountBindingArgs{
 			Provider:        providers.Apply,
 			CreateProvider:  providers.Create,
 			Cluster:         &args.Cluster,
@@ -205,11 +223,11 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs) (*Layer, error)
 			RoleARN:         b.RoleARN,
 			Mode:            b.Mode,
 			CreateNamespace: b.CreateNamespace,
-		})
+		}, opts...)
 		if err != nil {
 			return nil, err
 		}
-		l.Bindings[b.Name] = binding
+		l.Bindings[AccountKey(b.Namespace, b.ServiceAccount)] = binding
 		l.NodesWaitFor = append(l.NodesWaitFor, binding.Resources()...)
 		l.Accounts[AccountKey(b.Namespace, b.ServiceAccount)] = Account{RoleARN: binding.RoleARN, Mode: b.Mode}
 	}

@@ -1,6 +1,7 @@
 package k8s
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -21,8 +22,8 @@ func layerArgs(bindings ...Binding) *LayerArgs {
 	}
 }
 
-func binding(name, namespace, account string, mode ServiceAccountMode) Binding {
-	return Binding{Name: name, Namespace: namespace, ServiceAccount: account, RoleARN: pulumi.String("arn:aws:iam::123456789012:role/" + name), Mode: mode}
+func binding(role, namespace, account string, mode ServiceAccountMode) Binding {
+	return Binding{Namespace: namespace, ServiceAccount: account, RoleARN: pulumi.String("arn:aws:iam::123456789012:role/" + role), Mode: mode}
 }
 
 // The objects nodes wait for are exactly the layer's Kubernetes objects: aws-auth, aws-node's
@@ -73,7 +74,7 @@ func TestLayerNodesWaitForEveryKubernetesObject(t *testing.T) {
 	if propString(ds.Inputs, "metadata", "name") != AWSNodeDaemonSet || propString(ds.Inputs, "metadata", "namespace") != KubeSystemNamespace {
 		t.Errorf("restart patches %v, want %s/%s", ds.Inputs["metadata"], KubeSystemNamespace, AWSNodeDaemonSet)
 	}
-	if _, ok := layer.Bindings["chart-owned"]; ok {
+	if _, ok := layer.Bindings["kube-system/other"]; ok {
 		t.Error("an account in mode none got a binding")
 	}
 	wantAccounts := map[string]ServiceAccountMode{
@@ -92,6 +93,37 @@ func TestLayerNodesWaitForEveryKubernetesObject(t *testing.T) {
 	}
 }
 
+// A binding is named after its account, so renaming its role (a new ARN) changes its
+// annotation, not its name: a new name would be a new binding, whose create of the account
+// fails on the old one's. A binding named before (after its role) is aliased.
+func TestLayerNamesBindingsAfterTheirAccounts(t *testing.T) {
+	names := func(role string) map[string][]string {
+		b := binding(role, "addons", "created", CreateServiceAccount)
+		b.FormerName = "demo-created"
+		r := run(t, func(ctx *pulumi.Context) error {
+			_, err := NewLayer(ctx, testLayer, layerArgs(b))
+			return err
+		})
+		got := map[string][]string{}
+		for _, reg := range r.Registrations() {
+			if reg.Type == ServiceAccountBindingType || reg.Type == "kubernetes:core/v1:ServiceAccount" {
+				got[reg.Type+"::"+reg.Name] = reg.AliasNames
+			}
+		}
+		return got
+	}
+	want := map[string][]string{
+		ServiceAccountBindingType + "::demo" + AWSNodeBindingSuffix:              nil,
+		ServiceAccountBindingType + "::demo-addons/created":                      {"demo-created"},
+		"kubernetes:core/v1:ServiceAccount::demo-addons/created-service-account": nil,
+	}
+	for _, role := range []string{"demo-created", "demo-created-v2"} {
+		if got := names(role); !reflect.DeepEqual(got, want) {
+			t.Errorf("role %s: bindings and aliases %v, want %v", role, got, want)
+		}
+	}
+}
+
 func TestLayerRefusesBadBindings(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -104,18 +136,20 @@ func TestLayerRefusesBadBindings(t *testing.T) {
 			want:     []string{"Bindings[0]: kube-system/aws-node is bound by AWSNodeRoleARN; remove it from Bindings"},
 		},
 		{
-			name:     "two roles for one account, one name twice",
-			bindings: []Binding{binding("x", "a", "b", CreateServiceAccount), binding("x", "a", "b", NoServiceAccount)},
+			name: "two roles for one account, one former name twice",
+			bindings: []Binding{
+				{FormerName: "x", Namespace: "a", ServiceAccount: "b", RoleARN: pulumi.String("arn:aws:iam::123456789012:role/x"), Mode: CreateServiceAccount},
+				{FormerName: "x", Namespace: "a", ServiceAccount: "b", RoleARN: pulumi.String("arn:aws:iam::123456789012:role/x"), Mode: NoServiceAccount},
+			},
 			want: []string{
-				`Bindings[1].Name: "x" is also Bindings[0].Name`,
+				`Bindings[1].FormerName: "x" is also Bindings[0].FormerName`,
 				"Bindings[1]: a/b is also Bindings[0]: one role per account",
 			},
 		},
 		{
-			name:     "no name, no mode, no role",
+			name:     "no mode, no role",
 			bindings: []Binding{{Namespace: "a", ServiceAccount: "b"}},
 			want: []string{
-				"Bindings[0].Name: required: the binding's resource name",
 				"Bindings[0].RoleARN: required: an IAM role ARN (" + roleARNShape + ")",
 				`Bindings[0].Mode: "" is not one of ["annotate" "create" "none"]`,
 			},

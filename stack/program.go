@@ -227,7 +227,7 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 			mode = k8s.NoServiceAccount
 		}
 		layerArgs.Bindings = append(layerArgs.Bindings, k8s.Binding{
-			Name:            cfg.RoleName(r),
+			FormerName:      cfg.RoleName(r), // bindings were named after their role
 			Namespace:       r.Namespace,
 			ServiceAccount:  r.ServiceAccount,
 			RoleARN:         role.Arn,

@@ -37,6 +37,9 @@ func TestSetReadsBackThroughTheSDKLoader(t *testing.T) {
 	if got := after["eks-irsa:awsNode"]; !strings.Contains(got, `"roleName":"platform-cni"`) {
 		t.Errorf("eks-irsa:awsNode = %s, want roleName platform-cni", got)
 	}
+	if got, err := stackfile.Get(filepath.Join(dir, "Pulumi.test.yaml"), "eks-irsa:awsNode"); err != nil || got.(map[string]any)["roleName"] != "platform-cni" {
+		t.Errorf("Get eks-irsa:awsNode = %v, %v; want roleName platform-cni", got, err)
+	}
 	for k, v := range before {
 		if k != "eks-irsa:awsNode" && after[k] != v {
 			t.Errorf("%s changed: %s -> %s", k, v, after[k])

@@ -44,7 +44,10 @@ type Registration struct {
 	// ReplacementTrigger is the value whose change replaces the resource
 	// (pulumi.ReplacementTrigger), when it is a string.
 	ReplacementTrigger string
-	Outputs            resource.PropertyMap
+	// AliasNames are the names of the resource's aliases (pulumi.Aliases): an alias spec's
+	// name, or an alias URN's last part.
+	AliasNames []string
+	Outputs    resource.PropertyMap
 }
 
 // Invoke is one data-source call.
@@ -116,6 +119,13 @@ func (r *Recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 		reg.IgnoreChanges = slices.Clone(rpc.GetIgnoreChanges())
 		reg.DeletedWith = rpc.GetDeletedWith()
 		reg.ReplacementTrigger = rpc.GetReplacementTrigger().GetStringValue()
+		for _, a := range rpc.GetAliases() {
+			if spec := a.GetSpec(); spec != nil {
+				reg.AliasNames = append(reg.AliasNames, spec.GetName())
+			} else {
+				reg.AliasNames = append(reg.AliasNames, resource.URN(a.GetUrn()).Name())
+			}
+		}
 		if pd := rpc.GetPropertyDependencies(); len(pd) > 0 {
 			reg.PropertyDependencies = make(map[string][]string, len(pd))
 			for k, v := range pd {
