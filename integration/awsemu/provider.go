@@ -328,15 +328,17 @@ func (k *Kind) diff(state, news resource.PropertyMap) plugin.DiffResult {
 }
 
 // nameRequiresDeleteBeforeReplace is the bridge's rule of that name (pulumi-terraform-bridge
-// pkg/tfbridge/schema.go, asked by provider.go Diff for every replacement): with no
-// UniqueNameFields on the resource, a replacement deletes first whenever the autonamed
-// property holds a value the program set (absent from __defaults), and never when the inputs
-// carry no __defaults list. It does not compare the old name with the new one: pulumi-aws
-// sets no UniqueNameFields (provider/resources.go; "name" is autonamed by
-// provider/autonaming.go setAutonaming, aws_iam_role's by tfbridge.AutoName("name", 64, "-")),
-// so an explicitly named role whose name changes is deleted before its successor exists too,
-// as the bridge's own TestDeleteBeforeReplaceAutoname step 4 shows (an explicit name
-// replacing an autonamed one: delete-before-replace).
+// pkg/tfbridge/schema.go:195 at the bridge pin in schema.go, asked by provider.go Diff at
+// line 1251 for every replacement): with no UniqueNameFields on the resource, a replacement
+// deletes first whenever the autonamed property holds a value the program set (absent from
+// __defaults), and never when the inputs carry no __defaults list. It does not compare the
+// old name with the new one: pulumi-aws sets no UniqueNameFields (provider/resources.go;
+// "name" is autonamed by provider/autonaming.go setAutonaming, aws_iam_role's by
+// tfbridge.AutoName("name", 64, "-"); these two pulumi-aws files were read before the pin was
+// established, not at 4cd0c9b4), so an explicitly named role whose name changes is deleted
+// before its successor exists too, as the bridge's own TestDeleteBeforeReplaceAutoname
+// (schema_test.go:2503, step 4 at 2583) shows: an explicit name replacing an autonamed one
+// is delete-before-replace.
 func (k *Kind) nameRequiresDeleteBeforeReplace(news resource.PropertyMap) bool {
 	if !k.AutoName || !news[defaultsKey].IsArray() {
 		return false
@@ -439,7 +441,7 @@ func (p *Provider) Read(ctx context.Context, req plugin.ReadRequest) (plugin.Rea
 	var inputs resource.PropertyMap
 	if len(req.Inputs) == 0 {
 		// An import: the bridge derives the inputs from what it read
-		// (pulumi-terraform-bridge ExtractInputsFromOutputs, isRefresh false).
+		// (pulumi-terraform-bridge schema.go:1875 ExtractInputsFromOutputs, isRefresh false).
 		inputs = outs.Copy()
 	} else {
 		inputs = refreshInputs(k.Schema, req.Inputs, plain(outs))

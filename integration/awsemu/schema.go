@@ -15,17 +15,35 @@ import (
 // citing its source. The rules of the engine are the bridge's and Terraform's plan:
 //
 //   - Diff compares the program's new inputs with the resource's state (the old outputs), as
-//     pulumi-terraform-bridge pkg/tfbridge/provider.go Diff does (it builds the Terraform
-//     state from the old outputs and plans the new config against it). An Optional+Computed
+//     the bridge's pkg/tfbridge/provider.go Diff (line 1093) does: it unmarshals req.Olds
+//     (1112) and builds the Terraform state from them (makeTerraformStateWithAssetsWithOpts,
+//     1139), then plans the new config against it. An Optional+Computed
 //     property the program leaves out keeps what the state holds and is no change; an
 //     Optional one it leaves out is removed when the state holds a value.
 //   - Read refreshes the inputs from the live state recursively, as the bridge's
-//     ExtractInputsFromOutputs(isRefresh) → extractInputsObject/extractInputs
-//     (pkg/tfbridge/schema.go) does: every input already present takes the live value,
-//     objects key by key, lists by position, sets by content.
+//     ExtractInputsFromOutputs(isRefresh) (pkg/tfbridge/schema.go:1875) →
+//     extractInputsObject (1665) / extractInputs (1596) does: every input already present
+//     takes the live value, objects key by key, lists by position, sets by content.
 //
-// The upstream sources are terraform-provider-aws at v5.100.0, the release pulumi-aws v6.83.x
-// bridges (its `upstream` submodule), cited beside each table as "<file>: <attribute>".
+// The upstream pin: the one place the emulator says which sources it follows. Every
+// "<file>: <attribute>" beside a schema row is terraform-provider-aws at the upstream below;
+// every bridge file:line is at the bridge commit below.
+//
+//   - pulumi-aws v6.83.4 is commit 4cd0c9b4fb1bb83a7457f673a21f72111e097f97: the Go module
+//     proxy's origin record of github.com/pulumi/pulumi-aws/sdk/v6@v6.83.4 (the module
+//     cache's cache/download/.../@v/v6.83.4.info: Ref refs/tags/sdk/v6.83.4).
+//   - upstream = terraform-provider-aws v5.100.0 (pulumi-aws v6.83.4 upstream submodule), by
+//     release line, not yet by commit: the gitlink at 4cd0c9b4 has not been read (the
+//     pulumi-aws snapshot is over the fetch limit, the file index keeps no gitlinks, and the
+//     proxy refuses both pulumi-aws/provider/v6 and terraform-provider-aws). v5.100.0 is
+//     the last 5.x release; pulumi-aws v7 is the line that moved to upstream 6.x, so v6.83.x
+//     patch releases stay on it. Attribute names are the anchor, not line numbers, until
+//     the commit is read.
+//   - bridge = pulumi-terraform-bridge v3.110.0 (commit
+//     50486d5517aea941fa9966b78dbc7614df2dabfb), inferred: pulumi-aws sdk/go.mod at 4cd0c9b4
+//     requires pulumi/sdk/v3 v3.175.0, which v3.110.0 is the bridge release to require
+//     (v3.109.0 requires v3.172.0, v3.111.0 v3.185.0); provider/go.mod at 4cd0c9b4 has not
+//     been read. The bridge lines cited here were read at that commit.
 
 // propKind is a property's Terraform type, which decides how two values compare.
 type propKind int

@@ -7,8 +7,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
 
-// The input schema of every served type, as terraform-provider-aws v5.100.0 declares it
-// (the file is named above each table, the attribute in Terraform's name beside each row).
+// The input schema of every served type, as terraform-provider-aws declares it at the
+// upstream pin (schema.go: "The upstream pin"); the file is named above each table, the
+// attribute in Terraform's name beside each row.
 // A property the table leaves out is not set by the program and has no row; output-only
 // attributes (arn, ownerId, ...) have none either, as they are never diffed.
 
@@ -215,9 +216,12 @@ var securityGroupRuleBlock = Schema{
 }
 
 var securityGroupSchema = Schema{
-	"name":                computedNew,                                                     // name: Optional, Computed, ForceNew
-	"namePrefix":          computedNew,                                                     // name_prefix: Optional, Computed, ForceNew
-	"description":         withDefault(scalarForceNew, "Managed by Pulumi"),                // Default "Managed by Terraform", which pulumi-aws's resources.go overrides
+	"name":       computedNew, // name: Optional, Computed, ForceNew
+	"namePrefix": computedNew, // name_prefix: Optional, Computed, ForceNew
+	// description: Optional, ForceNew, Default "Managed by Terraform", which pulumi-aws's
+	// patches/*-Change-default-descriptions-to-Managed-by-Pulumi.patch rewrites in upstream
+	// itself (its vpc_security_group.go hunk, @@ -68,7; read at pulumi-aws 00ba5ea5, not at the pin).
+	"description":         withDefault(scalarForceNew, "Managed by Pulumi"),
 	"vpcId":               computedNew,                                                     // vpc_id: Optional, Computed, ForceNew
 	"ingress":             {Kind: kBlockSet, Computed: true, Elem: securityGroupRuleBlock}, // ingress
 	"egress":              {Kind: kBlockSet, Computed: true, Elem: securityGroupRuleBlock}, // egress
