@@ -307,24 +307,34 @@ func TestFailedImportIsMadeByTheNextUp(t *testing.T) {
 	role := "import aws:iam/role:Role demo-aws-node demo-aws-node"
 	route := "import aws:ec2/route:Route demo-private-default rtb-0a1_0.0.0.0/0"
 
-	code, _, stderr := up()
+	// All three in one import, which fails at the NAT gateway after the role is in; then each
+	// left on its own: the NAT gateway fails again.
+	code, stdout, stderr := up()
 	if code == 0 {
 		t.Fatal("up succeeded although an import failed")
 	}
-	if want := []string{"export", "refresh", role, nat}; !slices.Equal(f.calls, want) {
+	if want := []string{"export", "refresh", role, nat, "export", nat}; !slices.Equal(f.calls, want) {
 		t.Errorf("first up: calls %q, want %q", f.calls, want)
+	}
+	if !strings.Contains(stdout, "Importing them together failed (EC2 DescribeNatGateways: RequestLimitExceeded); importing each on its own.") ||
+		!strings.Contains(stdout, "aws:iam/role:Role demo-aws-node is in the stack already.") {
+		t.Errorf("the first up does not say how it imported:\n%s", stdout)
 	}
 	if !strings.Contains(stderr, "the next `eksirsa up` tries this import again") {
 		t.Errorf("stderr does not say the import is kept:\n%s", stderr)
 	}
 
-	f.calls = nil
-	code, stdout, stderr := up()
+	delete(f.importErrs, "aws:ec2/natGateway:NatGateway")
+	f.calls, f.importRuns = nil, 0
+	code, stdout, stderr = up()
 	if code != 0 {
 		t.Fatalf("second up: exit %d: %s", code, stderr)
 	}
 	if want := []string{"export", nat, route, "up"}; !slices.Equal(f.calls, want) {
 		t.Errorf("second up: calls %q, want %q (the NAT gateway adopted, the role not imported twice)", f.calls, want)
+	}
+	if f.importRuns != 1 {
+		t.Errorf("second up: %d imports, want the two owed in one", f.importRuns)
 	}
 	if !strings.Contains(stdout, "An earlier recovery left 2 imports to make") {
 		t.Errorf("the second up does not say it resumes:\n%s", stdout)

@@ -17,6 +17,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -43,8 +45,10 @@ type fakeStack struct {
 	upErr error
 	// beforeDestroy, if set, runs when Destroy is called (to look at the cluster then).
 	beforeDestroy func()
-	// importErrs fails the next import of a type once with its error.
+	// importErrs fails every import of a type with its error.
 	importErrs map[string]error
+	// importRuns counts ImportResources calls (each a `pulumi import` of its own).
+	importRuns int
 }
 
 func (f *fakeStack) Export(context.Context) (apitype.UntypedDeployment, error) {
@@ -97,18 +101,32 @@ func (f *fakeStack) Outputs(context.Context) (auto.OutputMap, error) {
 	return f.outputs, nil
 }
 
-// ImportResources records each import as "import <type> <name> <id>".
+// ImportResources records each import as "import <type> <name> <id>" and, as the engine
+// saves each step, puts each resource imported before the first failure in the state.
 func (f *fakeStack) ImportResources(_ context.Context, opts ...optimport.Option) (auto.ImportResult, error) {
+	f.importRuns++
 	var o optimport.Options
 	for _, opt := range opts {
 		opt.ApplyOption(&o)
 	}
+	var dep apitype.DeploymentV3
+	if len(f.state) > 0 {
+		if err := json.Unmarshal(f.state, &dep); err != nil {
+			return auto.ImportResult{}, err
+		}
+	}
+	defer func() { f.state, _ = json.Marshal(dep) }()
 	for _, r := range o.Resources {
 		f.calls = append(f.calls, "import "+r.Type+" "+r.Name+" "+r.ID)
 		if err := f.importErrs[r.Type]; err != nil {
-			delete(f.importErrs, r.Type)
 			return auto.ImportResult{}, err
 		}
+		parentType := tokens.Type(resource.RootStackType)
+		if parent := o.NameTable[r.Parent]; parent != "" {
+			parentType = resource.URN(parent).QualifiedType()
+		}
+		urn := resource.NewURN("test", "eks-irsa", parentType, tokens.Type(r.Type), r.Name)
+		dep.Resources = append(dep.Resources, apitype.ResourceV3{URN: urn, Type: tokens.Type(r.Type), ID: resource.ID(r.ID), Custom: true})
 	}
 	return auto.ImportResult{}, nil
 }
