@@ -69,13 +69,14 @@ func (e accessEntry) String() string {
 	return fmt.Sprintf("type %s, username %s, groups [%s], %s", aws.ToString(e.Type), aws.ToString(e.Username), strings.Join(e.KubernetesGroups, ","), policies)
 }
 
-// accessEntries reads the cluster's authentication mode and access entries, and reports each
-// entry the stack did not declare. The stack declares none: its nodes are mapped in aws-auth
-// (self-managed nodes get no entry from EKS, which makes entries itself only for managed node
-// groups and Fargate profiles: API_CreateAccessEntry, "type"). The one EKS makes for this stack
-// is the creator's, from bootstrapClusterCreatorAdminPermissions; it carries no mark, so it is
-// recognised by shape and time: the earliest entry shaped as EKS makes it (see isCreatorShape),
-// created within creatorWindow of the cluster. Every other entry is a finding.
+// accessEntries reads the cluster's authentication mode and access entries and compares them
+// with what the stack declares: its mode, and its entries (the nodes' EC2_LINUX entry in API
+// mode, the declared ones), each present with its type, username, groups and policies. The one
+// EKS makes for the stack is the creator's, from bootstrapClusterCreatorAdminPermissions; it
+// carries no mark, so it is recognised by shape and time: the earliest entry shaped as EKS makes
+// it (see isCreatorShape), created within creatorWindow of the cluster. Every other entry is a
+// finding. (Self-managed nodes get no entry from EKS, which makes entries itself only for
+// managed node groups and Fargate profiles: API_CreateAccessEntry, "type".)
 func (d *Detector) accessEntries(ctx context.Context, c *eks.Client, decl Declared, repair string) ([]Line, error) {
 	got, err := c.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(decl.ClusterName)})
 	if err != nil {
@@ -86,19 +87,26 @@ func (d *Detector) accessEntries(ctx context.Context, c *eks.Client, decl Declar
 	if ac := got.Cluster.AccessConfig; ac != nil {
 		mode, bootstrap = ac.AuthenticationMode, aws.ToBool(ac.BootstrapClusterCreatorAdminPermissions)
 	}
+	want := ekstypes.AuthenticationMode(decl.AuthenticationMode)
+	if want == "" {
+		want = ekstypes.AuthenticationModeApiAndConfigMap
+	}
 	subject := "cluster " + decl.ClusterName
 	var lines []Line
-	switch mode {
-	case ekstypes.AuthenticationModeApiAndConfigMap:
-		lines = append(lines, matched(CheckAccessConfig, subject, "authentication mode %s: access entries and aws-auth both apply", mode))
-	case ekstypes.AuthenticationModeApi:
+	switch {
+	case mode == want:
+		lines = append(lines, matched(CheckAccessConfig, subject, "authentication mode %s, as the stack's", mode))
+	case mode == ekstypes.AuthenticationModeApi:
 		lines = append(lines, found(CheckAccessConfig, subject,
 			"the mode moves one way only (CONFIG_MAP → API_AND_CONFIG_MAP → API): give the node role an EC2_LINUX access entry (aws eks create-access-entry --cluster-name "+decl.ClusterName+" --principal-arn <node role> --type EC2_LINUX), or replace the cluster",
-			"authentication mode is %s, the stack's is %s: EKS ignores aws-auth, so its node mapping no longer applies and new nodes cannot join", mode, ekstypes.AuthenticationModeApiAndConfigMap))
+			"authentication mode is %s, the stack's is %s: EKS ignores aws-auth, so its node mapping no longer applies and new nodes cannot join", mode, want))
+	case mode == ekstypes.AuthenticationModeApiAndConfigMap:
+		lines = append(lines, found(CheckAccessConfig, subject, repair,
+			"authentication mode is %s, the stack's is %s: aws-auth still applies", mode, want))
 	default:
 		// CONFIG_MAP (or none): no access entry applies, and the API refuses to list them.
 		return []Line{found(CheckAccessConfig, subject, repair,
-			"authentication mode is %q, the stack's is %s", mode, ekstypes.AuthenticationModeApiAndConfigMap)}, nil
+			"authentication mode is %q, the stack's is %s", mode, want)}, nil
 	}
 
 	var entries []accessEntry
@@ -130,24 +138,75 @@ func (d *Detector) accessEntries(ctx context.Context, c *eks.Client, decl Declar
 			}
 		}
 	}
+	declared := map[string]AccessEntry{}
+	for _, e := range decl.AccessEntries {
+		declared[e.PrincipalARN] = e
+	}
+	seen := map[string]bool{}
 	for i, e := range entries {
 		principal := aws.ToString(e.PrincipalArn)
+		if want, ok := declared[principal]; ok {
+			seen[principal] = true
+			if diff := want.differs(e); diff != "" {
+				lines = append(lines, found(CheckAccessEntry, principal, repair, "the stack's access entry differs: %s (live: %s)", diff, e))
+			} else {
+				lines = append(lines, matched(CheckAccessEntry, principal, "as the stack declares it: %s", e))
+			}
+			continue
+		}
 		if i == creator {
 			lines = append(lines, matched(CheckAccessEntry, principal,
 				"the cluster creator's entry, which EKS made at CreateCluster (bootstrapClusterCreatorAdminPermissions): %s", e))
 			continue
 		}
-		remove := fmt.Sprintf("aws eks delete-access-entry --cluster-name %s --principal-arn %s (it removes its access policies too); the stack declares no access entries, so one meant to stay is reported by every drift", decl.ClusterName, principal)
+		remove := fmt.Sprintf("aws eks delete-access-entry --cluster-name %s --principal-arn %s (it removes its access policies too); or, to keep it, declare it in the stack's accessEntries: an entry the stack does not declare is reported by every drift", decl.ClusterName, principal)
 		detail := "an access entry the stack does not declare: " + e.String()
 		if e.clusterAdmin() {
 			detail = fmt.Sprintf("%s is associated with %s: EKS authorizes it as cluster-admin on every object, whatever aws-auth and RBAC say, the most dangerous drift there is; ", principal, ClusterAdminPolicy) + detail
 		}
 		lines = append(lines, found(CheckAccessEntry, principal, remove, "%s", detail))
 	}
-	if len(entries) == 0 {
+	for _, e := range decl.AccessEntries {
+		if !seen[e.PrincipalARN] {
+			lines = append(lines, found(CheckAccessEntry, e.PrincipalARN, repair, "the stack's %s access entry is gone, with its access policies", e.Type))
+		}
+	}
+	if len(entries) == 0 && len(decl.AccessEntries) == 0 {
 		lines = append(lines, matched(CheckAccessEntry, subject, "no access entries"))
 	}
 	return lines, nil
+}
+
+// differs says how the live entry differs from the declared one, or "": type, groups (a
+// set), the username when one is declared, and the policies with their scopes.
+func (want AccessEntry) differs(live accessEntry) string {
+	var diffs []string
+	if aws.ToString(live.Type) != want.Type {
+		diffs = append(diffs, fmt.Sprintf("type %s, declared %s", aws.ToString(live.Type), want.Type))
+	}
+	if want.Username != "" && aws.ToString(live.Username) != want.Username {
+		diffs = append(diffs, fmt.Sprintf("username %s, declared %s", aws.ToString(live.Username), want.Username))
+	}
+	if g, w := slices.Sorted(slices.Values(live.KubernetesGroups)), slices.Sorted(slices.Values(want.Groups)); !slices.Equal(g, w) {
+		diffs = append(diffs, fmt.Sprintf("groups [%s], declared [%s]", strings.Join(g, ","), strings.Join(w, ",")))
+	}
+	var livePolicies, wantPolicies []string
+	for _, p := range live.policies {
+		scope, ns := "cluster", ""
+		if p.AccessScope != nil {
+			scope, ns = string(p.AccessScope.Type), strings.Join(slices.Sorted(slices.Values(p.AccessScope.Namespaces)), ",")
+		}
+		livePolicies = append(livePolicies, fmt.Sprintf("%s (%s %s)", policyName(aws.ToString(p.PolicyArn)), scope, ns))
+	}
+	for _, p := range want.Policies {
+		wantPolicies = append(wantPolicies, fmt.Sprintf("%s (%s %s)", policyName(p.ARN), p.Scope, strings.Join(slices.Sorted(slices.Values(p.Namespaces)), ",")))
+	}
+	slices.Sort(livePolicies)
+	slices.Sort(wantPolicies)
+	if !slices.Equal(livePolicies, wantPolicies) {
+		diffs = append(diffs, fmt.Sprintf("policies %v, declared %v", livePolicies, wantPolicies))
+	}
+	return strings.Join(diffs, "; ")
 }
 
 // describeAccessEntry reads one entry and its access policies; nil when it went away between

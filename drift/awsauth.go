@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	authconfig "sigs.k8s.io/aws-iam-authenticator/pkg/config"
@@ -131,6 +132,18 @@ func (f inForce) describe(key identityKey) string {
 func (d *Detector) awsAuth(ctx context.Context, decl Declared, repair string) ([]Line, error) {
 	subject := k8s.KubeSystemNamespace + "/" + k8s.AWSAuthName
 	cm, err := d.Kube.CoreV1().ConfigMaps(k8s.KubeSystemNamespace).Get(ctx, k8s.AWSAuthName, metav1.GetOptions{})
+	if decl.AuthenticationMode == string(ekstypes.AuthenticationModeApi) {
+		// EKS reads no aws-auth in API mode: a ConfigMap there maps nobody, and misleads whoever
+		// reads it.
+		switch {
+		case apierrors.IsNotFound(err):
+			return []Line{matched(CheckAWSAuth, subject, "no aws-auth: the cluster is in API mode, access is by entries")}, nil
+		case err != nil:
+			return nil, fmt.Errorf("get aws-auth: %w", err)
+		}
+		return []Line{found(CheckAWSAuth, subject, "kubectl -n kube-system delete configmap aws-auth",
+			"aws-auth exists, but the cluster is in API mode and EKS reads none: its mappings grant nothing")}, nil
+	}
 	if apierrors.IsNotFound(err) {
 		return []Line{found(CheckAWSAuth, subject, repair, "aws-auth is gone: nodes cannot join")}, nil
 	}

@@ -55,8 +55,30 @@ type Declared struct {
 	MapRoles, MapUsers string
 	// ClusterName is the EKS cluster, whose access entries are read.
 	ClusterName string
+	// AuthenticationMode is the cluster's mode as the stack applied it; empty for a stack older
+	// than the output, whose clusters are all API_AND_CONFIG_MAP. In API mode there is no aws-auth.
+	AuthenticationMode string
+	// AccessEntries are the entries the stack owns (the nodes' in API mode, the declared ones).
+	AccessEntries []AccessEntry
 	// Stack names the stack in repair hints.
 	Stack string
+}
+
+// AccessEntry is one access entry as the stack declares it. An empty Username is EKS's
+// default, which is not compared.
+type AccessEntry struct {
+	PrincipalARN string
+	Type         string
+	Username     string
+	Groups       []string
+	Policies     []AccessPolicy
+}
+
+// AccessPolicy is one association: Scope "cluster" or "namespace" with Namespaces.
+type AccessPolicy struct {
+	ARN        string
+	Scope      string
+	Namespaces []string
 }
 
 // Finding is one difference between declared and live.

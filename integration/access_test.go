@@ -14,8 +14,8 @@ import (
 
 // TestEmulatedAPIModeAccessEntries is a stack in API mode, end to end: `eksirsa up` makes the
 // cluster with authenticationMode API and no aws-auth, the node role's EC2_LINUX entry (the
-// nodes join by it and verify passes) and a declared entry with its two policies, in moto; a
-// second up changes nothing; destroy leaves no entry (nor anything else).
+// nodes join by it and verify passes) and a declared entry with its two policies, in moto; drift
+// finds nothing; a second up changes nothing; destroy leaves no entry (nor anything else).
 func TestEmulatedAPIModeAccessEntries(t *testing.T) {
 	t.Parallel() // see startEmulated
 	e := startEmulated(t)
@@ -65,6 +65,11 @@ func TestEmulatedAPIModeAccessEntries(t *testing.T) {
 	slices.Sort(got)
 	if want := []string{editPolicy + " namespace apps", viewPolicy + " cluster "}; !slices.Equal(got, want) {
 		t.Errorf("associated policies %q, want %q", got, want)
+	}
+
+	// drift reads the mode and the entries as the stack declares them: nothing to report.
+	if out, err := e.eksirsa("drift"); err != nil || strings.Contains(out, "DRIFT") {
+		t.Errorf("eksirsa drift on the API-mode stack: %v\n%s", err, out)
 	}
 
 	t.Logf("second up: %s resources unchanged", e.upChangesNothing("the second up"))

@@ -95,8 +95,11 @@ func declaredIdentities(outs auto.OutputMap, stackName string) (drift.Declared, 
 	}
 	slices.SortFunc(d.Annotated, compareAccounts)
 
+	// Both absent from a stack older than them: API_AND_CONFIG_MAP, no entry.
+	d.AuthenticationMode, _ = outs[stack.OutAuthenticationMode].Value.(string)
+	d.AccessEntries = declaredAccessEntries(outs[stack.OutAccessEntries].Value)
 	awsAuth, ok := outs[stack.OutAWSAuth].Value.(map[string]any)
-	if mode, _ := outs[stack.OutAuthenticationMode].Value.(string); !ok && mode == stack.ModeAPI {
+	if !ok && d.AuthenticationMode == stack.ModeAPI {
 		// A cluster in API mode has no aws-auth: the stack declares no mapping.
 		return d, nil
 	}
@@ -106,6 +109,39 @@ func declaredIdentities(outs auto.OutputMap, stackName string) (drift.Declared, 
 	d.MapRoles, _ = awsAuth[k8s.MapRolesKey].(string)
 	d.MapUsers, _ = awsAuth[k8s.MapUsersKey].(string)
 	return d, nil
+}
+
+// declaredAccessEntries reads the accessEntries output (stack.AccessEntry*Key fields).
+func declaredAccessEntries(v any) []drift.AccessEntry {
+	list, _ := v.([]any)
+	strs := func(v any) []string {
+		var out []string
+		items, _ := v.([]any)
+		for _, i := range items {
+			if s, ok := i.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	var out []drift.AccessEntry
+	for _, item := range list {
+		m, _ := item.(map[string]any)
+		e := drift.AccessEntry{Groups: strs(m[stack.AccessEntryGroupsKey])}
+		e.PrincipalARN, _ = m[stack.AccessEntryPrincipalKey].(string)
+		e.Type, _ = m[stack.AccessEntryTypeKey].(string)
+		e.Username, _ = m[stack.AccessEntryUsernameKey].(string)
+		policies, _ := m[stack.AccessEntryPoliciesKey].([]any)
+		for _, p := range policies {
+			pm, _ := p.(map[string]any)
+			ap := drift.AccessPolicy{Namespaces: strs(pm[stack.AccessPolicyNamespacesKey])}
+			ap.ARN, _ = pm[stack.AccessPolicyARNKey].(string)
+			ap.Scope, _ = pm[stack.AccessPolicyScopeKey].(string)
+			e.Policies = append(e.Policies, ap)
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // compareAccounts orders aws-node first, then by namespace/name.
