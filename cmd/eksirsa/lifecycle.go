@@ -86,11 +86,7 @@ Afterwards it runs verify --identities, waiting for the nodes, unless --no-verif
 			if err != nil {
 				return err
 			}
-			state, err := s.Export(ctx)
-			if err != nil {
-				return fmt.Errorf("read stack state: %w", err)
-			}
-			deployment, err := readDeployment(state)
+			deployment, err := exportDeployment(ctx, s)
 			if err != nil {
 				return err
 			}
@@ -267,13 +263,9 @@ func clearPendingCreates(ctx context.Context, s stackAPI, deployment apitype.Dep
 		// a time, so each gets its own answer (one that does not exist is left to the update).
 		reason, _, _ := strings.Cut(err.Error(), "\n")
 		fmt.Fprintf(out, "Importing them together failed (%s); importing each on its own.\n", reason)
-		state, xerr := s.Export(ctx)
+		dep, xerr := exportDeployment(ctx, s)
 		if xerr != nil {
-			return fmt.Errorf("read the state after a failed import: %w", xerr)
-		}
-		dep, xerr := readDeployment(state)
-		if xerr != nil {
-			return xerr
+			return fmt.Errorf("after a failed import: %w", xerr)
 		}
 		inState = urnsOf(dep)
 	}

@@ -17,6 +17,15 @@ import (
 	"github.com/eks-irsa/eks-irsa/stack"
 )
 
+// exportDeployment reads the stack's state (pulumi stack export) and decodes it.
+func exportDeployment(ctx context.Context, s stackAPI) (apitype.DeploymentV3, error) {
+	state, err := s.Export(ctx)
+	if err != nil {
+		return apitype.DeploymentV3{}, fmt.Errorf("read stack state: %w", err)
+	}
+	return readDeployment(state)
+}
+
 // readDeployment decodes an exported stack state: the one reader of pending operations.
 func readDeployment(state apitype.UntypedDeployment) (apitype.DeploymentV3, error) {
 	var dep apitype.DeploymentV3
