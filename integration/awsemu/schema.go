@@ -24,7 +24,7 @@ import (
 //     ExtractInputsFromOutputs(isRefresh) (pkg/tfbridge/schema.go:1875) →
 //     extractInputsObject (1665) / extractInputs (1596) does: every input already present
 //     takes the live value, objects key by key, lists by position, sets by content.
-//
+
 // The upstream pin: the one place the emulator says which sources it follows. Every
 // "<file>: <attribute>" beside a schema row is terraform-provider-aws at the upstream below;
 // every bridge file:line is at the bridge commit below.
@@ -44,6 +44,13 @@ import (
 //     requires pulumi/sdk/v3 v3.175.0, which v3.110.0 is the bridge release to require
 //     (v3.109.0 requires v3.172.0, v3.111.0 v3.185.0); provider/go.mod at 4cd0c9b4 has not
 //     been read. The bridge lines cited here were read at that commit.
+//
+// TestSchemaRowsAgainstPinnedSDK holds these two to the module cache (go.mod's pulumi-aws SDK
+// and the proxy's origin record of it), and every row to what that SDK shows.
+const (
+	pulumiAWSVersion = "v6.83.4"
+	pulumiAWSCommit  = "4cd0c9b4fb1bb83a7457f673a21f72111e097f97"
+)
 
 // propKind is a property's Terraform type, which decides how two values compare.
 type propKind int

@@ -78,10 +78,6 @@ var subnetSchema = Schema{
 	"cidrBlock":                   scalarForceNew,                     // cidr_block: Optional, ForceNew
 	"availabilityZone":            computedNew,                        // availability_zone: Optional, Computed, ForceNew
 	"availabilityZoneId":          computedNew,                        // availability_zone_id: Optional, Computed, ForceNew
-	"ipv4IpamPoolId":              scalarForceNew,                     // (the emulator's) ipv4_ipam_pool_id: ForceNew
-	"ipv4NetmaskLength":           scalarForceNew,                     // ipv4_netmask_length: ForceNew
-	"ipv6IpamPoolId":              scalarForceNew,                     // ipv6_ipam_pool_id: ForceNew
-	"ipv6NetmaskLength":           scalarForceNew,                     // ipv6_netmask_length: ForceNew
 	"ipv6Native":                  withDefault(scalarForceNew, false), // ipv6_native: Default false, ForceNew
 	"outpostArn":                  scalarForceNew,                     // outpost_arn: ForceNew
 	"mapPublicIpOnLaunch":         withDefault(scalar, false),         // map_public_ip_on_launch: Default false
@@ -90,7 +86,7 @@ var subnetSchema = Schema{
 	"enableResourceNameDnsAaaaRecordOnLaunch": withDefault(scalar, false), // Default false
 	"enableResourceNameDnsARecordOnLaunch":    withDefault(scalar, false), // Default false
 	"privateDnsHostnameTypeOnLaunch":          computed,                   // Optional, Computed
-	"ipv6CidrBlock":                           computed,                   // ipv6_cidr_block: Optional, Computed
+	"ipv6CidrBlock":                           scalar,                     // ipv6_cidr_block: Optional (the SDK's StringPtrOutput: not Computed)
 	"customerOwnedIpv4Pool":                   scalar,                     // customer_owned_ipv4_pool: Optional
 	"mapCustomerOwnedIpOnLaunch":              scalar,                     // map_customer_owned_ip_on_launch: Optional
 	"tags":                                    tagsProp,
@@ -98,7 +94,7 @@ var subnetSchema = Schema{
 
 // internal/service/ec2/vpc_internet_gateway.go: nothing is ForceNew.
 var internetGatewaySchema = Schema{
-	"vpcId": scalar, // vpc_id: Optional
+	"vpcId": computed, // vpc_id: Optional, Computed (the SDK's StringOutput)
 	"tags":  tagsProp,
 }
 
@@ -139,7 +135,7 @@ var routeTableAssociationSchema = Schema{
 
 // internal/service/ec2/ec2_eip.go
 var eipSchema = Schema{
-	"address":                computedNew,    // address: Optional, ForceNew (the emulator reads none back)
+	"address":                scalarForceNew, // address: Optional, ForceNew (the SDK's StringPtrOutput: not Computed)
 	"customerOwnedIpv4Pool":  scalarForceNew, // customer_owned_ipv4_pool: Optional, ForceNew
 	"domain":                 computedNew,    // domain: Optional, Computed, ForceNew
 	"ipamPoolId":             computedNew,    // ipam_pool_id: Optional, Computed, ForceNew
@@ -167,7 +163,7 @@ var natGatewaySchema = Schema{
 // internal/service/ec2/vpc_endpoint.go
 var vpcEndpointSchema = Schema{
 	"vpcId":                    required(scalarForceNew),                               // vpc_id: Required, ForceNew
-	"serviceName":              required(scalarForceNew),                               // service_name: Required, ForceNew
+	"serviceName":              scalarForceNew,                                         // service_name: Optional, ForceNew; ExactlyOneOf with the two ARNs below
 	"vpcEndpointType":          withDefault(scalarForceNew, "Gateway"),                 // vpc_endpoint_type: Default "Gateway", ForceNew
 	"serviceRegion":            computedNew,                                            // service_region: Optional, Computed, ForceNew
 	"resourceConfigurationArn": scalarForceNew,                                         // ForceNew
@@ -204,15 +200,15 @@ var flowLogSchema = Schema{
 // internal/service/ec2/vpc_security_group.go: ingress and egress are sets of rule blocks
 // (Optional, Computed, ConfigModeAttr) whose protocol goes through ProtocolStateFunc.
 var securityGroupRuleBlock = Schema{
-	"protocol":       {Kind: kScalar, Normalize: normalProtocol}, // protocol: Required, StateFunc ProtocolStateFunc
-	"fromPort":       scalar,                                     // from_port: Required
-	"toPort":         scalar,                                     // to_port: Required
-	"cidrBlocks":     scalarSet,                                  // cidr_blocks: Optional (a list upstream, compared as the set element hash does)
-	"ipv6CidrBlocks": scalarSet,                                  // ipv6_cidr_blocks: Optional
-	"prefixListIds":  scalarSet,                                  // prefix_list_ids: Optional
-	"securityGroups": scalarSet,                                  // security_groups: Optional, Set
-	"self":           scalar,                                     // self: Optional, Default false
-	"description":    scalar,                                     // description: Optional
+	"protocol":       required(Prop{Kind: kScalar, Normalize: normalProtocol}), // protocol: Required, StateFunc ProtocolStateFunc
+	"fromPort":       required(scalar),                                         // from_port: Required
+	"toPort":         required(scalar),                                         // to_port: Required
+	"cidrBlocks":     scalarSet,                                                // cidr_blocks: Optional (a list upstream, compared as the set element hash does)
+	"ipv6CidrBlocks": scalarSet,                                                // ipv6_cidr_blocks: Optional
+	"prefixListIds":  scalarSet,                                                // prefix_list_ids: Optional
+	"securityGroups": scalarSet,                                                // security_groups: Optional, Set
+	"self":           scalar,                                                   // self: Optional, Default false
+	"description":    scalar,                                                   // description: Optional
 }
 
 var securityGroupSchema = Schema{
@@ -295,13 +291,14 @@ var groupSchema = Schema{
 	"defaultCooldown":        computed,                      // default_cooldown: Optional, Computed
 	"terminationPolicies":    {Kind: kList, Computed: true}, // termination_policies: Optional (AWS reports ["Default"] for none: computed here)
 	"serviceLinkedRoleArn":   computed,                      // service_linked_role_arn: Optional, Computed
-	// launch_template: MaxItems 1; id and name Optional, Computed; version Optional.
-	"launchTemplate": {Kind: kBlock, Elem: Schema{"id": computed, "name": computed, "version": scalar}},
+	// launch_template: Optional, Computed (the SDK's GroupLaunchTemplateOutput), MaxItems 1;
+	// id and name Optional, Computed; version Optional.
+	"launchTemplate": {Kind: kBlock, Computed: true, Elem: Schema{"id": computed, "name": computed, "version": scalar}},
 	// tag: a set of {key, value, propagate_at_launch}, all Required.
-	"tags": {Kind: kBlockSet, Elem: Schema{"key": scalar, "value": scalar, "propagateAtLaunch": scalar}},
+	"tags": {Kind: kBlockSet, Elem: Schema{"key": required(scalar), "value": required(scalar), "propagateAtLaunch": required(scalar)}},
 	// instance_refresh: MaxItems 1, never sent to AWS but on a change (triggers).
 	"instanceRefresh": {Kind: kBlock, Elem: Schema{
-		"strategy": scalar, "triggers": scalarSet,
+		"strategy": required(scalar), "triggers": scalarSet, // strategy: Required
 		"preferences": {Kind: kBlock, Elem: Schema{
 			"minHealthyPercentage": withDefault(scalar, 90), "instanceWarmup": scalar, "checkpointDelay": scalar,
 			"checkpointPercentages": {Kind: kList}, "skipMatching": scalar, "autoRollback": scalar,
@@ -349,7 +346,7 @@ var clusterSchema = Schema{
 	// from one block to none ("You cannot disable envelope encryption after enabling it");
 	// adding it is AssociateEncryptionConfig in place.
 	"encryptionConfig": {Kind: kBlock, ReplaceOnRemove: true, Elem: Schema{
-		"provider":  {Kind: kBlock, Elem: Schema{"keyArn": scalar}},
+		"provider":  required(Prop{Kind: kBlock, Elem: Schema{"keyArn": required(scalar)}}), // provider: Required, MaxItems 1; key_arn: Required
 		"resources": scalarSet,
 	}},
 	// kubernetes_network_config: Optional, Computed, MaxItems 1.
