@@ -120,8 +120,8 @@ func NewAccess(ctx *pulumi.Context, name string, args *AccessArgs, opts ...pulum
 		}
 		a.NodeEntry = entry
 	}
-	for i, e := range args.Entries {
-		entryName := fmt.Sprintf("%s-%d", name, i)
+	for _, e := range args.Entries {
+		entryName := AccessEntryName(name, e.PrincipalARN)
 		entryArgs := &eks.AccessEntryArgs{
 			ClusterName:  args.ClusterName,
 			PrincipalArn: pulumi.String(e.PrincipalARN),
@@ -163,6 +163,15 @@ func NewAccess(ctx *pulumi.Context, name string, args *AccessArgs, opts ...pulum
 		return nil, fmt.Errorf("access %s: register outputs: %w", name, err)
 	}
 	return a, nil
+}
+
+// AccessEntryName is the resource name of the entry of principalARN in the Access component
+// named name: "<name>-<the ARN without arn: and ::>", e.g. demo-access-aws:iam:123456789012:role/dev
+// ("::" separates a URN's parts). It names the principal, as EKS keys an entry, not its place in
+// the config: named by index, removing one entry renamed every entry after it, and each rename is
+// a delete-first replacement, a moment in which that principal has no access.
+func AccessEntryName(name, principalARN string) string {
+	return name + "-" + strings.ReplaceAll(strings.TrimPrefix(principalARN, "arn:"), "::", ":")
 }
 
 // Resources are the entries and associations: what nodes (the node entry) and the Kubernetes

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -65,8 +66,12 @@ func TestAPIModeGivesNodesAnEntryInsteadOfAWSAuth(t *testing.T) {
 		t.Errorf("the ASG does not wait for the node entry")
 	}
 
-	admin, _ := rec.Get(accessEntryType, "demo-eks-oidc-test-access-0")
-	dev, _ := rec.Get(accessEntryType, "demo-eks-oidc-test-access-1")
+	const (
+		adminName = "demo-eks-oidc-test-access-aws:iam:123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_1"
+		devName   = "demo-eks-oidc-test-access-aws:iam:123456789012:role/dev"
+	)
+	admin, _ := rec.Get(accessEntryType, adminName)
+	dev, _ := rec.Get(accessEntryType, devName)
 	if admin.Inputs["type"].StringValue() != "STANDARD" || dev.Inputs["userName"].StringValue() != "dev:{{SessionName}}" ||
 		dev.Inputs["kubernetesGroups"].ArrayValue()[0].StringValue() != "devs" {
 		t.Errorf("declared entries: %v, %v", admin.Inputs, dev.Inputs)
@@ -76,8 +81,8 @@ func TestAPIModeGivesNodesAnEntryInsteadOfAWSAuth(t *testing.T) {
 		t.Fatalf("%d policy associations, want 2", len(assocs))
 	}
 	want := map[string]string{
-		"demo-eks-oidc-test-access-0-AmazonEKSClusterAdminPolicy": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy cluster []",
-		"demo-eks-oidc-test-access-1-AmazonEKSEditPolicy":         "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy namespace [apps]",
+		adminName + "-AmazonEKSClusterAdminPolicy": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy cluster []",
+		devName + "-AmazonEKSEditPolicy":           "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy namespace [apps]",
 	}
 	for _, a := range assocs {
 		scope := a.Inputs["accessScope"].ObjectValue()
@@ -92,7 +97,7 @@ func TestAPIModeGivesNodesAnEntryInsteadOfAWSAuth(t *testing.T) {
 			t.Errorf("association %s: %s, want %s", a.Name, got, want[a.Name])
 		}
 		entry := admin
-		if strings.Contains(a.Name, "-1-") {
+		if strings.HasPrefix(a.Name, devName+"-") {
 			entry = dev
 		}
 		if !rec.DependsOn(a.URN, entry.URN) || !a.DeleteBeforeReplace {
@@ -153,5 +158,27 @@ func TestAccessSummaryNamesEveryWayIn(t *testing.T) {
 	}
 	if got := c.AccessSummary(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("summary:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+// An entry is named after its principal, not its place in accessEntries: removing the first
+// leaves the second's name (and so its entry) alone. Named by index, the second was renamed, a
+// delete-first replacement in which its principal had no access.
+func TestRemovingAnEntryKeepsTheOthers(t *testing.T) {
+	dev := map[string]any{"principalArn": "arn:aws:iam::123456789012:role/dev", "policies": []any{map[string]any{"name": "AmazonEKSViewPolicy"}}}
+	admin := map[string]any{"principalArn": "arn:aws:iam::123456789012:role/admin", "policies": []any{map[string]any{"name": "AmazonEKSClusterAdminPolicy"}}}
+	names := func(declared ...map[string]any) []string {
+		rec, _ := runProgram(t, entries(t, ModeAPI, declared...))
+		var out []string
+		for _, r := range append(rec.ByType(accessEntryType), rec.ByType(associationType)...) {
+			if strings.Contains(r.Name, "role/dev") {
+				out = append(out, r.Type+"::"+r.Name)
+			}
+		}
+		return out
+	}
+	before, after := names(admin, dev), names(dev)
+	if len(before) != 2 || !slices.Equal(before, after) {
+		t.Errorf("dev's entry and association: %q with the admin's entry before it, %q without; want the same two", before, after)
 	}
 }
