@@ -54,6 +54,7 @@ import autoscaling_refresh  # noqa: E402,F401
 import eks_cluster  # noqa: E402,F401
 import eks_control_planes  # noqa: E402,F401  (each cluster its own control plane)
 import eks_access_entries  # noqa: E402,F401  (EKS access entries and access policies)
+import eks_pod_identity  # noqa: E402,F401  (EKS Pod Identity associations)
 import eks_updates  # noqa: E402,F401  (UpdateClusterConfig's update, DescribeUpdate, ListUpdates)
 import ec2_launch_templates  # noqa: E402,F401  (the template's own tags stay out of its data)
 import sts_presigned  # noqa: E402,F401  (a presigned request's signer is its X-Amz-Credential)
