@@ -175,6 +175,45 @@ for _name, _fn in vars(_Actions).items():
     if not _name.startswith("_"):
         setattr(_responses.EKSResponse, _name, _fn)
 
+# Tags: API_TagResource and API_UntagResource take "the Amazon Resource Name (ARN) of the
+# resource", and API_PodIdentityAssociation's tags are the association's; moto tags clusters
+# only, so an association's ARN is looked up here first (terraform-provider-aws tags an
+# association by its association_arn).
+def _find_by_arn(backend: Any, arn: str) -> dict | None:
+    for cluster in backend.clusters.values():
+        for association in _associations(cluster).values():
+            if association["associationArn"] == arn:
+                return association
+    return None
+
+
+_tag, _untag, _list_tags = _models.EKSBackend.tag_resource, _models.EKSBackend.untag_resource, _models.EKSBackend.list_tags_for_resource
+
+
+def _tag_resource(self: Any, resource_arn: str, tags: dict) -> None:
+    association = _find_by_arn(self, resource_arn)
+    if association is None:
+        return _tag(self, resource_arn, tags)
+    association["tags"].update(tags)
+
+
+def _untag_resource(self: Any, resource_arn: str, tag_keys: list) -> None:
+    association = _find_by_arn(self, resource_arn)
+    if association is None:
+        return _untag(self, resource_arn, tag_keys)
+    for key in tag_keys if isinstance(tag_keys, list) else [tag_keys]:
+        association["tags"].pop(key, None)
+
+
+def _list_tags_for_resource(self: Any, resource_arn: str) -> dict:
+    association = _find_by_arn(self, resource_arn)
+    return _list_tags(self, resource_arn) if association is None else dict(association["tags"])
+
+
+_models.EKSBackend.tag_resource = _tag_resource
+_models.EKSBackend.untag_resource = _untag_resource
+_models.EKSBackend.list_tags_for_resource = _list_tags_for_resource
+
 # The routes, from each action's request syntax in the API reference.
 _urls.url_paths.update({
     "{0}/clusters/(?P<name>[^/]+)/pod-identity-associations$": _urls.response.dispatch,

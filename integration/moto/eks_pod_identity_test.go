@@ -70,6 +70,18 @@ func TestEKSPodIdentityAssociations(t *testing.T) {
 		t.Errorf("DescribePodIdentityAssociation after the update: %+v, %v", described, err)
 	}
 
+	// Tags by the association's ARN (API_TagResource), as terraform-provider-aws tags it.
+	arn := a.AssociationArn
+	if _, err := c.TagResource(ctx, &eks.TagResourceInput{ResourceArn: arn, Tags: map[string]string{"team": "web"}}); err != nil {
+		t.Fatalf("TagResource on the association: %v", err)
+	}
+	if _, err := c.UntagResource(ctx, &eks.UntagResourceInput{ResourceArn: arn, TagKeys: []string{"none"}}); err != nil {
+		t.Fatalf("UntagResource on the association: %v", err)
+	}
+	if tags, err := c.ListTagsForResource(ctx, &eks.ListTagsForResourceInput{ResourceArn: arn}); err != nil || tags.Tags["team"] != "web" {
+		t.Errorf("the association's tags: %+v, %v", tags, err)
+	}
+
 	create := func(cluster, ns, sa, role string, noTags bool) func() error {
 		return func() error {
 			in := &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(cluster), Namespace: aws.String(ns), ServiceAccount: aws.String(sa), RoleArn: aws.String(podIdentityRoles + role)}
