@@ -436,3 +436,15 @@ var accessPolicyAssociationSchema = Schema{
 		"namespaces": {Kind: kSet, ForceNew: true}, // namespaces: Optional, ForceNew, Set
 	}}),
 }
+
+// internal/service/eks/pod_identity_association.go (a framework resource): cluster_name,
+// namespace and service_account Required with RequiresReplace; role_arn Required, updated in
+// place (UpdatePodIdentityAssociation). disable_session_tags and target_role_arn came after
+// the pin: pulumi-aws v6.83.4's PodIdentityAssociationArgs has neither.
+var podIdentityAssociationSchema = Schema{
+	"clusterName":    required(scalarForceNew), // cluster_name: Required, RequiresReplace
+	"namespace":      required(scalarForceNew), // namespace: Required, RequiresReplace
+	"serviceAccount": required(scalarForceNew), // service_account: Required, RequiresReplace
+	"roleArn":        required(scalar),         // role_arn: Required
+	"tags":           tagsProp,
+}
