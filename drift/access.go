@@ -2,7 +2,6 @@ package drift
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
+
+	"github.com/eks-irsa/eks-irsa/accessentry"
 )
 
 // Access policies drift names (EKS User Guide, "Review access policy permissions").
@@ -28,45 +29,24 @@ const (
 // create timeout, 30 minutes (terraform-provider-aws internal/service/eks/cluster.go).
 const creatorWindow = 30 * time.Minute
 
-// accessEntry is one access entry with its associated access policies.
-type accessEntry struct {
-	ekstypes.AccessEntry
-	policies []ekstypes.AssociatedAccessPolicy
-}
-
-func policyName(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }
+// accessEntry is one live access entry with its associated access policies.
+type accessEntry struct{ accessentry.Live }
 
 func (e accessEntry) clusterAdmin() bool {
-	return slices.ContainsFunc(e.policies, func(p ekstypes.AssociatedAccessPolicy) bool {
-		return policyName(aws.ToString(p.PolicyArn)) == ClusterAdminPolicy
+	return slices.ContainsFunc(e.Policies, func(p ekstypes.AssociatedAccessPolicy) bool {
+		return accessentry.PolicyName(aws.ToString(p.PolicyArn)) == ClusterAdminPolicy
 	})
 }
 
 // isCreatorShape reports whether e looks as EKS makes the creator's entry: STANDARD, no
 // Kubernetes groups, AmazonEKSClusterAdminPolicy at cluster scope and nothing else.
 func (e accessEntry) isCreatorShape() bool {
-	if aws.ToString(e.Type) != "STANDARD" || len(e.KubernetesGroups) > 0 || len(e.policies) != 1 {
+	if aws.ToString(e.Type) != accessentry.TypeStandard || len(e.KubernetesGroups) > 0 || len(e.Policies) != 1 {
 		return false
 	}
-	p := e.policies[0]
-	return policyName(aws.ToString(p.PolicyArn)) == ClusterAdminPolicy && strings.Contains(aws.ToString(p.PolicyArn), accessPolicyARNPrefix) &&
+	p := e.Policies[0]
+	return accessentry.PolicyName(aws.ToString(p.PolicyArn)) == ClusterAdminPolicy && strings.Contains(aws.ToString(p.PolicyArn), accessPolicyARNPrefix) &&
 		p.AccessScope != nil && p.AccessScope.Type == ekstypes.AccessScopeTypeCluster
-}
-
-func (e accessEntry) String() string {
-	var ps []string
-	for _, p := range e.policies {
-		scope := "cluster"
-		if p.AccessScope != nil && p.AccessScope.Type == ekstypes.AccessScopeTypeNamespace {
-			scope = "namespaces " + strings.Join(p.AccessScope.Namespaces, ",")
-		}
-		ps = append(ps, fmt.Sprintf("%s (%s)", policyName(aws.ToString(p.PolicyArn)), scope))
-	}
-	policies := "no access policies"
-	if len(ps) > 0 {
-		policies = "access policies " + strings.Join(ps, ", ")
-	}
-	return fmt.Sprintf("type %s, username %s, groups [%s], %s", aws.ToString(e.Type), aws.ToString(e.Username), strings.Join(e.KubernetesGroups, ","), policies)
 }
 
 // accessEntries reads the cluster's authentication mode and access entries and compares them
@@ -117,12 +97,12 @@ func (d *Detector) accessEntries(ctx context.Context, c *eks.Client, decl Declar
 			return nil, fmt.Errorf("drift: list access entries of cluster %s: %w", decl.ClusterName, err)
 		}
 		for _, principal := range page.AccessEntries {
-			e, err := describeAccessEntry(ctx, c, decl.ClusterName, principal)
+			e, err := accessentry.Read(ctx, c, "drift", decl.ClusterName, principal)
 			if err != nil {
 				return nil, err
 			}
 			if e != nil {
-				entries = append(entries, *e)
+				entries = append(entries, accessEntry{*e})
 			}
 		}
 	}
@@ -147,7 +127,7 @@ func (d *Detector) accessEntries(ctx context.Context, c *eks.Client, decl Declar
 		principal := aws.ToString(e.PrincipalArn)
 		if want, ok := declared[principal]; ok {
 			seen[principal] = true
-			if diff := want.differs(e); diff != "" {
+			if diff := want.Differs(e.Live); diff != "" {
 				lines = append(lines, found(CheckAccessEntry, principal, repair, "the stack's access entry differs: %s (live: %s)", diff, e))
 			} else {
 				lines = append(lines, matched(CheckAccessEntry, principal, "as the stack declares it: %s", e))
@@ -175,66 +155,4 @@ func (d *Detector) accessEntries(ctx context.Context, c *eks.Client, decl Declar
 		lines = append(lines, matched(CheckAccessEntry, subject, "no access entries"))
 	}
 	return lines, nil
-}
-
-// differs says how the live entry differs from the declared one, or "": type, groups (a
-// set), the username when one is declared, and the policies with their scopes.
-func (want AccessEntry) differs(live accessEntry) string {
-	var diffs []string
-	if aws.ToString(live.Type) != want.Type {
-		diffs = append(diffs, fmt.Sprintf("type %s, declared %s", aws.ToString(live.Type), want.Type))
-	}
-	if want.Username != "" && aws.ToString(live.Username) != want.Username {
-		diffs = append(diffs, fmt.Sprintf("username %s, declared %s", aws.ToString(live.Username), want.Username))
-	}
-	if g, w := slices.Sorted(slices.Values(live.KubernetesGroups)), slices.Sorted(slices.Values(want.Groups)); !slices.Equal(g, w) {
-		diffs = append(diffs, fmt.Sprintf("groups [%s], declared [%s]", strings.Join(g, ","), strings.Join(w, ",")))
-	}
-	var livePolicies, wantPolicies []string
-	for _, p := range live.policies {
-		scope, ns := "cluster", ""
-		if p.AccessScope != nil {
-			scope, ns = string(p.AccessScope.Type), strings.Join(slices.Sorted(slices.Values(p.AccessScope.Namespaces)), ",")
-		}
-		livePolicies = append(livePolicies, fmt.Sprintf("%s (%s %s)", policyName(aws.ToString(p.PolicyArn)), scope, ns))
-	}
-	for _, p := range want.Policies {
-		wantPolicies = append(wantPolicies, fmt.Sprintf("%s (%s %s)", policyName(p.ARN), p.Scope, strings.Join(slices.Sorted(slices.Values(p.Namespaces)), ",")))
-	}
-	slices.Sort(livePolicies)
-	slices.Sort(wantPolicies)
-	if !slices.Equal(livePolicies, wantPolicies) {
-		diffs = append(diffs, fmt.Sprintf("policies %v, declared %v", livePolicies, wantPolicies))
-	}
-	return strings.Join(diffs, "; ")
-}
-
-// describeAccessEntry reads one entry and its access policies; nil when it went away between
-// the list and the read.
-func describeAccessEntry(ctx context.Context, c *eks.Client, cluster, principal string) (*accessEntry, error) {
-	got, err := c.DescribeAccessEntry(ctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String(cluster), PrincipalArn: aws.String(principal)})
-	if isEKSNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("drift: describe access entry %s of cluster %s: %w", principal, cluster, err)
-	}
-	e := &accessEntry{AccessEntry: *got.AccessEntry}
-	p := eks.NewListAssociatedAccessPoliciesPaginator(c, &eks.ListAssociatedAccessPoliciesInput{ClusterName: aws.String(cluster), PrincipalArn: aws.String(principal)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if isEKSNotFound(err) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("drift: list access policies of access entry %s of cluster %s: %w", principal, cluster, err)
-		}
-		e.policies = append(e.policies, page.AssociatedAccessPolicies...)
-	}
-	return e, nil
-}
-
-func isEKSNotFound(err error) bool {
-	var e *ekstypes.ResourceNotFoundException
-	return errors.As(err, &e)
 }

@@ -29,6 +29,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/eks-irsa/eks-irsa/accessentry"
 	"github.com/eks-irsa/eks-irsa/awsaccess"
 	"github.com/eks-irsa/eks-irsa/identity"
 	"github.com/eks-irsa/eks-irsa/irsa"
@@ -64,22 +65,11 @@ type Declared struct {
 	Stack string
 }
 
-// AccessEntry is one access entry as the stack declares it. An empty Username is EKS's
-// default, which is not compared.
-type AccessEntry struct {
-	PrincipalARN string
-	Type         string
-	Username     string
-	Groups       []string
-	Policies     []AccessPolicy
-}
+// AccessEntry is one access entry as the stack declares it (accessentry.Entry).
+type AccessEntry = accessentry.Entry
 
-// AccessPolicy is one association: Scope "cluster" or "namespace" with Namespaces.
-type AccessPolicy struct {
-	ARN        string
-	Scope      string
-	Namespaces []string
-}
+// AccessPolicy is one association (accessentry.Policy).
+type AccessPolicy = accessentry.Policy
 
 // Finding is one difference between declared and live.
 type Finding struct {

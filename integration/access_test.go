@@ -72,6 +72,30 @@ func TestEmulatedAPIModeAccessEntries(t *testing.T) {
 		t.Errorf("eksirsa drift on the API-mode stack: %v\n%s", err, out)
 	}
 
+	// verify reads the node role's EC2_LINUX entry and the declared one from EKS, a line each.
+	out, err := e.eksirsa("verify")
+	for _, want := range []string{
+		"PASS node-access-entry: " + nodeRole + ": type EC2_LINUX, username system:node:{{EC2PrivateDNSName}}, groups [], no access policies",
+		"PASS access-entry " + devRole + ": type STANDARD, username dev:{{SessionName}}, groups [devs]",
+	} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("eksirsa verify: %v, want a line %q in\n%s", err, want, out)
+		}
+	}
+	// The entry's groups changed by hand: verify fails, naming the principal and the groups.
+	setGroups := func(groups ...string) {
+		t.Helper()
+		if _, err := c.UpdateAccessEntry(ctx, &eks.UpdateAccessEntryInput{ClusterName: aws.String(e.name), PrincipalArn: aws.String(devRole), KubernetesGroups: groups}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setGroups("admins")
+	out, err = e.eksirsa("verify")
+	if want := "FAIL access-entry " + devRole + ": the access entry differs from the stack's: groups [admins], declared [devs]"; err == nil || !strings.Contains(out, want) {
+		t.Errorf("eksirsa verify after the groups changed by hand: %v, want a line %q in\n%s", err, want, out)
+	}
+	setGroups("devs")
+
 	t.Logf("second up: %s resources unchanged", e.upChangesNothing("the second up"))
 
 	e.destroyLeavesNothing()

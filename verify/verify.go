@@ -42,6 +42,8 @@ type Expectations struct {
 	AWSNodeRoleARN string
 	// ServiceAccounts maps every other configured IRSA service account to its role ARN.
 	ServiceAccounts map[types.NamespacedName]string
+	// Access, for a stack in API mode, is what its access entries must be; nil otherwise.
+	Access *Access
 }
 
 // Validate reports every problem with e at once.
@@ -63,6 +65,9 @@ func (e Expectations) Validate() error {
 		if err := roleARN(e.ServiceAccounts[sa]); err != nil {
 			errs = append(errs, fmt.Errorf("service account %s role ARN: %w", sa, err))
 		}
+	}
+	if e.Access != nil {
+		errs = append(errs, e.Access.Validate())
 	}
 	return errors.Join(errs...)
 }
@@ -160,7 +165,7 @@ func (e *Error) Unwrap() []error {
 // Run runs every check once, reporting each result, and returns an *Error naming the
 // failed ones.
 func Run(ctx context.Context, client kubernetes.Interface, want Expectations, rep Reporter) error {
-	return run(ctx, client, want, rep, Checks(), Poll{})
+	return run(ctx, client, want, rep, append(Checks(), accessChecks(want.Access)...), Poll{})
 }
 
 // Wait runs every check, then re-runs the failing ones every poll.Interval, or as soon as
@@ -170,7 +175,7 @@ func Wait(ctx context.Context, client kubernetes.Interface, want Expectations, r
 	if poll.Timeout <= 0 {
 		return fmt.Errorf("verify: wait timeout is %s, want a positive duration", poll.Timeout)
 	}
-	return run(ctx, client, want, rep, Checks(), poll)
+	return run(ctx, client, want, rep, append(Checks(), accessChecks(want.Access)...), poll)
 }
 
 func run(ctx context.Context, client kubernetes.Interface, want Expectations, rep Reporter, checks []Check, poll Poll) error {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/types"
@@ -31,7 +32,9 @@ func newVerifyCommand(opts *options) *cobra.Command {
 maximum (cluster-autoscaler owns the count in between); the aws-node
 DaemonSet fully updated and available; the aws-node ServiceAccount annotated with the stack's
 role ARN; every aws-node pod carrying AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE and the
-projected token volume; coredns Running and Ready; every configured IRSA account annotated.
+projected token volume; coredns Running and Ready; every configured IRSA account annotated. In API mode also, read
+from EKS, the node role's EC2_LINUX entry and each declared access entry (type, username,
+groups, policies and scopes as declared), a line each.
 With --wait it re-checks failing checks until they pass or the time is up.
 
 With --identities it also proves, whether or not those passed, each account the stack annotates or creates (aws-node
@@ -154,6 +157,9 @@ func runVerify(ctx context.Context, out io.Writer, opts *options, outs auto.Outp
 	if err != nil {
 		return err
 	}
+	if want.Access, err = accessExpectations(ctx, opts, outs); err != nil {
+		return err
+	}
 	kubeconfig, err := kubeconfigBytes(outs, opts, o.kubeconfig)
 	if err != nil {
 		return err
@@ -197,6 +203,25 @@ func runVerify(ctx context.Context, out io.Writer, opts *options, outs auto.Outp
 		return &exitError{code: exitFailure, err: err, quiet: true}
 	}
 	return nil
+}
+
+// accessExpectations is, for a stack in API mode, the access entries verify reads from EKS
+// (the nodes' and the declared ones, from the outputs); nil in the other modes, where the
+// nodes join by aws-auth.
+func accessExpectations(ctx context.Context, opts *options, outs auto.OutputMap) (*verify.Access, error) {
+	if mode, _ := outs[stack.OutAuthenticationMode].Value.(string); mode != stack.ModeAPI {
+		return nil, nil
+	}
+	a := &verify.Access{Entries: declaredAccessEntries(outs[stack.OutAccessEntries].Value)}
+	a.ClusterName, _ = outs[stack.OutClusterName].Value.(string)
+	a.NodeRoleARN, _ = outs[stack.OutNodeRoleARN].Value.(string)
+	region, _ := outs[stack.OutRegion].Value.(string)
+	cfg, err := awsConfig(ctx, opts, region)
+	if err != nil {
+		return nil, err
+	}
+	a.EKS = eks.NewFromConfig(cfg)
+	return a, nil
 }
 
 // expectations reads what verify checks from the stack's outputs alone, never from the
