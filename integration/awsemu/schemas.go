@@ -448,3 +448,17 @@ var podIdentityAssociationSchema = Schema{
 	"roleArn":        required(scalar),         // role_arn: Required
 	"tags":           tagsProp,
 }
+
+// internal/service/eks/addon.go: addon_name and cluster_name Required, ForceNew; the rest
+// updated in place (UpdateAddon) or read at delete (preserve).
+var addonSchema = Schema{
+	"addonName":                required(scalarForceNew), // addon_name: Required, ForceNew
+	"clusterName":              required(scalarForceNew), // cluster_name: Required, ForceNew
+	"addonVersion":             computed,                 // addon_version: Optional, Computed
+	"configurationValues":      computed,                 // configuration_values: Optional, Computed
+	"serviceAccountRoleArn":    scalar,                   // service_account_role_arn: Optional
+	"resolveConflictsOnCreate": scalar,                   // resolve_conflicts_on_create: Optional
+	"resolveConflictsOnUpdate": scalar,                   // resolve_conflicts_on_update: Optional
+	"preserve":                 scalar,                   // preserve: Optional
+	"tags":                     tagsProp,
+}

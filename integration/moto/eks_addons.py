@@ -9,6 +9,7 @@ from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
+from moto.eks import models as _models
 from moto.eks import responses as _responses
 from moto.eks import urls as _urls
 from moto.eks.exceptions import ResourceInUseException
@@ -152,6 +153,43 @@ def _describe_addon_update(self: Any) -> ActionResult:
 
 
 _responses.EKSResponse.describe_update = _describe_addon_update
+
+# Tags by the add-on's ARN (API_TagResource: "the Amazon Resource Name (ARN) of the resource";
+# terraform-provider-aws tags an add-on by its arn); moto tags clusters only.
+def _addon_by_arn(backend: Any, arn: str) -> dict | None:
+    for cluster in backend.clusters.values():
+        for addon in _addons(cluster).values():
+            if addon["addonArn"] == arn:
+                return addon
+    return None
+
+
+_tag, _untag, _list_tags = _models.EKSBackend.tag_resource, _models.EKSBackend.untag_resource, _models.EKSBackend.list_tags_for_resource
+
+
+def _tag_resource(self: Any, resource_arn: str, tags: dict) -> None:
+    addon = _addon_by_arn(self, resource_arn)
+    if addon is None:
+        return _tag(self, resource_arn, tags)
+    addon["tags"].update(tags)
+
+
+def _untag_resource(self: Any, resource_arn: str, tag_keys: list) -> None:
+    addon = _addon_by_arn(self, resource_arn)
+    if addon is None:
+        return _untag(self, resource_arn, tag_keys)
+    for key in tag_keys if isinstance(tag_keys, list) else [tag_keys]:
+        addon["tags"].pop(key, None)
+
+
+def _list_tags_for_resource(self: Any, resource_arn: str) -> dict:
+    addon = _addon_by_arn(self, resource_arn)
+    return _list_tags(self, resource_arn) if addon is None else dict(addon["tags"])
+
+
+_models.EKSBackend.tag_resource = _tag_resource
+_models.EKSBackend.untag_resource = _untag_resource
+_models.EKSBackend.list_tags_for_resource = _list_tags_for_resource
 
 # The routes, from each action's request syntax in the API reference.
 _urls.url_paths.update({
