@@ -109,7 +109,7 @@ func TestEmulatedClearedPendingCreateFailsSafely(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	urn := e.interruptCreate("kubernetes:core/v1:ServiceAccount", e.name+"-"+account+"-service-account")
+	urn := e.interruptCreate("kubernetes:core/v1:ServiceAccount", k8s.BindingName(e.name, k8s.KubeSystemNamespace, account)+"-service-account")
 
 	out, err := e.eksirsa("up", "--yes", "--no-verify")
 	if err == nil {
