@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -19,6 +20,12 @@ const (
 
 // IRSARoleArgs bind one Kubernetes service account to one IAM role.
 type IRSARoleArgs struct {
+	// PodIdentity makes the role EKS Pod Identity's instead of IRSA's: trusted by
+	// pods.eks.amazonaws.com and bound to the account by a PodIdentityAssociation in
+	// ClusterName (no OIDC provider, no annotation).
+	PodIdentity bool
+	ClusterName pulumi.StringInput
+	// OIDCProviderARN and IssuerHost (IRSA only).
 	OIDCProviderARN pulumi.StringInput
 	// IssuerHost is the issuer without https:// (OIDCProvider.IssuerHost).
 	IssuerHost     pulumi.StringInput
@@ -42,11 +49,16 @@ type IRSARole struct {
 	TrustPolicy       pulumi.StringOutput
 	ManagedPolicyARNs []string
 	InlinePolicy      string
+	// AssociationID is the PodIdentityAssociation's id (Pod Identity only).
+	AssociationID pulumi.StringOutput
 }
 
 func (a *IRSARoleArgs) validate() error {
 	var errs []error
-	if a.OIDCProviderARN == nil || a.IssuerHost == nil {
+	switch {
+	case a.PodIdentity && a.ClusterName == nil:
+		errs = append(errs, errors.New("ClusterName is required for Pod Identity"))
+	case !a.PodIdentity && (a.OIDCProviderARN == nil || a.IssuerHost == nil):
 		errs = append(errs, errors.New("OIDCProviderARN and IssuerHost are required"))
 	}
 	if a.Namespace == "" || a.ServiceAccount == "" {
@@ -77,14 +89,21 @@ func NewIRSARole(ctx *pulumi.Context, name string, args *IRSARoleArgs, opts ...p
 	}
 	parent := pulumi.Parent(r)
 
-	trust := policyJSON(func(v ...string) PolicyDocument {
-		return webIdentityTrustPolicy(v[0], v[1], args.Namespace, args.ServiceAccount)
-	}, args.OIDCProviderARN.ToStringOutput(), args.IssuerHost.ToStringOutput())
+	kind := "IRSA"
+	var trust pulumi.StringOutput
+	if args.PodIdentity {
+		kind = "Pod Identity"
+		trust = mustJSON(podIdentityTrustPolicy()).ToStringOutput()
+	} else {
+		trust = policyJSON(func(v ...string) PolicyDocument {
+			return webIdentityTrustPolicy(v[0], v[1], args.Namespace, args.ServiceAccount)
+		}, args.OIDCProviderARN.ToStringOutput(), args.IssuerHost.ToStringOutput())
+	}
 
 	role, err := iam.NewRole(ctx, name, &iam.RoleArgs{
 		Name:             pulumi.String(args.RoleName),
 		AssumeRolePolicy: trust,
-		Description:      pulumi.Sprintf("IRSA role of service account %s/%s", args.Namespace, args.ServiceAccount),
+		Description:      pulumi.Sprintf("%s role of service account %s/%s", kind, args.Namespace, args.ServiceAccount),
 		Tags: withTags(args.Tags, map[string]string{
 			ServiceAccountNameTag:      args.ServiceAccount,
 			ServiceAccountNamespaceTag: args.Namespace,
@@ -109,9 +128,25 @@ func NewIRSARole(ctx *pulumi.Context, name string, args *IRSARoleArgs, opts ...p
 		granted = append(granted, inline)
 	}
 
-	// Whoever reads the ARN (the service-account annotation) waits for the policies too, so
-	// no pod starts with a role that cannot yet do its job.
+	// Whoever reads the ARN (the service-account annotation, the association) waits for the
+	// policies too, so no pod starts with a role that cannot yet do its job.
 	r.Arn = readyAfter(role.Arn, granted...)
+	if args.PodIdentity {
+		// One association per account (EKS refuses a second: ResourceInUseException); pods
+		// created after it get the role (EKS User Guide, pod-identities).
+		association, err := eks.NewPodIdentityAssociation(ctx, name, &eks.PodIdentityAssociationArgs{
+			ClusterName:    args.ClusterName,
+			Namespace:      pulumi.String(args.Namespace),
+			ServiceAccount: pulumi.String(args.ServiceAccount),
+			RoleArn:        r.Arn,
+			Tags:           withTags(args.Tags),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("irsa role %s: create pod identity association: %w", name, err)
+		}
+		r.AssociationID = association.AssociationId
+		r.Arn = readyAfter(r.Arn, association)
+	}
 	r.Name = role.Name
 	r.TrustPolicy = trust
 	r.ManagedPolicyARNs = args.ManagedPolicyARNs

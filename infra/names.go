@@ -17,6 +17,14 @@ const (
 	eksPrincipal     = "eks.amazonaws.com"
 	flowLogPrincipal = "vpc-flow-logs.amazonaws.com"
 	assumeRole       = "sts:AssumeRole"
+	// EKS User Guide, "Create the IAM role" for Pod Identity (pod-id-role): the role trusts
+	// this service principal with sts:AssumeRole and sts:TagSession (the agent's session
+	// carries the eks-cluster-name, kubernetes-namespace, ... tags: pod-id-abac).
+	podsPrincipal = "pods.eks.amazonaws.com"
+	tagSession    = "sts:TagSession"
+	// PodIdentityAgentAddon is the EKS add-on that serves Pod Identity credentials on each
+	// node (pod-id-agent-setup).
+	PodIdentityAgentAddon = "eks-pod-identity-agent"
 )
 
 // mergeTags returns base plus each extra in turn, later ones winning.

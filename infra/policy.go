@@ -56,6 +56,19 @@ func serviceTrustPolicy(principal string) PolicyDocument {
 	}}}
 }
 
+// podIdentityTrustPolicy lets EKS Pod Identity assume a role for the pods of the
+// service accounts a PodIdentityAssociation binds to it (EKS User Guide, pod-id-role: principal
+// pods.eks.amazonaws.com, actions sts:AssumeRole and sts:TagSession; EKS refuses an
+// association whose role's trust lacks them). Which account may use the role is the
+// association's to say, not the trust's.
+func podIdentityTrustPolicy() PolicyDocument {
+	return PolicyDocument{Version: policyVersion, Statement: []PolicyStatement{{
+		Effect:    "Allow",
+		Principal: map[string]string{"Service": podsPrincipal},
+		Action:    []string{assumeRole, tagSession},
+	}}}
+}
+
 // webIdentityTrustPolicy lets the service account namespace/serviceAccount assume a role
 // with its projected token: sts:AssumeRoleWithWebIdentity from the cluster's OIDC provider
 // only when the token's sub is exactly this account and its aud is sts.amazonaws.com

@@ -110,7 +110,25 @@ type ServiceAccountRoleConfig struct {
 	// a Helm chart annotates it), "annotate" (patch an existing account) or "create".
 	Account         k8s.ServiceAccountMode `json:"account"`
 	CreateNamespace bool                   `json:"createNamespace"`
+	// Identity is how the account's pods get the role: IdentityIRSA (the default: OIDC trust
+	// and the role annotation) or IdentityPodIdentity (EKS Pod Identity: the role trusts
+	// pods.eks.amazonaws.com, an association binds it, the agent add-on is installed).
+	Identity Identity `json:"identity"`
 }
+
+// Identity is a serviceAccountRoles entry's identity; the values are the words config uses.
+type Identity string
+
+const (
+	IdentityIRSA        Identity = "irsa"
+	IdentityPodIdentity Identity = "podIdentity"
+)
+
+// identities lists the accepted values, in the order errors name them.
+var identities = []Identity{IdentityIRSA, IdentityPodIdentity}
+
+// PodIdentity says whether the entry uses EKS Pod Identity.
+func (r ServiceAccountRoleConfig) PodIdentity() bool { return r.Identity == IdentityPodIdentity }
 
 // AWSAuthConfig lists the aws-auth mappings besides the node role's.
 type AWSAuthConfig struct {
@@ -231,7 +249,7 @@ func decodeKey(c *Config, key, v string) error {
 	case "awsNode":
 		return strictJSON(v, &c.AWSNode, "an object with roleName")
 	case "serviceAccountRoles":
-		return strictJSON(v, &c.ServiceAccountRoles, "a list of objects with namespace, serviceAccount, roleName, managedPolicyArns, inlinePolicy, account, createNamespace")
+		return strictJSON(v, &c.ServiceAccountRoles, "a list of objects with namespace, serviceAccount, roleName, managedPolicyArns, inlinePolicy, account, createNamespace, identity")
 	case "awsAuth":
 		return strictJSON(v, &c.AWSAuth, "an object with roles, users (each arn, username, groups) and adopt")
 	case "accessEntries":

@@ -40,7 +40,11 @@ const (
 	OutAuthenticationMode = "authenticationMode"
 	// OutAccessEntries lists the access entries the stack owns (AccessEntry*Key fields); in API
 	// mode the nodes' first. OutAWSAuth is absent in API mode: there is no aws-auth.
-	OutAccessEntries    = "accessEntries"
+	OutAccessEntries = "accessEntries"
+	// OutPodIdentity is every Pod Identity account keyed "namespace/name", each with
+	// PodIdentityRoleARNKey and PodIdentityAssociationIDKey; absent when none is declared.
+	// These accounts are in neither OutServiceAccounts nor OutIRSARoles: nothing annotates them.
+	OutPodIdentity      = "podIdentityAssociations"
 	OutVpcID            = "vpcId"
 	OutPublicSubnetIDs  = "publicSubnetIds"
 	OutPrivateSubnetIDs = "privateSubnetIds"
@@ -62,6 +66,12 @@ const (
 	AccessPolicyARNKey        = "policyArn"
 	AccessPolicyScopeKey      = "scope"
 	AccessPolicyNamespacesKey = "namespaces"
+)
+
+// Keys of each entry of OutPodIdentity.
+const (
+	PodIdentityRoleARNKey       = "roleArn"
+	PodIdentityAssociationIDKey = "associationId"
 )
 
 // Keys of each entry of OutIRSARoles.
@@ -184,7 +194,7 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 		ServiceAccount:    k8s.AWSNodeName,
 		RoleName:          cfg.AWSNodeRoleName(),
 		ManagedPolicyARNs: []string{partition.ManagedPolicyARN("AmazonEKS_CNI_Policy")},
-	}, oidc)
+	}, oidc, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -216,8 +226,34 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 		AWSAuth:           awsAuthMappings(cfg.AWSAuth),
 		WithoutAWSAuth:    apiMode,
 	}
+	// Pod Identity: the agent add-on once any account uses it, before any node joins, and per
+	// account a role trusted by pods.eks.amazonaws.com bound by an association; no annotation,
+	// so these accounts are not the Kubernetes layer's.
+	var agent *infra.PodIdentityAgent
+	podIdentity := pulumi.Map{}
 	for _, r := range cfg.ServiceAccountRoles {
-		role, err := newIRSARole(ctx, cfg, r, oidc)
+		if !r.PodIdentity() {
+			continue
+		}
+		if agent == nil {
+			if agent, err = infra.NewPodIdentityAgent(ctx, name+"-pod-identity-agent", &infra.PodIdentityAgentArgs{ClusterName: cluster.Name, Tags: tags}); err != nil {
+				return nil, err
+			}
+		}
+		role, err := newIRSARole(ctx, cfg, r, oidc, cluster.Name)
+		if err != nil {
+			return nil, err
+		}
+		podIdentity[k8s.AccountKey(r.Namespace, r.ServiceAccount)] = pulumi.Map{
+			PodIdentityRoleARNKey:       role.Arn,
+			PodIdentityAssociationIDKey: role.AssociationID,
+		}
+	}
+	for _, r := range cfg.ServiceAccountRoles {
+		if r.PodIdentity() {
+			continue
+		}
+		role, err := newIRSARole(ctx, cfg, r, oidc, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -261,7 +297,7 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 		SubnetIDs:          network.PrivateSubnetIDs,
 		// Capacity last: nodes join only once the Kubernetes layer is in place and the
 		// private subnets have egress.
-		JoinAfter: append(append(slices.Clone(layer.NodesWaitFor), network.Egress...), nodeAccess(access)...),
+		JoinAfter: append(append(append(slices.Clone(layer.NodesWaitFor), network.Egress...), nodeAccess(access)...), agentAddon(agent)...),
 		Tags:      tags,
 	})
 	if err != nil {
@@ -291,6 +327,9 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 		OutDesiredNodes:        pulumi.Int(cfg.Nodes.Desired),
 		OutMinNodes:            pulumi.Int(cfg.Nodes.Min),
 		OutMaxNodes:            pulumi.Int(cfg.Nodes.Max),
+	}
+	if len(podIdentity) > 0 {
+		outputs[OutPodIdentity] = podIdentity
 	}
 	if layer.AWSAuth != nil {
 		outputs[OutAWSAuth] = pulumi.Map{k8s.MapRolesKey: layer.AWSAuth.MapRoles, k8s.MapUsersKey: layer.AWSAuth.MapUsers}
@@ -341,6 +380,14 @@ func accessEntriesOutput(cfg *Config, partition string, nodeRole *infra.NodeRole
 	return out
 }
 
+// agentAddon is what nodes wait for from the Pod Identity agent: its add-on, if installed.
+func agentAddon(a *infra.PodIdentityAgent) []pulumi.Resource {
+	if a == nil {
+		return nil
+	}
+	return []pulumi.Resource{a.Addon}
+}
+
 // irsaRoleOutput is one entry of OutIRSARoles.
 func irsaRoleOutput(r *infra.IRSARole) pulumi.Map {
 	return pulumi.Map{
@@ -370,7 +417,9 @@ func awsAuthMappings(c AWSAuthConfig) k8s.AWSAuthMappings {
 // which pulumi-aws deletes before it creates for an explicitly named role
 // (nameRequiresDeleteBeforeReplace), leaving pods on the ARN of a deleted role meanwhile
 // (integration/rolewindow_test.go).
-func newIRSARole(ctx *pulumi.Context, cfg *Config, r ServiceAccountRoleConfig, oidc *infra.OIDCProvider) (*infra.IRSARole, error) {
+// clusterName is given for a Pod Identity entry only, whose role is bound by an association
+// in that cluster instead of trusting the OIDC provider.
+func newIRSARole(ctx *pulumi.Context, cfg *Config, r ServiceAccountRoleConfig, oidc *infra.OIDCProvider, clusterName pulumi.StringInput) (*infra.IRSARole, error) {
 	var inline string
 	if len(r.InlinePolicy) > 0 {
 		compact, err := json.Marshal(r.InlinePolicy)
@@ -381,6 +430,8 @@ func newIRSARole(ctx *pulumi.Context, cfg *Config, r ServiceAccountRoleConfig, o
 	}
 	roleName := cfg.RoleName(r)
 	return infra.NewIRSARole(ctx, roleName, &infra.IRSARoleArgs{
+		PodIdentity:       r.PodIdentity(),
+		ClusterName:       clusterName,
 		OIDCProviderARN:   oidc.Arn,
 		IssuerHost:        oidc.IssuerHost,
 		Namespace:         r.Namespace,

@@ -500,6 +500,14 @@ func (c *Config) validateRoles(v *validator) {
 			v.add(key+".roleName", role, "IAM role name already used by %s (IAM ignores case in role names); set a distinct roleName", prev)
 		}
 		seenRole[strings.ToLower(role)] = key
+		switch {
+		case r.Identity != "" && !slices.Contains(identities, r.Identity):
+			v.add(key+".identity", string(r.Identity), `want "irsa" (OIDC trust and the role annotation, the default) or "podIdentity" (EKS Pod Identity)`)
+		case r.PodIdentity() && r.Account != "" && r.Account != k8s.NoServiceAccount:
+			// Pod Identity writes no annotation, so there is nothing to annotate; creating the
+			// account for a Pod Identity entry is not served yet.
+			v.add(key+".account", string(r.Account), "with identity %s the stack leaves the Kubernetes account to its owner: want %s (or leave account unset)", IdentityPodIdentity, k8s.NoServiceAccount)
+		}
 		if len(r.ManagedPolicyARNs) == 0 && len(r.InlinePolicy) == 0 {
 			v.add(key, sa, "a role with no policy grants nothing; give managedPolicyArns or an inlinePolicy")
 		}

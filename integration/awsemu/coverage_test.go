@@ -39,7 +39,8 @@ func TestSchemaCoversProgram(t *testing.T) {
 		"awsNode": `{"roleName":"vpc-cni"}`,
 		"tags":    `{"team":"platform"}`,
 		"serviceAccountRoles": `[{"namespace":"apps","serviceAccount":"app","account":"create","createNamespace":true,` +
-			`"managedPolicyArns":["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]}]`,
+			`"managedPolicyArns":["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]},` +
+			`{"namespace":"apps","serviceAccount":"pods","identity":"podIdentity","managedPolicyArns":["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]}]`,
 	} {
 		every[stack.ProjectName+":"+key] = v
 	}
