@@ -1,0 +1,81 @@
+package integration
+
+import (
+	"encoding/json"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TestEmulatedPodIdentityEntry is one serviceAccountRoles entry with identity podIdentity, end
+// to end through eksirsa and the AWS plugin into moto: up makes the role trusted by
+// pods.eks.amazonaws.com (moto's CreatePodIdentityAssociation holds it to EKS's trust check),
+// the association for the account and the agent add-on, ACTIVE; nothing is annotated or
+// created in the cluster for the account; drift finds nothing; a second up changes nothing;
+// destroy leaves nothing.
+func TestEmulatedPodIdentityEntry(t *testing.T) {
+	t.Parallel() // see startEmulated
+	e := startEmulated(t)
+	ctx := t.Context()
+	e.setConfig("eks-irsa:serviceAccountRoles", []any{map[string]any{
+		"namespace": "apps", "serviceAccount": "reports", "identity": "podIdentity",
+		"managedPolicyArns": []string{"arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"},
+	}})
+
+	if out, err := e.eksirsa("up", "--yes", "--verify-wait", "3m"); err != nil {
+		t.Fatalf("eksirsa up: %v\n%s", err, out)
+	}
+	c := eks.NewFromConfig(e.aws)
+	list, err := c.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{ClusterName: aws.String(e.name)})
+	if err != nil || len(list.Associations) != 1 || aws.ToString(list.Associations[0].Namespace) != "apps" || aws.ToString(list.Associations[0].ServiceAccount) != "reports" {
+		t.Fatalf("associations: %+v, %v; want apps/reports only", list, err)
+	}
+	a, err := c.DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{ClusterName: aws.String(e.name), AssociationId: list.Associations[0].AssociationId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roleName := aws.ToString(a.Association.RoleArn)[strings.LastIndex(aws.ToString(a.Association.RoleArn), "/")+1:]
+	role, err := iam.NewFromConfig(e.aws).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(roleName)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := url.QueryUnescape(aws.ToString(role.Role.AssumeRolePolicyDocument))
+	var trust struct {
+		Statement []struct {
+			Principal map[string]any
+			Action    []string
+		}
+	}
+	if err := json.Unmarshal([]byte(doc), &trust); err != nil || len(trust.Statement) != 1 || trust.Statement[0].Principal["Service"] != "pods.eks.amazonaws.com" ||
+		!slices.Equal(trust.Statement[0].Action, []string{"sts:AssumeRole", "sts:TagSession"}) {
+		t.Errorf("the role's trust in IAM: %s (%v)", doc, err)
+	}
+	addon, err := c.DescribeAddon(ctx, &eks.DescribeAddonInput{ClusterName: aws.String(e.name), AddonName: aws.String("eks-pod-identity-agent")})
+	if err != nil || addon.Addon.Status != ekstypes.AddonStatusActive {
+		t.Errorf("the agent add-on: %+v, %v; want ACTIVE", addon, err)
+	}
+	if _, err := e.cluster.Client.CoreV1().ServiceAccounts("apps").Get(ctx, "reports", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the stack touched the Pod Identity account apps/reports: %v", err)
+	}
+	if out, err := e.eksirsa("outputs", "--json"); err != nil || !strings.Contains(out, `"podIdentityAssociations"`) || !strings.Contains(out, aws.ToString(a.Association.AssociationId)) {
+		t.Errorf("eksirsa outputs: no podIdentityAssociations naming %s: %v\n%s", aws.ToString(a.Association.AssociationId), err, out)
+	}
+
+	if out, err := e.eksirsa("drift"); err != nil || strings.Contains(out, "DRIFT") {
+		t.Errorf("eksirsa drift on the Pod Identity stack: %v\n%s", err, out)
+	}
+	t.Logf("second up: %s resources unchanged", e.upChangesNothing("the second up"))
+
+	e.destroyLeavesNothing()
+	if left, err := c.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{ClusterName: aws.String(e.name)}); err == nil {
+		t.Errorf("the cluster (and its associations %+v) outlived destroy", left.Associations)
+	}
+}
