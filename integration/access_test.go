@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/eks-irsa/eks-irsa/k8s"
@@ -18,7 +19,7 @@ import (
 // finds nothing; a second up changes nothing; destroy leaves no entry (nor anything else).
 func TestEmulatedAPIModeAccessEntries(t *testing.T) {
 	t.Parallel() // see startEmulated
-	e := startEmulated(t)
+	e := startEmulatedWith(t, emuOptions{mapByEKS: true})
 	ctx := t.Context()
 	const (
 		devRole    = "arn:aws:iam::123456789012:role/team/dev"
@@ -95,6 +96,23 @@ func TestEmulatedAPIModeAccessEntries(t *testing.T) {
 		t.Errorf("eksirsa verify after the groups changed by hand: %v, want a line %q in\n%s", err, want, out)
 	}
 	setGroups("devs")
+
+	// The stand-in maps the stack's kubeconfig (the creator, moto's user) by its access entry,
+	// as EKS does: without the entry, API mode admits nobody, and verify is refused.
+	creator := aws.String("arn:aws:iam::123456789012:user/moto")
+	if _, err := c.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: aws.String(e.name), PrincipalArn: creator}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := e.eksirsa("verify"); err == nil || !strings.Contains(out, "Unauthorized") {
+		t.Errorf("eksirsa verify with the creator's entry deleted: %v, want Unauthorized in\n%s", err, out)
+	}
+	if _, err := c.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String(e.name), PrincipalArn: creator}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(e.name), PrincipalArn: creator,
+		PolicyArn: aws.String("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"), AccessScope: &ekstypes.AccessScope{Type: ekstypes.AccessScopeTypeCluster}}); err != nil {
+		t.Fatal(err)
+	}
 
 	t.Logf("second up: %s resources unchanged", e.upChangesNothing("the second up"))
 

@@ -99,6 +99,10 @@ type emuOptions struct {
 	// assumeRole sets aws:assumeRole to emuDeployerRole: the provider, eksirsa's own calls and
 	// the kubeconfig's `aws eks get-token --role-arn` all act in emuStackAccount.
 	assumeRole bool
+	// mapByEKS makes the authenticator stand-in map tokens as EKS does, from the cluster's
+	// access entries (and aws-auth where the mode reads it) in moto, instead of admitting the
+	// creator as its admin (testcluster.EKSAccess).
+	mapByEKS bool
 }
 
 // startEmulated starts one test's own moto_server, loopback cluster, project directory and
@@ -176,7 +180,13 @@ func startEmulatedWith(t testing.TB, opts emuOptions) *emulated {
 		cr := out.Credentials
 		awsCfg.Credentials = credentials.NewStaticCredentialsProvider(aws.ToString(cr.AccessKeyId), aws.ToString(cr.SecretAccessKey), aws.ToString(cr.SessionToken))
 	}
+	if opts.mapByEKS {
+		auth.EKS = &testcluster.EKSAccess{Endpoint: m.URL}
+	}
 	c := testcluster.StartWith(t, testcluster.Options{AWSIAM: auth})
+	if opts.mapByEKS {
+		auth.EKS.UseKube(c.Client)
+	}
 	testcluster.SeedEKS(t, c)
 	c.StartPodIdentityWebhook(t)
 	n := &cni{}

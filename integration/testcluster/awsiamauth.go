@@ -47,7 +47,7 @@ const (
 // the URL to STS with that header, and STS recomputes the SigV4 signature. Here the stand-in
 // recomputes it itself with the keys it was given (the dummy keys the test hands the aws CLI),
 // so a token for another cluster, signed with other keys, expired, or for another action is
-// refused. An accepted token maps to Username in system:masters, as EKS's access entry for the
+// refused. Without EKS, an accepted token maps to Username in system:masters, as EKS's access entry for the
 // cluster creator (bootstrapClusterCreatorAdminPermissions) maps the creator to cluster admin.
 type AWSIAMAuth struct {
 	ClusterName     string
@@ -70,17 +70,27 @@ type AWSIAMAuth struct {
 	// AdminARN is, with STSEndpoint, the principal EKS made the cluster's admin: its creator,
 	// the role the stack's AWS provider assumes.
 	AdminARN string
+
+	// EKS, when set, maps each accepted token as EKS does, from the cluster's access entries
+	// and aws-auth (see EKSAccess); Username and AdminARN then play no part in the mapping.
+	EKS *EKSAccess
 }
 
-// verify checks token as described on AWSIAMAuth and returns why it is refused.
-func (a *AWSIAMAuth) verify(token string, now time.Time) error {
+// verify checks token as described on AWSIAMAuth and returns why it is refused; with
+// STSEndpoint, the identity STS names.
+func (a *AWSIAMAuth) verify(token string, now time.Time) (string, error) {
 	u, err := a.presignedURL(token, now)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if a.STSEndpoint != "" {
 		return a.askSTS(u)
 	}
+	return "", a.verifySignature(u)
+}
+
+// verifySignature re-signs a key-mode token's URL with the stand-in's keys.
+func (a *AWSIAMAuth) verifySignature(u *url.URL) error {
 	q := u.Query()
 	credential := strings.Split(q.Get("X-Amz-Credential"), "/")
 	if len(credential) != 5 || credential[0] != a.AccessKeyID || credential[2] != a.Region || credential[3] != "sts" {
@@ -123,40 +133,41 @@ func (a *AWSIAMAuth) verify(token string, now time.Time) error {
 }
 
 // askSTS sends the presigned GetCallerIdentity to STS with the cluster header, as EKS's
-// authenticator does, and admits the identity STS answers only if it is AdminARN's.
-func (a *AWSIAMAuth) askSTS(u *url.URL) error {
+// authenticator does, and returns the identity STS answers; without EKS it admits only
+// AdminARN's.
+func (a *AWSIAMAuth) askSTS(u *url.URL) (string, error) {
 	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
 	if err != nil {
-		return err
+		return "", err
 	}
 	req.Header.Set(eksClusterIDHeader, a.ClusterName)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("STS GetCallerIdentity: %w", err)
+		return "", fmt.Errorf("STS GetCallerIdentity: %w", err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return fmt.Errorf("STS GetCallerIdentity: %w", err)
+		return "", fmt.Errorf("STS GetCallerIdentity: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("STS GetCallerIdentity: %d %s", resp.StatusCode, body)
+		return "", fmt.Errorf("STS GetCallerIdentity: %d %s", resp.StatusCode, body)
 	}
 	// moto answers in the query protocol's XML even when asked for JSON.
 	var id struct {
 		Arn string `xml:"GetCallerIdentityResult>Arn"`
 	}
 	if err := xml.Unmarshal(body, &id); err != nil {
-		return fmt.Errorf("STS GetCallerIdentity: %w: %s", err, body)
+		return "", fmt.Errorf("STS GetCallerIdentity: %w: %s", err, body)
 	}
 	_, canonical, err := iamarn.Canonicalize(id.Arn)
 	if err != nil {
-		return fmt.Errorf("STS says the token is %s: %w", id.Arn, err)
+		return "", fmt.Errorf("STS says the token is %s: %w", id.Arn, err)
 	}
-	if canonical != a.AdminARN {
-		return fmt.Errorf("STS says the token is %s (%s), which is not the cluster's admin %s", id.Arn, canonical, a.AdminARN)
+	if a.EKS == nil && canonical != a.AdminARN {
+		return "", fmt.Errorf("STS says the token is %s (%s), which is not the cluster's admin %s", id.Arn, canonical, a.AdminARN)
 	}
-	return nil
+	return id.Arn, nil
 }
 
 // presignedURL is the token's presigned GetCallerIdentity URL once the checks every token
@@ -202,6 +213,29 @@ func (a *AWSIAMAuth) presignedURL(token string, now time.Time) (*url.URL, error)
 	return u, nil
 }
 
+// authenticate verifies token and maps it: as EKS does with EKS set, else to Username in
+// system:masters, as EKS's access entry for the cluster creator
+// (bootstrapClusterCreatorAdminPermissions) maps the creator to cluster admin.
+func (a *AWSIAMAuth) authenticate(ctx context.Context, token string) (authenticationv1.UserInfo, error) {
+	arn, err := a.verify(token, time.Now())
+	if err != nil {
+		return authenticationv1.UserInfo{}, err
+	}
+	if a.EKS == nil {
+		return authenticationv1.UserInfo{Username: a.Username, Groups: []string{mastersGroup}}, nil
+	}
+	if arn == "" {
+		if arn, err = a.keyPrincipal(ctx); err != nil {
+			return authenticationv1.UserInfo{}, err
+		}
+	}
+	p, err := newPrincipal(arn)
+	if err != nil {
+		return authenticationv1.UserInfo{}, err
+	}
+	return a.mapPrincipal(ctx, p)
+}
+
 // serveTokenReview answers the apiserver's TokenReview webhook calls.
 func (a *AWSIAMAuth) serveTokenReview(t testing.TB) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -211,12 +245,12 @@ func (a *AWSIAMAuth) serveTokenReview(t testing.TB) http.HandlerFunc {
 			return
 		}
 		review.Status = authenticationv1.TokenReviewStatus{}
-		if err := a.verify(review.Spec.Token, time.Now()); err != nil {
+		if user, err := a.authenticate(r.Context(), review.Spec.Token); err != nil {
 			t.Logf("testcluster: aws-iam authenticator refused a token: %v", err)
 			review.Status.Error = err.Error()
 		} else {
 			review.Status.Authenticated = true
-			review.Status.User = authenticationv1.UserInfo{Username: a.Username, Groups: []string{mastersGroup}}
+			review.Status.User = user
 		}
 		review.TypeMeta = metav1.TypeMeta{APIVersion: "authentication.k8s.io/v1", Kind: "TokenReview"}
 		w.Header().Set("Content-Type", "application/json")

@@ -42,7 +42,7 @@ func TestAWSIAMAuthAcceptsOnlyTheClustersOwnTokens(t *testing.T) {
 	auth := &AWSIAMAuth{ClusterName: "eks-irsa-test", Region: "us-west-2", AccessKeyID: "AKIDTESTCREATOR",
 		SecretAccessKey: "creator-secret", Username: "creator"}
 	token := getToken(t, "eks-irsa-test", "us-west-2", "AKIDTESTCREATOR", "creator-secret")
-	if err := auth.verify(token, time.Now()); err != nil {
+	if _, err := auth.verify(token, time.Now()); err != nil {
 		t.Fatalf("the cluster's own token was refused: %v", err)
 	}
 
@@ -62,7 +62,7 @@ func TestAWSIAMAuthAcceptsOnlyTheClustersOwnTokens(t *testing.T) {
 		{"tampered", token[:len(token)-4] + "AAAA", time.Now(), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := auth.verify(tc.token, tc.now)
+			_, err := auth.verify(tc.token, tc.now)
 			if err == nil {
 				t.Fatal("accepted")
 			}
