@@ -264,3 +264,30 @@ func TestPlanPrintsTheTrustPolicyIAMReceives(t *testing.T) {
 		t.Errorf("plan does not print the trust policy IAM receives:\n%s\nwant it to contain\n%s", stdout, want)
 	}
 }
+
+// A stack with a Pod Identity entry plans: the deploy-time table knows the add-on and the
+// association (without rows plan failed: "no typical duration for 2 resource types"), and the
+// tree shows both. (Plan's trust section prints IRSA trusts only, for now.)
+func TestPlanPodIdentityEntry(t *testing.T) {
+	dir := writeProject(t, "podid", `config:
+  aws:region: us-west-2
+  eks-irsa:network:
+    availabilityZones: [us-west-2a, us-west-2b]
+    publicSubnets: [10.0.1.0/24, 10.0.2.0/24]
+    privateSubnets: [10.0.101.0/24, 10.0.102.0/24]
+  eks-irsa:serviceAccountRoles:
+    - namespace: apps
+      serviceAccount: reports
+      identity: podIdentity
+      managedPolicyArns: [arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess]
+`)
+	code, stdout, stderr := runCLI(t, "plan", "-C", dir, "-s", "podid")
+	if code != 0 {
+		t.Fatalf("plan of a Pod Identity entry: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"aws:eks/podIdentityAssociation:PodIdentityAssociation  demo-eks-oidc-dev-reports", "aws:eks/addon:Addon  demo-eks-oidc-dev-pod-identity-agent"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("plan does not list %q:\n%s", want, stdout)
+		}
+	}
+}
