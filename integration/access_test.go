@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/eks-irsa/eks-irsa/integration/stackfile"
 	"github.com/eks-irsa/eks-irsa/k8s"
 )
 
@@ -17,6 +19,8 @@ import (
 // cluster with authenticationMode API and no aws-auth, the node role's EC2_LINUX entry (the
 // nodes join by it and verify passes) and a declared entry with its two policies, in moto; drift
 // finds nothing; a second up changes nothing; destroy leaves no entry (nor anything else).
+// The same stack has a Pod Identity account beside its IRSA ones (checkPodIdentityEntry): a
+// cluster of today, and one stack fewer to bring up and tear down.
 func TestEmulatedAPIModeAccessEntries(t *testing.T) {
 	t.Parallel() // see startEmulated
 	e := startEmulatedWith(t, emuOptions{mapByEKS: true})
@@ -32,9 +36,16 @@ func TestEmulatedAPIModeAccessEntries(t *testing.T) {
 		"policies": []any{map[string]any{"name": "AmazonEKSViewPolicy"}, map[string]any{"name": "AmazonEKSEditPolicy", "namespaces": []string{"apps"}}},
 	}})
 
+	roles, err := stackfile.Get(filepath.Join(e.dir, "Pulumi.test.yaml"), "eks-irsa:serviceAccountRoles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.setConfig("eks-irsa:serviceAccountRoles", append(roles.([]any), podIdentityEntry))
+
 	if out, err := e.eksirsa("up", "--yes", "--verify-wait", "3m"); err != nil {
 		t.Fatalf("eksirsa up: %v\n%s", err, out)
 	}
+	e.checkPodIdentityEntry()
 	c := eks.NewFromConfig(e.aws)
 	cl, err := c.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(e.name)})
 	if err != nil {

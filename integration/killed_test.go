@@ -216,14 +216,16 @@ func TestEmulatedKilledUp(t *testing.T) {
 		{
 			name:  "while routes, route-table associations and role-policy attachments are being created",
 			scale: 0.01, quiet: time.Second,
-			// The attachments and associations start first (with their roles and route tables),
-			// the routes seconds later (measured: 6 s in, under load): the first two outlast
-			// the routes' start by a margin a loaded machine keeps (at 600 s each, the last
-			// attachment ended as the first route started, and the case found no moment to kill).
+			// The engine runs 8 steps at a time here (the CLI's default, 4 per core): the slow
+			// creates must leave it a slot for a route while the others are in flight. So only
+			// the cluster role's attachment is slow (30 s), beside the six associations (6 s),
+			// and the routes (6 s) start as soon as their tables are made. With every
+			// attachment and association slow, the eight slots held the route back until they
+			// ended together, and under load the case found no moment to kill.
 			slow: map[string]int{
 				"aws:ec2/route:Route": 600,
-				"aws:ec2/routeTableAssociation:RouteTableAssociation": 1500,
-				"aws:iam/rolePolicyAttachment:RolePolicyAttachment":   1500,
+				"aws:ec2/routeTableAssociation:RouteTableAssociation":                                                        600,
+				"aws:iam/rolePolicyAttachment:RolePolicyAttachment policyArn=arn:aws:iam::aws:policy/AmazonEKSClusterPolicy": 3000,
 			},
 			ready: func(e *emulated, inFlight map[string]bool) bool {
 				return inFlightOf(inFlight, "aws:ec2:Route") && inFlightOf(inFlight, "aws:ec2:RouteTableAssociation") && inFlightOf(inFlight, "aws:iam:RolePolicyAttachment") &&
@@ -338,10 +340,14 @@ func killedUp(t *testing.T, e *emulated, tc killCase) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	delays := func(path string) string { return fmt.Sprintf("%s=%s,%g", awsemu.DelaysEnv, path, tc.scale) }
 	if len(tc.slow) > 0 {
-		durations = slowDelays(t, durations, tc.slow)
+		// Only the killed up needs the long window: after the kill, the recovery's own creates
+		// (the IRSA roles' attachments) take the product's times again.
+		e.env = append(e.env, delays(slowDelays(t, durations, tc.slow)))
+	} else {
+		e.env = append(e.env, delays(durations))
 	}
-	e.env = append(e.env, fmt.Sprintf("%s=%s,%g", awsemu.DelaysEnv, durations, tc.scale))
 
 	ctx, cancel := context.WithTimeout(t.Context(), emuOpTimeout)
 	defer cancel()
@@ -453,6 +459,9 @@ func killedUp(t *testing.T, e *emulated, tc killCase) {
 	if tc.afterKill != nil {
 		tc.afterKill(e)
 	}
+	if len(tc.slow) > 0 {
+		e.env = append(e.env, delays(durations)) // exec keeps the last value of a key
+	}
 
 	if tc.killImport {
 		killRecoveryAtImport(t, e)
@@ -502,7 +511,9 @@ func createTime(t testing.TB, typ string, scale float64) time.Duration {
 }
 
 // slowDelays writes a copy of the delays table at path into the test's temp dir with each
-// type in slow (its row without a condition) taking its seconds, and returns the copy's path.
+// key of slow taking its seconds, and returns the copy's path. A key is a type (its row without
+// a condition is changed) or "type input=value" (a row for those alone, put before the type's
+// rows: the first match wins).
 func slowDelays(t *testing.T, path string, slow map[string]int) string {
 	t.Helper()
 	data, err := os.ReadFile(path)
@@ -510,14 +521,21 @@ func slowDelays(t *testing.T, path string, slow map[string]int) string {
 		t.Fatal(err)
 	}
 	lines := strings.Split(string(data), "\n")
-	for typ, seconds := range slow {
+	for key, seconds := range slow {
+		typ, when, _ := strings.Cut(key, " ")
 		found := false
 		for i, line := range lines {
 			// type,when,seconds,source: the unconditional row has an empty when.
 			if rest, ok := strings.CutPrefix(line, typ+",,"); ok {
 				_, source, _ := strings.Cut(rest, ",")
-				lines[i] = fmt.Sprintf("%s,,%d,%s", typ, seconds, source)
+				if when == "" {
+					lines[i] = fmt.Sprintf("%s,,%d,%s", typ, seconds, source)
+				} else {
+					row := fmt.Sprintf("%s,%s,%d,this test's window", typ, when, seconds)
+					lines = append(lines[:i], append([]string{row}, lines[i:]...)...)
+				}
 				found = true
+				break
 			}
 		}
 		if !found {
