@@ -291,25 +291,48 @@ func updateCluster(ctx context.Context, c *Clients, id string, olds, news resour
 			return nil, err
 		}
 	}
-	set, remove := tagDiff(getStrMap(olds, "tags"), getStrMap(news, "tags"))
-	if len(set)+len(remove) > 0 {
+	clusterARN := func() (*string, error) {
 		cur, err := c.EKS.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: name})
 		if err != nil {
 			return nil, err
 		}
-		arn := cur.Cluster.Arn
-		if len(remove) > 0 {
-			if _, err := c.EKS.UntagResource(ctx, &eks.UntagResourceInput{ResourceArn: arn, TagKeys: remove}); err != nil {
-				return nil, err
-			}
-		}
-		if len(set) > 0 {
-			if _, err := c.EKS.TagResource(ctx, &eks.TagResourceInput{ResourceArn: arn, Tags: set}); err != nil {
-				return nil, err
-			}
-		}
+		return cur.Cluster.Arn, nil
+	}
+	if err := updateEKSTags(ctx, c, "EKS Cluster ("+id+")", clusterARN, olds, news); err != nil {
+		return nil, err
 	}
 	return readCluster(ctx, c, id, news)
+}
+
+// updateEKSTags brings an EKS resource's tags from olds' to news' through EKS's tagging API
+// (terraform-provider-aws internal/service/eks: every EKS resource's tags go through
+// TagResource/UntagResource on its ARN, the @Tags identifierAttribute); what names the resource
+// in errors ("EKS Add-On (id)"). arn is read only when a tag changed.
+func updateEKSTags(ctx context.Context, c *Clients, what string, arn func() (*string, error), olds, news resource.PropertyMap) error {
+	set, remove := tagDiff(getStrMap(olds, "tags"), getStrMap(news, "tags"))
+	if len(set)+len(remove) == 0 {
+		return nil
+	}
+	resourceARN, err := arn()
+	if err != nil {
+		return err
+	}
+	if len(remove) > 0 {
+		if _, err := c.EKS.UntagResource(ctx, &eks.UntagResourceInput{ResourceArn: resourceARN, TagKeys: remove}); err != nil {
+			return fmt.Errorf("untagging %s: %w", what, err)
+		}
+	}
+	if len(set) > 0 {
+		if _, err := c.EKS.TagResource(ctx, &eks.TagResourceInput{ResourceArn: resourceARN, Tags: set}); err != nil {
+			return fmt.Errorf("tagging %s: %w", what, err)
+		}
+	}
+	return nil
+}
+
+// stateARN is an updateEKSTags arn read from the state's output key.
+func stateARN(olds resource.PropertyMap, key string) func() (*string, error) {
+	return func() (*string, error) { return aws.String(getStr(olds, key)), nil }
 }
 
 // updateClusterConfig sends one UpdateClusterConfig and waits for the update it answers, as

@@ -3,6 +3,7 @@ package awsemu
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,12 +44,23 @@ const (
 	accessAssociationIDSeparator = "#"
 )
 
-func parseAccessEntryID(id string) (cluster, principal string, err error) {
-	cluster, principal, ok := strings.Cut(id, accessEntryIDSeparator)
-	if !ok || cluster == "" || principal == "" {
-		return "", "", fmt.Errorf("unexpected format for ID (%s), expected cluster-name%sprincipal-arn", id, accessEntryIDSeparator)
+// idParts splits a resource id made of len(names) parts joined by sep (the first parts
+// cannot hold sep; the last may), as terraform-provider-aws's ...ParseResourceID functions
+// do, refusing an id with an empty part in their words.
+func idParts(id, sep string, names ...string) ([]string, error) {
+	parts := strings.SplitN(id, sep, len(names))
+	if len(parts) != len(names) || slices.Contains(parts, "") {
+		return nil, fmt.Errorf("unexpected format for ID (%s), expected %s", id, strings.Join(names, sep))
 	}
-	return cluster, principal, nil
+	return parts, nil
+}
+
+func parseAccessEntryID(id string) (cluster, principal string, err error) {
+	p, err := idParts(id, accessEntryIDSeparator, "cluster-name", "principal-arn")
+	if err != nil {
+		return "", "", err
+	}
+	return p[0], p[1], nil
 }
 
 func createAccessEntry(ctx context.Context, c *Clients, news resource.PropertyMap) (string, resource.PropertyMap, error) {
@@ -120,17 +132,8 @@ func updateAccessEntry(ctx context.Context, c *Clients, id string, olds, news re
 			return nil, fmt.Errorf("updating EKS Access Entry (%s): %w", id, err)
 		}
 	}
-	set, remove := tagDiff(getStrMap(olds, "tags"), getStrMap(news, "tags"))
-	arn := aws.String(getStr(olds, "accessEntryArn"))
-	if len(remove) > 0 {
-		if _, err := c.EKS.UntagResource(ctx, &eks.UntagResourceInput{ResourceArn: arn, TagKeys: remove}); err != nil {
-			return nil, fmt.Errorf("untagging EKS Access Entry (%s): %w", id, err)
-		}
-	}
-	if len(set) > 0 {
-		if _, err := c.EKS.TagResource(ctx, &eks.TagResourceInput{ResourceArn: arn, Tags: set}); err != nil {
-			return nil, fmt.Errorf("tagging EKS Access Entry (%s): %w", id, err)
-		}
+	if err := updateEKSTags(ctx, c, "EKS Access Entry ("+id+")", stateARN(olds, "accessEntryArn"), olds, news); err != nil {
+		return nil, err
 	}
 	return readAccessEntry(ctx, c, id, news)
 }
@@ -151,11 +154,11 @@ func deleteAccessEntry(ctx context.Context, c *Clients, id string, _ resource.Pr
 }
 
 func parseAccessAssociationID(id string) (cluster, principal, policy string, err error) {
-	parts := strings.SplitN(id, accessAssociationIDSeparator, 3)
-	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-		return "", "", "", fmt.Errorf("unexpected format for ID (%[1]s), expected cluster-name%[2]sprincipal-arn%[2]spolicy-arn", id, accessAssociationIDSeparator)
+	p, err := idParts(id, accessAssociationIDSeparator, "cluster-name", "principal-arn", "policy-arn")
+	if err != nil {
+		return "", "", "", err
 	}
-	return parts[0], parts[1], parts[2], nil
+	return p[0], p[1], p[2], nil
 }
 
 func createAccessPolicyAssociation(ctx context.Context, c *Clients, news resource.PropertyMap) (string, resource.PropertyMap, error) {

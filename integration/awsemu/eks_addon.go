@@ -3,7 +3,6 @@ package awsemu
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -34,11 +33,11 @@ const (
 
 // The id is AddonCreateResourceID's "<cluster>:<addon>" (also the import id).
 func parseAddonID(id string) (cluster, addon string, err error) {
-	cluster, addon, ok := strings.Cut(id, ":")
-	if !ok || cluster == "" || addon == "" {
-		return "", "", fmt.Errorf("unexpected format for ID (%s), expected cluster-name:addon-name", id)
+	p, err := idParts(id, ":", "cluster-name", "addon-name")
+	if err != nil {
+		return "", "", err
 	}
-	return cluster, addon, nil
+	return p[0], p[1], nil
 }
 
 func createAddon(ctx context.Context, c *Clients, news resource.PropertyMap) (string, resource.PropertyMap, error) {
@@ -153,17 +152,9 @@ func updateAddon(ctx context.Context, c *Clients, id string, olds, news resource
 			return nil, fmt.Errorf("waiting for EKS Add-On (%s) update (%s): %w", id, updateID, err)
 		}
 	}
-	set, remove := tagDiff(getStrMap(olds, "tags"), getStrMap(news, "tags"))
-	arn := aws.String(getStr(olds, "arn")) // @Tags(identifierAttribute="arn")
-	if len(remove) > 0 {
-		if _, err := c.EKS.UntagResource(ctx, &eks.UntagResourceInput{ResourceArn: arn, TagKeys: remove}); err != nil {
-			return nil, fmt.Errorf("untagging EKS Add-On (%s): %w", id, err)
-		}
-	}
-	if len(set) > 0 {
-		if _, err := c.EKS.TagResource(ctx, &eks.TagResourceInput{ResourceArn: arn, Tags: set}); err != nil {
-			return nil, fmt.Errorf("tagging EKS Add-On (%s): %w", id, err)
-		}
+	// @Tags(identifierAttribute="arn")
+	if err := updateEKSTags(ctx, c, "EKS Add-On ("+id+")", stateARN(olds, "arn"), olds, news); err != nil {
+		return nil, err
 	}
 	return readAddon(ctx, c, id, news)
 }

@@ -101,17 +101,8 @@ func updatePodIdentityAssociation(ctx context.Context, c *Clients, id string, ol
 			return nil, fmt.Errorf("updating EKS Pod Identity Association (%s): %w", id, err)
 		}
 	}
-	set, remove := tagDiff(getStrMap(olds, "tags"), getStrMap(news, "tags"))
-	arn := aws.String(getStr(olds, "associationArn"))
-	if len(remove) > 0 {
-		if _, err := c.EKS.UntagResource(ctx, &eks.UntagResourceInput{ResourceArn: arn, TagKeys: remove}); err != nil {
-			return nil, fmt.Errorf("untagging EKS Pod Identity Association (%s): %w", id, err)
-		}
-	}
-	if len(set) > 0 {
-		if _, err := c.EKS.TagResource(ctx, &eks.TagResourceInput{ResourceArn: arn, Tags: set}); err != nil {
-			return nil, fmt.Errorf("tagging EKS Pod Identity Association (%s): %w", id, err)
-		}
+	if err := updateEKSTags(ctx, c, "EKS Pod Identity Association ("+id+")", stateARN(olds, "associationArn"), olds, news); err != nil {
+		return nil, err
 	}
 	return readPodIdentityAssociation(ctx, c, id, news)
 }
