@@ -159,16 +159,33 @@ func (c *Config) validateAccess(v *validator) {
 		}
 	}
 	partition := Partition(c.Region)
-	mapped := map[string]string{} // aws-auth's key for a mapping -> config key
+	type row struct {
+		key string
+		m   AWSAuthMapping
+	}
+	mapped := map[string]row{} // aws-auth's key for a mapping -> config key and mapping
 	for i, m := range c.AWSAuth.Roles {
 		if arn, err := k8s.MappedRoleARN(m.ARN); err == nil {
-			mapped[k8s.MappingKey(arn)] = fmt.Sprintf("awsAuth.roles[%d]", i)
+			mapped[k8s.MappingKey(arn)] = row{fmt.Sprintf("awsAuth.roles[%d]", i), m}
 		}
 	}
 	for i, m := range c.AWSAuth.Users {
 		if arn, err := k8s.MappedUserARN(m.ARN); err == nil {
-			mapped[k8s.MappingKey(arn)] = fmt.Sprintf("awsAuth.users[%d]", i)
+			mapped[k8s.MappingKey(arn)] = row{fmt.Sprintf("awsAuth.users[%d]", i), m}
 		}
+	}
+	// overlap is the mapping an entry also has in awsAuth, unless that row grants exactly what
+	// the entry does: the migration off aws-auth declares the entry while the row stays, so the
+	// principal keeps the same access at every moment, and removes the row afterwards.
+	overlap := func(key string, e AccessEntryConfig) (string, bool) {
+		r, ok := mapped[key]
+		if !ok {
+			return "", false
+		}
+		if want, why := EntryForMapping(e.PrincipalARN, r.m.Username, r.m.Groups); why == "" && sameEntry(want, e) {
+			return "", false
+		}
+		return r.key, true
 	}
 	seen := map[string]int{}
 	for i, e := range c.AccessEntries {
@@ -201,12 +218,12 @@ func (c *Config) validateAccess(v *validator) {
 		if ok && p.kind == "role" {
 			// "In API_AND_CONFIG_MAP an entry takes precedence over aws-auth for the same
 			// principal": the aws-auth row would be dead.
-			if prev, dup := mapped[k8s.MappingKey(fmt.Sprintf("arn:%s:iam::%s:role/%s", p.partition, p.account, p.name))]; dup {
-				v.add(key+".principalArn", e.PrincipalARN, "also mapped by %s; an access entry takes precedence over aws-auth, so that mapping would never apply: keep one", prev)
+			if prev, dup := overlap(k8s.MappingKey(fmt.Sprintf("arn:%s:iam::%s:role/%s", p.partition, p.account, p.name)), e); dup {
+				v.add(key+".principalArn", e.PrincipalARN, "also mapped by %s to other access; an access entry takes precedence over aws-auth, so that mapping would never apply: keep one (or make the entry grant what the row does, as eksirsa migrate access-entries does while it moves the row)", prev)
 			}
 		} else if ok {
-			if prev, dup := mapped[k8s.MappingKey(e.PrincipalARN)]; dup {
-				v.add(key+".principalArn", e.PrincipalARN, "also mapped by %s; an access entry takes precedence over aws-auth, so that mapping would never apply: keep one", prev)
+			if prev, dup := overlap(k8s.MappingKey(e.PrincipalARN), e); dup {
+				v.add(key+".principalArn", e.PrincipalARN, "also mapped by %s to other access; an access entry takes precedence over aws-auth, so that mapping would never apply: keep one (or make the entry grant what the row does, as eksirsa migrate access-entries does while it moves the row)", prev)
 			}
 		}
 		if node {
@@ -255,27 +272,102 @@ func (c *Config) validateAccess(v *validator) {
 
 // checkUsername applies EKS's username rules; an empty username is EKS's default.
 func checkUsername(v *validator, key, username string) {
+	if why := UsernameProblem(username); why != "" {
+		v.add(key, username, "%s", why)
+	}
+}
+
+// UsernameProblem says why EKS refuses username in an access entry, or "" (an empty username
+// is EKS's default).
+func UsernameProblem(username string) string {
 	if username == "" {
-		return
+		return ""
 	}
 	for _, prefix := range ReservedUsernamePrefixes {
 		if strings.HasPrefix(username, prefix) {
-			v.add(key, username, "EKS refuses usernames starting with %s; leave it empty for EKS's default (the principal's ARN, a role's with {{SessionName}})", strings.Join(ReservedUsernamePrefixes, ", "))
-			return
+			return fmt.Sprintf("EKS refuses usernames starting with %s; leave it empty for EKS's default (the principal's ARN, a role's with {{SessionName}})", strings.Join(ReservedUsernamePrefixes, ", "))
 		}
 	}
 	for rest, at := username, 0; ; {
 		i := strings.Index(rest, sessionNamePlaceholder)
 		if i < 0 {
-			break
+			return ""
 		}
 		if at+i == 0 || username[at+i-1] != ':' {
-			v.add(key, username, "%s must follow a colon (admin:%s): EKS refuses it anywhere else", sessionNamePlaceholder, sessionNamePlaceholder)
-			return
+			return fmt.Sprintf("%s must follow a colon (admin:%s): EKS refuses it anywhere else", sessionNamePlaceholder, sessionNamePlaceholder)
 		}
 		at += i + len(sessionNamePlaceholder)
 		rest = username[at:]
 	}
+}
+
+// MastersGroup is the group Kubernetes binds to cluster-admin (the default ClusterRoleBinding
+// cluster-admin); an access entry grants the same with AmazonEKSClusterAdminPolicy at cluster
+// scope (EKS User Guide, "Review access policy permissions").
+const MastersGroup = "system:masters"
+
+// fargateGroup is in the row EKS writes into aws-auth for a Fargate profile's pod execution
+// role (username system:node:{{SessionName}}; EKS User Guide, "Fargate pod execution role").
+const fargateGroup = "system:node-proxier"
+
+// EntryForMapping is the access entry that grants what an aws-auth mapping of principalARN
+// grants (EKS User Guide, "Migrating existing aws-auth ConfigMap entries to access entries"),
+// or why no entry can: the node row (system:node:{{EC2PrivateDNSName}} in system:bootstrappers
+// and system:nodes) becomes an EC2_LINUX entry, with the identity EKS gives nodes; system:masters
+// becomes AmazonEKSClusterAdminPolicy at cluster scope; other groups stay groups; whatever EKS
+// refuses in an entry (other system: groups, reserved usernames, Fargate's row) has a reason.
+func EntryForMapping(principalARN, username string, groups []string) (AccessEntryConfig, string) {
+	p, ok := parsePrincipal(principalARN)
+	if !ok {
+		return AccessEntryConfig{}, "not an IAM role or user ARN an access entry can name"
+	}
+	nodeGroups := len(groups) > 0 && !slices.ContainsFunc(groups, func(g string) bool { return g != k8s.BootstrappersGroup && g != k8s.NodesGroup })
+	switch {
+	case username == k8s.NodeUsername && nodeGroups && p.kind == "role":
+		return AccessEntryConfig{PrincipalARN: principalARN, Type: EntryEC2Linux}, ""
+	case slices.Contains(groups, fargateGroup) || (strings.HasPrefix(username, "system:node:") && strings.Contains(username, sessionNamePlaceholder)):
+		return AccessEntryConfig{}, fmt.Sprintf("a Fargate profile's pod execution role (%s in %s): EKS makes its %s entry with the profile, and eks-irsa runs no Fargate profile to own it", username, strings.Join(groups, ", "), EntryFargateLinux)
+	}
+	e := AccessEntryConfig{PrincipalARN: principalARN, Username: username}
+	for _, g := range groups {
+		switch {
+		case g == MastersGroup:
+			e.Policies = append(e.Policies, AccessPolicyConfig{Name: ClusterAdminPolicy})
+		case strings.HasPrefix(g, reservedGroupPrefix):
+			return AccessEntryConfig{}, fmt.Sprintf("group %s: EKS refuses groups starting with %q in an access entry, and no access policy grants exactly what it does", g, reservedGroupPrefix)
+		default:
+			e.KubernetesGroups = append(e.KubernetesGroups, g)
+		}
+	}
+	if why := UsernameProblem(username); why != "" {
+		return AccessEntryConfig{}, "username " + username + ": " + why
+	}
+	return e, ""
+}
+
+// sameEntry reports whether two entries grant the same: type, username, groups and policies
+// (with their namespaces), in any order.
+func sameEntry(a, b AccessEntryConfig) bool {
+	policies := func(e AccessEntryConfig) []string {
+		var out []string
+		for _, p := range e.Policies {
+			out = append(out, p.Name+" "+strings.Join(slices.Sorted(slices.Values(p.Namespaces)), ","))
+		}
+		slices.Sort(out)
+		return out
+	}
+	return a.EntryType() == b.EntryType() && a.Username == b.Username &&
+		slices.Equal(slices.Sorted(slices.Values(a.KubernetesGroups)), slices.Sorted(slices.Values(b.KubernetesGroups))) &&
+		slices.Equal(policies(a), policies(b))
+}
+
+// NodeAccessEntry says whether the node role gets its EC2_LINUX access entry: always in API
+// mode, where nothing else admits nodes; with nodes.accessEntry in API_AND_CONFIG_MAP, where the
+// entry takes precedence over the node's aws-auth row (EKS User Guide, "Migrating existing
+// aws-auth ConfigMap entries to access entries"), so the row can go without a moment in which
+// nodes cannot join.
+func (c *Config) NodeAccessEntry() bool {
+	return c.Cluster.AuthenticationMode == ModeAPI || c.Nodes.AccessEntry
 }
 
 // CheckModeChange refuses a configuration whose authenticationMode goes back from the one the
@@ -346,7 +438,11 @@ func (c *Config) AccessSummary() []string {
 	if c.Cluster.AuthenticationMode == ModeAPI {
 		lines = append(lines, fmt.Sprintf("nodes: role %s, an %s access entry", c.NodeRoleName(), EntryEC2Linux))
 	} else {
-		lines = append(lines, fmt.Sprintf("nodes: role %s, mapped in aws-auth", c.NodeRoleName()))
+		how := "mapped in aws-auth"
+		if c.Nodes.AccessEntry {
+			how = fmt.Sprintf("an %s access entry, and mapped in aws-auth (the entry takes precedence)", EntryEC2Linux)
+		}
+		lines = append(lines, fmt.Sprintf("nodes: role %s, %s", c.NodeRoleName(), how))
 		for _, m := range c.AWSAuth.Roles {
 			lines = append(lines, fmt.Sprintf("aws-auth: %s as %s in %s", m.ARN, m.Username, strings.Join(m.Groups, ", ")))
 		}

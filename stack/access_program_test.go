@@ -130,6 +130,30 @@ func TestDefaultModeKeepsAWSAuthAndMakesNoEntry(t *testing.T) {
 	}
 }
 
+// nodes.accessEntry in API_AND_CONFIG_MAP: the node role keeps its aws-auth row and gets its
+// EC2_LINUX entry too (the migration's step before the row goes), which the ASG waits for and
+// the accessEntries output lists, so drift and verify hold it to EKS.
+func TestNodeAccessEntryBesideAWSAuth(t *testing.T) {
+	rec, out := runProgram(t, setIn(t, testConfig(t), "nodes.accessEntry", true))
+	if len(rec.ByType(configMapType)) != 1 {
+		t.Errorf("%d ConfigMaps, want aws-auth still", len(rec.ByType(configMapType)))
+	}
+	node, ok := rec.Get(accessEntryType, "demo-eks-oidc-test-access-nodes")
+	if !ok || node.Inputs["type"].StringValue() != "EC2_LINUX" {
+		t.Fatalf("node access entry %v (%v), want EC2_LINUX", node.Inputs, ok)
+	}
+	if !rec.DependsOn(rec.ByType(asgType)[0].URN, node.URN) {
+		t.Errorf("the ASG does not wait for the node entry")
+	}
+	listed, _ := out[OutAccessEntries].([]any)
+	if len(listed) != 1 || listed[0].(map[string]any)[AccessEntryTypeKey] != "EC2_LINUX" {
+		t.Errorf("output %s = %v, want the node entry", OutAccessEntries, out[OutAccessEntries])
+	}
+	if out[OutAuthenticationMode] != ModeAPIAndConfigMap {
+		t.Errorf("output %s = %v", OutAuthenticationMode, out[OutAuthenticationMode])
+	}
+}
+
 // The caller's own entry is refused before anything is registered (the fakes' caller is
 // user/eks-irsa-plan).
 func TestAnEntryForTheCallerIsRefused(t *testing.T) {

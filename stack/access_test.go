@@ -79,7 +79,7 @@ func TestAccessRulesRefuseWhatEKSWouldRefuse(t *testing.T) {
 			`eks-irsa:accessEntries[1].principalArn = "arn:aws:iam::123456789012:role/admin": also accessEntries[0]: EKS allows one entry per principal`,
 			`eks-irsa:accessEntries[2].principalArn = "arn:aws:iam::123456789012:role/demo-eks-oidc-test-node": the stack's node role: the stack gives it its own access (an EC2_LINUX entry in API mode, an aws-auth row otherwise)`}},
 		{"a principal in aws-auth too", setIn(t, withAWSAuth(t, adminRole), "accessEntries", []any{map[string]any{"principalArn": "arn:aws:iam::123456789012:role/team/admin"}}), []string{
-			`eks-irsa:accessEntries[0].principalArn = "arn:aws:iam::123456789012:role/team/admin": also mapped by awsAuth.roles[0]; an access entry takes precedence over aws-auth, so that mapping would never apply: keep one`}},
+			`eks-irsa:accessEntries[0].principalArn = "arn:aws:iam::123456789012:role/team/admin": also mapped by awsAuth.roles[0] to other access; an access entry takes precedence over aws-auth, so that mapping would never apply: keep one (or make the entry grant what the row does, as eksirsa migrate access-entries does while it moves the row)`}},
 		{"unknown policies, one policy twice, bad namespaces", entries(t, "", map[string]any{"principalArn": adminRole, "policies": []any{
 			map[string]any{"name": "AmazonEKSClusterAdmin"},
 			map[string]any{"name": "AmazonEKSViewPolicy", "namespaces": []string{"Apps", "dev-*", "*x"}},
@@ -109,6 +109,56 @@ func TestAccessRulesAcceptWhatEKSAccepts(t *testing.T) {
 	}
 	if d, _ := Decode(testConfig(t)); d.Cluster.AuthenticationMode != ModeAPIAndConfigMap {
 		t.Errorf("default mode %q, want %s", d.Cluster.AuthenticationMode, ModeAPIAndConfigMap)
+	}
+}
+
+// The migration's overlap: an entry that grants exactly what its principal's aws-auth row
+// grants (admin in system:masters: AmazonEKSClusterAdminPolicy at cluster scope) is accepted
+// beside the row; the same entry with another policy is refused.
+func TestAnEntryMayOverlapTheRowItReplaces(t *testing.T) {
+	same := setIn(t, withAWSAuth(t, adminRole), "accessEntries", []any{map[string]any{"principalArn": "arn:aws:iam::123456789012:role/team/admin",
+		"username": "admin", "policies": []any{map[string]any{"name": ClusterAdminPolicy}}}})
+	if _, err := Decode(same); err != nil {
+		t.Errorf("an entry granting what its aws-auth row grants: %v", err)
+	}
+	other := setIn(t, withAWSAuth(t, adminRole), "accessEntries", []any{map[string]any{"principalArn": "arn:aws:iam::123456789012:role/team/admin",
+		"username": "admin", "policies": []any{map[string]any{"name": "AmazonEKSViewPolicy"}}}})
+	if _, err := Decode(other); err == nil || !strings.Contains(err.Error(), "also mapped by awsAuth.roles[0] to other access") {
+		t.Errorf("an entry granting less than its aws-auth row: %v, want refused", err)
+	}
+}
+
+// What each aws-auth row becomes, or why it cannot (EKS's refusals, Fargate's row).
+func TestEntryForMapping(t *testing.T) {
+	const role = "arn:aws:iam::123456789012:role/r"
+	cases := []struct {
+		name, arn, username string
+		groups              []string
+		want                AccessEntryConfig
+		why                 string
+	}{
+		{"node row", role, "system:node:{{EC2PrivateDNSName}}", []string{"system:bootstrappers", "system:nodes"}, AccessEntryConfig{PrincipalARN: role, Type: EntryEC2Linux}, ""},
+		{"admin", role, "admin", []string{"system:masters", "ops"}, AccessEntryConfig{PrincipalARN: role, Username: "admin", KubernetesGroups: []string{"ops"}, Policies: []AccessPolicyConfig{{Name: ClusterAdminPolicy}}}, ""},
+		{"user with groups", "arn:aws:iam::123456789012:user/bob", "bob", []string{"devs"}, AccessEntryConfig{PrincipalARN: "arn:aws:iam::123456789012:user/bob", Username: "bob", KubernetesGroups: []string{"devs"}}, ""},
+		{"fargate", role, "system:node:{{SessionName}}", []string{"system:bootstrappers", "system:nodes", "system:node-proxier"}, AccessEntryConfig{}, "a Fargate profile's pod execution role"},
+		{"another system group", role, "viewer", []string{"system:monitoring"}, AccessEntryConfig{}, `group system:monitoring: EKS refuses groups starting with "system:"`},
+		{"reserved username", role, "system:admin", []string{"ops"}, AccessEntryConfig{}, "username system:admin: EKS refuses usernames starting with system:"},
+		{"session name without a colon", role, "{{SessionName}}", []string{"ops"}, AccessEntryConfig{}, "username {{SessionName}}: {{SessionName}} must follow a colon"},
+		{"a node row for a user", "arn:aws:iam::123456789012:user/n", "system:node:{{EC2PrivateDNSName}}", []string{"system:nodes"}, AccessEntryConfig{}, `group system:nodes: EKS refuses groups starting with "system:"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, why := EntryForMapping(tc.arn, tc.username, tc.groups)
+			if tc.why != "" {
+				if !strings.HasPrefix(why, tc.why) {
+					t.Errorf("why %q, want it to start %q", why, tc.why)
+				}
+				return
+			}
+			if why != "" || !sameEntry(got, tc.want) || got.PrincipalARN != tc.want.PrincipalARN {
+				t.Errorf("got %+v (%q), want %+v", got, why, tc.want)
+			}
+		})
 	}
 }
 

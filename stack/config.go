@@ -78,6 +78,10 @@ type NodesConfig struct {
 	// AMIReleaseVersion pins the nodes' AMI to one EKS AMI release ("1.33.5-20251120");
 	// empty: the recommended AMI when the launch template is created, kept from then on.
 	AMIReleaseVersion string `json:"amiReleaseVersion"`
+	// AccessEntry gives the node role its EC2_LINUX access entry in API_AND_CONFIG_MAP too (API
+	// mode always has it): set while aws-auth still maps the nodes, so that they keep joining,
+	// by the entry, once the row is removed (eksirsa migrate access-entries sets it).
+	AccessEntry bool `json:"accessEntry"`
 }
 
 // OIDCConfig tunes the IAM OIDC provider's thumbprints.
@@ -243,7 +247,7 @@ func decodeKey(c *Config, key, v string) error {
 	case "cluster":
 		return strictJSON(v, &c.Cluster, "an object with version, publicAccessCidrs, logRetentionDays, secretsKmsKeyArn, authenticationMode")
 	case "nodes":
-		return strictJSON(v, &c.Nodes, "an object with instanceType, desired, min, max, diskGiB, attachCniPolicy, amiReleaseVersion")
+		return strictJSON(v, &c.Nodes, "an object with instanceType, desired, min, max, diskGiB, attachCniPolicy, amiReleaseVersion, accessEntry")
 	case "oidc":
 		return strictJSON(v, &c.OIDC, "an object with extraThumbprints, thumbprints")
 	case "awsNode":

@@ -126,6 +126,7 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 	}
 	name, tags := cfg.Name(), cfg.AllTags()
 	apiMode := cfg.Cluster.AuthenticationMode == ModeAPI
+	nodeEntry := cfg.NodeAccessEntry()
 
 	network, err := infra.NewNetwork(ctx, name, &infra.NetworkArgs{
 		Partition:         partition,
@@ -201,7 +202,7 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 	// Access entries: in API mode the nodes' own (they join by it, as by aws-auth otherwise),
 	// and the declared ones in either mode.
 	var access *infra.Access
-	if apiMode || len(cfg.AccessEntries) > 0 {
+	if nodeEntry || len(cfg.AccessEntries) > 0 {
 		accessArgs := &infra.AccessArgs{
 			ClusterName:   cluster.Name,
 			Cluster:       cluster.EKS,
@@ -209,7 +210,7 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 			Entries:       accessEntries(cfg, partition.Name),
 			Tags:          tags,
 		}
-		if apiMode {
+		if nodeEntry {
 			accessArgs.NodeRoleARN, accessArgs.NodeRoleUniqueID = nodeRole.Arn, nodeRole.UniqueID
 		}
 		if access, err = infra.NewAccess(ctx, name+"-access", accessArgs); err != nil {
@@ -317,7 +318,7 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 		OutServiceAccounts:     layer.AccountsOutput(),
 		OutIRSARoles:           irsaRoles,
 		OutAuthenticationMode:  cluster.AuthenticationMode,
-		OutAccessEntries:       accessEntriesOutput(cfg, partition.Name, nodeRole, apiMode),
+		OutAccessEntries:       accessEntriesOutput(cfg, partition.Name, nodeRole, nodeEntry),
 		OutVpcID:               network.VpcID,
 		OutPublicSubnetIDs:     network.PublicSubnetIDs,
 		OutPrivateSubnetIDs:    network.PrivateSubnetIDs,
@@ -358,11 +359,11 @@ func accessEntries(cfg *Config, partition string) []infra.AccessEntry {
 	return out
 }
 
-// accessEntriesOutput is OutAccessEntries: every entry the stack owns, the nodes' first in API
-// mode, each with its AccessEntry*Key fields.
-func accessEntriesOutput(cfg *Config, partition string, nodeRole *infra.NodeRole, apiMode bool) pulumi.Array {
+// accessEntriesOutput is OutAccessEntries: every entry the stack owns, the nodes' first when
+// they have one, each with its AccessEntry*Key fields.
+func accessEntriesOutput(cfg *Config, partition string, nodeRole *infra.NodeRole, nodeEntry bool) pulumi.Array {
 	out := pulumi.Array{}
-	if apiMode {
+	if nodeEntry {
 		out = append(out, pulumi.Map{AccessEntryPrincipalKey: nodeRole.Arn, AccessEntryTypeKey: pulumi.String(infra.NodeEntryType),
 			AccessEntryUsernameKey: pulumi.String(""), AccessEntryGroupsKey: pulumi.StringArray{}, AccessEntryPoliciesKey: pulumi.Array{}})
 	}
