@@ -20,11 +20,15 @@ const (
 
 // IRSARoleArgs bind one Kubernetes service account to one IAM role.
 type IRSARoleArgs struct {
-	// PodIdentity makes the role EKS Pod Identity's instead of IRSA's: trusted by
-	// pods.eks.amazonaws.com and bound to the account by a PodIdentityAssociation in
-	// ClusterName (no OIDC provider, no annotation).
+	// PodIdentity makes the role EKS Pod Identity's: trusted by pods.eks.amazonaws.com for
+	// this account's pods in the cluster ClusterARN, and bound to the account by a
+	// PodIdentityAssociation in ClusterName. Without it the role is IRSA's alone.
 	PodIdentity bool
+	// AlsoIRSA keeps the OIDC statement beside the Pod Identity one (identity both, the
+	// migration's middle state: pods that still carry the annotation keep assuming the role).
+	AlsoIRSA    bool
 	ClusterName pulumi.StringInput
+	ClusterARN  pulumi.StringInput
 	// OIDCProviderARN and IssuerHost (IRSA only).
 	OIDCProviderARN pulumi.StringInput
 	// IssuerHost is the issuer without https:// (OIDCProvider.IssuerHost).
@@ -56,9 +60,12 @@ type IRSARole struct {
 func (a *IRSARoleArgs) validate() error {
 	var errs []error
 	switch {
-	case a.PodIdentity && a.ClusterName == nil:
-		errs = append(errs, errors.New("ClusterName is required for Pod Identity"))
-	case !a.PodIdentity && (a.OIDCProviderARN == nil || a.IssuerHost == nil):
+	case a.PodIdentity && (a.ClusterName == nil || a.ClusterARN == nil):
+		errs = append(errs, errors.New("ClusterName and ClusterARN are required for Pod Identity"))
+	case a.AlsoIRSA && !a.PodIdentity:
+		errs = append(errs, errors.New("AlsoIRSA is for a Pod Identity role; an IRSA role has the OIDC statement anyway"))
+	}
+	if a.irsa() && (a.OIDCProviderARN == nil || a.IssuerHost == nil) {
 		errs = append(errs, errors.New("OIDCProviderARN and IssuerHost are required"))
 	}
 	if a.Namespace == "" || a.ServiceAccount == "" {
@@ -73,9 +80,14 @@ func (a *IRSARoleArgs) validate() error {
 	return errors.Join(errs...)
 }
 
-// NewIRSARole creates the role. Its trust policy admits sts:AssumeRoleWithWebIdentity from
-// the cluster's OIDC provider only when the token's sub is exactly this service account and
-// its aud is sts.amazonaws.com: without the aud check any audience's token would do.
+// irsa says whether the trust has the OIDC statement.
+func (a *IRSARoleArgs) irsa() bool { return !a.PodIdentity || a.AlsoIRSA }
+
+// NewIRSARole creates the role. Its trust (RoleTrust) admits sts:AssumeRoleWithWebIdentity
+// from the cluster's OIDC provider only when the token's sub is exactly this service account
+// and its aud is sts.amazonaws.com (without the aud check any audience's token would do),
+// and, for Pod Identity, pods.eks.amazonaws.com only for a session tagged with this cluster,
+// namespace and account.
 func NewIRSARole(ctx *pulumi.Context, name string, args *IRSARoleArgs, opts ...pulumi.ResourceOption) (*IRSARole, error) {
 	if args == nil {
 		return nil, fmt.Errorf("irsa role %s: args are required", name)
@@ -90,15 +102,25 @@ func NewIRSARole(ctx *pulumi.Context, name string, args *IRSARoleArgs, opts ...p
 	parent := pulumi.Parent(r)
 
 	kind := "IRSA"
-	var trust pulumi.StringOutput
-	if args.PodIdentity {
+	switch {
+	case args.PodIdentity && args.AlsoIRSA:
+		kind = "IRSA and Pod Identity"
+	case args.PodIdentity:
 		kind = "Pod Identity"
-		trust = mustJSON(podIdentityTrustPolicy()).ToStringOutput()
-	} else {
-		trust = policyJSON(func(v ...string) PolicyDocument {
-			return webIdentityTrustPolicy(v[0], v[1], args.Namespace, args.ServiceAccount)
-		}, args.OIDCProviderARN.ToStringOutput(), args.IssuerHost.ToStringOutput())
 	}
+	// The outputs the trust names; an absent statement names none.
+	none := pulumi.String("").ToStringOutput()
+	outs := []pulumi.StringOutput{none, none, none}
+	if args.irsa() {
+		outs[0], outs[1] = args.OIDCProviderARN.ToStringOutput(), args.IssuerHost.ToStringOutput()
+	}
+	if args.PodIdentity {
+		outs[2] = args.ClusterARN.ToStringOutput()
+	}
+	trust := policyJSON(func(v ...string) PolicyDocument {
+		return RoleTrust{IRSA: args.irsa(), PodIdentity: args.PodIdentity, ProviderARN: v[0], IssuerHost: v[1], ClusterARN: v[2],
+			Namespace: args.Namespace, ServiceAccount: args.ServiceAccount}.Document()
+	}, outs...)
 
 	role, err := iam.NewRole(ctx, name, &iam.RoleArgs{
 		Name:             pulumi.String(args.RoleName),

@@ -56,26 +56,66 @@ func serviceTrustPolicy(principal string) PolicyDocument {
 	}}}
 }
 
-// podIdentityTrustPolicy lets EKS Pod Identity assume a role for the pods of the
-// service accounts a PodIdentityAssociation binds to it (EKS User Guide, pod-id-role: principal
-// pods.eks.amazonaws.com, actions sts:AssumeRole and sts:TagSession; EKS refuses an
-// association whose role's trust lacks them). Which account may use the role is the
-// association's to say, not the trust's.
-func podIdentityTrustPolicy() PolicyDocument {
-	return PolicyDocument{Version: policyVersion, Statement: []PolicyStatement{{
+// Session tags EKS Pod Identity puts on the role session it assumes for a pod, as trust-policy
+// condition keys (EKS User Guide, pod-id-abac, "Enable or disable session tags": eks-cluster-arn,
+// eks-cluster-name, kubernetes-namespace, kubernetes-service-account, kubernetes-pod-name,
+// kubernetes-pod-uid; pod-id-role, "Setting Conditions", restricts a role to one namespace and
+// service account with aws:RequestTag/kubernetes-namespace and -service-account).
+const (
+	podIdentityClusterARNTag     = "aws:RequestTag/eks-cluster-arn"
+	podIdentityNamespaceTag      = "aws:RequestTag/kubernetes-namespace"
+	podIdentityServiceAccountTag = "aws:RequestTag/kubernetes-service-account"
+)
+
+// RoleTrust is who may assume a service account's role: IRSA (the cluster's OIDC provider,
+// for the account's projected token), EKS Pod Identity (pods.eks.amazonaws.com, for the pods of
+// an association in the cluster), or both (the migration's middle state: one statement each).
+type RoleTrust struct {
+	IRSA, PodIdentity bool
+	// ProviderARN and IssuerHost (the issuer without https://) name the OIDC provider (IRSA).
+	ProviderARN, IssuerHost string
+	// ClusterARN is the cluster whose associations may use the role (Pod Identity).
+	ClusterARN                string
+	Namespace, ServiceAccount string
+}
+
+// Document is the trust policy, the OIDC statement first.
+func (t RoleTrust) Document() PolicyDocument {
+	d := PolicyDocument{Version: policyVersion}
+	if t.IRSA {
+		d.Statement = append(d.Statement, webIdentityStatement(t.ProviderARN, t.IssuerHost, t.Namespace, t.ServiceAccount))
+	}
+	if t.PodIdentity {
+		d.Statement = append(d.Statement, podIdentityStatement(t.ClusterARN, t.Namespace, t.ServiceAccount))
+	}
+	return d
+}
+
+// podIdentityStatement lets EKS Pod Identity assume the role for the pods of
+// namespace/serviceAccount in one cluster: principal pods.eks.amazonaws.com, actions
+// sts:AssumeRole and sts:TagSession (EKS User Guide, pod-id-role; EKS refuses an association
+// whose role's trust lacks them), narrowed by the session tags EKS sets, so that an association
+// of another account, namespace or cluster that names this role gets nothing from STS.
+func podIdentityStatement(clusterARN, namespace, serviceAccount string) PolicyStatement {
+	return PolicyStatement{
 		Effect:    "Allow",
 		Principal: map[string]string{"Service": podsPrincipal},
 		Action:    []string{assumeRole, tagSession},
-	}}}
+		Condition: map[string]map[string]string{"StringEquals": {
+			podIdentityClusterARNTag:     clusterARN,
+			podIdentityNamespaceTag:      namespace,
+			podIdentityServiceAccountTag: serviceAccount,
+		}},
+	}
 }
 
-// webIdentityTrustPolicy lets the service account namespace/serviceAccount assume a role
+// webIdentityStatement lets the service account namespace/serviceAccount assume a role
 // with its projected token: sts:AssumeRoleWithWebIdentity from the cluster's OIDC provider
 // only when the token's sub is exactly this account and its aud is sts.amazonaws.com
 // (without the aud check any audience's token would do). issuerHost is the issuer without
 // https://, as IAM names the provider's condition keys.
-func webIdentityTrustPolicy(providerARN, issuerHost, namespace, serviceAccount string) PolicyDocument {
-	return PolicyDocument{Version: policyVersion, Statement: []PolicyStatement{{
+func webIdentityStatement(providerARN, issuerHost, namespace, serviceAccount string) PolicyStatement {
+	return PolicyStatement{
 		Effect:    "Allow",
 		Principal: map[string]string{"Federated": providerARN},
 		Action:    []string{irsa.AssumeAction},
@@ -83,7 +123,7 @@ func webIdentityTrustPolicy(providerARN, issuerHost, namespace, serviceAccount s
 			issuerHost + ":sub": irsa.Subject(namespace, serviceAccount),
 			issuerHost + ":aud": irsa.Audience,
 		}},
-	}}}
+	}
 }
 
 // mustJSON renders a document made of constants, which always marshals.

@@ -38,7 +38,10 @@ type AWSAuthMappings struct {
 	Adopt bool
 }
 
-// Binding is one IRSA role for Namespace/ServiceAccount.
+// Binding is one IRSA role for Namespace/ServiceAccount. RoleARN nil, in Mode
+// CreateServiceAccount only, keeps an account the stack created with no role annotation: the
+// account of an EKS Pod Identity role, which must outlive a switch from IRSA (its pods run
+// as it).
 type Binding struct {
 	// FormerName is the resource name the binding had when bindings were named after their
 	// role (eks-irsa until 2026-12-06): an alias of the name NewLayer gives it now
@@ -136,7 +139,9 @@ func (a *LayerArgs) validate() error {
 				formerNames[b.FormerName] = i
 			}
 		}
-		v.roleARN(field+".RoleARN", b.RoleARN)
+		if b.RoleARN != nil || b.Mode != CreateServiceAccount {
+			v.roleARN(field+".RoleARN", b.RoleARN)
+		}
 		if !slices.Contains(serviceAccountModes, b.Mode) {
 			v.addf(field+".Mode", "%q is not one of %q", b.Mode, serviceAccountModes)
 		}
@@ -229,7 +234,9 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs) (*Layer, error)
 		}
 		l.Bindings[AccountKey(b.Namespace, b.ServiceAccount)] = binding
 		l.NodesWaitFor = append(l.NodesWaitFor, binding.Resources()...)
-		l.Accounts[AccountKey(b.Namespace, b.ServiceAccount)] = Account{RoleARN: binding.RoleARN, Mode: b.Mode}
+		if b.RoleARN != nil {
+			l.Accounts[AccountKey(b.Namespace, b.ServiceAccount)] = Account{RoleARN: binding.RoleARN, Mode: b.Mode}
+		}
 	}
 	return l, nil
 }

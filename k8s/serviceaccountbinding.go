@@ -74,6 +74,7 @@ type ServiceAccountBindingArgs struct {
 type ServiceAccountBinding struct {
 	pulumi.ResourceState
 
+	// RoleARN is the annotated role; "" for an account kept with none.
 	RoleARN pulumi.StringOutput
 
 	Namespace           *corev1.Namespace           // CreateNamespace
@@ -127,7 +128,15 @@ func (a *ServiceAccountBindingArgs) validate() error {
 	}
 	v.dnsLabel("Namespace", a.Namespace)
 	v.dnsSubdomain("ServiceAccount", a.ServiceAccount)
-	v.roleARN("RoleARN", a.RoleARN)
+	switch {
+	case a.RoleARN == nil && a.Mode == CreateServiceAccount:
+		// An account kept with no annotation (see Binding).
+		if a.RestartDaemonSet != "" {
+			v.addf("RestartDaemonSet", "needs a RoleARN: without one nothing changes the account its pods read")
+		}
+	default:
+		v.roleARN("RoleARN", a.RoleARN)
+	}
 	if !slices.Contains(serviceAccountModes, a.Mode) {
 		v.addf("Mode", "%q is not one of %q", a.Mode, serviceAccountModes)
 	}
@@ -158,7 +167,12 @@ func NewServiceAccountBinding(ctx *pulumi.Context, name string, args *ServiceAcc
 	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("service account role %s: %w", name, err)
 	}
-	c := &ServiceAccountBinding{RoleARN: args.RoleARN.ToStringOutput()}
+	c := &ServiceAccountBinding{RoleARN: pulumi.String("").ToStringOutput()}
+	var annotations pulumi.StringMap // a created account's; none without a role
+	if args.RoleARN != nil {
+		c.RoleARN = args.RoleARN.ToStringOutput()
+		annotations = pulumi.StringMap{irsa.RoleARNAnnotation: args.RoleARN}
+	}
 	if err := ctx.RegisterComponentResource(ServiceAccountBindingType, name, c, opts...); err != nil {
 		return nil, fmt.Errorf("service account role %s: register component: %w", name, err)
 	}
@@ -198,7 +212,7 @@ func NewServiceAccountBinding(ctx *pulumi.Context, name string, args *ServiceAcc
 			Metadata: &metav1.ObjectMetaArgs{
 				Name:        pulumi.String(args.ServiceAccount),
 				Namespace:   pulumi.String(args.Namespace),
-				Annotations: pulumi.StringMap{irsa.RoleARNAnnotation: args.RoleARN},
+				Annotations: annotations,
 			},
 		}, child(args.CreateProvider, pulumi.DependsOn(accountDeps))...)
 		if err != nil {

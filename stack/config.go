@@ -38,6 +38,14 @@ type Config struct {
 	AWSAuth             AWSAuthConfig              `json:"awsAuth"`
 	// AccessEntries are EKS access entries the stack owns (see access.go).
 	AccessEntries []AccessEntryConfig `json:"accessEntries"`
+	IAM           IAMConfig           `json:"iam"`
+}
+
+// IAMConfig holds the account's IAM quotas that the configuration is checked against.
+type IAMConfig struct {
+	// TrustPolicyMaxChars is the "Role trust policy length" quota: 2,048 characters unless
+	// raised (to at most 4,096) through Service Quotas.
+	TrustPolicyMaxChars int `json:"trustPolicyMaxChars"`
 }
 
 // NetworkConfig is the VPC.
@@ -115,8 +123,9 @@ type ServiceAccountRoleConfig struct {
 	Account         k8s.ServiceAccountMode `json:"account"`
 	CreateNamespace bool                   `json:"createNamespace"`
 	// Identity is how the account's pods get the role: IdentityIRSA (the default: OIDC trust
-	// and the role annotation) or IdentityPodIdentity (EKS Pod Identity: the role trusts
-	// pods.eks.amazonaws.com, an association binds it, the agent add-on is installed).
+	// and the role annotation), IdentityPodIdentity (EKS Pod Identity: the role trusts
+	// pods.eks.amazonaws.com, an association binds it, the agent add-on is installed) or
+	// IdentityBoth (the migration's middle state: both trusts, the annotation and the association).
 	Identity Identity `json:"identity"`
 }
 
@@ -126,13 +135,29 @@ type Identity string
 const (
 	IdentityIRSA        Identity = "irsa"
 	IdentityPodIdentity Identity = "podIdentity"
+	IdentityBoth        Identity = "both"
 )
 
 // identities lists the accepted values, in the order errors name them.
-var identities = []Identity{IdentityIRSA, IdentityPodIdentity}
+var identities = []Identity{IdentityIRSA, IdentityPodIdentity, IdentityBoth}
 
-// PodIdentity says whether the entry uses EKS Pod Identity.
-func (r ServiceAccountRoleConfig) PodIdentity() bool { return r.Identity == IdentityPodIdentity }
+// PodIdentity says whether the entry uses EKS Pod Identity (podIdentity or both): an
+// association, the agent, the pods.eks.amazonaws.com statement.
+func (r ServiceAccountRoleConfig) PodIdentity() bool {
+	return r.Identity == IdentityPodIdentity || r.Identity == IdentityBoth
+}
+
+// identity is the entry's identity as config names it, the default spelt out.
+func (r ServiceAccountRoleConfig) identity() Identity {
+	if r.Identity == "" {
+		return IdentityIRSA
+	}
+	return r.Identity
+}
+
+// IRSA says whether the entry uses IRSA (irsa, the default, or both): the OIDC statement and
+// the role annotation where the stack writes one.
+func (r ServiceAccountRoleConfig) IRSA() bool { return r.Identity != IdentityPodIdentity }
 
 // AWSAuthConfig lists the aws-auth mappings besides the node role's.
 type AWSAuthConfig struct {
@@ -186,13 +211,14 @@ func Defaults() Config {
 		ServiceAccountRoles: []ServiceAccountRoleConfig{},
 		AWSAuth:             AWSAuthConfig{Roles: []AWSAuthMapping{}, Users: []AWSAuthMapping{}},
 		AccessEntries:       []AccessEntryConfig{},
+		IAM:                 IAMConfig{TrustPolicyMaxChars: defaultTrustPolicyChars},
 	}
 }
 
 // Keys are the project config keys the program reads, in the order Pulumi.yaml declares them.
 var Keys = []string{
 	"serviceType", "environment", "clusterName", "tags", "network", "cluster", "nodes", "oidc",
-	"awsNode", "serviceAccountRoles", "awsAuth", "accessEntries",
+	"awsNode", "serviceAccountRoles", "awsAuth", "accessEntries", "iam",
 }
 
 // LoadConfig reads and validates the stack's configuration.
@@ -258,6 +284,8 @@ func decodeKey(c *Config, key, v string) error {
 		return strictJSON(v, &c.AWSAuth, "an object with roles, users (each arn, username, groups) and adopt")
 	case "accessEntries":
 		return strictJSON(v, &c.AccessEntries, "a list of objects with principalArn, type, username, kubernetesGroups, policies (each name, namespaces)")
+	case "iam":
+		return strictJSON(v, &c.IAM, "an object with trustPolicyMaxChars")
 	}
 	return nil
 }

@@ -147,10 +147,7 @@ func TestBadConfigIsRejectedBeforeAnythingIsCreated(t *testing.T) {
 		}, []string{`serviceAccountRoles[0].account = "adopt"`, `"annotate"`}},
 		{"identity the stack does not offer", func(t *testing.T) map[string]string {
 			return withRoles(t, role("apps", "api", map[string]any{"identity": "podidentity"}))
-		}, []string{`serviceAccountRoles[0].identity = "podidentity"`, `"irsa"`, `"podIdentity"`}},
-		{"annotating a Pod Identity account", func(t *testing.T) map[string]string {
-			return withRoles(t, role("apps", "api", map[string]any{"identity": "podIdentity", "account": "annotate"}))
-		}, []string{`serviceAccountRoles[0].account = "annotate"`, "with identity podIdentity the stack leaves the Kubernetes account to its owner"}},
+		}, []string{`serviceAccountRoles[0].identity = "podidentity"`, `"irsa"`, `"podIdentity"`, `"both"`}},
 		{"log retention CloudWatch does not offer", func(t *testing.T) map[string]string { return set(t, "cluster.logRetentionDays", 45) },
 			[]string{`cluster.logRetentionDays = "45"`, "CloudWatch Logs accepts one of [1 3 5 7 14 30 60 90"}},
 		{"bad public access CIDR", func(t *testing.T) map[string]string {
@@ -560,6 +557,35 @@ func TestConfigRulesRefuseWhatAWSWouldRefuse(t *testing.T) {
 		{"inline policy over IAM's size limit", "", func(t *testing.T) map[string]string {
 			return withRoles(t, role("apps", "api", map[string]any{"inlinePolicy": policyWith(map[string]any{"Action": many(500, func(i int) string { return fmt.Sprintf("s3:GetObjectNumber%04d", i) })})}))
 		}, []string{`eks-irsa:serviceAccountRoles[0].inlinePolicy = "12603 characters": IAM limits a role's inline policies to 10240 characters (whitespace not counted); split it into a managed policy`}},
+		// Pod Identity (validate_podidentity.go).
+		{"the VPC CNI's account on Pod Identity", "", func(t *testing.T) map[string]string {
+			return withRoles(t, role("kube-system", "aws-node", map[string]any{"identity": "both"}))
+		}, []string{
+			`eks-irsa:serviceAccountRoles[0] = "kube-system/aws-node": service account already has a role (the built-in aws-node role); one role per account`,
+			`eks-irsa:serviceAccountRoles[0].roleName = "demo-eks-oidc-test-aws-node": IAM role name already used by the stack's own role demo-eks-oidc-test-aws-node (IAM ignores case in role names); set a distinct roleName`,
+			`eks-irsa:serviceAccountRoles[0].identity = "both": the VPC CNI (kube-system/aws-node) stays on IRSA, through awsNode: it needs credentials before a new node has pod networking, and the Pod Identity agent on that node may not serve yet (aws/eks-pod-identity-agent#159); remove this entry`}},
+		{"the agent's own account on Pod Identity", "", func(t *testing.T) map[string]string {
+			return withRoles(t, role("kube-system", "eks-pod-identity-agent", map[string]any{"identity": "podIdentity"}))
+		}, []string{`eks-irsa:serviceAccountRoles[0].identity = "podIdentity": kube-system/eks-pod-identity-agent is an EKS add-on's account that Pod Identity does not serve: the eks-pod-identity-agent add-on serves Pod Identity with the node role's credentials (EKS User Guide, pod-id-agent-setup): it cannot take them from itself; want "irsa"`}},
+		{"Pod Identity in a China Region", "", func(t *testing.T) map[string]string {
+			cfg := withRoles(t, role("apps", "api", map[string]any{"identity": "podIdentity"}))
+			cfg[RegionKey] = "cn-north-1"
+			cfg[ProjectName+":network"] = `{"availabilityZones":["cn-north-1a","cn-north-1b"],"publicSubnets":["10.0.1.0/24","10.0.2.0/24"],"privateSubnets":["10.0.101.0/24","10.0.102.0/24"]}`
+			return cfg
+		}, []string{`eks-irsa:serviceAccountRoles[0].identity = "podIdentity": EKS Pod Identity is not available in the China Regions (cn-north-1); want "irsa"`}},
+		{"a trust-policy quota IAM does not have", "", func(t *testing.T) map[string]string {
+			return set(t, "iam.trustPolicyMaxChars", 8192)
+		}, []string{`eks-irsa:iam.trustPolicyMaxChars = "8192": want the account's "Role trust policy length" quota: 2048 (the default) up to 4096 (the most Service Quotas grants)`}},
+		// The longest names Kubernetes allows keep both statements at 1,527 characters (measured
+		// with trustPolicySize; TestIdentityBoth holds it to the document the program writes),
+		// so only a quota below IAM's shows the check naming the role.
+		{"a trust policy over the quota", "", func(t *testing.T) map[string]string {
+			cfg := withRoles(t, role("apps", "web", map[string]any{"identity": "both"}), role("apps", "api", nil))
+			cfg[ProjectName+":iam"] = `{"trustPolicyMaxChars":500}`
+			return cfg
+		}, []string{
+			`eks-irsa:serviceAccountRoles[0] = "apps/web": identity both: the trust policy of role demo-eks-oidc-test-web would be 807 characters (whitespace not counted), over the 500 IAM allows (iam.trustPolicyMaxChars: the "Role trust policy length" quota, 2048 by default); raise the quota and the key, or shorten the names in it`,
+			`eks-irsa:iam.trustPolicyMaxChars = "500": want the account's "Role trust policy length" quota: 2048 (the default) up to 4096 (the most Service Quotas grants)`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -591,6 +617,16 @@ func TestConfigRulesAcceptWhatAWSAccepts(t *testing.T) {
 			`eks-irsa:serviceAccountRoles[0].inlinePolicy.Version = "": IAM takes it as "2008-10-17", under which policy variables such as ${aws:username} are not replaced; write "2012-10-17"`}},
 		{"a resource of another partition", withRoles(t, role("apps", "api", map[string]any{"inlinePolicy": policyWith(map[string]any{"Resource": []string{"arn:aws:s3:::bucket/*", "arn:aws-cn:s3:::bucket/*"}})})), []string{
 			`eks-irsa:serviceAccountRoles[0].inlinePolicy.Statement[0].Resource = "arn:aws-cn:s3:::bucket/*": partition aws-cn never matches in region partition aws, so this grants nothing; write "aws" or *`}},
+		{"Pod Identity accounts beside Windows nodes and Fargate", func() map[string]string {
+			cfg := entries(t, "",
+				map[string]any{"principalArn": "arn:aws:iam::123456789012:role/windows-nodes", "type": "EC2_WINDOWS"},
+				map[string]any{"principalArn": "arn:aws:iam::123456789012:role/fargate-pods", "type": "FARGATE_LINUX"})
+			b, _ := json.Marshal([]any{role("apps", "web", map[string]any{"identity": "podIdentity"}), role("apps", "api", map[string]any{"identity": "both"})})
+			cfg[ProjectName+":serviceAccountRoles"] = string(b)
+			return cfg
+		}(), []string{
+			`eks-irsa:accessEntries[0].type = "EC2_WINDOWS": EKS Pod Identity serves no pod on Windows nodes or Fargate: keep the pods of apps/web, apps/api off them (nodeSelector kubernetes.io/os: linux; no Fargate profile for their namespaces), or give those accounts identity "irsa"`,
+			`eks-irsa:accessEntries[1].type = "FARGATE_LINUX": EKS Pod Identity serves no pod on Windows nodes or Fargate: keep the pods of apps/web, apps/api off them (nodeSelector kubernetes.io/os: linux; no Fargate profile for their namespaces), or give those accounts identity "irsa"`}},
 		{"eleven managed policies", withRoles(t, role("apps", "api", map[string]any{"managedPolicyArns": []string{
 			"arn:aws:iam::aws:policy/A", "arn:aws:iam::aws:policy/B", "arn:aws:iam::aws:policy/C", "arn:aws:iam::aws:policy/D",
 			"arn:aws:iam::aws:policy/E", "arn:aws:iam::aws:policy/F", "arn:aws:iam::aws:policy/G", "arn:aws:iam::aws:policy/H",

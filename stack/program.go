@@ -228,49 +228,52 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 		WithoutAWSAuth:    apiMode,
 	}
 	// Pod Identity: the agent add-on once any account uses it, before any node joins, and per
-	// account a role trusted by pods.eks.amazonaws.com bound by an association; no annotation,
-	// so these accounts are not the Kubernetes layer's.
+	// account a role trusted by pods.eks.amazonaws.com bound by an association. An account
+	// with identity podIdentity gets no annotation, so it is not the Kubernetes layer's unless
+	// the stack created it; with both it keeps its IRSA binding besides the association.
 	var agent *infra.PodIdentityAgent
 	podIdentity := pulumi.Map{}
 	for _, r := range cfg.ServiceAccountRoles {
-		if !r.PodIdentity() {
-			continue
-		}
-		if agent == nil {
+		if r.PodIdentity() && agent == nil {
 			if agent, err = infra.NewPodIdentityAgent(ctx, name+"-pod-identity-agent", &infra.PodIdentityAgentArgs{ClusterName: cluster.Name, Tags: tags}); err != nil {
 				return nil, err
 			}
 		}
-		role, err := newIRSARole(ctx, cfg, r, oidc, cluster.Name)
+		role, err := newIRSARole(ctx, cfg, r, oidc, cluster)
 		if err != nil {
 			return nil, err
 		}
-		podIdentity[k8s.AccountKey(r.Namespace, r.ServiceAccount)] = pulumi.Map{
-			PodIdentityRoleARNKey:       role.Arn,
-			PodIdentityAssociationIDKey: role.AssociationID,
-		}
-	}
-	for _, r := range cfg.ServiceAccountRoles {
+		key := k8s.AccountKey(r.Namespace, r.ServiceAccount)
 		if r.PodIdentity() {
-			continue
+			podIdentity[key] = pulumi.Map{
+				PodIdentityRoleARNKey:       role.Arn,
+				PodIdentityAssociationIDKey: role.AssociationID,
+			}
 		}
-		role, err := newIRSARole(ctx, cfg, r, oidc, nil)
-		if err != nil {
-			return nil, err
-		}
-		irsaRoles[k8s.AccountKey(r.Namespace, r.ServiceAccount)] = irsaRoleOutput(role)
 		mode := r.Account
 		if mode == "" {
 			mode = k8s.NoServiceAccount
 		}
-		layerArgs.Bindings = append(layerArgs.Bindings, k8s.Binding{
+		binding := k8s.Binding{
 			FormerName:      cfg.RoleName(r), // bindings were named after their role
 			Namespace:       r.Namespace,
 			ServiceAccount:  r.ServiceAccount,
 			RoleARN:         role.Arn,
 			Mode:            mode,
 			CreateNamespace: r.CreateNamespace,
-		})
+		}
+		switch {
+		case r.IRSA():
+			irsaRoles[key] = irsaRoleOutput(role)
+		case mode == k8s.CreateServiceAccount:
+			// The stack created the account under IRSA: it keeps it, without the annotation, so
+			// a switch to podIdentity never deletes the account its pods run as.
+			binding.RoleARN = nil
+		default:
+			// annotate: the patch goes, and with it only the annotation it wrote; the account stays.
+			continue
+		}
+		layerArgs.Bindings = append(layerArgs.Bindings, binding)
 	}
 	layer, err := k8s.NewLayer(ctx, name, layerArgs)
 	if err != nil {
@@ -418,9 +421,9 @@ func awsAuthMappings(c AWSAuthConfig) k8s.AWSAuthMappings {
 // which pulumi-aws deletes before it creates for an explicitly named role
 // (nameRequiresDeleteBeforeReplace), leaving pods on the ARN of a deleted role meanwhile
 // (integration/rolewindow_test.go).
-// clusterName is given for a Pod Identity entry only, whose role is bound by an association
-// in that cluster instead of trusting the OIDC provider.
-func newIRSARole(ctx *pulumi.Context, cfg *Config, r ServiceAccountRoleConfig, oidc *infra.OIDCProvider, clusterName pulumi.StringInput) (*infra.IRSARole, error) {
+// The cluster is read for a Pod Identity entry only: its association is made there and its
+// trust names the cluster's ARN.
+func newIRSARole(ctx *pulumi.Context, cfg *Config, r ServiceAccountRoleConfig, oidc *infra.OIDCProvider, cluster *infra.Cluster) (*infra.IRSARole, error) {
 	var inline string
 	if len(r.InlinePolicy) > 0 {
 		compact, err := json.Marshal(r.InlinePolicy)
@@ -430,9 +433,9 @@ func newIRSARole(ctx *pulumi.Context, cfg *Config, r ServiceAccountRoleConfig, o
 		inline = string(compact)
 	}
 	roleName := cfg.RoleName(r)
-	return infra.NewIRSARole(ctx, roleName, &infra.IRSARoleArgs{
+	args := &infra.IRSARoleArgs{
 		PodIdentity:       r.PodIdentity(),
-		ClusterName:       clusterName,
+		AlsoIRSA:          r.PodIdentity() && r.IRSA(),
 		OIDCProviderARN:   oidc.Arn,
 		IssuerHost:        oidc.IssuerHost,
 		Namespace:         r.Namespace,
@@ -441,5 +444,9 @@ func newIRSARole(ctx *pulumi.Context, cfg *Config, r ServiceAccountRoleConfig, o
 		ManagedPolicyARNs: r.ManagedPolicyARNs,
 		InlinePolicy:      inline,
 		Tags:              cfg.AllTags(),
-	})
+	}
+	if r.PodIdentity() {
+		args.ClusterName, args.ClusterARN = cluster.Name, cluster.Arn
+	}
+	return infra.NewIRSARole(ctx, roleName, args)
 }

@@ -169,6 +169,7 @@ func (c *Config) check() *validator {
 	c.validateRoles(v)
 	c.validateAWSAuth(v)
 	c.validateAccess(v)
+	c.validatePodIdentity(v)
 	return v
 }
 
@@ -500,13 +501,15 @@ func (c *Config) validateRoles(v *validator) {
 			v.add(key+".roleName", role, "IAM role name already used by %s (IAM ignores case in role names); set a distinct roleName", prev)
 		}
 		seenRole[strings.ToLower(role)] = key
-		switch {
-		case r.Identity != "" && !slices.Contains(identities, r.Identity):
-			v.add(key+".identity", string(r.Identity), `want "irsa" (OIDC trust and the role annotation, the default) or "podIdentity" (EKS Pod Identity)`)
-		case r.PodIdentity() && r.Account != "" && r.Account != k8s.NoServiceAccount:
-			// Pod Identity writes no annotation, so there is nothing to annotate; creating the
-			// account for a Pod Identity entry is not served yet.
-			v.add(key+".account", string(r.Account), "with identity %s the stack leaves the Kubernetes account to its owner: want %s (or leave account unset)", IdentityPodIdentity, k8s.NoServiceAccount)
+		if r.Identity != "" && !slices.Contains(identities, r.Identity) {
+			v.add(key+".identity", string(r.Identity), `want "irsa" (OIDC trust and the role annotation, the default), "podIdentity" (EKS Pod Identity) or "both" (the two at once, while moving from one to the other)`)
+		}
+		// Any account mode goes with any identity, so that a move irsa -> both -> podIdentity
+		// changes the identity word alone: with podIdentity the stack writes no annotation
+		// ("annotate": the patch goes and takes only the annotation with it) and keeps an
+		// account it created ("create": the account stays, without the annotation).
+		if n := c.trustPolicySize(r); n > c.IAM.TrustPolicyMaxChars {
+			v.add(key, sa, "identity %s: the trust policy of role %s would be %d characters (whitespace not counted), over the %d IAM allows (iam.trustPolicyMaxChars: the \"Role trust policy length\" quota, %d by default); raise the quota and the key, or shorten the names in it", r.identity(), role, n, c.IAM.TrustPolicyMaxChars, defaultTrustPolicyChars)
 		}
 		if len(r.ManagedPolicyARNs) == 0 && len(r.InlinePolicy) == 0 {
 			v.add(key, sa, "a role with no policy grants nothing; give managedPolicyArns or an inlinePolicy")
