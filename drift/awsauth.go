@@ -198,3 +198,50 @@ func (d *Detector) awsAuth(ctx context.Context, decl Declared, repair string) ([
 	}
 	return lines, nil
 }
+
+// Mapping is one aws-auth mapping as written, and whether aws-iam-authenticator v0.7.2
+// applies it (the rules on inForce): what `eksirsa migrate access-entries` moves.
+type Mapping struct {
+	List     string // k8s.MapRolesKey or k8s.MapUsersKey
+	ARN      string // as written
+	Username string
+	Groups   []string
+	// Applied is false for a mapping that another mapping of the same identity overrides.
+	Applied bool
+	// Duplicate, for an identity mapped more than once, says which mapping applies and why.
+	Duplicate string
+	// Either: user mappings of the identity differ only in case, and the authenticator applies
+	// whichever its map yields first, request by request.
+	Either bool
+	// Unmatchable says why the mapping matches no caller (a role ARN with a path), or "".
+	Unmatchable string
+}
+
+// AWSAuthMappings is aws-auth's data as the authenticator applies it: every mapping, grouped
+// by identity in the order identities first appear; mapAccounts; and what ParseMap refused
+// (the rest still applies).
+func AWSAuthMappings(data map[string]string) ([]Mapping, []string, error) {
+	f := applyAWSAuth(data)
+	var out []Mapping
+	for _, key := range f.order {
+		ms := f.mappings[key]
+		applied := len(ms) - 1 // the last user mapping, when there is no role mapping
+		for i, w := range slices.Backward(ms) {
+			if w.list == k8s.MapRolesKey { // the last role mapping wins over every user mapping
+				applied = i
+				break
+			}
+		}
+		for i, w := range ms {
+			m := Mapping{List: w.list, ARN: w.arn, Username: w.username, Groups: w.groups, Applied: i == applied, Either: f.either[key], Unmatchable: unmatchable(w)}
+			if w.list == k8s.MapUsersKey {
+				m.Unmatchable = ""
+			}
+			if len(ms) > 1 {
+				m.Duplicate = f.describe(key)
+			}
+			out = append(out, m)
+		}
+	}
+	return out, f.accounts, f.parseErr
+}

@@ -198,3 +198,30 @@ func startConfigMapMapper(t *testing.T, cm *corev1.ConfigMap) *configmap.ConfigM
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Which of an identity's mappings the authenticator applies, as AWSAuthMappings tells the
+// migration: the last role mapping (over any user mapping), and a role ARN with a path is
+// marked as matching no caller.
+func TestAWSAuthMappingsSaysWhichApplies(t *testing.T) {
+	data := map[string]string{
+		k8s.MapRolesKey: "- rolearn: arn:aws:iam::123456789012:role/ops\n  username: first\n  groups: [a]\n" +
+			"- rolearn: arn:aws:iam::123456789012:role/OPS\n  username: second\n  groups: [b]\n" +
+			"- rolearn: arn:aws:iam::123456789012:role/team/ci\n  username: ci\n  groups: [c]\n",
+		k8s.MapUsersKey: "- userarn: arn:aws:iam::123456789012:role/ops\n  username: user\n  groups: [d]\n",
+	}
+	ms, _, err := AWSAuthMappings(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range ms {
+		got = append(got, fmt.Sprintf("%s %s %v %t", m.List, m.Username, m.Applied, m.Unmatchable != ""))
+	}
+	want := []string{"mapRoles first false false", "mapRoles second true false", "mapUsers user false false", "mapRoles ci true true"}
+	if !slices.Equal(got, want) {
+		t.Errorf("mappings %q, want %q", got, want)
+	}
+	if !strings.Contains(ms[0].Duplicate, "the authenticator applies the last role mapping") {
+		t.Errorf("duplicate %q", ms[0].Duplicate)
+	}
+}

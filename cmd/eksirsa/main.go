@@ -112,6 +112,7 @@ func newRootCommandWith(stdout, stderr io.Writer, opts *options) *cobra.Command 
 		newKubeconfigCommand(opts),
 		newVerifyCommand(opts),
 		newDriftCommand(opts),
+		newMigrateCommand(opts),
 	)
 	return root
 }

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/spf13/cobra"
+
+	"github.com/eks-irsa/eks-irsa/k8s"
+	"github.com/eks-irsa/eks-irsa/migrate"
+	"github.com/eks-irsa/eks-irsa/stack"
+)
+
+func newMigrateCommand(opts *options) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Move the cluster's access from one mechanism to another",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(newMigrateAccessEntriesCommand(opts))
+	return cmd
+}
+
+func newMigrateAccessEntriesCommand(opts *options) *cobra.Command {
+	var kubeconfigPath, format string
+	cmd := &cobra.Command{
+		Use:   "access-entries",
+		Short: "Plan the move of aws-auth's mappings to EKS access entries",
+		Long: `migrate access-entries reads, and only reads, the live aws-auth (the stack's rows and
+everyone else's), the cluster's authentication mode and access entries (EKS), and each role's
+ARN as IAM has it (aws-auth drops a role's path), and prints one line per row of aws-auth: an
+access entry (STANDARD, system:masters as AmazonEKSClusterAdminPolicy at cluster scope, other
+groups kept), the node entry (EC2_LINUX), EKS-owned (the principal has an entry already),
+overridden (another mapping of the identity applies) or blocked, with the reason.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			ctx, out := cmd.Context(), cmd.OutOrStdout()
+			outs, err := stackOutputs(ctx, opts)
+			if err != nil {
+				return err
+			}
+			plan, err := readMigrationPlan(ctx, opts, outs, kubeconfigPath)
+			if err != nil {
+				return err
+			}
+			if format == formatJSON {
+				return writeJSON(out, plan)
+			}
+			printPlan(out, plan)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", formatText, "output format: text (a line per row) or json (the plan as a document)")
+	cmd.Flags().StringVar(&kubeconfigPath, "kubeconfig", "", "kubeconfig file (default: the stack's kubeconfig output)")
+	return cmd
+}
+
+// readMigrationPlan reads the plan from live state: the cluster's aws-auth (with the stack's
+// kubeconfig), EKS and IAM (as eksirsa reaches the stack's AWS); the stack's outputs say
+// which rows are the stack's own, its configuration which entries it declares already.
+func readMigrationPlan(ctx context.Context, opts *options, outs auto.OutputMap, kubeconfigPath string) (*migrate.Plan, error) {
+	kubeconfig, err := kubeconfigBytes(outs, opts, kubeconfigPath)
+	if err != nil {
+		return nil, err
+	}
+	client, err := opts.kubeClient(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	region, _ := outs[stack.OutRegion].Value.(string)
+	cfg, err := awsConfig(ctx, opts, region)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := stack.LoadStackFiles(opts.dir, opts.stack)
+	if err != nil {
+		return nil, err
+	}
+	conf, err := stack.Decode(raw)
+	if err != nil {
+		return nil, &exitError{code: exitConfig, err: err}
+	}
+	in := migrate.Input{Kube: client, AWS: cfg, Declared: conf.AccessEntries, NodeEntry: conf.NodeAccessEntry()}
+	in.Cluster, _ = outs[stack.OutClusterName].Value.(string)
+	in.NodeRoleARN, _ = outs[stack.OutNodeRoleARN].Value.(string)
+	if awsAuth, ok := outs[stack.OutAWSAuth].Value.(map[string]any); ok {
+		in.StackAWSAuth = map[string]string{}
+		for _, key := range []string{k8s.MapRolesKey, k8s.MapUsersKey} {
+			in.StackAWSAuth[key], _ = awsAuth[key].(string)
+		}
+	}
+	return migrate.Read(ctx, in)
+}
+
+// printPlan prints one line per row, then the counts.
+func printPlan(out io.Writer, p *migrate.Plan) {
+	fmt.Fprintf(out, "Cluster %s: authentication mode %s, partition %s; aws-auth ", p.Cluster, p.Mode, p.Partition)
+	if !p.AWSAuth {
+		fmt.Fprintln(out, "absent: nothing to move.")
+		return
+	}
+	fmt.Fprintf(out, "has %d rows:\n", len(p.Rows))
+	counts := map[migrate.Kind]int{}
+	for _, r := range p.Rows {
+		counts[r.Kind]++
+		fmt.Fprintln(out, r.Line(p.Partition))
+	}
+	fmt.Fprintf(out, "%d to declare, %d entries, %d node entries, %d EKS-owned, %d overridden, %d blocked.\n",
+		len(p.ToDeclare()), counts[migrate.KindEntry], counts[migrate.KindNodeEntry], counts[migrate.KindEKSOwned], counts[migrate.KindOverridden], counts[migrate.KindBlocked])
+}
