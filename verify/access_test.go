@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
-	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/eks-irsa/eks-irsa/accessentry"
 	"github.com/eks-irsa/eks-irsa/integration/moto"
@@ -97,7 +96,7 @@ func TestAccessEntryChecks(t *testing.T) {
 			want := testExpectations()
 			want.Access = &Access{ClusterName: clusterN(i), NodeRoleARN: testNodeRole, Entries: testEntries, EKS: c}
 			rec := &recording{}
-			err := Run(t.Context(), fake.NewClientset(healthy().objects()...), want, rec)
+			err := Run(t.Context(), newClientset(healthy().objects()...), want, rec)
 			var lines []string
 			for _, r := range rec.results {
 				if r.Check == CheckNodeAccessEntry || strings.HasPrefix(r.Check, CheckAccessEntry+" ") {
@@ -158,7 +157,7 @@ func TestAccessChecksOnlyInAPIMode(t *testing.T) {
 	}
 	want := testExpectations()
 	want.Access = &Access{ClusterName: "demo", NodeRoleARN: "arn:aws:iam::123456789012:user/not-a-role"}
-	err := Run(t.Context(), fake.NewClientset(), want, &recording{})
+	err := Run(t.Context(), newClientset(), want, &recording{})
 	if err == nil || !strings.Contains(err.Error(), "node role ARN") || !strings.Contains(err.Error(), "no EKS client") {
 		t.Errorf("Run with a bad Access: %v, want the node role and the missing client named", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,6 +19,7 @@ import (
 
 // Check names, as reported and as accepted by tests and the CLI.
 const (
+	CheckClusterAccess      = "cluster-access"
 	CheckNodesReady         = "nodes-ready"
 	CheckAWSNodeRollout     = "aws-node-rollout"
 	CheckAWSNodeAnnotation  = "aws-node-annotation"
@@ -26,17 +28,37 @@ const (
 	CheckIRSAAccounts       = "irsa-service-accounts"
 )
 
-// Checks returns the IRSA health checks in the order they are reported: the order in which
-// the walkthrough found its problems (nodes, the CNI's rollout and credentials, coredns).
+// Checks returns the IRSA health checks in the order they are reported: who the cluster takes
+// verify for, then the order in which the walkthrough found its problems (nodes, the CNI's
+// rollout and credentials, coredns).
 func Checks() []Check {
 	return []Check{
-		{Name: CheckNodesReady, Eval: nodesReady},
-		{Name: CheckAWSNodeRollout, Eval: awsNodeRollout},
-		{Name: CheckAWSNodeAnnotation, Eval: awsNodeAnnotation},
-		{Name: CheckAWSNodeCredentials, Eval: awsNodeCredentials},
-		{Name: CheckCoreDNSReady, Eval: coreDNSReady},
-		{Name: CheckIRSAAccounts, Eval: irsaAccounts},
+		{Name: CheckClusterAccess, Eval: clusterAccess},
+		{Name: CheckNodesReady, Eval: nodesReady, NeedsAccess: true},
+		{Name: CheckAWSNodeRollout, Eval: awsNodeRollout, NeedsAccess: true},
+		{Name: CheckAWSNodeAnnotation, Eval: awsNodeAnnotation, NeedsAccess: true},
+		{Name: CheckAWSNodeCredentials, Eval: awsNodeCredentials, NeedsAccess: true},
+		{Name: CheckCoreDNSReady, Eval: coreDNSReady, NeedsAccess: true},
+		{Name: CheckIRSAAccounts, Eval: irsaAccounts, NeedsAccess: true},
 	}
+}
+
+// clusterAccess asks the cluster who verify's credentials are (SelfSubjectReview,
+// authentication.k8s.io/v1, GA in Kubernetes 1.28: every version EKS still creates; any
+// authenticated user may ask, through the system:basic-user ClusterRole). It shows which
+// principal and groups aws-auth or an access entry gave the caller, and when the cluster
+// refuses the credentials it is the one failure worth reading: every other read would be
+// refused the same way, each after the client has run its credential plugin again.
+func clusterAccess(ctx context.Context, client kubernetes.Interface, _ Expectations) (string, error) {
+	review, err := client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("ask the cluster who verify is (SelfSubjectReview): %w", err)
+	}
+	u := review.Status.UserInfo
+	if u.Username == "" {
+		return "", errors.New("the cluster's SelfSubjectReview names no user for verify's credentials")
+	}
+	return fmt.Sprintf("verify's credentials are user %s in groups [%s]", u.Username, strings.Join(u.Groups, " ")), nil
 }
 
 func nodesReady(ctx context.Context, client kubernetes.Interface, want Expectations) (string, error) {

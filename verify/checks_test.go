@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,6 +32,29 @@ func TestChecks(t *testing.T) {
 		wantErr     []string
 		wantSummary string
 	}{
+		{
+			name: "the cluster names the caller", check: CheckClusterAccess,
+			wantSummary: "verify's credentials are user kubernetes-admin in groups [system:masters system:authenticated]",
+		},
+		{
+			// What kube-apiserver answers when no access entry or aws-auth row maps the caller.
+			name: "the cluster refuses the credentials", check: CheckClusterAccess,
+			api: func(c *fake.Clientset) {
+				c.PrependReactor("create", "selfsubjectreviews", func(k8stesting.Action) (bool, runtime.Object, error) {
+					return true, nil, apierrors.NewUnauthorized("Unauthorized")
+				})
+			},
+			wantErr: []string{"ask the cluster who verify is (SelfSubjectReview): Unauthorized"},
+		},
+		{
+			name: "a review without a user", check: CheckClusterAccess,
+			api: func(c *fake.Clientset) {
+				c.PrependReactor("create", "selfsubjectreviews", func(k8stesting.Action) (bool, runtime.Object, error) {
+					return true, &authenticationv1.SelfSubjectReview{}, nil
+				})
+			},
+			wantErr: []string{"names no user"},
+		},
 		{name: "all nodes ready", check: CheckNodesReady, wantSummary: "2 of 2 nodes Ready"},
 		{
 			name: "a replaced node not ready yet beside the desired count", check: CheckNodesReady,
@@ -262,7 +286,7 @@ func TestChecks(t *testing.T) {
 			if tc.want != nil {
 				tc.want(&want)
 			}
-			client := fake.NewClientset(c.objects()...)
+			client := newClientset(c.objects()...)
 			if tc.api != nil {
 				tc.api(client)
 			}

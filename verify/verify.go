@@ -98,6 +98,9 @@ func sortedAccounts(m map[types.NamespacedName]string) []types.NamespacedName {
 type Check struct {
 	Name string
 	Eval func(ctx context.Context, client kubernetes.Interface, want Expectations) (string, error)
+	// NeedsAccess: the check reads the cluster with verify's credentials, so it is not run
+	// while CheckClusterAccess fails.
+	NeedsAccess bool
 }
 
 // Result is the outcome of one check.
@@ -188,8 +191,15 @@ func run(ctx context.Context, client kubernetes.Interface, want Expectations, re
 	evaluate := func(ctx context.Context) {
 		round++
 		var still []Check
+		refused := false // CheckClusterAccess failed this round
 		for _, c := range pending {
+			if c.NeedsAccess && refused {
+				still = append(still, c)
+				failed[c.Name] = Result{Check: c.Name, Err: fmt.Errorf("not checked: %s failed", CheckClusterAccess)}
+				continue
+			}
 			summary, err := c.Eval(ctx, client, want)
+			refused = refused || (err != nil && c.Name == CheckClusterAccess)
 			if err == nil {
 				delete(failed, c.Name)
 				rep.Result(Result{Check: c.Name, Summary: summary})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,7 +58,7 @@ func names(rs []Result) []string {
 
 func TestRunHealthy(t *testing.T) {
 	rec := &recording{}
-	if err := Run(t.Context(), fake.NewClientset(healthy().objects()...), testExpectations(), rec); err != nil {
+	if err := Run(t.Context(), newClientset(healthy().objects()...), testExpectations(), rec); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	var want []string
@@ -76,7 +77,7 @@ func TestRunNamesEveryFailedCheck(t *testing.T) {
 	c := healthy()
 	c.ds.Generation = 3
 	c.sa(autoscalerSA).Annotations = nil
-	client := fake.NewClientset(c.objects()...)
+	client := newClientset(c.objects()...)
 	client.PrependReactor("list", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "nodes"}, "", errors.New("RBAC"))
 	})
@@ -99,7 +100,7 @@ func TestRunNamesEveryFailedCheck(t *testing.T) {
 	}
 	msg := err.Error()
 	for _, w := range []string{
-		"3 of 6 IRSA checks failed:",
+		"3 of 7 IRSA checks failed:",
 		"\n  nodes-ready: list nodes:",
 		"\n  aws-node-rollout: generation 3 observed 2",
 		"\n  irsa-service-accounts: 1 of 2 service accounts wrong: kube-system/cluster-autoscaler has no",
@@ -109,7 +110,7 @@ func TestRunNamesEveryFailedCheck(t *testing.T) {
 		}
 	}
 	wantLines := []string{
-		"PASS " + CheckAWSNodeAnnotation, "PASS " + CheckAWSNodeCredentials, "PASS " + CheckCoreDNSReady,
+		"PASS " + CheckClusterAccess, "PASS " + CheckAWSNodeAnnotation, "PASS " + CheckAWSNodeCredentials, "PASS " + CheckCoreDNSReady,
 		"FAIL " + CheckNodesReady, "FAIL " + CheckAWSNodeRollout, "FAIL " + CheckIRSAAccounts,
 	}
 	if got := rec.lines(); !slices.Equal(got, wantLines) {
@@ -117,9 +118,81 @@ func TestRunNamesEveryFailedCheck(t *testing.T) {
 	}
 }
 
+// refusing answers SelfSubjectReview as kube-apiserver does when nothing maps the caller
+// (401 Unauthorized) until admit is closed, and counts every other request it sees meanwhile.
+func refusing(client *fake.Clientset, admit <-chan struct{}, others *atomic.Int32) {
+	client.PrependReactor("*", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		select {
+		case <-admit:
+			return false, nil, nil
+		default:
+		}
+		if a.GetResource().Resource == "selfsubjectreviews" {
+			return true, nil, apierrors.NewUnauthorized("Unauthorized")
+		}
+		others.Add(1)
+		return true, nil, apierrors.NewUnauthorized("Unauthorized")
+	})
+}
+
+// TestRunRefusedAsksOnlyWhoItIs: when the cluster refuses verify's credentials, the checks
+// that read the cluster are reported as not checked, without a request each (every one would
+// be refused the same way, each after the credential plugin ran again).
+func TestRunRefusedAsksOnlyWhoItIs(t *testing.T) {
+	client := newClientset(healthy().objects()...)
+	var others atomic.Int32
+	refusing(client, nil, &others)
+	rec := &recording{}
+	err := Run(t.Context(), client, testExpectations(), rec)
+	if !apierrors.IsUnauthorized(err) {
+		t.Fatalf("Run = %v, want it to unwrap to Unauthorized", err)
+	}
+	if n := others.Load(); n != 0 {
+		t.Errorf("%d requests besides the SelfSubjectReview, want none", n)
+	}
+	var want []string
+	for _, c := range Checks() {
+		want = append(want, "FAIL "+c.Name)
+	}
+	if got := rec.lines(); !slices.Equal(got, want) {
+		t.Errorf("reports %q, want %q", got, want)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "\n  "+CheckNodesReady+": not checked: "+CheckClusterAccess+" failed") {
+		t.Errorf("error %q, want the cluster checks named as not checked", msg)
+	}
+}
+
+// TestWaitChecksTheClusterOnceAdmitted: a wait that starts refused (an access entry not yet
+// in effect) runs the cluster checks as soon as the cluster admits verify.
+func TestWaitChecksTheClusterOnceAdmitted(t *testing.T) {
+	client := newClientset(healthy().objects()...)
+	admit := make(chan struct{})
+	var others atomic.Int32
+	refusing(client, admit, &others)
+	rec := &recording{}
+	rec.onWaiting = func(p Progress) {
+		if p.Round == 1 {
+			close(admit)
+		}
+	}
+	if err := Wait(t.Context(), client, testExpectations(), rec, Poll{Timeout: time.Minute, Interval: time.Millisecond}); err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	if len(rec.waits) != 1 || len(rec.waits[0].Failing) != len(Checks()) {
+		t.Fatalf("waiting rounds %+v, want one with every check failing", rec.waits)
+	}
+	var want []string
+	for _, c := range Checks() {
+		want = append(want, "PASS "+c.Name)
+	}
+	if got := rec.lines(); !slices.Equal(got, want) {
+		t.Errorf("reports %q, want %q", got, want)
+	}
+}
+
 func TestRunRejectsBadExpectations(t *testing.T) {
 	rec := &recording{}
-	err := Run(t.Context(), fake.NewClientset(), Expectations{}, rec)
+	err := Run(t.Context(), newClientset(), Expectations{}, rec)
 	if err == nil || !strings.Contains(err.Error(), "verify: expectations:") {
 		t.Fatalf("Run with empty expectations = %v, want an expectations error", err)
 	}
@@ -132,7 +205,7 @@ func TestRunRejectsBadExpectations(t *testing.T) {
 func unannotatedAWSNode() *fake.Clientset {
 	c := healthy()
 	c.sa(types.NamespacedName{Namespace: KubeSystem, Name: AWSNode}).Annotations = nil
-	return fake.NewClientset(c.objects()...)
+	return newClientset(c.objects()...)
 }
 
 // annotateAWSNode gives aws-node its role annotation back, as the k8s layer would.
@@ -164,7 +237,7 @@ func TestWaitConverges(t *testing.T) {
 		t.Errorf("remaining %s, want within the 1m timeout", rem)
 	}
 	want := []string{
-		"PASS " + CheckNodesReady, "PASS " + CheckAWSNodeRollout, "PASS " + CheckAWSNodeCredentials,
+		"PASS " + CheckClusterAccess, "PASS " + CheckNodesReady, "PASS " + CheckAWSNodeRollout, "PASS " + CheckAWSNodeCredentials,
 		"PASS " + CheckCoreDNSReady, "PASS " + CheckIRSAAccounts, "PASS " + CheckAWSNodeAnnotation,
 	}
 	if got := rec.lines(); !slices.Equal(got, want) {
@@ -208,7 +281,7 @@ func TestWaitTimesOut(t *testing.T) {
 	c.ds.Generation = 3
 	c.coreDNS[0] = coreDNSPod("coredns-0", corev1.PodPending, false)
 	c.sa(secretsSA).Annotations = nil
-	client := fake.NewClientset(c.objects()...)
+	client := newClientset(c.objects()...)
 
 	rec := &recording{}
 	rec.onWaiting = func(p Progress) {
@@ -230,7 +303,7 @@ func TestWaitTimesOut(t *testing.T) {
 	if got := names(verr.Failed); !slices.Equal(got, wantFailed) {
 		t.Errorf("failed checks %q, want %q", got, wantFailed)
 	}
-	if verr.Waited != timeout || !strings.Contains(err.Error(), "2 of 6 IRSA checks failed after waiting 200ms:") {
+	if verr.Waited != timeout || !strings.Contains(err.Error(), "2 of 7 IRSA checks failed after waiting 200ms:") {
 		t.Errorf("error %q, want it to say it waited %s", err, timeout)
 	}
 	if len(rec.waits) < 2 {
@@ -243,7 +316,7 @@ func TestWaitTimesOut(t *testing.T) {
 		t.Errorf("last round failing %q, want %q", got, wantFailed)
 	}
 	want := []string{
-		"PASS " + CheckNodesReady, "PASS " + CheckAWSNodeAnnotation, "PASS " + CheckAWSNodeCredentials,
+		"PASS " + CheckClusterAccess, "PASS " + CheckNodesReady, "PASS " + CheckAWSNodeAnnotation, "PASS " + CheckAWSNodeCredentials,
 		"PASS " + CheckIRSAAccounts, "FAIL " + CheckAWSNodeRollout, "FAIL " + CheckCoreDNSReady,
 	}
 	if got := rec.lines(); !slices.Equal(got, want) {
@@ -252,7 +325,7 @@ func TestWaitTimesOut(t *testing.T) {
 }
 
 func TestWaitNeedsATimeout(t *testing.T) {
-	err := Wait(t.Context(), fake.NewClientset(), testExpectations(), &recording{}, Poll{})
+	err := Wait(t.Context(), newClientset(), testExpectations(), &recording{}, Poll{})
 	if err == nil || !strings.Contains(err.Error(), "wait timeout is 0s") {
 		t.Fatalf("Wait without a timeout = %v, want an error", err)
 	}

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
-	"k8s.io/client-go/kubernetes/fake"
 )
 
 // interruptedState is a deployment an interrupted `up` left: a create of a Kubernetes object
@@ -157,7 +156,7 @@ func TestLifecycle(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &cli{
 				stack:  &fakeStack{outputs: testStackOutputs(), state: tc.state, upErr: tc.upErr},
-				client: fake.NewClientset(healthyCluster()...),
+				client: fakeCluster(healthyCluster()...),
 			}
 			code, stdout, stderr := c.runWithInput(t, tc.stdin, tc.args...)
 			if code != tc.wantCode {

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/eks-irsa/eks-irsa/internal/statelock/statelocktest"
 )
@@ -21,7 +20,7 @@ func TestUpReleasesALockItsDeadProcessLeft(t *testing.T) {
 	url := statelocktest.KilledUpdate(t, dir, "eks-irsa", "test", "a1b2.json")
 	c := &cli{
 		stack:  &fakeStack{outputs: testStackOutputs()},
-		client: fake.NewClientset(healthyCluster()...),
+		client: fakeCluster(healthyCluster()...),
 	}
 	code, stdout, stderr := c.runWithInput(t, "", "--backend", url, "up", "-y", "--no-verify")
 	if code != 0 {
@@ -46,7 +45,7 @@ func TestUpStopsAtAnUnprovenLock(t *testing.T) {
 	url := statelocktest.WriteLock(t, t.TempDir(), "eks-irsa", "test", statelocktest.DeadPid(t), host)
 	c := &cli{
 		stack:  &fakeStack{outputs: testStackOutputs()},
-		client: fake.NewClientset(healthyCluster()...),
+		client: fakeCluster(healthyCluster()...),
 	}
 	code, _, stderr := c.runWithInput(t, "", "--backend", url, "up", "-y", "--no-verify")
 	if code == 0 {
@@ -70,7 +69,7 @@ func TestUpStopsAtALiveUpdatesLock(t *testing.T) {
 	url := statelocktest.WriteLock(t, t.TempDir(), "eks-irsa", "test", os.Getpid(), host)
 	c := &cli{
 		stack:  &fakeStack{outputs: testStackOutputs()},
-		client: fake.NewClientset(healthyCluster()...),
+		client: fakeCluster(healthyCluster()...),
 	}
 	code, _, stderr := c.runWithInput(t, "", "--backend", url, "up", "-y", "--no-verify")
 	if code == 0 {

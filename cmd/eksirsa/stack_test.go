@@ -20,12 +20,14 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/eks-irsa/eks-irsa/irsa"
 	"github.com/eks-irsa/eks-irsa/k8s"
@@ -309,6 +311,18 @@ func TestKubeconfig(t *testing.T) {
 	}
 }
 
+// fakeCluster is a fake cluster holding objs that answers SelfSubjectReview as kube-apiserver
+// does (the fake's tracker cannot store one): the caller is an admin.
+func fakeCluster(objs ...runtime.Object) *fake.Clientset {
+	c := fake.NewClientset(objs...)
+	c.PrependReactor("create", "selfsubjectreviews", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, &authenticationv1.SelfSubjectReview{Status: authenticationv1.SelfSubjectReviewStatus{UserInfo: authenticationv1.UserInfo{
+			Username: "kubernetes-admin", Groups: []string{"system:masters", "system:authenticated"},
+		}}}, nil
+	})
+	return c
+}
+
 // healthyCluster holds what the test stack's cluster looks like once IRSA works.
 func healthyCluster() []runtime.Object {
 	var objs []runtime.Object
@@ -353,7 +367,7 @@ func healthyCluster() []runtime.Object {
 }
 
 func TestVerify(t *testing.T) {
-	c := &cli{stack: &fakeStack{outputs: testStackOutputs()}, client: fake.NewClientset(healthyCluster()...)}
+	c := &cli{stack: &fakeStack{outputs: testStackOutputs()}, client: fakeCluster(healthyCluster()...)}
 	code, stdout, stderr := c.run(t, "verify")
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
@@ -381,7 +395,7 @@ func TestVerifyChecksTheAccountsTheOutputsName(t *testing.T) {
 	accounts := outs[stack.OutServiceAccounts].Value.(map[string]any)
 	accounts["default/removed-since"] = boundAccount("removed-since", k8s.CreateServiceAccount)
 	accounts["default/chart-owned"] = boundAccount("chart-owned", k8s.NoServiceAccount)
-	c := &cli{stack: &fakeStack{outputs: outs}, client: fake.NewClientset(healthyCluster()...)}
+	c := &cli{stack: &fakeStack{outputs: outs}, client: fakeCluster(healthyCluster()...)}
 	code, stdout, stderr := c.run(t, "verify")
 	if code != exitFailure {
 		t.Errorf("exit %d, want %d\nstderr:\n%s", code, exitFailure, stderr)
@@ -394,7 +408,7 @@ func TestVerifyChecksTheAccountsTheOutputsName(t *testing.T) {
 	}
 
 	delete(outs, stack.OutServiceAccounts)
-	c = &cli{stack: &fakeStack{outputs: outs}, client: fake.NewClientset(healthyCluster()...)}
+	c = &cli{stack: &fakeStack{outputs: outs}, client: fakeCluster(healthyCluster()...)}
 	if code, _, stderr := c.run(t, "verify"); code == 0 || !strings.Contains(stderr, "output "+stack.OutServiceAccounts) {
 		t.Errorf("without the %s output: exit %d, stderr %q; want a failure naming the output", stack.OutServiceAccounts, code, stderr)
 	}
@@ -407,7 +421,7 @@ func TestVerifyFailsNamingChecks(t *testing.T) {
 			sa.Annotations = nil
 		}
 	}
-	c := &cli{stack: &fakeStack{outputs: testStackOutputs()}, client: fake.NewClientset(objs...)}
+	c := &cli{stack: &fakeStack{outputs: testStackOutputs()}, client: fakeCluster(objs...)}
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := os.WriteFile(kubeconfig, []byte("from-file"), 0o600); err != nil {
 		t.Fatal(err)
@@ -419,7 +433,7 @@ func TestVerifyFailsNamingChecks(t *testing.T) {
 	if !strings.Contains(stdout, "FAIL irsa-service-accounts: 1 of 3 service accounts wrong: kube-system/cluster-autoscaler has no eks.amazonaws.com/role-arn annotation") {
 		t.Errorf("stdout lacks the FAIL line:\n%s", stdout)
 	}
-	if !strings.Contains(stderr, "1 of 6 IRSA checks failed:\n  irsa-service-accounts:") {
+	if !strings.Contains(stderr, "1 of 7 IRSA checks failed:\n  irsa-service-accounts:") {
 		t.Errorf("stderr does not name the failed check:\n%s", stderr)
 	}
 	if string(c.kubeconfig) != "from-file" {
