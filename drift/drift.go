@@ -2,7 +2,8 @@
 // is live in IAM and in the cluster: each IRSA role's trust policy and policies, the OIDC
 // provider's client ids and thumbprint against the issuer's current chain, each account's
 // annotation and the aws-node pods' role, aws-auth's mappings as aws-iam-authenticator applies
-// them, and the cluster's EKS access entries. It only reads.
+// them, the cluster's EKS access entries, and its Pod Identity associations and agent add-on.
+// It only reads.
 package drift
 
 import (
@@ -34,6 +35,7 @@ import (
 	"github.com/eks-irsa/eks-irsa/identity"
 	"github.com/eks-irsa/eks-irsa/irsa"
 	"github.com/eks-irsa/eks-irsa/k8s"
+	"github.com/eks-irsa/eks-irsa/podidentity"
 	"github.com/eks-irsa/eks-irsa/verify"
 )
 
@@ -61,6 +63,9 @@ type Declared struct {
 	AuthenticationMode string
 	// AccessEntries are the entries the stack owns (the nodes' in API mode, the declared ones).
 	AccessEntries []AccessEntry
+	// PodIdentity are the stack's Pod Identity associations (the podIdentityAssociations
+	// output); with none, associations and the agent add-on are not read.
+	PodIdentity []podidentity.Association
 	// Stack names the stack in repair hints.
 	Stack string
 }
@@ -107,6 +112,10 @@ const (
 	CheckAccessConfig = "access-config"
 	// CheckAccessEntry is an EKS access entry with its access policies.
 	CheckAccessEntry = "access-entry"
+	// CheckPodIdentityAgent is the eks-pod-identity-agent add-on.
+	CheckPodIdentityAgent = "pod-identity-agent"
+	// CheckPodIdentityAssociation is an EKS Pod Identity association.
+	CheckPodIdentityAssociation = "pod-identity-association"
 )
 
 // Detector reads IAM and EKS (with AWS's configuration), the cluster, and the issuer's TLS chain.
@@ -152,6 +161,7 @@ func (d *Detector) Detect(ctx context.Context, decl Declared, report func(Line))
 		func() ([]Line, error) { return d.accounts(ctx, decl, upRefresh) },
 		func() ([]Line, error) { return d.awsAuth(ctx, decl, upRefresh) },
 		func() ([]Line, error) { return d.accessEntries(ctx, eksClient, decl, upRefresh) },
+		func() ([]Line, error) { return d.podIdentity(ctx, eksClient, decl, upRefresh) },
 	)
 	for _, check := range checks {
 		lines, err := check()

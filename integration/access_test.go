@@ -79,18 +79,23 @@ func TestEmulatedAPIModeAccessEntries(t *testing.T) {
 		t.Errorf("associated policies %q, want %q", got, want)
 	}
 
-	// drift reads the mode and the entries as the stack declares them: nothing to report.
-	if out, err := e.eksirsa("drift"); err != nil || strings.Contains(out, "DRIFT") {
+	// drift reads the mode and the entries as the stack declares them, and the Pod Identity
+	// account's association and the agent add-on: nothing to report.
+	if out, err := e.eksirsa("drift"); err != nil || strings.Contains(out, "DRIFT") ||
+		!strings.Contains(out, "OK    pod-identity-association apps/reports: as the stack declares it") || !strings.Contains(out, "OK    pod-identity-agent cluster "+e.name) {
 		t.Errorf("eksirsa drift on the API-mode stack: %v\n%s", err, out)
 	}
 
-	// verify reads the node role's EC2_LINUX entry and the declared one from EKS, a line each;
-	// the cluster names verify's own principal as its entry maps it.
+	// verify reads the node role's EC2_LINUX entry and the declared one from EKS, a line each,
+	// and the Pod Identity account's association and the agent add-on; the cluster names
+	// verify's own principal as its entry maps it.
 	out, err := e.eksirsa("verify")
 	for _, want := range []string{
 		"PASS cluster-access: verify's credentials are user arn:aws:iam::123456789012:user/moto in groups [system:masters system:authenticated]",
 		"PASS node-access-entry: " + nodeRole + ": type EC2_LINUX, username system:node:{{EC2PrivateDNSName}}, groups [], no access policies",
 		"PASS access-entry " + devRole + ": type STANDARD, username dev:{{SessionName}}, groups [devs]",
+		"PASS pod-identity-agent: eks-pod-identity-agent ",
+		"PASS pod-identity-association apps/reports: apps/reports → arn:aws:iam::123456789012:role/",
 	} {
 		if err != nil || !strings.Contains(out, want) {
 			t.Errorf("eksirsa verify: %v, want a line %q in\n%s", err, want, out)

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -49,11 +50,19 @@ func (e *emulated) checkPodIdentityEntry() {
 		Statement []struct {
 			Principal map[string]any
 			Action    []string
+			Condition map[string]map[string]string
 		}
 	}
+	cluster, err := c.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(e.name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Narrowed to the session tags EKS sets for this cluster, namespace and account.
+	tags := map[string]string{"aws:RequestTag/eks-cluster-arn": aws.ToString(cluster.Cluster.Arn),
+		"aws:RequestTag/kubernetes-namespace": "apps", "aws:RequestTag/kubernetes-service-account": "reports"}
 	if err := json.Unmarshal([]byte(doc), &trust); err != nil || len(trust.Statement) != 1 || trust.Statement[0].Principal["Service"] != "pods.eks.amazonaws.com" ||
-		!slices.Equal(trust.Statement[0].Action, []string{"sts:AssumeRole", "sts:TagSession"}) {
-		t.Errorf("the role's trust in IAM: %s (%v)", doc, err)
+		!slices.Equal(trust.Statement[0].Action, []string{"sts:AssumeRole", "sts:TagSession"}) || !maps.Equal(trust.Statement[0].Condition["StringEquals"], tags) {
+		t.Errorf("the role's trust in IAM: %s (%v), want pods.eks.amazonaws.com for the session tags %v", doc, err, tags)
 	}
 	addon, err := c.DescribeAddon(ctx, &eks.DescribeAddonInput{ClusterName: aws.String(e.name), AddonName: aws.String("eks-pod-identity-agent")})
 	if err != nil || addon.Addon.Status != ekstypes.AddonStatusActive {

@@ -44,6 +44,9 @@ type Expectations struct {
 	ServiceAccounts map[types.NamespacedName]string
 	// Access, for a stack in API mode, is what its access entries must be; nil otherwise.
 	Access *Access
+	// PodIdentity, for a stack with Pod Identity accounts, is what its associations and agent
+	// add-on must be; nil otherwise.
+	PodIdentity *PodIdentity
 }
 
 // Validate reports every problem with e at once.
@@ -68,6 +71,9 @@ func (e Expectations) Validate() error {
 	}
 	if e.Access != nil {
 		errs = append(errs, e.Access.Validate())
+	}
+	if e.PodIdentity != nil {
+		errs = append(errs, e.PodIdentity.Validate())
 	}
 	return errors.Join(errs...)
 }
@@ -168,7 +174,7 @@ func (e *Error) Unwrap() []error {
 // Run runs every check once, reporting each result, and returns an *Error naming the
 // failed ones.
 func Run(ctx context.Context, client kubernetes.Interface, want Expectations, rep Reporter) error {
-	return run(ctx, client, want, rep, append(Checks(), accessChecks(want.Access)...), Poll{})
+	return run(ctx, client, want, rep, stackChecks(want), Poll{})
 }
 
 // Wait runs every check, then re-runs the failing ones every poll.Interval, or as soon as
@@ -178,7 +184,12 @@ func Wait(ctx context.Context, client kubernetes.Interface, want Expectations, r
 	if poll.Timeout <= 0 {
 		return fmt.Errorf("verify: wait timeout is %s, want a positive duration", poll.Timeout)
 	}
-	return run(ctx, client, want, rep, append(Checks(), accessChecks(want.Access)...), poll)
+	return run(ctx, client, want, rep, stackChecks(want), poll)
+}
+
+// stackChecks are the cluster checks, then the access entries' (API mode) and Pod Identity's.
+func stackChecks(want Expectations) []Check {
+	return append(append(Checks(), accessChecks(want.Access)...), podIdentityChecks(want.PodIdentity)...)
 }
 
 func run(ctx context.Context, client kubernetes.Interface, want Expectations, rep Reporter, checks []Check, poll Poll) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/eks-irsa/eks-irsa/drift"
 	"github.com/eks-irsa/eks-irsa/identity"
 	"github.com/eks-irsa/eks-irsa/k8s"
+	"github.com/eks-irsa/eks-irsa/podidentity"
 	"github.com/eks-irsa/eks-irsa/stack"
 )
 
@@ -95,6 +96,9 @@ func declaredIdentities(outs auto.OutputMap, stackName string) (drift.Declared, 
 	}
 	slices.SortFunc(d.Annotated, compareAccounts)
 
+	if d.PodIdentity, err = declaredAssociations(outs); err != nil {
+		return d, err
+	}
 	// Both absent from a stack older than them: API_AND_CONFIG_MAP, no entry.
 	d.AuthenticationMode, _ = outs[stack.OutAuthenticationMode].Value.(string)
 	d.AccessEntries = declaredAccessEntries(outs[stack.OutAccessEntries].Value)
@@ -109,6 +113,33 @@ func declaredIdentities(outs auto.OutputMap, stackName string) (drift.Declared, 
 	d.MapRoles, _ = awsAuth[k8s.MapRolesKey].(string)
 	d.MapUsers, _ = awsAuth[k8s.MapUsersKey].(string)
 	return d, nil
+}
+
+// declaredAssociations reads the podIdentityAssociations output (stack.PodIdentity*Key fields),
+// sorted by account; none when the output is absent (no Pod Identity account).
+func declaredAssociations(outs auto.OutputMap) ([]podidentity.Association, error) {
+	v, ok := outs[stack.OutPodIdentity]
+	if !ok || v.Value == nil {
+		return nil, nil
+	}
+	m, ok := v.Value.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("output %s is %v, want a map of namespace/name to {%s, %s}", stack.OutPodIdentity, v.Value, stack.PodIdentityRoleARNKey, stack.PodIdentityAssociationIDKey)
+	}
+	var out []podidentity.Association
+	for key, item := range m {
+		entry, _ := item.(map[string]any)
+		namespace, name, ok := strings.Cut(key, "/")
+		a := podidentity.Association{Namespace: namespace, ServiceAccount: name}
+		a.RoleARN, _ = entry[stack.PodIdentityRoleARNKey].(string)
+		a.ID, _ = entry[stack.PodIdentityAssociationIDKey].(string)
+		if !ok || a.RoleARN == "" {
+			return nil, fmt.Errorf("output %s[%q] is %v, want namespace/name to {%s, %s}", stack.OutPodIdentity, key, item, stack.PodIdentityRoleARNKey, stack.PodIdentityAssociationIDKey)
+		}
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b podidentity.Association) int { return strings.Compare(a.Account(), b.Account()) })
+	return out, nil
 }
 
 // declaredAccessEntries reads the accessEntries output (stack.AccessEntry*Key fields).

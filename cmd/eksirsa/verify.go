@@ -160,6 +160,9 @@ func runVerify(ctx context.Context, out io.Writer, opts *options, outs auto.Outp
 	if want.Access, err = accessExpectations(ctx, opts, outs); err != nil {
 		return err
 	}
+	if want.PodIdentity, err = podIdentityExpectations(ctx, opts, outs); err != nil {
+		return err
+	}
 	kubeconfig, err := kubeconfigBytes(outs, opts, o.kubeconfig)
 	if err != nil {
 		return err
@@ -222,6 +225,24 @@ func accessExpectations(ctx context.Context, opts *options, outs auto.OutputMap)
 	}
 	a.EKS = eks.NewFromConfig(cfg)
 	return a, nil
+}
+
+// podIdentityExpectations is, for a stack with Pod Identity accounts, the associations and
+// the agent add-on verify reads from EKS (from the outputs); nil for a stack without them.
+func podIdentityExpectations(ctx context.Context, opts *options, outs auto.OutputMap) (*verify.PodIdentity, error) {
+	associations, err := declaredAssociations(outs)
+	if err != nil || len(associations) == 0 {
+		return nil, err
+	}
+	p := &verify.PodIdentity{Associations: associations}
+	p.ClusterName, _ = outs[stack.OutClusterName].Value.(string)
+	region, _ := outs[stack.OutRegion].Value.(string)
+	cfg, err := awsConfig(ctx, opts, region)
+	if err != nil {
+		return nil, err
+	}
+	p.EKS = eks.NewFromConfig(cfg)
+	return p, nil
 }
 
 // expectations reads what verify checks from the stack's outputs alone, never from the
