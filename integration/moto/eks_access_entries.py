@@ -10,6 +10,7 @@
 # and the methods are missing, so they are added here.
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
@@ -306,6 +307,21 @@ class _Actions:
 for _name, _fn in vars(_Actions).items():
     if not _name.startswith("_"):
         setattr(_responses.EKSResponse, _name, _fn)
+
+# The region is the endpoint's (eks.<region>.amazonaws.com): moto 5.2.1's
+# BaseResponse.get_region_from_url searches the whole URL for ".<region>.amazonaws.com", so a
+# principal ARN in the path with an SSO role's path (role/aws-reserved/sso.amazonaws.com/<region>/,
+# EKS User Guide "Create access entries") was taken for the region and the request failed with a
+# 500 (measured: DescribeAccessEntry of an SSO role). Only the host is searched.
+_get_region_from_url = _responses.EKSResponse.get_region_from_url
+
+
+def _region_from_host(self: Any, request: Any, full_url: str) -> str:
+    parts = urlsplit(full_url)
+    return _get_region_from_url(self, request, f"{parts.scheme}://{parts.netloc}/")
+
+
+_responses.EKSResponse.get_region_from_url = _region_from_host
 
 # The routes (API Reference request syntax of each action). A principal ARN arrives with its
 # slashes percent-encoded; the server's routing decodes them, so it is matched with ".+".

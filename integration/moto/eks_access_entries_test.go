@@ -207,4 +207,17 @@ func TestEKSAccessEntries(t *testing.T) {
 	if err == nil || !strings.Contains(out, "InvalidParameterException") {
 		t.Errorf("aws eks create-access-entry with a system: username: %v\n%s", err, out)
 	}
+
+	// An SSO role's path holds "sso.amazonaws.com/<region>": the principal in the URL is not
+	// the region (moto took it for one and answered 500).
+	const sso = "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/us-west-2/AWSReservedSSO_Admin_0123"
+	if _, err := c.DescribeAccessEntry(ctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String("demo"), PrincipalArn: aws.String(sso)}); !errors.As(err, new(*ekstypes.ResourceNotFoundException)) {
+		t.Errorf("DescribeAccessEntry of an SSO role with no entry: %v, want ResourceNotFoundException", err)
+	}
+	if _, err := c.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String("demo"), PrincipalArn: aws.String(sso)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.DescribeAccessEntry(ctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String("demo"), PrincipalArn: aws.String(sso)}); err != nil || aws.ToString(got.AccessEntry.PrincipalArn) != sso {
+		t.Errorf("DescribeAccessEntry of an SSO role: %+v, %v", got, err)
+	}
 }
