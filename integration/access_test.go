@@ -19,8 +19,9 @@ import (
 // cluster with authenticationMode API and no aws-auth, the node role's EC2_LINUX entry (the
 // nodes join by it and verify passes) and a declared entry with its two policies, in moto; drift
 // finds nothing; a second up changes nothing; destroy leaves no entry (nor anything else).
-// The same stack has a Pod Identity account beside its IRSA ones (checkPodIdentityEntry): a
-// cluster of today, and one stack fewer to bring up and tear down.
+// The same stack has a Pod Identity account beside its IRSA ones (checkPodIdentityEntry), and
+// moves an account it creates from irsa to both to podIdentity (checkIdentitySwitch): a cluster
+// of today, and one stack fewer to bring up and tear down.
 func TestEmulatedAPIModeAccessEntries(t *testing.T) {
 	t.Parallel() // see startEmulated
 	e := startEmulatedWith(t, emuOptions{mapByEKS: true})
@@ -135,6 +136,7 @@ func TestEmulatedAPIModeAccessEntries(t *testing.T) {
 	}
 
 	t.Logf("second up: %s resources unchanged", e.upChangesNothing("the second up"))
+	e.checkIdentitySwitch()
 
 	e.destroyLeavesNothing()
 	if entries, err := c.ListAccessEntries(ctx, &eks.ListAccessEntriesInput{ClusterName: aws.String(e.name)}); err == nil {
