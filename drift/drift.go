@@ -45,6 +45,9 @@ type Role struct {
 	TrustPolicy       string   // JSON
 	ManagedPolicyARNs []string // attached
 	InlinePolicy      string   // JSON; empty when none
+	// PodIdentity marks a role that trusts EKS Pod Identity alone (identity podIdentity): its
+	// trust is compared as a document, with no IRSA token to read it against.
+	PodIdentity bool
 }
 
 // Declared is what the stack's outputs say.
@@ -206,9 +209,15 @@ func (d *Detector) role(ctx context.Context, c *iam.Client, decl Declared, r Rol
 	if err != nil {
 		return nil, fmt.Errorf("declared trust policy of %s: %w", name, err)
 	}
-	if live.Equal(want) {
+	switch {
+	case live.Equal(want) && r.PodIdentity:
+		lines = append(lines, matched(CheckTrust, subject, "admits only EKS Pod Identity sessions of %s in cluster %s", r.Account, decl.ClusterName))
+	case live.Equal(want):
 		lines = append(lines, matched(CheckTrust, subject, "admits only %s", irsa.Subject(r.Account.Namespace, r.Account.Name)))
-	} else {
+	case r.PodIdentity:
+		lines = append(lines, found(CheckTrust, subject, repair, "the trust policy in IAM differs from the stack's, which admits only EKS Pod Identity sessions tagged with the cluster, %s and %s; live: %s",
+			r.Account.Namespace, r.Account.Name, compactJSON(aws.ToString(got.Role.AssumeRolePolicyDocument))))
+	default:
 		own := identity.Claims{Issuer: decl.Issuer, Subject: irsa.Subject(r.Account.Namespace, r.Account.Name), Audience: []string{irsa.Audience}}
 		var effect string
 		switch d := live.Admits(decl.ProviderARN, own); d.Verdict {
@@ -221,7 +230,7 @@ func (d *Detector) role(ctx context.Context, c *iam.Client, decl Declared, r Rol
 		}
 		var others, maybe []string
 		for _, other := range decl.Roles {
-			if other.Account == r.Account {
+			if other.Account == r.Account || other.PodIdentity {
 				continue
 			}
 			claims := identity.Claims{Issuer: decl.Issuer, Subject: irsa.Subject(other.Account.Namespace, other.Account.Name), Audience: []string{irsa.Audience}}

@@ -1,6 +1,7 @@
 package drift
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
+	"github.com/eks-irsa/eks-irsa/identity"
 	"github.com/eks-irsa/eks-irsa/podidentity"
 )
 
@@ -43,6 +45,8 @@ func withPodIdentity(t *testing.T, f *fixture, waitActive bool) string {
 		t.Fatal(err)
 	}
 	f.decl.PodIdentity = []podidentity.Association{{Namespace: "apps", ServiceAccount: "web", RoleARN: roles + "web-pods", ID: aws.ToString(got.Association.AssociationId)}}
+	// The account's role, Pod Identity's alone (identity podIdentity): compared with IAM too.
+	f.decl.Roles = append(f.decl.Roles, Role{Account: identity.Account{Namespace: "apps", Name: "web", RoleARN: roles + "web-pods"}, TrustPolicy: podsTrust, PodIdentity: true})
 	return roles
 }
 
@@ -72,6 +76,12 @@ func TestDriftComparesPodIdentity(t *testing.T) {
 		{"a foreign association", true, func(t *testing.T, f *fixture, roles string) {
 			associate(t, f, "apps", "intruder", roles+"web-pods")
 		}, []string{CheckPodIdentityAssociation + " apps/intruder"}},
+		{"the Pod Identity role's trust widened by hand", true, func(t *testing.T, f *fixture, _ string) {
+			widened := strings.Replace(podsTrust, `"pods.eks.amazonaws.com"`, `["pods.eks.amazonaws.com","ec2.amazonaws.com"]`, 1)
+			if _, err := f.iam.UpdateAssumeRolePolicy(t.Context(), &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String("web-pods"), PolicyDocument: aws.String(widened)}); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{CheckTrust + " apps/web (role web-pods)"}},
 		{"the agent add-on deleted", true, func(t *testing.T, f *fixture, _ string) {
 			if _, err := f.eks.DeleteAddon(t.Context(), &eks.DeleteAddonInput{ClusterName: aws.String("demo"), AddonName: aws.String(podidentity.AgentAddon)}); err != nil {
 				t.Fatal(err)
@@ -86,6 +96,15 @@ func TestDriftComparesPodIdentity(t *testing.T) {
 			got := f.detect(t)
 			if len(got) != len(tc.want) || (len(got) > 0 && got[0] != tc.want[0]) {
 				t.Errorf("findings %q, want %q", got, tc.want)
+			}
+			if len(tc.want) == 0 {
+				summaries := map[string]string{}
+				if _, err := f.detector.Detect(t.Context(), f.decl, func(l Line) { summaries[l.Check+" "+l.Subject] = l.Summary }); err != nil {
+					t.Fatal(err)
+				}
+				if got := summaries[CheckTrust+" apps/web (role web-pods)"]; got != "admits only EKS Pod Identity sessions of apps/web in cluster demo" {
+					t.Errorf("the Pod Identity role's trust line %q", got)
+				}
 			}
 		})
 	}

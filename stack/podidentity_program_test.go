@@ -81,6 +81,9 @@ func TestPodIdentityEntries(t *testing.T) {
 		if _, hasID := got[PodIdentityAssociationIDKey]; got[PodIdentityRoleARNKey] != associations[key] || !hasID {
 			t.Errorf("%s[%s] = %v, want role %s and an association id", OutPodIdentity, key, got, associations[key])
 		}
+		if got[IRSATrustPolicyKey] != roleTrustJSON(t, rec, associations[key]) {
+			t.Errorf("%s[%s] trust policy %v is not the role's: drift would compare another", OutPodIdentity, key, got[IRSATrustPolicyKey])
+		}
 	}
 	for _, sa := range rec.ByType("kubernetes:core/v1:ServiceAccount") {
 		if name := sa.Inputs["metadata"].ObjectValue()["name"].StringValue(); name != "api" {

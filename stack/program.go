@@ -41,9 +41,11 @@ const (
 	// OutAccessEntries lists the access entries the stack owns (AccessEntry*Key fields); in API
 	// mode the nodes' first. OutAWSAuth is absent in API mode: there is no aws-auth.
 	OutAccessEntries = "accessEntries"
-	// OutPodIdentity is every Pod Identity account keyed "namespace/name", each with
-	// PodIdentityRoleARNKey and PodIdentityAssociationIDKey; absent when none is declared.
-	// These accounts are in neither OutServiceAccounts nor OutIRSARoles: nothing annotates them.
+	// OutPodIdentity is every Pod Identity account (identity podIdentity or both) keyed
+	// "namespace/name", each with PodIdentityRoleARNKey, PodIdentityAssociationIDKey and the
+	// role's IRSATrustPolicyKey, IRSAManagedPoliciesKey, IRSAInlinePolicyKey; absent when none is
+	// declared. A podIdentity account is in neither OutServiceAccounts nor OutIRSARoles: nothing
+	// annotates it; a both account is in all three.
 	OutPodIdentity      = "podIdentityAssociations"
 	OutVpcID            = "vpcId"
 	OutPublicSubnetIDs  = "publicSubnetIds"
@@ -68,9 +70,9 @@ const (
 	AccessPolicyNamespacesKey = "namespaces"
 )
 
-// Keys of each entry of OutPodIdentity.
+// Keys of each entry of OutPodIdentity besides the role's (IRSARole*Key).
 const (
-	PodIdentityRoleARNKey       = "roleArn"
+	PodIdentityRoleARNKey       = IRSARoleARNKey
 	PodIdentityAssociationIDKey = "associationId"
 )
 
@@ -245,10 +247,9 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 		}
 		key := k8s.AccountKey(r.Namespace, r.ServiceAccount)
 		if r.PodIdentity() {
-			podIdentity[key] = pulumi.Map{
-				PodIdentityRoleARNKey:       role.Arn,
-				PodIdentityAssociationIDKey: role.AssociationID,
-			}
+			entry := irsaRoleOutput(role) // the role as drift compares it with IAM
+			entry[PodIdentityAssociationIDKey] = role.AssociationID
+			podIdentity[key] = entry
 		}
 		mode := r.Account
 		if mode == "" {

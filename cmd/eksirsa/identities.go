@@ -62,27 +62,27 @@ func declaredIdentities(outs auto.OutputMap, stackName string) (drift.Declared, 
 		return d, fmt.Errorf("output %s is %v, want a map of namespace/name to the role as declared; an up with this version of eksirsa writes it", stack.OutIRSARoles, outs[stack.OutIRSARoles].Value)
 	}
 	for key, v := range roles {
+		r, err := declaredRole(stack.OutIRSARoles, key, v)
+		if err != nil {
+			return d, err
+		}
+		d.Roles = append(d.Roles, r)
+	}
+	// A podIdentity account's role is not in irsaRoles (a both account's is): compared too, as
+	// Pod Identity's. An entry without the role (written before the output carried it) is
+	// left to the association's check.
+	pods, _ := outs[stack.OutPodIdentity].Value.(map[string]any)
+	for key, v := range pods {
 		entry, _ := v.(map[string]any)
-		namespace, name, ok := strings.Cut(key, "/")
-		arn, _ := entry[stack.IRSARoleARNKey].(string)
-		trust, _ := entry[stack.IRSATrustPolicyKey].(string)
-		if !ok || arn == "" || trust == "" {
-			return d, fmt.Errorf("output %s[%q] is %v, want {%s, %s, ...}", stack.OutIRSARoles, key, v, stack.IRSARoleARNKey, stack.IRSATrustPolicyKey)
+		if _, irsaToo := roles[key]; irsaToo || entry[stack.IRSATrustPolicyKey] == nil {
+			continue
 		}
-		inline, _ := entry[stack.IRSAInlinePolicyKey].(string)
-		var managed []string
-		list, _ := entry[stack.IRSAManagedPoliciesKey].([]any)
-		for _, m := range list {
-			if s, ok := m.(string); ok {
-				managed = append(managed, s)
-			}
+		r, err := declaredRole(stack.OutPodIdentity, key, v)
+		if err != nil {
+			return d, err
 		}
-		d.Roles = append(d.Roles, drift.Role{
-			Account:           identity.Account{Namespace: namespace, Name: name, RoleARN: arn},
-			TrustPolicy:       trust,
-			ManagedPolicyARNs: managed,
-			InlinePolicy:      inline,
-		})
+		r.PodIdentity = true
+		d.Roles = append(d.Roles, r)
 	}
 	slices.SortFunc(d.Roles, func(a, b drift.Role) int { return compareAccounts(a.Account, b.Account) })
 
@@ -113,6 +113,32 @@ func declaredIdentities(outs auto.OutputMap, stackName string) (drift.Declared, 
 	d.MapRoles, _ = awsAuth[k8s.MapRolesKey].(string)
 	d.MapUsers, _ = awsAuth[k8s.MapUsersKey].(string)
 	return d, nil
+}
+
+// declaredRole reads one role of an output keyed namespace/name (irsaRoles, and
+// podIdentityAssociations' entries) as drift compares it: stack.IRSARole*Key fields.
+func declaredRole(output, key string, v any) (drift.Role, error) {
+	entry, _ := v.(map[string]any)
+	namespace, name, ok := strings.Cut(key, "/")
+	arn, _ := entry[stack.IRSARoleARNKey].(string)
+	trust, _ := entry[stack.IRSATrustPolicyKey].(string)
+	if !ok || arn == "" || trust == "" {
+		return drift.Role{}, fmt.Errorf("output %s[%q] is %v, want {%s, %s, ...}", output, key, v, stack.IRSARoleARNKey, stack.IRSATrustPolicyKey)
+	}
+	inline, _ := entry[stack.IRSAInlinePolicyKey].(string)
+	var managed []string
+	list, _ := entry[stack.IRSAManagedPoliciesKey].([]any)
+	for _, m := range list {
+		if s, ok := m.(string); ok {
+			managed = append(managed, s)
+		}
+	}
+	return drift.Role{
+		Account:           identity.Account{Namespace: namespace, Name: name, RoleARN: arn},
+		TrustPolicy:       trust,
+		ManagedPolicyARNs: managed,
+		InlinePolicy:      inline,
+	}, nil
 }
 
 // declaredAssociations reads the podIdentityAssociations output (stack.PodIdentity*Key fields),

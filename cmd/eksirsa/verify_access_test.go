@@ -64,6 +64,12 @@ func TestVerifyAndDriftReadPodIdentityFromTheOutputs(t *testing.T) {
 	if err != nil || !slices.Equal(d.PodIdentity, p.Associations) {
 		t.Errorf("drift's declared associations %+v (%v), want verify's %+v", d.PodIdentity, err, p.Associations)
 	}
+	// With its role as the program writes it, a podIdentity account's role is compared too.
+	outs[stack.OutPodIdentity].Value.(map[string]any)["apps/web"].(map[string]any)[stack.IRSATrustPolicyKey] = `{"Version":"2012-10-17","Statement":[]}`
+	d, err = declaredIdentities(outs, "test")
+	if err != nil || len(d.Roles) != 1 || d.Roles[0].Account.String() != "apps/web" || !d.Roles[0].PodIdentity || d.Roles[0].Account.RoleARN != roleARN("web") {
+		t.Errorf("drift's roles %+v (%v), want apps/web's as Pod Identity's", d.Roles, err)
+	}
 	outs[stack.OutPodIdentity] = auto.OutputValue{Value: map[string]any{"apps/web": map[string]any{}}}
 	if _, err := podIdentityExpectations(t.Context(), opts, outs); err == nil {
 		t.Error("an entry without its role was accepted")
