@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,6 +84,17 @@ type Cluster struct {
 	bin     string
 	opts    Options
 	etcdURL string
+	// deleting closes when ControlPlanes deletes the cluster, before its processes stop:
+	// the watches of its kubelets end then, since kube-apiserver's graceful shutdown waits
+	// for open watch streams (a SIGTERMed apiserver with one open lived until killed 10 s
+	// later, 2026-12-07).
+	deleting     chan struct{}
+	deletingOnce sync.Once
+}
+
+// markDeleting says the control plane is going away (closes c.deleting once).
+func (c *Cluster) markDeleting() {
+	c.deletingOnce.Do(func() { close(c.deleting) })
 }
 
 // PIDs returns the process id of each control-plane process, by name.
@@ -192,7 +204,7 @@ func newCluster(t testing.TB) (*Cluster, *pki, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("certificates: %w", err)
 	}
-	return &Cluster{Dir: dir, CAData: pki.ca.pem, Token: randomToken(t), ca: pki.ca}, pki, nil
+	return &Cluster{Dir: dir, CAData: pki.ca.pem, Token: randomToken(t), ca: pki.ca, deleting: make(chan struct{})}, pki, nil
 }
 
 // serve runs c's kube-apiserver on etcdURL, its objects under etcdPrefix (empty: the

@@ -133,6 +133,7 @@ func (s *ControlPlanes) delete(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("cluster %s has no control plane", name), http.StatusNotFound)
 		return
 	}
+	c.markDeleting()
 	// The apiserver and controller manager only: etcd is Base's and carries the minted ones.
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		if p := c.procs[i]; p != c.etcd {

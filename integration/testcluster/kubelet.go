@@ -148,9 +148,17 @@ func (k *Kubelets) SetNodeReady(ctx context.Context, name string, status corev1.
 }
 
 // watchPods signals on the returned channel (one signal holds any number of events) whenever
-// a pod changes, until ctx ends.
+// a pod changes, until ctx ends or the control plane is being deleted.
 func (k *Kubelets) watchPods(ctx context.Context) <-chan struct{} {
 	changed := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-k.c.deleting:
+		}
+		cancel()
+	}()
 	go func() {
 		for ctx.Err() == nil {
 			w, err := k.c.Client.CoreV1().Pods(metav1.NamespaceAll).Watch(ctx, metav1.ListOptions{})
