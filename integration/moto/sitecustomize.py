@@ -55,6 +55,7 @@ import eks_cluster  # noqa: E402,F401
 import eks_control_planes  # noqa: E402,F401  (each cluster its own control plane)
 import eks_access_entries  # noqa: E402,F401  (EKS access entries and access policies)
 import eks_pod_identity  # noqa: E402,F401  (EKS Pod Identity associations)
+import eks_auth  # noqa: E402,F401  (EKS Auth's AssumeRoleForPodIdentity; after eks_pod_identity, whose associations it reads)
 import eks_updates  # noqa: E402,F401  (UpdateClusterConfig's update, DescribeUpdate, ListUpdates)
 import eks_addons  # noqa: E402,F401  (EKS add-ons: eks-pod-identity-agent; after eks_updates, whose DescribeUpdate it extends)
 import ec2_launch_templates  # noqa: E402,F401  (the template's own tags stay out of its data)

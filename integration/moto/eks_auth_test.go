@@ -1,0 +1,149 @@
+package moto_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	authv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/eks-irsa/eks-irsa/integration/moto"
+	"github.com/eks-irsa/eks-irsa/integration/testcluster"
+)
+
+// podIdentityAudience is the audience of the token the Pod Identity agent sends to EKS Auth
+// (EKS User Guide, pod-id-how-it-works).
+const podIdentityAudience = "pods.eks.amazonaws.com"
+
+// EKS Auth's AssumeRoleForPodIdentity on moto (integration/moto/eks_auth.py), through the aws
+// CLI (the Go SDK's eksauth client is not in the module cache, and no module is added for it):
+// a token the cluster's API server issued for apps/web with audience pods.eks.amazonaws.com
+// gets credentials for its association's role, which moto's STS names in GetCallerIdentity;
+// the role's trust, narrowed to the session tags of apps/web in this cluster as the program
+// writes it, refuses another account's association to the same role; a token of another
+// audience, a forged one, an account without association and an unknown cluster are refused
+// with EKS Auth's errors.
+func TestEKSAuthAssumeRoleForPodIdentity(t *testing.T) {
+	base := testcluster.Start(t)
+	testcluster.SeedEKS(t, base)
+	s := moto.Start(t)
+	planes := testcluster.ServeControlPlanes(t, base)
+	if err := s.UseControlPlanes(planes.URL); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	c := eks.NewFromConfig(s.Config(s.Region))
+	createCluster(t, c, "demo", "")
+	cluster, err := c.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String("demo")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusterARN := aws.ToString(cluster.Cluster.Arn)
+
+	// The role as the program writes it for apps/web (infra.RoleTrust): pods.eks.amazonaws.com,
+	// only for sessions tagged with this cluster, apps and web.
+	narrowed := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"],` +
+		`"Condition":{"StringEquals":{"aws:RequestTag/eks-cluster-arn":"` + clusterARN + `","aws:RequestTag/kubernetes-namespace":"apps","aws:RequestTag/kubernetes-service-account":"web"}}}]}`
+	if _, err := iam.NewFromConfig(s.Config(s.Region)).CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("web-pods"), AssumeRolePolicyDocument: aws.String(narrowed)}); err != nil {
+		t.Fatal(err)
+	}
+	role := "arn:aws:iam::123456789012:role/web-pods"
+	web, err := c.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+		Namespace: aws.String("apps"), ServiceAccount: aws.String("web"), RoleArn: aws.String(role)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another account's association naming the same role: EKS accepts it (its trust check is
+	// structural), the role's conditions refuse its sessions.
+	if _, err := c.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+		Namespace: aws.String("apps"), ServiceAccount: aws.String("intruder"), RoleArn: aws.String(role)}); err != nil {
+		t.Fatal(err)
+	}
+
+	token := func(account, audience string) string {
+		t.Helper()
+		got, err := base.Client.CoreV1().ServiceAccounts("apps").CreateToken(ctx, account,
+			&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{Audiences: []string{audience}}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Status.Token
+	}
+	if _, err := base.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "apps"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"web", "intruder", "other"} {
+		if _, err := base.Client.CoreV1().ServiceAccounts("apps").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if _, err := exec.LookPath("aws"); err != nil {
+		t.Fatalf("aws CLI not on PATH: %v", err)
+	}
+	home := t.TempDir()
+	cli := func(env []string, args ...string) (string, error) {
+		cmd := exec.Command("aws", args...)
+		cmd.Env = append(s.Environ([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + home}), env...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	assume := func(cluster, token string) (string, error) {
+		return cli(nil, "eks-auth", "assume-role-for-pod-identity", "--cluster-name", cluster, "--token", token, "--output", "json")
+	}
+
+	out, err := assume("demo", token("web", podIdentityAudience))
+	if err != nil {
+		t.Fatalf("aws eks-auth assume-role-for-pod-identity for apps/web: %v\n%s", err, out)
+	}
+	var got struct {
+		Subject                struct{ Namespace, ServiceAccount string }
+		Audience               string
+		PodIdentityAssociation struct{ AssociationArn, AssociationId string }
+		AssumedRoleUser        struct{ Arn, AssumeRoleId string }
+		Credentials            struct{ AccessKeyId, SecretAccessKey, SessionToken string }
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got.Subject.Namespace != "apps" || got.Subject.ServiceAccount != "web" || got.Audience != podIdentityAudience ||
+		got.PodIdentityAssociation.AssociationId != aws.ToString(web.Association.AssociationId) ||
+		!strings.HasPrefix(got.AssumedRoleUser.Arn, "arn:aws:sts::123456789012:assumed-role/web-pods/") || got.Credentials.AccessKeyId == "" {
+		t.Errorf("AssumeRoleForPodIdentity answered %+v, want apps/web, audience %s, association %s and credentials for web-pods",
+			got, podIdentityAudience, aws.ToString(web.Association.AssociationId))
+	}
+	// The credentials are moto's STS's: GetCallerIdentity with them names the role's session.
+	caller, err := cli([]string{"AWS_ACCESS_KEY_ID=" + got.Credentials.AccessKeyId, "AWS_SECRET_ACCESS_KEY=" + got.Credentials.SecretAccessKey,
+		"AWS_SESSION_TOKEN=" + got.Credentials.SessionToken}, "sts", "get-caller-identity", "--query", "Arn", "--output", "text")
+	if err != nil || strings.TrimSpace(caller) != got.AssumedRoleUser.Arn {
+		t.Errorf("GetCallerIdentity with the credentials: %v %q, want %s", err, strings.TrimSpace(caller), got.AssumedRoleUser.Arn)
+	}
+
+	forged := token("web", podIdentityAudience)
+	forged = forged[:len(forged)-4] + strings.Map(func(r rune) rune {
+		if r == 'A' {
+			return 'B'
+		}
+		return 'A'
+	}, forged[len(forged)-4:])
+	for _, tc := range []struct {
+		name, cluster, token, want string
+	}{
+		{"another account's association to the narrowed role", "demo", token("intruder", podIdentityAudience), "AccessDeniedException"},
+		{"a token for STS, not Pod Identity", "demo", token("web", "sts.amazonaws.com"), "InvalidTokenException"},
+		{"a forged signature", "demo", forged, "InvalidTokenException"},
+		{"an account without association", "demo", token("other", podIdentityAudience), "ResourceNotFoundException"},
+		{"an unknown cluster", "nope", token("web", podIdentityAudience), "ResourceNotFoundException"},
+	} {
+		if out, err := assume(tc.cluster, tc.token); err == nil || !strings.Contains(out, tc.want) {
+			t.Errorf("%s: %v, want %s in\n%s", tc.name, err, tc.want, out)
+		}
+	}
+}
