@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/eks-irsa/eks-irsa/internal/statelock/statelocktest"
 )
 
