@@ -125,7 +125,10 @@ type ServiceAccountRoleConfig struct {
 	// Identity is how the account's pods get the role: IdentityIRSA (the default: OIDC trust
 	// and the role annotation), IdentityPodIdentity (EKS Pod Identity: the role trusts
 	// pods.eks.amazonaws.com, an association binds it, the agent add-on is installed) or
-	// IdentityBoth (the migration's middle state: both trusts, the annotation and the association).
+	// IdentityBoth (both trusts, the annotation and the association: the migration's first
+	// step) or IdentityBothUnannotated (both trusts and the association, no annotation: the
+	// migration's middle state, in which restarted pods take Pod Identity while pods started
+	// under IRSA still assume the role until they are gone).
 	Identity Identity `json:"identity"`
 }
 
@@ -136,15 +139,20 @@ const (
 	IdentityIRSA        Identity = "irsa"
 	IdentityPodIdentity Identity = "podIdentity"
 	IdentityBoth        Identity = "both"
+	// IdentityBothUnannotated is a config state of its own so that the migration's middle
+	// step survives a later up and a rerun finds it: pods created while the annotation was
+	// there carry AWS_ROLE_ARN (which the SDKs prefer) and would fail the moment the OIDC
+	// statement went, so it stays until every workload has restarted without the annotation.
+	IdentityBothUnannotated Identity = "bothUnannotated"
 )
 
 // identities lists the accepted values, in the order errors name them.
-var identities = []Identity{IdentityIRSA, IdentityPodIdentity, IdentityBoth}
+var identities = []Identity{IdentityIRSA, IdentityPodIdentity, IdentityBoth, IdentityBothUnannotated}
 
-// PodIdentity says whether the entry uses EKS Pod Identity (podIdentity or both): an
-// association, the agent, the pods.eks.amazonaws.com statement.
+// PodIdentity says whether the entry uses EKS Pod Identity (podIdentity, both or
+// bothUnannotated): an association, the agent, the pods.eks.amazonaws.com statement.
 func (r ServiceAccountRoleConfig) PodIdentity() bool {
-	return r.Identity == IdentityPodIdentity || r.Identity == IdentityBoth
+	return r.Identity == IdentityPodIdentity || r.Identity == IdentityBoth || r.Identity == IdentityBothUnannotated
 }
 
 // identity is the entry's identity as config names it, the default spelt out.
@@ -155,9 +163,15 @@ func (r ServiceAccountRoleConfig) identity() Identity {
 	return r.Identity
 }
 
-// IRSA says whether the entry uses IRSA (irsa, the default, or both): the OIDC statement and
-// the role annotation where the stack writes one.
+// IRSA says whether the entry's role trusts the OIDC provider (irsa, the default, both or
+// bothUnannotated): the OIDC statement, and the role in OutIRSARoles.
 func (r ServiceAccountRoleConfig) IRSA() bool { return r.Identity != IdentityPodIdentity }
+
+// Annotated says whether the stack writes the role annotation on the account (irsa or both,
+// where account is annotate or create).
+func (r ServiceAccountRoleConfig) Annotated() bool {
+	return r.IRSA() && r.Identity != IdentityBothUnannotated
+}
 
 // AWSAuthConfig lists the aws-auth mappings besides the node role's.
 type AWSAuthConfig struct {

@@ -147,7 +147,7 @@ func TestBadConfigIsRejectedBeforeAnythingIsCreated(t *testing.T) {
 		}, []string{`serviceAccountRoles[0].account = "adopt"`, `"annotate"`}},
 		{"identity the stack does not offer", func(t *testing.T) map[string]string {
 			return withRoles(t, role("apps", "api", map[string]any{"identity": "podidentity"}))
-		}, []string{`serviceAccountRoles[0].identity = "podidentity"`, `"irsa"`, `"podIdentity"`, `"both"`}},
+		}, []string{`serviceAccountRoles[0].identity = "podidentity"`, `"irsa"`, `"podIdentity"`, `"both"`, `"bothUnannotated"`}},
 		{"log retention CloudWatch does not offer", func(t *testing.T) map[string]string { return set(t, "cluster.logRetentionDays", 45) },
 			[]string{`cluster.logRetentionDays = "45"`, "CloudWatch Logs accepts one of [1 3 5 7 14 30 60 90"}},
 		{"bad public access CIDR", func(t *testing.T) map[string]string {

@@ -238,3 +238,61 @@ func TestPodIdentityKeepsTheStacksAccount(t *testing.T) {
 		t.Errorf("%s = %v: a Pod Identity account has no annotation to verify", OutServiceAccounts, accounts)
 	}
 }
+
+// identity bothUnannotated (the migration's middle state): the trust keeps the OIDC statement
+// beside the Pod Identity one, so pods started under IRSA still assume the role, while the
+// annotation goes, so restarted pods take Pod Identity; the association stays; the created
+// account is the same object as under both. A state of the config, not a step of the
+// migration, so a later up keeps it.
+func TestIdentityBothUnannotated(t *testing.T) {
+	accounts := func(identity string) (*recorder.Recorder, map[string]any) {
+		return runProgram(t, withRoles(t,
+			role("apps", "web", map[string]any{"identity": identity, "account": "create"}),
+			role("apps", "api", map[string]any{"identity": identity, "account": "annotate"})))
+	}
+	both, _ := accounts("both")
+	rec, out := accounts("bothUnannotated")
+	roles, _ := out[OutIRSARoles].(map[string]any)
+	pods, _ := out[OutPodIdentity].(map[string]any)
+	sas, _ := out[OutServiceAccounts].(map[string]any)
+	for _, key := range []string{"apps/web", "apps/api"} {
+		irsaRole, _ := roles[key].(map[string]any)
+		pod, _ := pods[key].(map[string]any)
+		arn, _ := irsaRole[IRSARoleARNKey].(string)
+		if arn == "" || pod[PodIdentityRoleARNKey] != arn {
+			t.Fatalf("%s[%s] = %v and %s[%s] = %v: want one role in both (drift and verify --identities hold its OIDC statement)", OutIRSARoles, key, irsaRole, OutPodIdentity, key, pod)
+		}
+		trust := roleTrust(t, rec, arn)
+		if len(trust.Statement) != 2 || trust.Statement[0].Principal["Federated"] == "" || trust.Statement[1].Principal["Service"] != "pods.eks.amazonaws.com" {
+			t.Errorf("%s trust %+v, want the OIDC statement then the Pod Identity one", key, trust.Statement)
+		}
+		if _, ok := sas[key]; ok {
+			t.Errorf("%s holds %s: nothing annotates it, verify would look for an annotation", OutServiceAccounts, key)
+		}
+	}
+	if n := len(rec.ByType(podIdentityAssociationType)); n != 2 {
+		t.Errorf("%d associations, want 2", n)
+	}
+	if got := createdAccountAnnotations(t, rec, "web"); len(got) != 0 {
+		t.Errorf("the created account keeps annotations %v", got)
+	}
+	for _, p := range rec.ByType("kubernetes:core/v1:ServiceAccountPatch") {
+		if name := p.Inputs["metadata"].ObjectValue()["name"].StringValue(); name != k8s.AWSNodeName {
+			t.Errorf("bothUnannotated still patches ServiceAccount %s", name)
+		}
+	}
+	for _, typ := range []string{"kubernetes:core/v1:ServiceAccount", "aws:iam/role:Role", podIdentityAssociationType} {
+		b, a := []string{}, []string{}
+		for _, r := range both.ByType(typ) {
+			b = append(b, r.URN)
+		}
+		for _, r := range rec.ByType(typ) {
+			a = append(a, r.URN)
+		}
+		slices.Sort(a)
+		slices.Sort(b)
+		if !slices.Equal(a, b) {
+			t.Errorf("%s: %v with both, %v with bothUnannotated: want the same objects", typ, b, a)
+		}
+	}
+}

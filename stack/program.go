@@ -41,11 +41,12 @@ const (
 	// OutAccessEntries lists the access entries the stack owns (AccessEntry*Key fields); in API
 	// mode the nodes' first. OutAWSAuth is absent in API mode: there is no aws-auth.
 	OutAccessEntries = "accessEntries"
-	// OutPodIdentity is every Pod Identity account (identity podIdentity or both) keyed
+	// OutPodIdentity is every Pod Identity account (identity podIdentity, both or bothUnannotated) keyed
 	// "namespace/name", each with PodIdentityRoleARNKey, PodIdentityAssociationIDKey and the
 	// role's IRSATrustPolicyKey, IRSAManagedPoliciesKey, IRSAInlinePolicyKey; absent when none is
 	// declared. A podIdentity account is in neither OutServiceAccounts nor OutIRSARoles: nothing
-	// annotates it; a both account is in all three.
+	// annotates it; a both account is in all three; a bothUnannotated one in OutIRSARoles too
+	// (its trust still has the OIDC statement), not in OutServiceAccounts (nothing annotates it).
 	OutPodIdentity      = "podIdentityAssociations"
 	OutVpcID            = "vpcId"
 	OutPublicSubnetIDs  = "publicSubnetIds"
@@ -232,7 +233,8 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 	// Pod Identity: the agent add-on once any account uses it, before any node joins, and per
 	// account a role trusted by pods.eks.amazonaws.com bound by an association. An account
 	// with identity podIdentity gets no annotation, so it is not the Kubernetes layer's unless
-	// the stack created it; with both it keeps its IRSA binding besides the association.
+	// the stack created it; with both it keeps its IRSA binding besides the association; with
+	// bothUnannotated it is as podIdentity in the cluster and as both in its trust.
 	var agent *infra.PodIdentityAgent
 	podIdentity := pulumi.Map{}
 	for _, r := range cfg.ServiceAccountRoles {
@@ -263,12 +265,16 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 			Mode:            mode,
 			CreateNamespace: r.CreateNamespace,
 		}
-		switch {
-		case r.IRSA():
+		if r.IRSA() {
+			// bothUnannotated too: its trust still admits pods started under IRSA, and drift
+			// and verify --identities hold it to that.
 			irsaRoles[key] = irsaRoleOutput(role)
+		}
+		switch {
+		case r.Annotated():
 		case mode == k8s.CreateServiceAccount:
 			// The stack created the account under IRSA: it keeps it, without the annotation, so
-			// a switch to podIdentity never deletes the account its pods run as.
+			// a switch to bothUnannotated or podIdentity never deletes the account its pods run as.
 			binding.RoleARN = nil
 		default:
 			// annotate: the patch goes, and with it only the annotation it wrote; the account stays.

@@ -502,7 +502,7 @@ func (c *Config) validateRoles(v *validator) {
 		}
 		seenRole[strings.ToLower(role)] = key
 		if r.Identity != "" && !slices.Contains(identities, r.Identity) {
-			v.add(key+".identity", string(r.Identity), `want "irsa" (OIDC trust and the role annotation, the default), "podIdentity" (EKS Pod Identity) or "both" (the two at once, while moving from one to the other)`)
+			v.add(key+".identity", string(r.Identity), `want "irsa" (OIDC trust and the role annotation, the default), "podIdentity" (EKS Pod Identity), "both" (the two at once, while moving from one to the other) or "bothUnannotated" (both trusts and the association, no annotation: the migration's middle state)`)
 		}
 		// Any account mode goes with any identity, so that a move irsa -> both -> podIdentity
 		// changes the identity word alone: with podIdentity the stack writes no annotation
