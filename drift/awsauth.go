@@ -144,6 +144,9 @@ func (d *Detector) awsAuth(ctx context.Context, decl Declared, repair string) ([
 		return []Line{found(CheckAWSAuth, subject, "kubectl -n kube-system delete configmap aws-auth",
 			"aws-auth exists, but the cluster is in API mode and EKS reads none: its mappings grant nothing")}, nil
 	}
+	if apierrors.IsNotFound(err) && decl.NoAWSAuth {
+		return []Line{matched(CheckAWSAuth, subject, "no aws-auth: the stack writes none, its nodes join by their access entry")}, nil
+	}
 	if apierrors.IsNotFound(err) {
 		return []Line{found(CheckAWSAuth, subject, repair, "aws-auth is gone: nodes cannot join")}, nil
 	}

@@ -225,3 +225,19 @@ func TestAWSAuthMappingsSaysWhichApplies(t *testing.T) {
 		t.Errorf("duplicate %q", ms[0].Duplicate)
 	}
 }
+
+// A stack that writes no aws-auth in API_AND_CONFIG_MAP (its nodes have their entry, nothing
+// else is mapped: the migration's end before API mode): no ConfigMap is as declared, and one
+// that someone wrote is every row foreign.
+func TestNoAWSAuthDeclared(t *testing.T) {
+	decl := Declared{NoAWSAuth: true, Stack: "test"}
+	lines, err := (&Detector{Kube: fake.NewClientset()}).awsAuth(t.Context(), decl, "eksirsa up --refresh -s test")
+	if err != nil || len(lines) != 1 || lines[0].Finding != nil {
+		t.Errorf("no aws-auth, none declared: %+v, %v; want one matched line", lines, err)
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: k8s.AWSAuthName, Namespace: k8s.KubeSystemNamespace}, Data: map[string]string{k8s.MapRolesKey: eksNodeMapping}}
+	lines, err = (&Detector{Kube: fake.NewClientset(cm)}).awsAuth(t.Context(), decl, "eksirsa up --refresh -s test")
+	if err != nil || len(lines) != 1 || lines[0].Check != CheckForeign {
+		t.Errorf("aws-auth written by someone, none declared: %+v, %v; want the node row foreign", lines, err)
+	}
+}

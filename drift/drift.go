@@ -64,6 +64,9 @@ type Declared struct {
 	// AuthenticationMode is the cluster's mode as the stack applied it; empty for a stack older
 	// than the output, whose clusters are all API_AND_CONFIG_MAP. In API mode there is no aws-auth.
 	AuthenticationMode string
+	// NoAWSAuth: the stack writes no aws-auth in API_AND_CONFIG_MAP (its nodes join by their
+	// access entry and it maps nothing else), so every live mapping is someone else's.
+	NoAWSAuth bool
 	// AccessEntries are the entries the stack owns (the nodes' in API mode, the declared ones).
 	AccessEntries []AccessEntry
 	// PodIdentity are the stack's Pod Identity associations (the podIdentityAssociations

@@ -47,6 +47,9 @@ type AWSAuthArgs struct {
 	// is set every apply is forced, so config is the only source of truth for the mappings;
 	// turning it off later makes the ConfigMap ours (destroy deletes it) and applies unforced.
 	AdoptExisting bool
+	// After are what the ConfigMap is written after (the access entries that take precedence
+	// over its rows).
+	After []pulumi.Resource
 }
 
 // AWSAuth is the kube-system/aws-auth ConfigMap.
@@ -159,6 +162,9 @@ func NewAWSAuth(ctx *pulumi.Context, name string, args *AWSAuthArgs, opts ...pul
 	annotations := pulumi.StringMap{PatchFieldManagerAnnotation: pulumi.String(FieldManager)}
 	cmOpts := []pulumi.ResourceOption{pulumi.Parent(c), pulumi.Provider(args.Provider), pulumi.DeleteBeforeReplace(true)}
 	cmOpts = append(cmOpts, args.Cluster.options()...)
+	if len(args.After) > 0 {
+		cmOpts = append(cmOpts, pulumi.DependsOn(args.After))
+	}
 	if args.AdoptExisting {
 		annotations[PatchForceAnnotation] = pulumi.String("true")
 		cmOpts = append(cmOpts, pulumi.RetainOnDelete(true))

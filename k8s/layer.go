@@ -29,6 +29,10 @@ type LayerArgs struct {
 	// WithoutAWSAuth leaves aws-auth out: a cluster in API mode reads none, and its nodes
 	// authenticate by their access entry (infra.NewAccess), which NodesWaitFor does not list.
 	WithoutAWSAuth bool
+	// AWSAuthAfter are what aws-auth is written after: the access entries, which take
+	// precedence over its rows, so a row can be rewritten or removed only once its principal's
+	// entry (with its policies) admits it.
+	AWSAuthAfter []pulumi.Resource
 }
 
 // AWSAuthMappings are the configured aws-auth mappings (see AWSAuthArgs).
@@ -183,6 +187,7 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs) (*Layer, error)
 			Roles:         args.AWSAuth.Roles,
 			Users:         args.AWSAuth.Users,
 			AdoptExisting: args.AWSAuth.Adopt,
+			After:         args.AWSAuthAfter,
 		})
 		if err != nil {
 			return nil, err

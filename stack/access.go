@@ -74,18 +74,18 @@ func AccessPolicyARN(partition, name string) string {
 type AccessEntryConfig struct {
 	PrincipalARN string `json:"principalArn"`
 	// Type is STANDARD when empty, as EKS defaults it.
-	Type string `json:"type"`
+	Type string `json:"type,omitempty"`
 	// Username is EKS's default when empty (the user's ARN; a role's session ARN with
 	// {{SessionName}}), which the user guide recommends.
-	Username         string               `json:"username"`
-	KubernetesGroups []string             `json:"kubernetesGroups"`
-	Policies         []AccessPolicyConfig `json:"policies"`
+	Username         string               `json:"username,omitempty"`
+	KubernetesGroups []string             `json:"kubernetesGroups,omitempty"`
+	Policies         []AccessPolicyConfig `json:"policies,omitempty"`
 }
 
 // AccessPolicyConfig is one policy association: cluster scope when Namespaces is empty.
 type AccessPolicyConfig struct {
 	Name       string   `json:"name"`
-	Namespaces []string `json:"namespaces"`
+	Namespaces []string `json:"namespaces,omitempty"`
 }
 
 // EntryType is the entry's type as EKS records it.
@@ -368,6 +368,18 @@ func sameEntry(a, b AccessEntryConfig) bool {
 // nodes cannot join.
 func (c *Config) NodeAccessEntry() bool {
 	return c.Cluster.AuthenticationMode == ModeAPI || c.Nodes.AccessEntry
+}
+
+// WritesAWSAuth says whether the stack writes aws-auth: not in API mode, where EKS reads none,
+// and not when the node role has its entry (nodes.accessEntry) and no other mapping is
+// configured, since the node's row would then grant nothing the entry does not (an entry takes
+// precedence over aws-auth): the last step of the migration off aws-auth, in which the update
+// deletes the ConfigMap the stack wrote.
+func (c *Config) WritesAWSAuth() bool {
+	if c.Cluster.AuthenticationMode == ModeAPI {
+		return false
+	}
+	return !c.Nodes.AccessEntry || len(c.AWSAuth.Roles)+len(c.AWSAuth.Users) > 0 || c.AWSAuth.Adopt
 }
 
 // CheckModeChange refuses a configuration whose authenticationMode goes back from the one the

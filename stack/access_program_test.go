@@ -130,11 +130,11 @@ func TestDefaultModeKeepsAWSAuthAndMakesNoEntry(t *testing.T) {
 	}
 }
 
-// nodes.accessEntry in API_AND_CONFIG_MAP: the node role keeps its aws-auth row and gets its
+// nodes.accessEntry in API_AND_CONFIG_MAP with a mapping: the node role keeps its aws-auth row and gets its
 // EC2_LINUX entry too (the migration's step before the row goes), which the ASG waits for and
 // the accessEntries output lists, so drift and verify hold it to EKS.
 func TestNodeAccessEntryBesideAWSAuth(t *testing.T) {
-	rec, out := runProgram(t, setIn(t, testConfig(t), "nodes.accessEntry", true))
+	rec, out := runProgram(t, setIn(t, withAWSAuth(t, adminRole), "nodes.accessEntry", true))
 	if len(rec.ByType(configMapType)) != 1 {
 		t.Errorf("%d ConfigMaps, want aws-auth still", len(rec.ByType(configMapType)))
 	}
@@ -145,12 +145,38 @@ func TestNodeAccessEntryBesideAWSAuth(t *testing.T) {
 	if !rec.DependsOn(rec.ByType(asgType)[0].URN, node.URN) {
 		t.Errorf("the ASG does not wait for the node entry")
 	}
+	// aws-auth is written after the entries, which take precedence over its rows: a row goes
+	// only once its principal's entry admits it.
+	if !rec.DependsOn(rec.ByType(configMapType)[0].URN, node.URN) {
+		t.Errorf("aws-auth does not wait for the access entries")
+	}
 	listed, _ := out[OutAccessEntries].([]any)
 	if len(listed) != 1 || listed[0].(map[string]any)[AccessEntryTypeKey] != "EC2_LINUX" {
 		t.Errorf("output %s = %v, want the node entry", OutAccessEntries, out[OutAccessEntries])
 	}
 	if out[OutAuthenticationMode] != ModeAPIAndConfigMap {
 		t.Errorf("output %s = %v", OutAuthenticationMode, out[OutAuthenticationMode])
+	}
+}
+
+// nodes.accessEntry and no awsAuth mapping: the node's row would be dead beside its entry, so
+// the stack writes no aws-auth (the migration's "aws-auth emptied"); the ASG still waits for the
+// entry; with a mapping left, aws-auth stays.
+func TestNodeEntryAloneWritesNoAWSAuth(t *testing.T) {
+	rec, out := runProgram(t, setIn(t, setIn(t, testConfig(t), "nodes.accessEntry", true), "awsAuth", map[string]any{"roles": []any{}, "users": []any{}}))
+	if n := len(rec.ByType(configMapType)); n != 0 {
+		t.Errorf("%d ConfigMaps, want no aws-auth", n)
+	}
+	if _, ok := out[OutAWSAuth]; ok {
+		t.Errorf("output %s = %v, want none", OutAWSAuth, out[OutAWSAuth])
+	}
+	node, ok := rec.Get(accessEntryType, "demo-eks-oidc-test-access-nodes")
+	if !ok || !rec.DependsOn(rec.ByType(asgType)[0].URN, node.URN) {
+		t.Errorf("node entry %v; the ASG must wait for it", ok)
+	}
+	rec, _ = runProgram(t, setIn(t, withAWSAuth(t, adminRole), "nodes.accessEntry", true))
+	if n := len(rec.ByType(configMapType)); n != 1 {
+		t.Errorf("with a mapping left: %d ConfigMaps, want aws-auth", n)
 	}
 }
 

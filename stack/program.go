@@ -128,7 +128,6 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 		}
 	}
 	name, tags := cfg.Name(), cfg.AllTags()
-	apiMode := cfg.Cluster.AuthenticationMode == ModeAPI
 	nodeEntry := cfg.NodeAccessEntry()
 
 	network, err := infra.NewNetwork(ctx, name, &infra.NetworkArgs{
@@ -228,7 +227,13 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 		NodeRoleARN:       nodeRole.Arn,
 		AWSNodeRoleARN:    awsNodeRole.Arn,
 		AWSAuth:           awsAuthMappings(cfg.AWSAuth),
-		WithoutAWSAuth:    apiMode,
+		WithoutAWSAuth:    !cfg.WritesAWSAuth(),
+	}
+	if access != nil {
+		// A row removed or rewritten only after its principal's entry admits it: the entry takes
+		// precedence, so there is no moment without access (a recovery's refresh drops rows
+		// written by hand, and the migration removes rows, in the same update that makes entries).
+		layerArgs.AWSAuthAfter = access.Resources()
 	}
 	// Pod Identity: the agent add-on once any account uses it, before any node joins, and per
 	// account a role trusted by pods.eks.amazonaws.com bound by an association. An account

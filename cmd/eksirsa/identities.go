@@ -107,6 +107,12 @@ func declaredIdentities(outs auto.OutputMap, stackName string) (drift.Declared, 
 		// A cluster in API mode has no aws-auth: the stack declares no mapping.
 		return d, nil
 	}
+	if !ok && slices.ContainsFunc(d.AccessEntries, func(e drift.AccessEntry) bool { return e.Type == stack.EntryEC2Linux }) {
+		// The nodes join by their entry and nothing else is mapped: the stack writes no
+		// aws-auth (stack.Config.WritesAWSAuth).
+		d.NoAWSAuth = true
+		return d, nil
+	}
 	if !ok {
 		return d, fmt.Errorf("output %s is %v, want {%s, %s}; an up with this version of eksirsa writes it", stack.OutAWSAuth, outs[stack.OutAWSAuth].Value, k8s.MapRolesKey, k8s.MapUsersKey)
 	}
