@@ -283,6 +283,22 @@ func TestPlanRecovery(t *testing.T) {
 	}
 }
 
+// An access entry and a policy association killed mid-create are imported by the ids
+// pulumi-aws gives them (its import sections: cluster:principal, cluster#principal#policy), so
+// a killed migration's recovery adopts them instead of stopping the update.
+func TestImportIDOfAccessEntries(t *testing.T) {
+	in := map[string]any{"clusterName": "demo", "principalArn": "arn:aws:iam::123456789012:role/teams/ci/deployer",
+		"policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"}
+	for typ, want := range map[string]string{
+		"aws:eks/accessEntry:AccessEntry":                         "demo:arn:aws:iam::123456789012:role/teams/ci/deployer",
+		"aws:eks/accessPolicyAssociation:AccessPolicyAssociation": "demo#arn:aws:iam::123456789012:role/teams/ci/deployer#arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+	} {
+		if got, ok := importID(typ, in); !ok || got != want {
+			t.Errorf("importID(%s) = %q, %t; want %q", typ, got, ok, want)
+		}
+	}
+}
+
 // An import that fails after the pending operations were cleared is not forgotten: the next
 // up, whose state no longer has the pending create, still adopts the NAT gateway (from the
 // adoption plan kept beside the state) instead of letting the update create a second one, and

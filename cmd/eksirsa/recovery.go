@@ -176,6 +176,10 @@ func importID(typ string, inputs map[string]any) (string, bool) {
 		return join("/", "role", "policyArn")
 	case "aws:iam/rolePolicy:RolePolicy": // role_name:role_policy_name
 		return join(":", "role", "name")
+	case "aws:eks/accessEntry:AccessEntry": // cluster_name:principal_arn
+		return join(":", "clusterName", "principalArn")
+	case "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": // cluster_name#principal_arn#policy_arn
+		return join("#", "clusterName", "principalArn", "policyArn")
 	}
 	return "", false
 }
