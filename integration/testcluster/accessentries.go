@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -164,7 +166,11 @@ func (a *AWSIAMAuth) entryPrincipal(ctx context.Context, p principal) (string, e
 // AmazonEKSViewPolicy the ClusterRoles admin, edit and view, bound to the user at cluster scope
 // or in each namespace of a namespace scope.
 func (a *AWSIAMAuth) fromEntry(ctx context.Context, p principal, e accessentry.Live) (authenticationv1.UserInfo, error) {
-	name, err := renderUsername(aws.ToString(e.Username), p)
+	username, err := a.withPrivateDNSName(ctx, aws.ToString(e.Username), p)
+	if err != nil {
+		return authenticationv1.UserInfo{}, err
+	}
+	name, err := renderUsername(username, p)
 	if err != nil {
 		return authenticationv1.UserInfo{}, err
 	}
@@ -248,17 +254,51 @@ func (a *AWSIAMAuth) fromAWSAuth(ctx context.Context, p principal) (authenticati
 	if err != nil {
 		return authenticationv1.UserInfo{}, fmt.Errorf("parse aws-auth: %w", err)
 	}
-	for _, r := range roles {
+	// The last mapping of an ARN wins: MapStore.saveMap keys role mappings by the lower-cased
+	// ARN, so a later one replaces an earlier (aws-iam-authenticator v0.7.2 pkg/mapper/configmap;
+	// drift's inForce states the same rule).
+	for _, r := range slices.Backward(roles) {
 		if strings.EqualFold(r.RoleARN, p.canonical) {
-			return renderUser(r.Username, r.Groups, p)
+			username, err := a.withPrivateDNSName(ctx, r.Username, p)
+			if err != nil {
+				return authenticationv1.UserInfo{}, err
+			}
+			return renderUser(username, r.Groups, p)
 		}
 	}
-	for _, u := range users {
+	for _, u := range slices.Backward(users) {
 		if strings.EqualFold(u.UserARN, p.canonical) {
 			return renderUser(u.Username, u.Groups, p)
 		}
 	}
 	return authenticationv1.UserInfo{}, fmt.Errorf("%s has no access entry and aws-auth does not map it", p.canonical)
+}
+
+// withPrivateDNSName fills {{EC2PrivateDNSName}} as aws-iam-authenticator v0.7.2 does for a
+// node's role session (pkg/server renderTemplate, pkg/ec2provider): the session name is the
+// instance id, and EC2 DescribeInstances gives its private DNS name (moto's instances here).
+func (a *AWSIAMAuth) withPrivateDNSName(ctx context.Context, template string, p principal) (string, error) {
+	const placeholder = "{{EC2PrivateDNSName}}"
+	if !strings.Contains(template, placeholder) {
+		return template, nil
+	}
+	if !strings.HasPrefix(p.session, "i-") {
+		return "", fmt.Errorf("username %s of %s: the session %q is not an instance id", template, p.canonical, p.session)
+	}
+	c := ec2.New(ec2.Options{Region: a.Region, BaseEndpoint: aws.String(a.EKS.Endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")})
+	out, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{p.session}})
+	if err != nil {
+		return "", fmt.Errorf("EC2 DescribeInstances %s: %w", p.session, err)
+	}
+	for _, r := range out.Reservations {
+		for _, i := range r.Instances {
+			if dns := aws.ToString(i.PrivateDnsName); dns != "" {
+				return strings.ReplaceAll(template, placeholder, dns), nil
+			}
+		}
+	}
+	return "", fmt.Errorf("EC2 has no private DNS name for instance %s", p.session)
 }
 
 func renderUser(username string, groups []string, p principal) (authenticationv1.UserInfo, error) {
@@ -279,8 +319,7 @@ func renderUser(username string, groups []string, p principal) (authenticationv1
 
 // renderUsername fills a username template as aws-iam-authenticator v0.7.2 pkg/server
 // renderTemplate does: {{AccountID}}, {{SessionName}} (with @ made -), {{SessionNameRaw}}.
-// {{EC2PrivateDNSName}} needs EC2's DescribeInstances, which no test here calls for (the
-// loopback kubelets authenticate with certificates): refused, naming it.
+// {{EC2PrivateDNSName}} is filled before, by withPrivateDNSName: left here, it is refused.
 func renderUsername(template string, p principal) (string, error) {
 	if strings.Contains(template, "{{EC2PrivateDNSName}}") {
 		return "", fmt.Errorf("username %s of %s: {{EC2PrivateDNSName}} is not rendered by the stand-in", template, p.canonical)

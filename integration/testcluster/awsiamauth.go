@@ -86,6 +86,12 @@ func (a *AWSIAMAuth) verify(token string, now time.Time) (string, error) {
 	if a.STSEndpoint != "" {
 		return a.askSTS(u)
 	}
+	if a.EKS != nil && !strings.HasPrefix(u.Query().Get("X-Amz-Credential"), a.AccessKeyID+"/") {
+		// Another principal's token (a role session's, a user's): mapped as EKS maps it, so it is
+		// checked as EKS checks it, by the STS it is presigned for (moto, which checks no
+		// signature: the creator's own tokens keep the stand-in's signature check).
+		return a.askSTS(u)
+	}
 	return "", a.verifySignature(u)
 }
 
@@ -170,6 +176,19 @@ func (a *AWSIAMAuth) askSTS(u *url.URL) (string, error) {
 	return id.Arn, nil
 }
 
+// stsEndpoint is the STS tokens may be presigned for besides AWS's: STSEndpoint, or with EKS
+// the AWS (moto) that holds the cluster, whose STS the aws CLI uses when AWS_ENDPOINT_URL_STS
+// points there.
+func (a *AWSIAMAuth) stsEndpoint() string {
+	if a.STSEndpoint != "" {
+		return a.STSEndpoint
+	}
+	if a.EKS != nil {
+		return a.EKS.Endpoint
+	}
+	return ""
+}
+
 // presignedURL is the token's presigned GetCallerIdentity URL once the checks every token
 // passes have: prefix, STS host, action, signed cluster header, expiry.
 func (a *AWSIAMAuth) presignedURL(token string, now time.Time) (*url.URL, error) {
@@ -185,9 +204,9 @@ func (a *AWSIAMAuth) presignedURL(token string, now time.Time) (*url.URL, error)
 	if err != nil {
 		return nil, fmt.Errorf("token is not a URL: %w", err)
 	}
-	if a.STSEndpoint != "" {
-		if want, err := url.Parse(a.STSEndpoint); err != nil || u.Scheme != want.Scheme || u.Host != want.Host || u.Path != "/" {
-			return nil, fmt.Errorf("presigned URL %s://%s%s is not the STS %s", u.Scheme, u.Host, u.Path, a.STSEndpoint)
+	if sts := a.stsEndpoint(); sts != "" && !(a.STSEndpoint == "" && u.Scheme == "https" && u.Host == "sts."+a.Region+".amazonaws.com" && u.Path == "/") {
+		if want, err := url.Parse(sts); err != nil || u.Scheme != want.Scheme || u.Host != want.Host || u.Path != "/" {
+			return nil, fmt.Errorf("presigned URL %s://%s%s is not the STS %s", u.Scheme, u.Host, u.Path, sts)
 		}
 	} else if u.Scheme != "https" || u.Host != "sts."+a.Region+".amazonaws.com" || u.Path != "/" {
 		return nil, fmt.Errorf("presigned URL %s://%s%s is not STS in %s", u.Scheme, u.Host, u.Path, a.Region)
