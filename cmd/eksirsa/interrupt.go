@@ -86,6 +86,11 @@ func (c counted) Outputs(ctx context.Context) (auto.OutputMap, error) {
 	return whilePulumiRuns(func() (auto.OutputMap, error) { return c.s.Outputs(ctx) })
 }
 
+func (c counted) SetAllConfigJson(ctx context.Context, configJSON string, opts *auto.ConfigOptions) error {
+	_, err := whilePulumiRuns(func() (struct{}, error) { return struct{}{}, c.s.SetAllConfigJson(ctx, configJSON, opts) })
+	return err
+}
+
 func (c counted) Cancel(ctx context.Context) error {
 	_, err := whilePulumiRuns(func() (struct{}, error) { return struct{}{}, c.s.Cancel(ctx) })
 	return err

@@ -65,57 +65,11 @@ of every resource, so it puts back what someone changed by hand (what drift repo
 Afterwards it runs verify --identities, waiting for the nodes, unless --no-verify.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, out, errOut := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
-			s, err := openShown(cmd, opts)
+			res, err := runUpdate(cmd, opts, updateOptions{yes: yes, cancel: cancel, refresh: refresh})
 			if err != nil {
 				return err
 			}
-			if cancel {
-				fmt.Fprintf(out, "Cancelling the update that holds stack %s's lock (pulumi cancel).\n", opts.stack)
-				if err := s.Cancel(ctx); err != nil {
-					return fmt.Errorf("cancel: %w", err)
-				}
-			} else if err := releaseDeadLocks(ctx, out, opts); err != nil {
-				return err
-			}
-			var find findCreated
-			if opts.findPending != nil {
-				find = opts.findPending(opts)
-			}
-			url, err := opts.backendURL()
-			if err != nil {
-				return err
-			}
-			deployment, err := exportDeployment(ctx, s)
-			if err != nil {
-				return err
-			}
-			if err := checkModeChange(deployment, opts); err != nil {
-				return err
-			}
-			if err := clearPendingCreates(ctx, s, deployment, out, errOut, opts.stack, find, adoptionStore{backendURL: url, dir: opts.dir, stack: opts.stack}); err != nil {
-				return err
-			}
-			if !yes {
-				if _, err := s.Preview(ctx, optpreview.ProgressStreams(out), optpreview.ErrorProgressStreams(errOut)); err != nil {
-					return err
-				}
-				if ok, err := confirm(cmd.InOrStdin(), out, "Perform this update?"); err != nil || !ok {
-					return cancelled(err, "update")
-				}
-			}
-			upOpts := []optup.Option{optup.ProgressStreams(out), optup.ErrorProgressStreams(errOut)}
-			if refresh {
-				upOpts = append(upOpts, optup.Refresh())
-			}
-			res, err := s.Up(ctx, upOpts...)
-			if auto.IsConcurrentUpdateError(err) {
-				return fmt.Errorf("stack %s is locked by another update; if none is running (an interrupted run left the lock), run `eksirsa up --cancel`: %w", opts.stack, err)
-			}
-			if err != nil {
-				// aws-auth or an account someone else wrote stops the update untouched; say how to go on.
-				return k8s.ExplainExistingObject(k8s.ExplainAWSAuthConflict(err))
-			}
+			ctx, out := cmd.Context(), cmd.OutOrStdout()
 			if noVerify {
 				return nil
 			}
@@ -130,6 +84,70 @@ Afterwards it runs verify --identities, waiting for the nodes, unless --no-verif
 	cmd.Flags().BoolVar(&cancel, "cancel", false, "first cancel the update holding the stack's lock (pulumi cancel)")
 	cmd.Flags().DurationVar(&poll.Timeout, "verify-wait", defaultUpVerifyWait, "how long verify waits for the cluster to become healthy")
 	return cmd
+}
+
+// updateOptions are up's choices that runUpdate takes.
+type updateOptions struct {
+	yes, cancel, refresh bool
+}
+
+// runUpdate is `up` without its verify: the dead lock released (or, with cancel, every lock),
+// the mode change checked, an interrupted update recovered, then the update, previewed and
+// confirmed unless yes. `migrate access-entries` runs each of its updates through it, so a
+// migration killed mid-update is recovered exactly as an `up` is.
+func runUpdate(cmd *cobra.Command, opts *options, o updateOptions) (auto.UpResult, error) {
+	ctx, out, errOut := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+	s, err := openShown(cmd, opts)
+	if err != nil {
+		return auto.UpResult{}, err
+	}
+	if o.cancel {
+		fmt.Fprintf(out, "Cancelling the update that holds stack %s's lock (pulumi cancel).\n", opts.stack)
+		if err := s.Cancel(ctx); err != nil {
+			return auto.UpResult{}, fmt.Errorf("cancel: %w", err)
+		}
+	} else if err := releaseDeadLocks(ctx, out, opts); err != nil {
+		return auto.UpResult{}, err
+	}
+	var find findCreated
+	if opts.findPending != nil {
+		find = opts.findPending(opts)
+	}
+	url, err := opts.backendURL()
+	if err != nil {
+		return auto.UpResult{}, err
+	}
+	deployment, err := exportDeployment(ctx, s)
+	if err != nil {
+		return auto.UpResult{}, err
+	}
+	if err := checkModeChange(deployment, opts); err != nil {
+		return auto.UpResult{}, err
+	}
+	if err := clearPendingCreates(ctx, s, deployment, out, errOut, opts.stack, find, adoptionStore{backendURL: url, dir: opts.dir, stack: opts.stack}); err != nil {
+		return auto.UpResult{}, err
+	}
+	if !o.yes {
+		if _, err := s.Preview(ctx, optpreview.ProgressStreams(out), optpreview.ErrorProgressStreams(errOut)); err != nil {
+			return auto.UpResult{}, err
+		}
+		if ok, err := confirm(cmd.InOrStdin(), out, "Perform this update?"); err != nil || !ok {
+			return auto.UpResult{}, cancelled(err, "update")
+		}
+	}
+	upOpts := []optup.Option{optup.ProgressStreams(out), optup.ErrorProgressStreams(errOut)}
+	if o.refresh {
+		upOpts = append(upOpts, optup.Refresh())
+	}
+	res, err := s.Up(ctx, upOpts...)
+	if auto.IsConcurrentUpdateError(err) {
+		return res, fmt.Errorf("stack %s is locked by another update; if none is running (an interrupted run left the lock), run `eksirsa up --cancel`: %w", opts.stack, err)
+	}
+	if err != nil {
+		// aws-auth or an account someone else wrote stops the update untouched; say how to go on.
+		return res, k8s.ExplainExistingObject(k8s.ExplainAWSAuthConflict(err))
+	}
+	return res, nil
 }
 
 // releaseDeadLocks reads the stack's locks in a file or S3 backend before anything reads the

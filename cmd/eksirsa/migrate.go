@@ -25,19 +25,38 @@ func newMigrateCommand(opts *options) *cobra.Command {
 
 func newMigrateAccessEntriesCommand(opts *options) *cobra.Command {
 	var kubeconfigPath, format string
+	var o migrateOptions
 	cmd := &cobra.Command{
 		Use:   "access-entries",
-		Short: "Plan the move of aws-auth's mappings to EKS access entries",
+		Short: "Move aws-auth's mappings to EKS access entries: the plan, then, with --approve, the move",
 		Long: `migrate access-entries reads, and only reads, the live aws-auth (the stack's rows and
 everyone else's), the cluster's authentication mode and access entries (EKS), and each role's
 ARN as IAM has it (aws-auth drops a role's path), and prints one line per row of aws-auth: an
 access entry (STANDARD, system:masters as AmazonEKSClusterAdminPolicy at cluster scope, other
 groups kept), the node entry (EC2_LINUX), EKS-owned (the principal has an entry already),
-overridden (another mapping of the identity applies) or blocked, with the reason.`,
+overridden (another mapping of the identity applies) or blocked, with the reason.
+
+With --approve it carries the plan out in phases, each found again from live state (EKS,
+the cluster) when run again after any interruption, each gated by the proof of the one
+before, and all through the stack's own program (its updates, so the next up changes nothing):
+  mode      the cluster in API_AND_CONFIG_MAP (an update, if it is in CONFIG_MAP);
+  entries   the stack's accessEntries gain an entry per migrated row and nodes.accessEntry is
+            set (Pulumi.<stack>.yaml), then an update makes them; gate: each entry live as
+            declared, with its policies;
+  proof     each role's token (aws eks get-token --role-arn, as the kubeconfig runs it) must get
+            the declared username and groups from SelfSubjectReview; what has no credentials
+            here is checked structurally (verify's checks, with every node Ready), and says so;
+  aws-auth  the migrated rows leave awsAuth and the update deletes aws-auth; blocked rows stop
+            here unless each is named with --drop-blocked;
+  api       with --to-api as well (irreversible: EKS never goes back), cluster.authenticationMode
+            API and an update.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkFormat(format); err != nil {
 				return err
+			}
+			if o.toAPI && !o.approve {
+				return &exitError{code: exitConfig, err: fmt.Errorf("--to-api moves the cluster to API mode, which EKS never undoes: it needs --approve too")}
 			}
 			ctx, out := cmd.Context(), cmd.OutOrStdout()
 			outs, err := stackOutputs(ctx, opts)
@@ -48,15 +67,22 @@ overridden (another mapping of the identity applies) or blocked, with the reason
 			if err != nil {
 				return err
 			}
-			if format == formatJSON {
+			if format == formatJSON && !o.approve {
 				return writeJSON(out, plan)
 			}
 			printPlan(out, plan)
-			return nil
+			if !o.approve {
+				return nil
+			}
+			m := &migration{cmd: cmd, opts: opts, o: o, kubeconfigPath: kubeconfigPath, outs: outs, plan: plan}
+			return m.run(ctx)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", formatText, "output format: text (a line per row) or json (the plan as a document)")
+	cmd.Flags().StringVar(&format, "format", formatText, "output format: text (a line per row) or json (the plan as a document; without --approve)")
 	cmd.Flags().StringVar(&kubeconfigPath, "kubeconfig", "", "kubeconfig file (default: the stack's kubeconfig output)")
+	cmd.Flags().BoolVar(&o.approve, "approve", false, "carry the plan out, phase by phase, resuming where live state says it stopped")
+	cmd.Flags().BoolVar(&o.toAPI, "to-api", false, "after aws-auth is gone, move the cluster to authentication mode API (irreversible)")
+	cmd.Flags().StringSliceVar(&o.dropBlocked, "drop-blocked", nil, "a blocked row's ARN (or mapAccounts account) whose access may go with aws-auth; once per blocked row")
 	return cmd
 }
 

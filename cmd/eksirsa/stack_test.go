@@ -133,6 +133,11 @@ func (f *fakeStack) ImportResources(_ context.Context, opts ...optimport.Option)
 	return auto.ImportResult{}, nil
 }
 
+func (f *fakeStack) SetAllConfigJson(_ context.Context, configJSON string, _ *auto.ConfigOptions) error {
+	f.calls = append(f.calls, "config set-all "+configJSON)
+	return nil
+}
+
 func (f *fakeStack) Cancel(context.Context) error {
 	f.calls = append(f.calls, "cancel")
 	return nil

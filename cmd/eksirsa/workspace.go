@@ -42,6 +42,9 @@ type stackAPI interface {
 	Cancel(context.Context) error
 	Export(context.Context) (apitype.UntypedDeployment, error)
 	ImportResources(context.Context, ...optimport.Option) (auto.ImportResult, error)
+	// SetAllConfigJson sets config keys in the stack's file (pulumi config set-all --json):
+	// how `migrate access-entries` declares what it moves.
+	SetAllConfigJson(ctx context.Context, configJSON string, opts *auto.ConfigOptions) error
 }
 
 // backendURL is --backend, else PULUMI_BACKEND_URL, else a file backend in the project.

@@ -1,0 +1,295 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/eks-irsa/eks-irsa/k8s"
+)
+
+// TestEmulatedMigrateAccessEntries moves a stack's cluster off aws-auth (issue 19, sections 2
+// and 3). aws-auth holds the stack's rows (the nodes', and a CI role whose real ARN has a path)
+// and others written by hand: an admin in system:masters mapped twice (the last row wins), an
+// SSO role, a Fargate profile's row and a mapped user. The plan names each; then `migrate
+// access-entries --approve` is SIGKILLed in each phase that updates the stack and run again
+// until the cluster is in API mode, while a poller authenticates the node role (a session named
+// after an instance), the admin and the user every second: none may fail at any moment. Then
+// a plain up changes nothing, drift is clean, and destroy leaves no entry.
+func TestEmulatedMigrateAccessEntries(t *testing.T) {
+	t.Parallel() // see startEmulated
+	e := startEmulatedWith(t, emuOptions{mapByEKS: true})
+	ctx := t.Context()
+	const acct = "123456789012"
+	arn := func(kind, name string) string { return "arn:aws:iam::" + acct + ":" + kind + "/" + name }
+	var (
+		ciRole      = arn("role", "teams/ci/deployer")
+		adminRole   = arn("role", "admin")
+		ssoRole     = arn("role", "aws-reserved/sso.amazonaws.com/us-west-2/AWSReservedSSO_Admin_0123")
+		fargateRole = arn("role", "fargate-pods")
+		bob         = arn("user", "bob")
+	)
+	c := iam.NewFromConfig(e.aws)
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"sts:AssumeRole"}]}`
+	for _, r := range []string{ciRole, adminRole, ssoRole, fargateRole} {
+		res := strings.TrimPrefix(r, "arn:aws:iam::"+acct+":role/")
+		path, name := "/", res
+		if i := strings.LastIndex(res, "/"); i >= 0 {
+			path, name = "/"+res[:i+1], res[i+1:]
+		}
+		if _, err := c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), Path: aws.String(path), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("bob")}); err != nil {
+		t.Fatal(err)
+	}
+	// The stack's own row besides the nodes': the CI role, which aws-auth can only name
+	// without its path.
+	e.setConfig("eks-irsa:awsAuth", map[string]any{"roles": []any{map[string]any{"arn": ciRole, "username": "ci", "groups": []string{"deployers"}}}})
+	if out, err := e.eksirsa("up", "--yes", "--verify-wait", "3m"); err != nil {
+		t.Fatalf("eksirsa up: %v\n%s", err, out)
+	}
+
+	// Rows written by hand (kubectl edit), after the stack's.
+	cms := e.cluster.Client.CoreV1().ConfigMaps(k8s.KubeSystemNamespace)
+	cm, err := cms.Get(ctx, k8s.AWSAuthName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := func(arn, username string, groups ...string) string {
+		return fmt.Sprintf("- rolearn: %s\n  username: %q\n  groups: [%s]\n", arn, username, strings.Join(groups, ", "))
+	}
+	cm.Data[k8s.MapRolesKey] += row(adminRole, "old-admin", "ops") + row(adminRole, "admin", "system:masters") +
+		row(arn("role", "AWSReservedSSO_Admin_0123"), "sso-admin:{{SessionName}}", "system:masters") +
+		row(fargateRole, "system:node:{{SessionName}}", "system:bootstrappers", "system:nodes", "system:node-proxier")
+	cm.Data[k8s.MapUsersKey] = "- userarn: " + bob + "\n  username: bob\n  groups: [devs]\n"
+	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// eksirsa's own `aws eks get-token --role-arn` (the proof) assumes roles at moto's STS, and
+	// every token is presigned for it.
+	e.env = append(e.env, "AWS_ENDPOINT_URL_STS="+e.moto.URL)
+
+	out, err := e.eksirsa("migrate", "access-entries")
+	if err != nil {
+		t.Fatalf("the plan: %v\n%s", err, out)
+	}
+	nodeRole := arn("role", e.nodeRole)
+	for _, want := range []string{
+		"node-entry mapRoles " + nodeRole + " as system:node:{{EC2PrivateDNSName}} in [system:bootstrappers,system:nodes] (ours) -> the stack's node entry (nodes.accessEntry): EC2_LINUX [to declare]",
+		"entry      mapRoles " + arn("role", "deployer") + " as ci in [deployers] (ours) -> STANDARD username ci groups [deployers] (principal " + ciRole + ", as IAM has it) [to declare]",
+		"overridden mapRoles " + adminRole + " as old-admin in [ops] (foreign): mapped 2 times",
+		"entry      mapRoles " + adminRole + " as admin in [system:masters] (foreign) -> STANDARD username admin + arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy at cluster scope [to declare]",
+		"(principal " + ssoRole + ", as IAM has it) [to declare]",
+		"blocked    mapRoles " + fargateRole + " as system:node:{{SessionName}}",
+		"entry      mapUsers " + bob + " as bob in [devs] (foreign) -> STANDARD username bob groups [devs] [to declare]",
+		"4 to declare, 4 entries, 1 node entries, 0 EKS-owned, 1 overridden, 1 blocked.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the plan has no line with %q:\n%s", want, out)
+		}
+	}
+
+	p := startPoller(t, e, nodeRole, adminRole, bob)
+
+	// Without a decision on the Fargate row, the migration stops before aws-auth goes.
+	kill := func(args []string, moment *regexp.Regexp) {
+		t.Helper()
+		r := e.start(args...)
+		if !r.waitFor(moment, 3*time.Minute) || r.done() {
+			t.Fatalf("eksirsa %s ended before %s: %v\n%s", strings.Join(args, " "), moment, r.err, r.output())
+		}
+		procs := append([]int{r.cmd.Process.Pid}, descendants(r.cmd.Process.Pid)...)
+		for _, pid := range procs {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		_ = r.wait()
+		t.Logf("SIGKILLed eksirsa %s and its %d descendants at %s", strings.Join(args, " "), len(procs)-1, moment)
+	}
+	approve := []string{"migrate", "access-entries", "--approve"}
+	kill(approve, regexp.MustCompile(`aws:eks:AccessPolicyAssociation .*creating|creating .*aws:eks:AccessPolicyAssociation|\+ +aws:eks:AccessEntry`))
+	out, err = e.eksirsa(approve...)
+	if err == nil || !strings.Contains(out, "STOP aws-auth: 1 blocked rows would lose their access with aws-auth") || !strings.Contains(out, fargateRole) {
+		t.Errorf("the migration with a blocked row undecided: %v, want it to stop naming %s:\n%s", err, fargateRole, out)
+	}
+	if !strings.Contains(out, "PASS entries "+ciRole+": live as declared") {
+		t.Errorf("the CI role's entry (its path restored) is not live as declared:\n%s", out)
+	}
+	if !strings.Contains(out, "PROVEN proof "+adminRole+": a token of the role (aws eks get-token --role-arn) is admin in [") {
+		t.Errorf("the admin role's token was not proven:\n%s", out)
+	}
+	withDrop := append(slices.Clone(approve), "--drop-blocked", fargateRole)
+	kill(withDrop, regexp.MustCompile(`kubernetes:core/v1:ConfigMap .*deleting|deleting .*kubernetes:core/v1:ConfigMap|- +kubernetes:core/v1:ConfigMap`))
+	toAPI := append(slices.Clone(withDrop), "--to-api")
+	kill(toAPI, regexp.MustCompile(`aws:eks:Cluster .*updating|updating .*aws:eks:Cluster|~ +aws:eks:Cluster`))
+	out, err = e.eksirsa(toAPI...)
+	if err != nil || !strings.Contains(out, "PHASE api: done: authentication mode API") {
+		t.Fatalf("the resumed migration to API: %v\n%s", err, out)
+	}
+	p.stop()
+
+	cl, err := eks.NewFromConfig(e.aws).DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(e.name)})
+	if err != nil || cl.Cluster.AccessConfig.AuthenticationMode != "API" {
+		t.Errorf("cluster after the migration: %+v, %v; want API", cl, err)
+	}
+	if _, err := cms.Get(ctx, k8s.AWSAuthName, metav1.GetOptions{}); err == nil {
+		t.Errorf("aws-auth outlived the migration")
+	}
+	t.Logf("after the migration: %s resources unchanged", e.upChangesNothing("the up after the migration"))
+	if out, err := e.eksirsa("drift"); err != nil || strings.Contains(out, "DRIFT") {
+		t.Errorf("eksirsa drift after the migration: %v\n%s", err, out)
+	}
+	// The principals are the test's, not the stack's: gone before destroy's audit.
+	for _, r := range []string{ciRole, adminRole, ssoRole, fargateRole} {
+		if _, err := c.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String(r[strings.LastIndex(r, "/")+1:])}); err != nil {
+			t.Error(err)
+		}
+	}
+	e.destroyLeavesNothing()
+	if entries, err := eks.NewFromConfig(e.aws).ListAccessEntries(ctx, &eks.ListAccessEntriesInput{ClusterName: aws.String(e.name)}); err == nil {
+		t.Errorf("the cluster (and its entries %q) outlived destroy", entries.AccessEntries)
+	}
+}
+
+// poller authenticates principals every second with a token of each (SelfSubjectReview), from
+// its start to stop, and fails the test for every moment one was refused or mapped to another
+// user than it was at the start.
+type poller struct {
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+func startPoller(t *testing.T, e *emulated, nodeRole, adminRole, user string) *poller {
+	t.Helper()
+	ctx := t.Context()
+	s := sts.NewFromConfig(e.aws)
+	// A node's role session is named after its instance, as EC2 names it.
+	inst, err := e.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{{Name: aws.String("instance-state-name"), Values: []string{"running"}}}})
+	if err != nil || len(inst.Reservations) == 0 {
+		t.Fatalf("no running instance to name the node session after: %v", err)
+	}
+	instance := aws.ToString(inst.Reservations[0].Instances[0].InstanceId)
+	type who struct{ name, key, secret, session string }
+	var principals []who
+	for _, r := range []struct{ arn, session string }{{nodeRole, instance}, {adminRole, "alice"}} {
+		got, err := s.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(r.arn), RoleSessionName: aws.String(r.session)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cr := got.Credentials
+		principals = append(principals, who{r.arn, aws.ToString(cr.AccessKeyId), aws.ToString(cr.SecretAccessKey), aws.ToString(cr.SessionToken)})
+	}
+	key, err := iam.NewFromConfig(e.aws).CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(user[strings.LastIndex(user, "/")+1:])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	principals = append(principals, who{user, aws.ToString(key.AccessKey.AccessKeyId), aws.ToString(key.AccessKey.SecretAccessKey), ""})
+
+	clients := map[string]kubernetes.Interface{}
+	for _, w := range principals {
+		env := append(slices.DeleteFunc(slices.Clone(e.env), func(kv string) bool {
+			return strings.HasPrefix(kv, "AWS_ACCESS_KEY_ID=") || strings.HasPrefix(kv, "AWS_SECRET_ACCESS_KEY=") || strings.HasPrefix(kv, "AWS_SESSION_TOKEN=")
+		}), "AWS_ACCESS_KEY_ID="+w.key, "AWS_SECRET_ACCESS_KEY="+w.secret)
+		if w.session != "" {
+			env = append(env, "AWS_SESSION_TOKEN="+w.session)
+		}
+		cmd := exec.CommandContext(ctx, "aws", "eks", "get-token", "--cluster-name", e.name, "--region", emuRegion, "--output", "json")
+		cmd.Env = env
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("aws eks get-token as %s: %v", w.name, err)
+		}
+		var cred struct {
+			Status struct {
+				Token string `json:"token"`
+			} `json:"status"`
+		}
+		if err := json.Unmarshal(out, &cred); err != nil {
+			t.Fatal(err)
+		}
+		cfg := &rest.Config{Host: e.cluster.Server, BearerToken: cred.Status.Token, TLSClientConfig: rest.TLSClientConfig{CAData: e.cluster.CAData}}
+		if clients[w.name], err = kubernetes.NewForConfig(cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	review := func(name string) (authenticationv1.UserInfo, error) {
+		r, err := clients[name].AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+		if err != nil {
+			return authenticationv1.UserInfo{}, err
+		}
+		return r.Status.UserInfo, nil
+	}
+	first := map[string]authenticationv1.UserInfo{}
+	for _, w := range principals {
+		u, err := review(w.name)
+		if err != nil {
+			t.Fatalf("%s cannot authenticate before the migration: %v", w.name, err)
+		}
+		first[w.name] = u
+		t.Logf("poller: %s is %s in %v", w.name, u.Username, u.Groups)
+	}
+	p := &poller{done: make(chan struct{})}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		polls, lastGroups := 0, map[string]string{}
+		for {
+			select {
+			case <-p.done:
+				t.Logf("poller: %d rounds of %d principals", polls, len(principals))
+				return
+			case <-tick.C:
+			}
+			polls++
+			for _, w := range principals {
+				u, err := review(w.name)
+				switch {
+				case err != nil && ctx.Err() != nil:
+					return // the test is over
+				case err != nil:
+					t.Errorf("poller: %s refused at %s: %v", w.name, time.Now().Format(time.RFC3339Nano), err)
+				case u.Username != first[w.name].Username:
+					t.Errorf("poller: %s is %s at %s, was %s", w.name, u.Username, time.Now().Format(time.RFC3339Nano), first[w.name].Username)
+				}
+				// The groups move from aws-auth's to the entry's (and the policy's): logged, each change.
+				if g := strings.Join(u.Groups, ","); err == nil && g != lastGroups[w.name] {
+					t.Logf("poller: %s now in [%s]", w.name, g)
+					lastGroups[w.name] = g
+				}
+			}
+		}
+	}()
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *poller) stop() {
+	select {
+	case <-p.done:
+	default:
+		close(p.done)
+	}
+	p.wg.Wait()
+}
