@@ -6,6 +6,7 @@ package podidentity
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -14,11 +15,20 @@ import (
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 
 	"github.com/eks-irsa/eks-irsa/accessentry"
+	"github.com/eks-irsa/eks-irsa/awsaccess"
 	"github.com/eks-irsa/eks-irsa/infra"
 )
 
 // AgentAddon is the add-on that serves Pod Identity credentials on each node.
 const AgentAddon = infra.PodIdentityAgentAddon
+
+// What the EKS pod identity webhook sets in each container of a pod whose account has an
+// association (EKS User Guide, pod-id-how-it-works): the agent's credentials endpoint and the
+// projected token (audience pods.eks.amazonaws.com) the SDK sends it.
+const (
+	EnvCredentialsFullURI     = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
+	EnvAuthorizationTokenFile = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
+)
 
 // Association is one association as the stack declares it (the podIdentityAssociations output).
 type Association struct {
@@ -59,14 +69,14 @@ func Describe(live ekstypes.PodIdentityAssociation) string {
 
 // List reads every association of the cluster with its role: ListPodIdentityAssociations
 // names the account, DescribePodIdentityAssociation the role (API_PodIdentityAssociationSummary
-// has no roleArn). An association deleted between the two is left out. With namespace and
-// serviceAccount set, only that account's (the list's own filters).
+// has no roleArn), awsaccess.Concurrency at a time. An association deleted between the two is
+// left out. With namespace and serviceAccount set, only that account's (the list's own filters).
 func List(ctx context.Context, c *eks.Client, caller, cluster, namespace, serviceAccount string) ([]ekstypes.PodIdentityAssociation, error) {
 	in := &eks.ListPodIdentityAssociationsInput{ClusterName: aws.String(cluster)}
 	if namespace != "" {
 		in.Namespace, in.ServiceAccount = aws.String(namespace), aws.String(serviceAccount)
 	}
-	var out []ekstypes.PodIdentityAssociation
+	var ids []*string
 	p := eks.NewListPodIdentityAssociationsPaginator(c, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -74,14 +84,28 @@ func List(ctx context.Context, c *eks.Client, caller, cluster, namespace, servic
 			return nil, fmt.Errorf("%s: list pod identity associations of cluster %s: %w", caller, cluster, err)
 		}
 		for _, s := range page.Associations {
-			got, err := c.DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{ClusterName: aws.String(cluster), AssociationId: s.AssociationId})
-			if accessentry.NotFound(err) {
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("%s: describe pod identity association %s of cluster %s: %w", caller, aws.ToString(s.AssociationId), cluster, err)
-			}
-			out = append(out, *got.Association)
+			ids = append(ids, s.AssociationId)
+		}
+	}
+	got := make([]*ekstypes.PodIdentityAssociation, len(ids))
+	errs := make([]error, len(ids))
+	awsaccess.Parallel(len(ids), func(i int) {
+		d, err := c.DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{ClusterName: aws.String(cluster), AssociationId: ids[i]})
+		switch {
+		case accessentry.NotFound(err):
+		case err != nil:
+			errs[i] = fmt.Errorf("%s: describe pod identity association %s of cluster %s: %w", caller, aws.ToString(ids[i]), cluster, err)
+		default:
+			got[i] = d.Association
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var out []ekstypes.PodIdentityAssociation
+	for _, a := range got {
+		if a != nil {
+			out = append(out, *a)
 		}
 	}
 	return out, nil

@@ -112,3 +112,19 @@ func (c *Config) validatePodIdentity(v *validator) {
 		}
 	}
 }
+
+// PodIdentityRefusals are what validation refuses in the identity of entry r were it
+// podIdentity (the VPC CNI, the agent's own account, the China Regions): the migration's
+// blockers, by the same rules as the configuration's. r need not be one of c's entries.
+func (c *Config) PodIdentityRefusals(r ServiceAccountRoleConfig) []Problem {
+	cp := *c
+	r.Identity = IdentityPodIdentity
+	cp.ServiceAccountRoles = []ServiceAccountRoleConfig{r}
+	var out []Problem
+	for _, p := range cp.check().problems {
+		if p.Key == "serviceAccountRoles[0].identity" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

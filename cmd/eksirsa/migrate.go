@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/eks-irsa/eks-irsa/k8s"
 	"github.com/eks-irsa/eks-irsa/migrate"
@@ -20,6 +22,7 @@ func newMigrateCommand(opts *options) *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(newMigrateAccessEntriesCommand(opts))
+	cmd.AddCommand(newMigratePodIdentityCommand(opts))
 	return cmd
 }
 
@@ -86,30 +89,41 @@ before, and all through the stack's own program (its updates, so the next up cha
 	return cmd
 }
 
-// readMigrationPlan reads the plan from live state: the cluster's aws-auth (with the stack's
-// kubeconfig), EKS and IAM (as eksirsa reaches the stack's AWS); the stack's outputs say
-// which rows are the stack's own, its configuration which entries it declares already.
-func readMigrationPlan(ctx context.Context, opts *options, outs auto.OutputMap, kubeconfigPath string) (*migrate.Plan, error) {
+// migrationSources are what a migration's plan reads: the cluster (with the stack's
+// kubeconfig, or kubeconfigPath), the stack's AWS (as eksirsa reaches it) and the stack's
+// configuration, which says what is declared already.
+func migrationSources(ctx context.Context, opts *options, outs auto.OutputMap, kubeconfigPath string) (kubernetes.Interface, aws.Config, *stack.Config, error) {
 	kubeconfig, err := kubeconfigBytes(outs, opts, kubeconfigPath)
 	if err != nil {
-		return nil, err
+		return nil, aws.Config{}, nil, err
 	}
 	client, err := opts.kubeClient(kubeconfig)
 	if err != nil {
-		return nil, err
+		return nil, aws.Config{}, nil, err
 	}
 	region, _ := outs[stack.OutRegion].Value.(string)
 	cfg, err := awsConfig(ctx, opts, region)
 	if err != nil {
-		return nil, err
+		return nil, aws.Config{}, nil, err
 	}
 	raw, err := stack.LoadStackFiles(opts.dir, opts.stack)
 	if err != nil {
-		return nil, err
+		return nil, aws.Config{}, nil, err
 	}
 	conf, err := stack.Decode(raw)
 	if err != nil {
-		return nil, &exitError{code: exitConfig, err: err}
+		return nil, aws.Config{}, nil, &exitError{code: exitConfig, err: err}
+	}
+	return client, cfg, conf, nil
+}
+
+// readMigrationPlan reads the plan from live state: the cluster's aws-auth, EKS and IAM; the
+// stack's outputs say which rows are the stack's own, its configuration which entries it
+// declares already.
+func readMigrationPlan(ctx context.Context, opts *options, outs auto.OutputMap, kubeconfigPath string) (*migrate.Plan, error) {
+	client, cfg, conf, err := migrationSources(ctx, opts, outs, kubeconfigPath)
+	if err != nil {
+		return nil, err
 	}
 	in := migrate.Input{Kube: client, AWS: cfg, Declared: conf.AccessEntries, NodeEntry: conf.NodeAccessEntry()}
 	in.Cluster, _ = outs[stack.OutClusterName].Value.(string)

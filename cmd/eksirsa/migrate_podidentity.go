@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/spf13/cobra"
+
+	"github.com/eks-irsa/eks-irsa/migrate"
+	"github.com/eks-irsa/eks-irsa/stack"
+)
+
+func newMigratePodIdentityCommand(opts *options) *cobra.Command {
+	var kubeconfigPath, format string
+	cmd := &cobra.Command{
+		Use:   "pod-identity [namespace/account ...]",
+		Short: "Plan the move of the stack's accounts from IRSA to EKS Pod Identity",
+		Long: `migrate pod-identity reads, and only reads, each account's identity in the stack's
+configuration (every serviceAccountRoles entry, or the accounts named), its association and
+the eks-pod-identity-agent add-on (EKS), its role annotation, the workloads that run as it
+(Deployments, StatefulSets, DaemonSets, CronJobs, Jobs) and its pods with the credentials each
+carries (AWS_ROLE_ARN: IRSA; AWS_CONTAINER_CREDENTIALS_FULL_URI: Pod Identity), and prints per
+account the next phase of the move, found from live state: trust-both (identity both and an
+up: the association and the agent), unannotate (identity bothUnannotated and an up: the
+annotation goes, both trusts stay), restart (the workloads, until every pod takes Pod
+Identity), pod-identity (identity podIdentity and an up: the OIDC statement goes), done, or
+blocked with the reason (aws-node, the agent's own account, account: none, Windows or Fargate
+pods, an account the stack does not declare).`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			ctx, out := cmd.Context(), cmd.OutOrStdout()
+			outs, err := stackOutputs(ctx, opts)
+			if err != nil {
+				return err
+			}
+			plan, err := readPodIdentityPlan(ctx, opts, outs, kubeconfigPath, args)
+			if err != nil {
+				return err
+			}
+			if format == formatJSON {
+				return writeJSON(out, plan)
+			}
+			printPodIdentityPlan(out, plan)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", formatText, "output format: text (a line per account, workload and pod) or json (the plan as a document)")
+	cmd.Flags().StringVar(&kubeconfigPath, "kubeconfig", "", "kubeconfig file (default: the stack's kubeconfig output)")
+	return cmd
+}
+
+// readPodIdentityPlan reads the plan from live state: EKS (as eksirsa reaches the stack's AWS)
+// and the cluster (with the stack's kubeconfig); the stack's configuration says each
+// account's identity, which is where the move stands.
+func readPodIdentityPlan(ctx context.Context, opts *options, outs auto.OutputMap, kubeconfigPath string, accounts []string) (*migrate.PodIdentityPlan, error) {
+	client, cfg, conf, err := migrationSources(ctx, opts, outs, kubeconfigPath)
+	if err != nil {
+		return nil, err
+	}
+	in := migrate.PodIdentityInput{Kube: client, AWS: cfg, Config: conf, Accounts: accounts}
+	in.Cluster, _ = outs[stack.OutClusterName].Value.(string)
+	return migrate.ReadPodIdentity(ctx, in)
+}
+
+// printPodIdentityPlan prints the agent, one line per account (its workloads and pods
+// indented), then the counts by phase.
+func printPodIdentityPlan(out io.Writer, p *migrate.PodIdentityPlan) {
+	agent := "ACTIVE"
+	if p.AgentProblem != "" {
+		agent = p.AgentProblem
+	}
+	fmt.Fprintf(out, "Cluster %s: pod identity agent %s; %d accounts:\n", p.Cluster, agent, len(p.Accounts))
+	counts := map[migrate.Phase]int{}
+	for _, a := range p.Accounts {
+		counts[a.Next]++
+		fmt.Fprintln(out, a.Line())
+	}
+	fmt.Fprintf(out, "%d trust-both, %d unannotate, %d restart, %d pod-identity, %d done, %d blocked.\n",
+		counts[migrate.PhaseTrustBoth], counts[migrate.PhaseUnannotate], counts[migrate.PhaseRestart], counts[migrate.PhasePodIdentity], counts[migrate.PhaseDone], counts[migrate.PhaseBlocked])
+}
