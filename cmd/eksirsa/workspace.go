@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,6 +81,9 @@ func openAutoStack(ctx context.Context, o *options) (stackAPI, error) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("backend %s: %w", url, err)
 		}
+		if err := removeTornAttributes(dir, os.Stderr); err != nil {
+			return nil, fmt.Errorf("backend %s: %w", url, err)
+		}
 	}
 	cli, err := newPulumiCLI(url, o.stack)
 	if err != nil {
@@ -95,6 +100,37 @@ func openAutoStack(ctx context.Context, o *options) (stackAPI, error) {
 	}
 	return counted{&s}, nil
 }
+
+// removeTornAttributes removes the empty attribute files a process killed mid-write leaves in a
+// file backend. gocloud.dev's fileblob (v0.46.0, the Pulumi CLI's file backend) writes a blob
+// to a temporary file and renames it, but writes its "<blob>.attrs" in place (setAttrs:
+// os.Create, then the JSON): a SIGKILL between the two leaves an empty one, and every later
+// read of the blob, the stack's checkpoint among them, fails with "failed to load checkpoint:
+// EOF" (seen when `migrate access-entries` was SIGKILLed mid-update). The attributes hold only
+// metadata (content type, MD5) that the blob does not need, and fileblob reads a blob without
+// an attributes file as one with none, so an empty one is removed, and said.
+func removeTornAttributes(dir string, out io.Writer) error {
+	return filepath.WalkDir(filepath.Join(dir, ".pulumi"), func(path string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, attrsSuffix) {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil || info.Size() > 0 {
+			return err
+		}
+		if err := os.Remove(path); err != nil {
+			return fmt.Errorf("remove the empty attributes file %s: %w", path, err)
+		}
+		fmt.Fprintf(out, "Removed %s: an empty attributes file, left by a process killed while it wrote it (the blob itself is whole).\n", path)
+		return nil
+	})
+}
+
+// attrsSuffix is fileblob's attributes file suffix (gocloud.dev/blob/fileblob attrsExt).
+const attrsSuffix = ".attrs"
 
 // kubeClientFromConfig builds a client from kubeconfig bytes, current context.
 func kubeClientFromConfig(kubeconfig []byte) (kubernetes.Interface, error) {
