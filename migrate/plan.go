@@ -66,6 +66,9 @@ type Row struct {
 	Declared bool   `json:"declared"`
 	Live     bool   `json:"live"`
 	Reason   string `json:"reason,omitempty"`
+	// Applies: the authenticator applies this row (not overridden by another of its identity,
+	// not a case-variant user row, not a role ARN with a path that matches no caller).
+	Applies bool `json:"applies"`
 }
 
 // Plan is the migration of one cluster's aws-auth.
@@ -220,6 +223,7 @@ const serviceLinkedPath = "role/aws-service-role/"
 
 func (r *Row) classify(m drift.Mapping, p *Plan, names map[string]string, in Input, live, declared map[string]bool) {
 	block := func(format string, args ...any) { r.Kind, r.Reason = KindBlocked, fmt.Sprintf(format, args...) }
+	r.Applies = m.Applied && !m.Either && m.Unmatchable == ""
 	switch {
 	case !m.Applied:
 		r.Kind, r.Reason = KindOverridden, m.Duplicate
@@ -284,6 +288,27 @@ func (p *Plan) ToDeclare() []stack.AccessEntryConfig {
 		}
 	}
 	return out
+}
+
+// Foreign are the rows written by someone else that the authenticator applies, as the stack's
+// awsAuth config takes them: the migration declares them, so that no update of the stack (a
+// killed update's recovery refreshes aws-auth, and the next update writes it as declared)
+// drops a row before the migration's aws-auth phase, where each goes with its entry made or
+// its loss decided.
+func (p *Plan) Foreign() (roles, users []stack.AWSAuthMapping) {
+	for _, r := range p.Rows {
+		if r.Ours || !r.Applies {
+			continue
+		}
+		m := stack.AWSAuthMapping{ARN: r.ARN, Username: r.Username, Groups: r.Groups}
+		switch r.List {
+		case k8s.MapRolesKey:
+			roles = append(roles, m)
+		case k8s.MapUsersKey:
+			users = append(users, m)
+		}
+	}
+	return roles, users
 }
 
 // Line is a row's line of the plan's text.

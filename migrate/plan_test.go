@@ -147,6 +147,17 @@ func TestPlanClassifiesEveryRow(t *testing.T) {
 		t.Errorf("%d entries to declare (%+v), want admin, deployer, SSO and bob", n, p.ToDeclare())
 	}
 
+	// The rows written by hand that apply are what the stack's awsAuth must keep until the
+	// aws-auth phase: not the overridden row, not the row with a path (it matches no caller).
+	roles, users := p.Foreign()
+	var kept []string
+	for _, m := range append(roles, users...) {
+		kept = append(kept, m.ARN[strings.LastIndex(m.ARN, "/")+1:]+" as "+m.Username)
+	}
+	if want := "admin as admin, AWSReservedSSO_Admin_0123 as sso-admin:{{SessionName}}, fargate-pods as system:node:{{SessionName}}, monitor as monitor, weird as {{SessionName}}, AWSServiceRoleForAutoScaling as asg, moto as creator, bob as bob"; strings.Join(kept, ", ") != want {
+		t.Errorf("foreign rows kept %q, want %q", strings.Join(kept, ", "), want)
+	}
+
 	// Once declared and live, a row says so, and nothing is left to declare.
 	declared := p.ToDeclare()
 	c := eks.NewFromConfig(cfg)

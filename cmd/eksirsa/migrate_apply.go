@@ -69,8 +69,7 @@ func (m *migration) run(ctx context.Context) error {
 		return err
 	}
 	if m.plan.Mode == string(ekstypes.AuthenticationModeApi) {
-		m.say("PHASE %s: the cluster is in API mode already: nothing is left to move", phaseAPI)
-		return nil
+		return m.api(ctx) // the stack's own update may still owe the move (killed after EKS made it)
 	}
 	if m.plan.AWSAuth {
 		migrated, err := m.entries(ctx)
@@ -184,13 +183,30 @@ func (m *migration) entries(ctx context.Context) ([]migrated, error) {
 		return nil, err
 	}
 	add := m.plan.ToDeclare()
-	if len(add) > 0 || !conf.NodeAccessEntry() {
+	roles, users := m.plan.Foreign()
+	// A run killed after writing the configuration and before its update reads those rows as
+	// foreign again (the outputs are the last update's): each is declared once.
+	declared := map[string]bool{}
+	for _, a := range conf.AWSAuth.Roles {
+		if arn, err := k8s.MappedRoleARN(a.ARN); err == nil {
+			declared[k8s.MappingKey(arn)] = true
+		}
+	}
+	for _, a := range conf.AWSAuth.Users {
+		declared[k8s.MappingKey(a.ARN)] = true
+	}
+	undeclared := func(a stack.AWSAuthMapping) bool { return declared[k8s.MappingKey(a.ARN)] }
+	roles, users = slices.DeleteFunc(roles, undeclared), slices.DeleteFunc(users, undeclared)
+	if len(add) > 0 || !conf.NodeAccessEntry() || len(roles)+len(users) > 0 {
 		nodes := conf.Nodes
 		nodes.AccessEntry = true
-		if err := m.setConfig(ctx, map[string]any{"accessEntries": append(slices.Clone(conf.AccessEntries), add...), "nodes": nodes}); err != nil {
+		awsAuth := conf.AWSAuth
+		awsAuth.Roles = append(slices.Clone(awsAuth.Roles), roles...)
+		awsAuth.Users = append(slices.Clone(awsAuth.Users), users...)
+		if err := m.setConfig(ctx, map[string]any{"accessEntries": append(slices.Clone(conf.AccessEntries), add...), "nodes": nodes, "awsAuth": awsAuth}); err != nil {
 			return nil, err
 		}
-		m.say("PHASE %s: declared %d access entries and nodes.accessEntry in Pulumi.%s.yaml", phaseEntries, len(add), m.opts.stack)
+		m.say("PHASE %s: declared %d access entries and nodes.accessEntry in Pulumi.%s.yaml, and the %d aws-auth rows written by hand in awsAuth (no update drops one before the aws-auth phase)", phaseEntries, len(add), m.opts.stack, len(roles)+len(users))
 		if m.plan, err = readMigrationPlan(ctx, m.opts, m.outs, m.kubeconfigPath); err != nil {
 			return nil, err
 		}
@@ -474,11 +490,13 @@ func (m *migration) api(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrate: describe cluster %s: %w", m.plan.Cluster, err)
 	}
-	if ac := cl.Cluster.AccessConfig; ac != nil && ac.AuthenticationMode == ekstypes.AuthenticationModeApi {
-		m.say("PHASE %s: done: authentication mode API", phaseAPI)
+	live := cl.Cluster.AccessConfig != nil && cl.Cluster.AccessConfig.AuthenticationMode == ekstypes.AuthenticationModeApi
+	applied, _ := m.outs[stack.OutAuthenticationMode].Value.(string)
+	if live && applied == stack.ModeAPI {
+		m.say("PHASE %s: done: authentication mode API, as the stack's last update applied it", phaseAPI)
 		return nil
 	}
-	if !m.o.toAPI {
+	if !live && !m.o.toAPI {
 		m.say("PHASE %s: not asked: the cluster stays in API_AND_CONFIG_MAP; pass --to-api as well to move it to API, which EKS never undoes", phaseAPI)
 		return nil
 	}
@@ -496,6 +514,9 @@ func (m *migration) api(ctx context.Context) error {
 	}
 	if err := m.update(phaseAPI); err != nil {
 		return err
+	}
+	if applied, _ := m.outs[stack.OutAuthenticationMode].Value.(string); applied != stack.ModeAPI {
+		return fmt.Errorf("migrate: phase %s: the stack's update applied authentication mode %q, not API", phaseAPI, applied)
 	}
 	cl, err = c.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(m.plan.Cluster)})
 	if err != nil {
