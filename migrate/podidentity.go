@@ -21,6 +21,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/eks-irsa/eks-irsa/awsaccess"
@@ -496,4 +497,43 @@ func (a AccountPlan) Line() string {
 		fmt.Fprintf(&b, "\n  pod %s (%s): %s", p.Name, p.Owner, p.Credentials)
 	}
 	return b.String()
+}
+
+// RestartedAtAnnotation is the pod-template annotation `kubectl rollout restart` writes
+// (k8s.io/kubectl pkg/polymorphichelpers/objectrestarter.go): a change of it makes the
+// controller replace every pod, and the same value again changes nothing.
+const RestartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
+
+// Restart rolls the account's Deployments, StatefulSets and DaemonSets by writing
+// RestartedAtAnnotation with at, so that their new pods, created without the role annotation,
+// take Pod Identity. at is derived from the account's state (the association's creation time),
+// not the clock, so that a rerun after an interruption writes the same value and rolls
+// nothing twice. CronJobs and Jobs are not restarted: a CronJob's next Job starts without the
+// annotation, and a running Job is waited for. It returns one line per workload.
+func Restart(ctx context.Context, kube kubernetes.Interface, a AccountPlan, at string) ([]string, error) {
+	ns, _, _ := strings.Cut(a.Account, "/")
+	patch := fmt.Appendf(nil, `{"spec":{"template":{"metadata":{"annotations":{%q:%q}}}}}`, RestartedAtAnnotation, at)
+	var lines []string
+	for _, w := range a.Workloads {
+		var err error
+		switch w.Kind {
+		case "Deployment":
+			_, err = kube.AppsV1().Deployments(ns).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		case "StatefulSet":
+			_, err = kube.AppsV1().StatefulSets(ns).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		case "DaemonSet":
+			_, err = kube.AppsV1().DaemonSets(ns).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		case "CronJob":
+			lines = append(lines, fmt.Sprintf("workload %s/%s: not restarted, its next Job starts without the annotation", w.Kind, w.Name))
+			continue
+		default:
+			lines = append(lines, fmt.Sprintf("workload %s/%s: not restarted, waited for until it finishes", w.Kind, w.Name))
+			continue
+		}
+		if err != nil {
+			return lines, fmt.Errorf("migrate pod-identity: restart %s %s/%s: %w", w.Kind, ns, w.Name, err)
+		}
+		lines = append(lines, fmt.Sprintf("workload %s/%s: restarted (%s=%s)", w.Kind, w.Name, RestartedAtAnnotation, at))
+	}
+	return lines, nil
 }

@@ -75,6 +75,10 @@ type Cluster struct {
 	Dir string
 	// StartTime is how long Start took until the apiserver and the controller manager were ready.
 	StartTime time.Duration
+	// Associated, when set, tells the pod identity webhook stand-in whether an account has an
+	// EKS Pod Identity association (a test asks moto's EKS): its pods then get the Pod
+	// Identity variables and token besides IRSA's.
+	Associated func(ctx context.Context, namespace, account string) (bool, error)
 
 	procs []*process
 	ca    *authority

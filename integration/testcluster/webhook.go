@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/eks-irsa/eks-irsa/irsa"
+	"github.com/eks-irsa/eks-irsa/podidentity"
 )
 
 // The rest of what the EKS pod identity webhook (github.com/aws/amazon-eks-pod-identity-webhook,
@@ -126,10 +127,22 @@ func (c *Cluster) irsaPatch(ctx context.Context, req *admissionv1.AdmissionReque
 		return nil, err
 	}
 	role := sa.Annotations[irsa.RoleARNAnnotation]
-	if role == "" {
+	associated := false
+	if c.Associated != nil {
+		if associated, err = c.Associated(ctx, req.Namespace, account); err != nil {
+			return nil, err
+		}
+	}
+	if role == "" && !associated {
 		return nil, nil
 	}
 	spec := pod.Spec
+	if associated {
+		podIdentityInject(&spec)
+	}
+	if role == "" {
+		return json.Marshal([]map[string]any{{"op": "replace", "path": "/spec", "value": spec}})
+	}
 	expiration := int64(irsaTokenSeconds)
 	spec.Volumes = append(spec.Volumes, corev1.Volume{
 		Name: IRSAVolume,
@@ -154,4 +167,42 @@ func (c *Cluster) irsaPatch(ctx context.Context, req *admissionv1.AdmissionReque
 		}
 	}
 	return json.Marshal([]map[string]any{{"op": "replace", "path": "/spec", "value": spec}})
+}
+
+// What EKS's pod identity webhook writes into a pod whose account has an association (EKS User
+// Guide, pod-id-how-it-works: "AWS_CONTAINER_CREDENTIALS_FULL_URI" set to the agent's
+// http://169.254.170.23/v1/credentials and "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE" to
+// /var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token, a projected
+// token with audience pods.eks.amazonaws.com). It sets them beside IRSA's when the account is
+// also annotated: the SDKs then take IRSA.
+const (
+	PodIdentityVolume      = "eks-pod-identity-token"
+	podIdentityTokenDir    = "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount"
+	podIdentityTokenPath   = "eks-pod-identity-token"
+	PodIdentityAudience    = "pods.eks.amazonaws.com"
+	PodIdentityAgentURI    = "http://169.254.170.23/v1/credentials"
+	podIdentityTokenSecond = 86400
+)
+
+func podIdentityInject(spec *corev1.PodSpec) {
+	expiration := int64(podIdentityTokenSecond)
+	spec.Volumes = append(spec.Volumes, corev1.Volume{
+		Name: PodIdentityVolume,
+		VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
+				Audience: PodIdentityAudience, ExpirationSeconds: &expiration, Path: podIdentityTokenPath,
+			}}},
+		}},
+	})
+	env := []corev1.EnvVar{
+		{Name: podidentity.EnvCredentialsFullURI, Value: PodIdentityAgentURI},
+		{Name: podidentity.EnvAuthorizationTokenFile, Value: podIdentityTokenDir + "/" + podIdentityTokenPath},
+	}
+	mount := corev1.VolumeMount{Name: PodIdentityVolume, MountPath: podIdentityTokenDir, ReadOnly: true}
+	for _, cs := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for i := range cs {
+			cs[i].Env = append(cs[i].Env, env...)
+			cs[i].VolumeMounts = append(cs[i].VolumeMounts, mount)
+		}
+	}
 }

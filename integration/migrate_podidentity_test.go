@@ -1,0 +1,173 @@
+package integration
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/eks-irsa/eks-irsa/integration/moto"
+	"github.com/eks-irsa/eks-irsa/integration/testcluster"
+	"github.com/eks-irsa/eks-irsa/irsa"
+	"github.com/eks-irsa/eks-irsa/k8s"
+	"github.com/eks-irsa/eks-irsa/migrate"
+	"github.com/eks-irsa/eks-irsa/podidentity"
+	program "github.com/eks-irsa/eks-irsa/stack"
+)
+
+// The migration's restart phase on a real apiserver with its controllers: a Deployment of an
+// account that is annotated and associated runs pods carrying both sets of variables (IRSA
+// wins); once the annotation is gone (what identity bothUnannotated's up does) the plan says
+// restart; migrate.Restart rolls the Deployment, and its new pods carry Pod Identity's alone
+// (the webhook stand-in injects them from moto's association, as EKS's webhook does), so the
+// plan moves on to pod-identity. Restarting again with the same value rolls nothing: a rerun
+// after an interruption does not restart twice.
+func TestMigratePodIdentityRestart(t *testing.T) {
+	t.Parallel()
+	testcluster.ToolsBin(t)
+	m := moto.Start(t)
+	cfg := m.Config("us-west-2")
+	ctx := t.Context()
+	ec := eks.NewFromConfig(cfg)
+	if _, err := ec.CreateCluster(ctx, &eks.CreateClusterInput{Name: aws.String("demo"), RoleArn: aws.String("arn:aws:iam::123456789012:role/cluster"), ResourcesVpcConfig: &ekstypes.VpcConfigRequest{}}); err != nil {
+		t.Fatal(err)
+	}
+	role, err := iam.NewFromConfig(cfg).CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("web"), AssumeRolePolicyDocument: aws.String(
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assoc, err := ec.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String("demo"), Namespace: aws.String("apps"), ServiceAccount: aws.String("web"), RoleArn: role.Role.Arn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ec.CreateAddon(ctx, &eks.CreateAddonInput{ClusterName: aws.String("demo"), AddonName: aws.String(podidentity.AgentAddon)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := eks.NewAddonActiveWaiter(ec).Wait(ctx, &eks.DescribeAddonInput{ClusterName: aws.String("demo"), AddonName: aws.String(podidentity.AgentAddon)}, time.Minute,
+		func(o *eks.AddonActiveWaiterOptions) { o.MinDelay, o.MaxDelay = 100*time.Millisecond, time.Second }); err != nil {
+		t.Fatal(err)
+	}
+
+	c := testcluster.Start(t)
+	c.Associated = func(ctx context.Context, namespace, account string) (bool, error) {
+		got, err := podidentity.List(ctx, ec, "webhook stand-in", "demo", namespace, account)
+		return len(got) > 0, err
+	}
+	c.StartPodIdentityWebhook(t)
+	c.StartKubelets(t, nil, "node-1")
+	kube := c.Client
+	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "apps"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kube.CoreV1().ServiceAccounts("apps").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "web",
+		Annotations: map[string]string{irsa.RoleARNAnnotation: aws.ToString(role.Role.Arn)}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	replicas := int32(2)
+	labels := map[string]string{"app": "web"}
+	if _, err := kube.AppsV1().Deployments("apps").Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: labels},
+			Spec:       corev1.PodSpec{ServiceAccountName: "web", Containers: []corev1.Container{{Name: "app", Image: "app"}}},
+		}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	plan := func(identity program.Identity) migrate.AccountPlan {
+		t.Helper()
+		conf := program.Defaults()
+		conf.Region = "us-west-2"
+		conf.ServiceAccountRoles = []program.ServiceAccountRoleConfig{{Namespace: "apps", ServiceAccount: "web", Identity: identity, Account: k8s.AnnotateServiceAccount}}
+		p, err := migrate.ReadPodIdentity(ctx, migrate.PodIdentityInput{Kube: kube, AWS: cfg, Cluster: "demo", Config: &conf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Accounts[0]
+	}
+	// settled waits until the account's pods are the Deployment's replicas, none terminating,
+	// and returns the plan then.
+	settled := func(identity program.Identity) migrate.AccountPlan {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			pods, err := kube.CoreV1().Pods("apps").List(ctx, metav1.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			running := 0
+			for _, p := range pods.Items {
+				if p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning {
+					running++
+				}
+			}
+			if running == int(replicas) && len(pods.Items) == running {
+				return plan(identity)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("pods %d running of %d, want %d", running, len(pods.Items), replicas)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+
+	a := settled(program.IdentityBoth)
+	if a.Next != migrate.PhaseUnannotate || len(a.Pods) != 2 || a.Pods[0].Credentials != migrate.CredentialsBoth {
+		t.Fatalf("under both: %s", a.Line())
+	}
+	t.Logf("under both:\n%s", a.Line())
+
+	// What identity bothUnannotated's up does to an annotated account (TestIdentityBothUnannotated).
+	if _, err := kube.CoreV1().ServiceAccounts("apps").Patch(ctx, "web", types.MergePatchType,
+		[]byte(`{"metadata":{"annotations":{"`+irsa.RoleARNAnnotation+`":null}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a = plan(program.IdentityBothUnannotated)
+	if a.Next != migrate.PhaseRestart {
+		t.Fatalf("annotation gone, pods not restarted: %s", a.Line())
+	}
+	at := aws.ToTime(assoc.Association.CreatedAt).UTC().Format(time.RFC3339)
+	lines, err := migrate.Restart(ctx, kube, a, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("restart: %v", lines)
+	deadline := time.Now().Add(time.Minute)
+	for a = settled(program.IdentityBothUnannotated); a.Next != migrate.PhasePodIdentity; a = settled(program.IdentityBothUnannotated) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the restart: %s", a.Line())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, p := range a.Pods {
+		if p.Credentials != migrate.CredentialsPodIdentity {
+			t.Errorf("pod %s: %s after the restart", p.Name, p.Credentials)
+		}
+	}
+	t.Logf("after the restart:\n%s", a.Line())
+
+	before, err := kube.AppsV1().Deployments("apps").Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := migrate.Restart(ctx, kube, a, at); err != nil {
+		t.Fatal(err)
+	}
+	after, err := kube.AppsV1().Deployments("apps").Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Generation != before.Generation {
+		t.Errorf("the second restart with the same value rolled the Deployment again: generation %d -> %d", before.Generation, after.Generation)
+	}
+}
