@@ -137,6 +137,7 @@ func TestEmulatedAPIModeAccessEntries(t *testing.T) {
 
 	t.Logf("second up: %s resources unchanged", e.upChangesNothing("the second up"))
 	e.checkIdentitySwitch()
+	e.checkMigratePodIdentity()
 
 	e.destroyLeavesNothing()
 	if entries, err := c.ListAccessEntries(ctx, &eks.ListAccessEntriesInput{ClusterName: aws.String(e.name)}); err == nil {

@@ -26,6 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/aws-iam-authenticator/pkg/mapper/configmap"
 
+	"github.com/eks-irsa/eks-irsa/accessentry"
 	"github.com/eks-irsa/eks-irsa/integration/awsemu"
 	"github.com/eks-irsa/eks-irsa/integration/moto"
 	"github.com/eks-irsa/eks-irsa/integration/stackfile"
@@ -193,6 +194,19 @@ func startEmulatedWith(t testing.TB, opts emuOptions) *emulated {
 		auth.EKS.UseKube(c.Client)
 	}
 	testcluster.SeedEKS(t, c)
+	// The webhook stand-in asks moto's EKS, as EKS's webhook knows, whether an account has an
+	// association: one filtered list per pod created.
+	assocs := eks.NewFromConfig(awsCfg)
+	c.Associated = func(ctx context.Context, namespace, account string) (bool, error) {
+		got, err := assocs.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{ClusterName: aws.String(name), Namespace: aws.String(namespace), ServiceAccount: aws.String(account)})
+		if accessentry.NotFound(err) {
+			return false, nil // the seeded pods come before moto has the cluster
+		}
+		if err != nil {
+			return false, err
+		}
+		return len(got.Associations) > 0, nil
+	}
 	c.StartPodIdentityWebhook(t)
 	n := &cni{}
 	kubelets := c.StartKubelets(t, n.gate)

@@ -2,6 +2,9 @@ package integration
 
 import (
 	"context"
+	"regexp"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,5 +172,91 @@ func TestMigratePodIdentityRestart(t *testing.T) {
 	}
 	if after.Generation != before.Generation {
 		t.Errorf("the second restart with the same value rolled the Deployment again: generation %d -> %d", before.Generation, after.Generation)
+	}
+}
+
+// checkMigratePodIdentity moves kube-system/cluster-autoscaler (an account the stack creates
+// and annotates) with `eksirsa migrate pod-identity --approve`, a Deployment running as it:
+// the plan names its pod on IRSA; the migration is SIGKILLed in its unannotate phase's up and
+// run again; it ends with the account on identity podIdentity in the stack file, every pod of
+// the Deployment carrying Pod Identity's variables alone, a next up that changes nothing and
+// a clean drift.
+func (e *emulated) checkMigratePodIdentity() {
+	t := e.t
+	t.Helper()
+	ctx := t.Context()
+	const namespace, account = "kube-system", "cluster-autoscaler"
+	key := namespace + "/" + account
+	replicas := int32(1)
+	labels := map[string]string{"app": "autoscaler"}
+	if _, err := e.cluster.Client.AppsV1().Deployments(namespace).Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "autoscaler"},
+		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: labels},
+			Spec:       corev1.PodSpec{ServiceAccountName: account, Containers: []corev1.Container{{Name: "app", Image: "app"}}},
+		}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out, err := e.eksirsa("migrate", "pod-identity", key)
+		if err == nil && strings.Contains(out, "(Deployment/autoscaler): irsa") {
+			if !strings.Contains(out, "account "+key+": identity irsa, next trust-both") {
+				t.Errorf("the plan: want %s at trust-both:\n%s", key, out)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the plan never showed the Deployment's pod on IRSA: %v\n%s", err, out)
+		}
+		time.Sleep(time.Second)
+	}
+
+	approve := []string{"migrate", "pod-identity", key, "--approve", "--wait", "2m"}
+	r := e.start(approve...)
+	moment := regexp.MustCompile(`PHASE unannotate: updating stack`)
+	if !r.waitFor(moment, 4*time.Minute) || r.done() {
+		t.Fatalf("eksirsa %s ended before %s: %v\n%s", strings.Join(approve, " "), moment, r.err, r.output())
+	}
+	time.Sleep(2 * time.Second) // into the up
+	procs := append([]int{r.cmd.Process.Pid}, descendants(r.cmd.Process.Pid)...)
+	for _, pid := range procs {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	_ = r.wait()
+	t.Logf("SIGKILLed eksirsa %s and its %d descendants in the unannotate phase's up", strings.Join(approve, " "), len(procs)-1)
+
+	out, err := e.eksirsa(approve...)
+	if err != nil {
+		t.Fatalf("the resumed migration: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"PHASE restart: " + key + " workload Deployment/autoscaler: restarted",
+		"PHASE pod-identity: identity podIdentity for [" + key + "]",
+		"ACCOUNT " + key + ": done",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the resumed migration has no %q:\n%s", want, out)
+		}
+	}
+	if !regexp.MustCompile(`PROVEN ` + key + ` pod autoscaler-\S+: pod-identity`).MatchString(out) {
+		t.Errorf("the resumed migration proved no pod on Pod Identity:\n%s", out)
+	}
+	if strings.Count(out, "PHASE trust-both: identity both") != 0 {
+		t.Errorf("the resumed migration wrote identity both again:\n%s", out)
+	}
+	pods, err := e.cluster.Client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=autoscaler"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		if c := migrate.PodCredentials(p); p.DeletionTimestamp == nil && c != migrate.CredentialsPodIdentity {
+			t.Errorf("pod %s carries %s after the migration", p.Name, c)
+		}
+	}
+	t.Logf("after the migration: %s resources unchanged", e.upChangesNothing("the up after the migration"))
+	if out, err := e.eksirsa("drift"); err != nil {
+		t.Errorf("drift after the migration: %v\n%s", err, out)
 	}
 }

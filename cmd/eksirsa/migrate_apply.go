@@ -104,6 +104,12 @@ func (m *migration) config() (*stack.Config, error) {
 // setConfig writes keys of the stack's configuration (pulumi config set-all --json), each an
 // object or list.
 func (m *migration) setConfig(ctx context.Context, values map[string]any) error {
+	return setStackConfig(ctx, m.opts, values)
+}
+
+// setStackConfig writes keys of the stack's configuration (pulumi config set-all --json),
+// each an object or list: how every migration records where it is.
+func setStackConfig(ctx context.Context, opts *options, values map[string]any) error {
 	doc := map[string]any{}
 	for key, v := range values {
 		text, err := json.Marshal(v)
@@ -116,7 +122,7 @@ func (m *migration) setConfig(ctx context.Context, values map[string]any) error 
 	if err != nil {
 		return err
 	}
-	s, err := m.opts.open(ctx, m.opts)
+	s, err := opts.open(ctx, opts)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/spf13/cobra"
@@ -14,6 +15,8 @@ import (
 
 func newMigratePodIdentityCommand(opts *options) *cobra.Command {
 	var kubeconfigPath, format string
+	var approve bool
+	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   "pod-identity [namespace/account ...]",
 		Short: "Plan the move of the stack's accounts from IRSA to EKS Pod Identity",
@@ -27,12 +30,26 @@ up: the association and the agent), unannotate (identity bothUnannotated and an 
 annotation goes, both trusts stay), restart (the workloads, until every pod takes Pod
 Identity), pod-identity (identity podIdentity and an up: the OIDC statement goes), done, or
 blocked with the reason (aws-node, the agent's own account, account: none, Windows or Fargate
-pods, an account the stack does not declare).`,
+pods, an account the stack does not declare).
+
+With --approve it carries the plan out: each pass reads the plan again from live state and
+moves the accounts at the earliest phase one step (the identity word in the stack's config and
+the stack's own up; the restart of their workloads, then a wait until every pod of theirs
+carries Pod Identity), until every account is done or blocked. Killed at any moment, it
+resumes by being run again.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format); err != nil {
 				return err
 			}
 			ctx, out := cmd.Context(), cmd.OutOrStdout()
+			if approve && len(args) == 0 {
+				// Every account of the stack at once is rarely meant: each is named.
+				return &exitError{code: exitConfig, err: fmt.Errorf("--approve moves the accounts named: give each as namespace/name (the plan without --approve lists them)")}
+			}
+			if approve {
+				m := &podIdentityMigration{cmd: cmd, opts: opts, kubeconfigPath: kubeconfigPath, accounts: args, wait: wait}
+				return m.run(ctx)
+			}
 			outs, err := stackOutputs(ctx, opts)
 			if err != nil {
 				return err
@@ -50,6 +67,8 @@ pods, an account the stack does not declare).`,
 	}
 	cmd.Flags().StringVar(&format, "format", formatText, "output format: text (a line per account, workload and pod) or json (the plan as a document)")
 	cmd.Flags().StringVar(&kubeconfigPath, "kubeconfig", "", "kubeconfig file (default: the stack's kubeconfig output)")
+	cmd.Flags().BoolVar(&approve, "approve", false, "carry the plan out, phase by phase, resuming where live state says it stopped")
+	cmd.Flags().DurationVar(&wait, "wait", 10*time.Minute, "with --approve, how long the restart phase waits for the accounts' pods to carry Pod Identity")
 	return cmd
 }
 

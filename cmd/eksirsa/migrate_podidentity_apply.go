@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/spf13/cobra"
+
+	"github.com/eks-irsa/eks-irsa/migrate"
+	"github.com/eks-irsa/eks-irsa/podidentity"
+	"github.com/eks-irsa/eks-irsa/stack"
+)
+
+// podIdentityMigration carries migrate pod-identity's plan out. Each pass reads the plan
+// again from live state (the stack's config for the identity, EKS, the cluster) and does the
+// next phase of every account that is at it, so a run killed at any moment resumes by being
+// run again: a phase whose config is written but whose up did not finish gets the up, a
+// restart writes the same template value and rolls nothing twice, no statement is written
+// twice (the trust is the program's, from the identity word).
+type podIdentityMigration struct {
+	cmd            *cobra.Command
+	opts           *options
+	kubeconfigPath string
+	accounts       []string
+	wait           time.Duration
+	rollback       bool
+}
+
+func (m *podIdentityMigration) say(format string, args ...any) {
+	fmt.Fprintf(m.cmd.OutOrStdout(), format+"\n", args...)
+}
+
+func (m *podIdentityMigration) plan(ctx context.Context) (*migrate.PodIdentityPlan, error) {
+	outs, err := stackOutputs(ctx, m.opts)
+	if err != nil {
+		return nil, err
+	}
+	return readPodIdentityPlan(ctx, m.opts, outs, m.kubeconfigPath, m.accounts)
+}
+
+// setIdentities writes identity for the accounts named, in the stack's serviceAccountRoles as
+// the stack file has them (every other field as written).
+func (m *podIdentityMigration) setIdentities(ctx context.Context, identity stack.Identity, accounts []string) error {
+	raw, err := stack.LoadStackFiles(m.opts.dir, m.opts.stack)
+	if err != nil {
+		return err
+	}
+	var roles []map[string]any
+	if err := json.Unmarshal([]byte(raw[stack.ProjectName+":serviceAccountRoles"]), &roles); err != nil {
+		return fmt.Errorf("migrate pod-identity: read serviceAccountRoles: %w", err)
+	}
+	for _, r := range roles {
+		ns, _ := r["namespace"].(string)
+		name, _ := r["serviceAccount"].(string)
+		if slices.Contains(accounts, ns+"/"+name) {
+			r["identity"] = string(identity)
+		}
+	}
+	if err := setStackConfig(ctx, m.opts, map[string]any{"serviceAccountRoles": roles}); err != nil {
+		return err
+	}
+	m.say("PHASE %s: identity %s for %v in Pulumi.%s.yaml", phaseFor(identity), identity, accounts, m.opts.stack)
+	return nil
+}
+
+func phaseFor(identity stack.Identity) migrate.Phase {
+	switch identity {
+	case stack.IdentityBoth:
+		return migrate.PhaseTrustBoth
+	case stack.IdentityBothUnannotated:
+		return migrate.PhaseUnannotate
+	case stack.IdentityPodIdentity:
+		return migrate.PhasePodIdentity
+	}
+	return "rollback"
+}
+
+func (m *podIdentityMigration) update(phase migrate.Phase) error {
+	m.say("PHASE %s: updating stack %s (eksirsa up)", phase, m.opts.stack)
+	if _, err := runUpdate(m.cmd, m.opts, updateOptions{yes: true}); err != nil {
+		return fmt.Errorf("migrate pod-identity: phase %s: %w; run migrate pod-identity --approve again to resume", phase, err)
+	}
+	return nil
+}
+
+// at is the account's restart value: its association's creation time, fixed for the account's
+// migration, so that a resumed restart writes what the first wrote.
+func (m *podIdentityMigration) at(ctx context.Context, a migrate.AccountPlan) (string, error) {
+	outs, err := stackOutputs(ctx, m.opts)
+	if err != nil {
+		return "", err
+	}
+	_, cfg, _, err := migrationSources(ctx, m.opts, outs, m.kubeconfigPath)
+	if err != nil {
+		return "", err
+	}
+	cluster, _ := outs[stack.OutClusterName].Value.(string)
+	ns, name, _ := strings.Cut(a.Account, "/")
+	got, err := podidentity.List(ctx, eks.NewFromConfig(cfg), "migrate pod-identity", cluster, ns, name)
+	if err != nil {
+		return "", err
+	}
+	if len(got) != 1 {
+		return "", fmt.Errorf("migrate pod-identity: %s has %d associations, want 1", a.Account, len(got))
+	}
+	return aws.ToTime(got[0].CreatedAt).UTC().Format(time.RFC3339), nil
+}
+
+// run moves every account of the plan one phase per pass until each is done or blocked.
+func (m *podIdentityMigration) run(ctx context.Context) error {
+	for pass := 0; ; pass++ {
+		p, err := m.plan(ctx)
+		if err != nil {
+			return err
+		}
+		if p.AgentProblem != "" && pass > 0 && slices.ContainsFunc(p.Accounts, func(a migrate.AccountPlan) bool { return a.Identity == stack.IdentityBoth }) {
+			return fmt.Errorf("migrate pod-identity: phase %s: %s", migrate.PhaseTrustBoth, p.AgentProblem)
+		}
+		byPhase := map[migrate.Phase][]string{}
+		for _, a := range p.Accounts {
+			byPhase[a.Next] = append(byPhase[a.Next], a.Account)
+		}
+		for _, a := range p.Accounts {
+			switch a.Next {
+			case migrate.PhaseBlocked:
+				m.say("ACCOUNT %s: blocked: %v", a.Account, a.Blockers)
+			case migrate.PhaseDone:
+				m.say("ACCOUNT %s: done: identity podIdentity, association %s, no annotation", a.Account, a.AssociationID)
+			}
+		}
+		// The earliest phase first: an account never runs ahead of its own proof.
+		switch {
+		case len(byPhase[migrate.PhaseTrustBoth]) > 0:
+			err = m.step(ctx, stack.IdentityBoth, byPhase[migrate.PhaseTrustBoth], p)
+		case len(byPhase[migrate.PhaseUnannotate]) > 0:
+			err = m.step(ctx, stack.IdentityBothUnannotated, byPhase[migrate.PhaseUnannotate], p)
+		case len(byPhase[migrate.PhaseRestart]) > 0:
+			err = m.restart(ctx, p)
+		case len(byPhase[migrate.PhasePodIdentity]) > 0:
+			err = m.step(ctx, stack.IdentityPodIdentity, byPhase[migrate.PhasePodIdentity], p)
+		default:
+			if len(byPhase[migrate.PhaseBlocked]) > 0 {
+				return &exitError{code: exitFailure, err: fmt.Errorf("migrate pod-identity: %d accounts blocked", len(byPhase[migrate.PhaseBlocked]))}
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if pass > 8 {
+			return fmt.Errorf("migrate pod-identity: no progress after %d passes", pass)
+		}
+	}
+}
+
+// step writes identity for accounts unless the config says it already (an up that did not
+// finish: the up alone), then runs the stack's update.
+func (m *podIdentityMigration) step(ctx context.Context, identity stack.Identity, accounts []string, p *migrate.PodIdentityPlan) error {
+	var toWrite []string
+	for _, a := range p.Accounts {
+		if slices.Contains(accounts, a.Account) && a.Identity != identity {
+			toWrite = append(toWrite, a.Account)
+		}
+	}
+	if len(toWrite) > 0 {
+		if err := m.setIdentities(ctx, identity, toWrite); err != nil {
+			return err
+		}
+	}
+	return m.update(phaseFor(identity))
+}
+
+// restart rolls the workloads of every account at restart and waits until each account's
+// pods all carry Pod Identity's variables and no AWS_ROLE_ARN.
+func (m *podIdentityMigration) restart(ctx context.Context, p *migrate.PodIdentityPlan) error {
+	outs, err := stackOutputs(ctx, m.opts)
+	if err != nil {
+		return err
+	}
+	kube, _, _, err := migrationSources(ctx, m.opts, outs, m.kubeconfigPath)
+	if err != nil {
+		return err
+	}
+	for _, a := range p.Accounts {
+		if a.Next != migrate.PhaseRestart {
+			continue
+		}
+		at, err := m.at(ctx, a)
+		if err != nil {
+			return err
+		}
+		lines, err := migrate.Restart(ctx, kube, a, at)
+		for _, l := range lines {
+			m.say("PHASE %s: %s %s", migrate.PhaseRestart, a.Account, l)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	deadline := time.Now().Add(m.wait)
+	for {
+		p, err := m.plan(ctx)
+		if err != nil {
+			return err
+		}
+		waiting := 0
+		for _, a := range p.Accounts {
+			if a.Next != migrate.PhaseRestart {
+				continue
+			}
+			waiting++
+			if time.Now().After(deadline) {
+				return fmt.Errorf("migrate pod-identity: phase %s: %s still has pods without Pod Identity after %s:\n%s", migrate.PhaseRestart, a.Account, m.wait, a.Line())
+			}
+		}
+		if waiting == 0 {
+			for _, a := range p.Accounts {
+				for _, pod := range a.Pods {
+					m.say("PROVEN %s pod %s: %s", a.Account, pod.Name, pod.Credentials)
+				}
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
