@@ -148,9 +148,22 @@ func TestEmulatedMigrateAccessEntries(t *testing.T) {
 	kill(withDrop, regexp.MustCompile(`kubernetes:core/v1:ConfigMap .*deleting|deleting .*kubernetes:core/v1:ConfigMap|- +kubernetes:core/v1:ConfigMap`))
 	toAPI := append(slices.Clone(withDrop), "--to-api")
 	kill(toAPI, regexp.MustCompile(`aws:eks:Cluster .*updating|updating .*aws:eks:Cluster|~ +aws:eks:Cluster`))
-	out, err = e.eksirsa(toAPI...)
-	if err != nil || !strings.Contains(out, "PHASE api: done: authentication mode API") {
-		t.Fatalf("the resumed migration to API: %v\n%s", err, out)
+	// The last run as a document (--format json): stdout is the result alone.
+	r := e.start(append(toAPI, "--format", "json")...)
+	if err := r.wait(); err != nil {
+		t.Fatalf("the resumed migration to API: %v\n%s", err, r.output())
+	}
+	out = r.output()
+	var result struct {
+		Passed bool `json:"passed"`
+		Steps  []struct{ Status, Phase, Text string }
+	}
+	doc := out[strings.Index(out, "\n{\n")+1:] // the document is written last, after the progress on stderr
+	if err := json.Unmarshal([]byte(doc[:strings.LastIndex(doc, "}")+1]), &result); err != nil || !result.Passed || len(result.Steps) == 0 {
+		t.Fatalf("the resumed migration's document: %+v, %v\n%s", result, err, out)
+	}
+	if last := result.Steps[len(result.Steps)-1]; last.Status != "PHASE" || last.Phase != "api" || !strings.HasPrefix(last.Text, "done: authentication mode API") {
+		t.Errorf("the resumed migration's last step %+v, want the api phase done", last)
 	}
 	p.stop()
 

@@ -73,15 +73,35 @@ before, and all through the stack's own program (its updates, so the next up cha
 			if format == formatJSON && !o.approve {
 				return writeJSON(out, plan)
 			}
-			printPlan(out, plan)
+			if format == formatText {
+				printPlan(out, plan)
+			}
 			if !o.approve {
 				return nil
 			}
 			m := &migration{cmd: cmd, opts: opts, o: o, kubeconfigPath: kubeconfigPath, outs: outs, plan: plan}
-			return m.run(ctx)
+			if format == formatText {
+				return m.run(ctx)
+			}
+			// The result as one document on stdout; the updates' progress goes to stderr.
+			m.result = &migrationResult{Plan: plan, Steps: []migrationStep{}, Checks: []checkResult{}}
+			cmd.SetOut(cmd.ErrOrStderr())
+			err = m.run(ctx)
+			cmd.SetOut(out)
+			m.result.Passed = err == nil
+			if err != nil {
+				m.result.Error = err.Error()
+			}
+			if werr := writeJSON(out, m.result); werr != nil {
+				return werr
+			}
+			if err != nil {
+				return &exitError{code: exitFailure, err: err, quiet: true}
+			}
+			return nil
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", formatText, "output format: text (a line per row) or json (the plan as a document; without --approve)")
+	cmd.Flags().StringVar(&format, "format", formatText, "output format: text (a line per row, then per phase) or json (the plan as a document; with --approve, the plan, each phase's steps and verify's checks)")
 	cmd.Flags().StringVar(&kubeconfigPath, "kubeconfig", "", "kubeconfig file (default: the stack's kubeconfig output)")
 	cmd.Flags().BoolVar(&o.approve, "approve", false, "carry the plan out, phase by phase, resuming where live state says it stopped")
 	cmd.Flags().BoolVar(&o.toAPI, "to-api", false, "after aws-auth is gone, move the cluster to authentication mode API (irreversible)")

@@ -49,6 +49,25 @@ type migration struct {
 	kubeconfigPath string
 	outs           auto.OutputMap
 	plan           *migrate.Plan
+	// result, when set (--format json), collects the lines instead of printing them.
+	result *migrationResult
+}
+
+// migrationResult is --approve's --format json document.
+type migrationResult struct {
+	Passed bool            `json:"passed"`
+	Plan   *migrate.Plan   `json:"plan"`
+	Steps  []migrationStep `json:"steps"`
+	Checks []checkResult   `json:"checks"`
+	Error  string          `json:"error,omitempty"`
+}
+
+// migrationStep is one line of the text: its status word (PHASE, PASS, PROVEN, STRUCTURAL,
+// FAIL, STOP), its phase and the rest.
+type migrationStep struct {
+	Status string `json:"status"`
+	Phase  string `json:"phase"`
+	Text   string `json:"text"`
 }
 
 // Phase names, one line each as they are passed or done.
@@ -61,7 +80,14 @@ const (
 )
 
 func (m *migration) say(format string, args ...any) {
-	fmt.Fprintf(m.cmd.OutOrStdout(), format+"\n", args...)
+	line := fmt.Sprintf(format, args...)
+	if m.result == nil {
+		fmt.Fprintln(m.cmd.OutOrStdout(), line)
+		return
+	}
+	status, rest, _ := strings.Cut(line, " ")
+	phase, text, _ := strings.Cut(rest, " ")
+	m.result.Steps = append(m.result.Steps, migrationStep{Status: status, Phase: strings.TrimSuffix(phase, ":"), Text: text})
 }
 
 func (m *migration) run(ctx context.Context) error {
@@ -328,7 +354,11 @@ func (m *migration) proof(ctx context.Context, got []migrated) error {
 	if err != nil {
 		return err
 	}
-	if err := verify.Run(ctx, client, want, verify.TextReporter{W: m.cmd.OutOrStdout()}); err != nil {
+	var rep verify.Reporter = verify.TextReporter{W: m.cmd.OutOrStdout()}
+	if m.result != nil {
+		rep = collectReporter{&m.result.Checks}
+	}
+	if err := verify.Run(ctx, client, want, rep); err != nil {
 		failed = append(failed, "verify: "+err.Error())
 	}
 	if len(failed) > 0 {
