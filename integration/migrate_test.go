@@ -1,8 +1,14 @@
 package integration
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -13,6 +19,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
@@ -192,7 +199,11 @@ func TestEmulatedMigrateAccessEntries(t *testing.T) {
 
 // poller authenticates principals every second with a token of each (SelfSubjectReview), from
 // its start to stop, and fails the test for every moment one was refused or mapped to another
-// user than it was at the start.
+// user than it was at the start. Every poll presents a new token: kube-apiserver keeps a
+// token's successful authentication 10 s (TokenSuccessCacheTTL, which no flag sets) and a
+// webhook's answer 2 min (--authentication-token-webhook-cache-ttl), so a token used again is
+// answered from its cache through any change of mapping (measured: bob's aws-auth row removed
+// for 5 s, 5 polls with the first token all passed).
 type poller struct {
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -226,6 +237,7 @@ func startPoller(t *testing.T, e *emulated, nodeRole, adminRole, user string) *p
 
 	clients := map[string]kubernetes.Interface{}
 	for _, w := range principals {
+		creds := aws.Credentials{AccessKeyID: w.key, SecretAccessKey: w.secret, SessionToken: w.session}
 		env := append(slices.DeleteFunc(slices.Clone(e.env), func(kv string) bool {
 			return strings.HasPrefix(kv, "AWS_ACCESS_KEY_ID=") || strings.HasPrefix(kv, "AWS_SECRET_ACCESS_KEY=") || strings.HasPrefix(kv, "AWS_SESSION_TOKEN=")
 		}), "AWS_ACCESS_KEY_ID="+w.key, "AWS_SECRET_ACCESS_KEY="+w.secret)
@@ -246,7 +258,24 @@ func startPoller(t *testing.T, e *emulated, nodeRole, adminRole, user string) *p
 		if err := json.Unmarshal(out, &cred); err != nil {
 			t.Fatal(err)
 		}
-		cfg := &rest.Config{Host: e.cluster.Server, BearerToken: cred.Status.Token, TLSClientConfig: rest.TLSClientConfig{CAData: e.cluster.CAData}}
+		// The CLI's token names the STS it is presigned for (moto's); each request then carries
+		// a token presigned anew for that STS, as the CLI presigns one.
+		stsURL, err := presignedSTS(cred.Status.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := &rest.Config{Host: e.cluster.Server, TLSClientConfig: rest.TLSClientConfig{CAData: e.cluster.CAData},
+			WrapTransport: func(rt http.RoundTripper) http.RoundTripper {
+				return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+					token, err := presignToken(req.Context(), creds, stsURL, e.name, emuRegion)
+					if err != nil {
+						return nil, err
+					}
+					req = req.Clone(req.Context())
+					req.Header.Set("Authorization", "Bearer "+token)
+					return rt.RoundTrip(req)
+				})
+			}}
 		if clients[w.name], err = kubernetes.NewForConfig(cfg); err != nil {
 			t.Fatal(err)
 		}
@@ -311,4 +340,39 @@ func (p *poller) stop() {
 		close(p.done)
 	}
 	p.wg.Wait()
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// presignedSTS is the STS (scheme and host) a `aws eks get-token` token is presigned for.
+func presignedSTS(token string) (string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(token, "k8s-aws-v1."))
+	if err != nil {
+		return "", fmt.Errorf("token: %w", err)
+	}
+	u, err := url.Parse(string(raw))
+	if err != nil {
+		return "", fmt.Errorf("token: %w", err)
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
+
+// presignToken makes a token as `aws eks get-token` does (aws-iam-authenticator v0.7.2 pkg/token:
+// GetCallerIdentity presigned as a GET for 60 s, the x-k8s-aws-id header naming the cluster
+// signed, the payload hash an empty body's as botocore 1.43.11 signs it: testcluster's
+// verifySignature holds the same shape).
+func presignToken(ctx context.Context, creds aws.Credentials, stsURL, cluster, region string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, stsURL+"/?Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Expires=60", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("x-k8s-aws-id", cluster)
+	empty := sha256.Sum256(nil)
+	signed, _, err := v4.NewSigner().PresignHTTP(ctx, creds, req, hex.EncodeToString(empty[:]), "sts", region, time.Now())
+	if err != nil {
+		return "", err
+	}
+	return "k8s-aws-v1." + base64.RawURLEncoding.EncodeToString([]byte(signed)), nil
 }
