@@ -7,7 +7,10 @@ package migrate
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +19,7 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/smithy-go/middleware"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -87,12 +91,18 @@ type AccountPlan struct {
 	Annotation  string `json:"annotation,omitempty"`
 	AccountLive bool   `json:"accountLive"`
 	// AssociationID and AssociationRole are the live association's ("" when none).
-	AssociationID   string     `json:"associationId,omitempty"`
-	AssociationRole string     `json:"associationRoleArn,omitempty"`
-	Workloads       []Workload `json:"workloads"`
-	Pods            []Pod      `json:"pods"`
-	Next            Phase      `json:"next"`
-	Blockers        []string   `json:"blockers,omitempty"`
+	AssociationID   string `json:"associationId,omitempty"`
+	AssociationRole string `json:"associationRoleArn,omitempty"`
+	// OIDCTrust: the association's role still trusts an OIDC provider (read from IAM for a
+	// podIdentity account: its up has not finished while it does).
+	OIDCTrust bool `json:"oidcTrust,omitempty"`
+	// UpPending: a podIdentity account the stack's last completed update still had on the
+	// OIDC statement (Input.IRSARoles): its up has not finished.
+	UpPending bool       `json:"upPending,omitempty"`
+	Workloads []Workload `json:"workloads"`
+	Pods      []Pod      `json:"pods"`
+	Next      Phase      `json:"next"`
+	Blockers  []string   `json:"blockers,omitempty"`
 }
 
 // PodIdentityPlan is the migration of the stack's accounts.
@@ -116,6 +126,10 @@ type PodIdentityInput struct {
 	Config *stack.Config
 	// Accounts limits the plan to these namespace/name; empty: every entry of the stack.
 	Accounts []string
+	// IRSARoles are the accounts whose role the stack's last completed update gave the OIDC
+	// statement (its irsaRoles output): an update killed after IAM changed the trust has not
+	// written its outputs, so a podIdentity account found here is not done.
+	IRSARoles map[string]bool
 }
 
 // ReadPodIdentity makes the plan. Its calls are bounded: EKS's association list (and one
@@ -202,6 +216,7 @@ func ReadPodIdentity(ctx context.Context, in PodIdentityInput) (*PodIdentityPlan
 		nodeBlocker[n.Name] = computeBlocker(n.Labels)
 	}
 
+	var podIdentityRoles []int // indexes in p.Accounts
 	for _, key := range order {
 		ns, name, _ := strings.Cut(key, "/")
 		o := objs[slices.Index(namespaces, ns)]
@@ -242,10 +257,59 @@ func ReadPodIdentity(ctx context.Context, in PodIdentityInput) (*PodIdentityPlan
 			a.Pods = append(a.Pods, pod)
 		}
 		a.Blockers = append(a.Blockers, o.templateBlockers[name]...)
-		a.Next = a.next(p.AgentProblem == "")
+		a.UpPending = a.Identity == stack.IdentityPodIdentity && in.IRSARoles[key]
+		if a.Identity == stack.IdentityPodIdentity && a.AssociationRole != "" {
+			podIdentityRoles = append(podIdentityRoles, len(p.Accounts))
+		}
 		p.Accounts = append(p.Accounts, a)
 	}
+	// A podIdentity account's last up removes the OIDC statement: whether it finished is read
+	// from IAM, one GetRole per such account, awsaccess.Concurrency at a time.
+	ic := iam.NewFromConfig(in.AWS)
+	errs = make([]error, len(podIdentityRoles))
+	awsaccess.Parallel(len(podIdentityRoles), func(i int) {
+		a := &p.Accounts[podIdentityRoles[i]]
+		count("iam:GetRole")
+		a.OIDCTrust, errs[i] = oidcTrust(ctx, ic, a.AssociationRole)
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for i := range p.Accounts {
+		a := &p.Accounts[i]
+		a.Next = a.next(p.AgentProblem == "")
+	}
 	return p, nil
+}
+
+// oidcTrust says whether the role's trust policy has a statement for a federated (OIDC)
+// principal.
+func oidcTrust(ctx context.Context, c *iam.Client, roleARN string) (bool, error) {
+	name := roleARN[strings.LastIndex(roleARN, "/")+1:]
+	got, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+	if err != nil {
+		return false, fmt.Errorf("migrate pod-identity: get role %s: %w", name, err)
+	}
+	// IAM returns the document URL-encoded (API_Role: AssumeRolePolicyDocument).
+	doc, err := url.QueryUnescape(aws.ToString(got.Role.AssumeRolePolicyDocument))
+	if err != nil {
+		return false, fmt.Errorf("migrate pod-identity: role %s trust policy: %w", name, err)
+	}
+	var trust struct {
+		Statement []struct {
+			Principal json.RawMessage
+		}
+	}
+	if err := json.Unmarshal([]byte(doc), &trust); err != nil {
+		return false, fmt.Errorf("migrate pod-identity: role %s trust policy: %w", name, err)
+	}
+	for _, st := range trust.Statement {
+		var principal map[string]json.RawMessage
+		if json.Unmarshal(st.Principal, &principal) == nil && principal["Federated"] != nil {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // next is the account's next phase, found from live state alone so that a rerun resumes
@@ -273,10 +337,43 @@ func (a AccountPlan) next(agentActive bool) Phase {
 		}
 		return PhasePodIdentity
 	case stack.IdentityPodIdentity:
-		if a.Annotation != "" || a.AssociationID == "" {
+		if a.Annotation != "" || a.AssociationID == "" || a.OIDCTrust || a.UpPending {
 			return PhasePodIdentity
 		}
 		return PhaseDone
+	}
+	return PhaseBlocked
+}
+
+// The rollback's phases, before the OIDC statement has gone (identity both or bothUnannotated).
+const (
+	// PhaseAnnotate: identity both and an up: the annotation back; proven by the annotation.
+	PhaseAnnotate Phase = "annotate"
+	// PhaseRestartIRSA: the workloads restarted until every pod carries AWS_ROLE_ARN again.
+	PhaseRestartIRSA Phase = "restart-irsa"
+	// PhaseIRSA: identity irsa and an up: the association and the Pod Identity statement go.
+	PhaseIRSA Phase = "irsa"
+)
+
+// RollbackNext is the account's next phase back to IRSA, from live state as next is. An
+// account on podIdentity has lost the OIDC statement: its pods could not take IRSA at once, so
+// it is blocked (a move of its own: both, up, restart, irsa).
+func (a AccountPlan) RollbackNext() Phase {
+	switch a.Identity {
+	case stack.IdentityIRSA:
+		return PhaseDone
+	case stack.IdentityBothUnannotated:
+		return PhaseAnnotate
+	case stack.IdentityBoth:
+		if a.Annotation == "" {
+			return PhaseAnnotate
+		}
+		for _, p := range a.Pods {
+			if p.Credentials != CredentialsIRSA && p.Credentials != CredentialsBoth {
+				return PhaseRestartIRSA
+			}
+		}
+		return PhaseIRSA
 	}
 	return PhaseBlocked
 }

@@ -27,11 +27,19 @@ import (
 // (integration/moto/eks_pod_identity.py).
 const podTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}`
 
+// bothTrust is a role's trust under identity both: the OIDC statement beside Pod Identity's.
+const bothTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/X"},"Action":"sts:AssumeRoleWithWebIdentity"},` +
+	`{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}`
+
 // associate makes a Pod Identity role for ns/name and its association in moto's cluster demo.
 func associate(t testing.TB, cfg aws.Config, ns, name string) {
+	associateWith(t, cfg, ns, name, podTrust)
+}
+
+func associateWith(t testing.TB, cfg aws.Config, ns, name, trust string) {
 	t.Helper()
 	role := "pi-" + ns + "-" + name
-	got, err := iam.NewFromConfig(cfg).CreateRole(t.Context(), &iam.CreateRoleInput{RoleName: aws.String(role), AssumeRolePolicyDocument: aws.String(podTrust)})
+	got, err := iam.NewFromConfig(cfg).CreateRole(t.Context(), &iam.CreateRoleInput{RoleName: aws.String(role), AssumeRolePolicyDocument: aws.String(trust)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +125,8 @@ func TestPodIdentityPlanPhases(t *testing.T) {
 	for _, a := range []string{"both-done", "unannotated", "restarting", "restarted", "moved"} {
 		associate(t, cfg, "apps", a)
 	}
+	associateWith(t, cfg, "apps", "moving", bothTrust)
+	associate(t, cfg, "apps", "outputs-behind")
 	kube := fake.NewClientset([]runtime.Object{
 		node("ip-10-0-1-1", map[string]string{corev1.LabelOSStable: "linux"}),
 		node("fargate-ip-10-0-2-2", map[string]string{corev1.LabelOSStable: "linux", "eks.amazonaws.com/compute-type": "fargate"}),
@@ -130,7 +140,7 @@ func TestPodIdentityPlanPhases(t *testing.T) {
 		sa("apps", "restarted", ""), deployment("apps", "restarted", "restarted"),
 		&batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "nightly"}, Spec: batchv1.CronJobSpec{JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: template("restarted")}}}},
 		pod("apps", "restarted-5d8f-a", "restarted", "restarted", "ip-10-0-1-1", "pod-identity"),
-		sa("apps", "moved", ""),
+		sa("apps", "moved", ""), sa("apps", "moving", ""), sa("apps", "outputs-behind", ""),
 		sa("apps", "on-fargate", arn), pod("apps", "on-fargate-5d8f-a", "on-fargate", "on-fargate", "fargate-ip-10-0-2-2", "irsa"),
 		sa("apps", "windows", arn),
 		&appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "win"}, Spec: appsv1.DaemonSetSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
@@ -145,11 +155,13 @@ func TestPodIdentityPlanPhases(t *testing.T) {
 		entry("apps", "restarting", stack.IdentityBothUnannotated, k8s.AnnotateServiceAccount),
 		entry("apps", "restarted", stack.IdentityBothUnannotated, k8s.AnnotateServiceAccount),
 		entry("apps", "moved", stack.IdentityPodIdentity, k8s.AnnotateServiceAccount),
+		entry("apps", "moving", stack.IdentityPodIdentity, k8s.AnnotateServiceAccount),
+		entry("apps", "outputs-behind", stack.IdentityPodIdentity, k8s.AnnotateServiceAccount),
 		entry("apps", "on-fargate", stack.IdentityIRSA, k8s.AnnotateServiceAccount),
 		entry("apps", "windows", stack.IdentityIRSA, k8s.AnnotateServiceAccount),
 		entry("apps", "external", stack.IdentityIRSA, k8s.NoServiceAccount),
 	)
-	p, err := ReadPodIdentity(t.Context(), PodIdentityInput{Kube: kube, AWS: cfg, Cluster: "demo", Config: conf})
+	p, err := ReadPodIdentity(t.Context(), PodIdentityInput{Kube: kube, AWS: cfg, Cluster: "demo", Config: conf, IRSARoles: map[string]bool{"apps/outputs-behind": true, "apps/restarted": true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,16 +169,18 @@ func TestPodIdentityPlanPhases(t *testing.T) {
 		t.Errorf("agent %q (%s), want ACTIVE", p.Agent, p.AgentProblem)
 	}
 	want := map[string]Phase{
-		"apps/fresh":        PhaseTrustBoth,
-		"apps/both-pending": PhaseTrustBoth,   // no association yet: the up did not finish
-		"apps/both-done":    PhaseUnannotate,  // association live, agent ACTIVE
-		"apps/unannotated":  PhaseUnannotate,  // the annotation is still live
-		"apps/restarting":   PhaseRestart,     // a pod still carries AWS_ROLE_ARN
-		"apps/restarted":    PhasePodIdentity, // every pod on Pod Identity
-		"apps/moved":        PhaseDone,
-		"apps/on-fargate":   PhaseBlocked,
-		"apps/windows":      PhaseBlocked,
-		"apps/external":     PhaseBlocked,
+		"apps/fresh":          PhaseTrustBoth,
+		"apps/both-pending":   PhaseTrustBoth,   // no association yet: the up did not finish
+		"apps/both-done":      PhaseUnannotate,  // association live, agent ACTIVE
+		"apps/unannotated":    PhaseUnannotate,  // the annotation is still live
+		"apps/restarting":     PhaseRestart,     // a pod still carries AWS_ROLE_ARN
+		"apps/restarted":      PhasePodIdentity, // every pod on Pod Identity
+		"apps/moved":          PhaseDone,
+		"apps/moving":         PhasePodIdentity, // its up did not finish: the role still trusts the OIDC provider
+		"apps/outputs-behind": PhasePodIdentity, // IAM changed, the up killed before its outputs
+		"apps/on-fargate":     PhaseBlocked,
+		"apps/windows":        PhaseBlocked,
+		"apps/external":       PhaseBlocked,
 	}
 	var lines []string
 	for _, a := range p.Accounts {
@@ -263,5 +277,35 @@ func TestPodIdentityPlanOf200Accounts(t *testing.T) {
 	}
 	if elapsed > 5*time.Second {
 		t.Errorf("the plan of %d accounts took %s, want under 5 s", n, elapsed)
+	}
+}
+
+// The rollback's phases from live state: the annotation first, then the pods back on
+// AWS_ROLE_ARN, only then irsa (the association and the Pod Identity statement go); an
+// account whose OIDC statement is gone is not rolled back by this command.
+func TestPodIdentityRollbackNext(t *testing.T) {
+	pods := func(creds ...Credentials) []Pod {
+		var out []Pod
+		for i, c := range creds {
+			out = append(out, Pod{Name: fmt.Sprint("p", i), Credentials: c})
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name string
+		a    AccountPlan
+		want Phase
+	}{
+		{"middle state", AccountPlan{Identity: stack.IdentityBothUnannotated, Pods: pods(CredentialsPodIdentity)}, PhaseAnnotate},
+		{"both, up not finished", AccountPlan{Identity: stack.IdentityBoth, Pods: pods(CredentialsPodIdentity)}, PhaseAnnotate},
+		{"annotated, a pod on Pod Identity", AccountPlan{Identity: stack.IdentityBoth, Annotation: "r", Pods: pods(CredentialsBoth, CredentialsPodIdentity)}, PhaseRestartIRSA},
+		{"annotated, a pod with nothing", AccountPlan{Identity: stack.IdentityBoth, Annotation: "r", Pods: pods(CredentialsNone)}, PhaseRestartIRSA},
+		{"every pod on IRSA", AccountPlan{Identity: stack.IdentityBoth, Annotation: "r", Pods: pods(CredentialsBoth, CredentialsIRSA)}, PhaseIRSA},
+		{"back", AccountPlan{Identity: stack.IdentityIRSA, Annotation: "r"}, PhaseDone},
+		{"OIDC statement gone", AccountPlan{Identity: stack.IdentityPodIdentity}, PhaseBlocked},
+	} {
+		if got := c.a.RollbackNext(); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
 	}
 }

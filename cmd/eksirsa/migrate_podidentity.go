@@ -15,7 +15,7 @@ import (
 
 func newMigratePodIdentityCommand(opts *options) *cobra.Command {
 	var kubeconfigPath, format string
-	var approve bool
+	var approve, rollback bool
 	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   "pod-identity [namespace/account ...]",
@@ -36,18 +36,24 @@ With --approve it carries the plan out: each pass reads the plan again from live
 moves the accounts at the earliest phase one step (the identity word in the stack's config and
 the stack's own up; the restart of their workloads, then a wait until every pod of theirs
 carries Pod Identity), until every account is done or blocked. Killed at any moment, it
-resumes by being run again.`,
+resumes by being run again. With --rollback too it moves the accounts back to irsa, as long
+as their OIDC statement has not gone (identity both or bothUnannotated): identity both and up
+(the annotation back), the workloads restarted until every pod carries AWS_ROLE_ARN, then
+identity irsa and up.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format); err != nil {
 				return err
 			}
 			ctx, out := cmd.Context(), cmd.OutOrStdout()
+			if rollback && !approve {
+				return &exitError{code: exitConfig, err: fmt.Errorf("--rollback moves the accounts back: it needs --approve too")}
+			}
 			if approve && len(args) == 0 {
 				// Every account of the stack at once is rarely meant: each is named.
 				return &exitError{code: exitConfig, err: fmt.Errorf("--approve moves the accounts named: give each as namespace/name (the plan without --approve lists them)")}
 			}
 			if approve {
-				m := &podIdentityMigration{cmd: cmd, opts: opts, kubeconfigPath: kubeconfigPath, accounts: args, wait: wait}
+				m := &podIdentityMigration{cmd: cmd, opts: opts, kubeconfigPath: kubeconfigPath, accounts: args, wait: wait, rollback: rollback}
 				return m.run(ctx)
 			}
 			outs, err := stackOutputs(ctx, opts)
@@ -68,6 +74,7 @@ resumes by being run again.`,
 	cmd.Flags().StringVar(&format, "format", formatText, "output format: text (a line per account, workload and pod) or json (the plan as a document)")
 	cmd.Flags().StringVar(&kubeconfigPath, "kubeconfig", "", "kubeconfig file (default: the stack's kubeconfig output)")
 	cmd.Flags().BoolVar(&approve, "approve", false, "carry the plan out, phase by phase, resuming where live state says it stopped")
+	cmd.Flags().BoolVar(&rollback, "rollback", false, "with --approve, move the accounts back to irsa (before their OIDC statement has gone): the annotation back, the workloads restarted onto IRSA, then irsa")
 	cmd.Flags().DurationVar(&wait, "wait", 10*time.Minute, "with --approve, how long the restart phase waits for the accounts' pods to carry Pod Identity")
 	return cmd
 }
@@ -82,6 +89,11 @@ func readPodIdentityPlan(ctx context.Context, opts *options, outs auto.OutputMap
 	}
 	in := migrate.PodIdentityInput{Kube: client, AWS: cfg, Config: conf, Accounts: accounts}
 	in.Cluster, _ = outs[stack.OutClusterName].Value.(string)
+	roles, _ := outs[stack.OutIRSARoles].Value.(map[string]any)
+	in.IRSARoles = map[string]bool{}
+	for key := range roles {
+		in.IRSARoles[key] = true
+	}
 	return migrate.ReadPodIdentity(ctx, in)
 }
 

@@ -65,12 +65,18 @@ func (m *podIdentityMigration) setIdentities(ctx context.Context, identity stack
 	if err := setStackConfig(ctx, m.opts, map[string]any{"serviceAccountRoles": roles}); err != nil {
 		return err
 	}
-	m.say("PHASE %s: identity %s for %v in Pulumi.%s.yaml", phaseFor(identity), identity, accounts, m.opts.stack)
+	phase := phaseFor(identity)
+	if m.rollback && identity == stack.IdentityBoth {
+		phase = migrate.PhaseAnnotate
+	}
+	m.say("PHASE %s: identity %s for %v in Pulumi.%s.yaml", phase, identity, accounts, m.opts.stack)
 	return nil
 }
 
 func phaseFor(identity stack.Identity) migrate.Phase {
 	switch identity {
+	case stack.IdentityIRSA:
+		return migrate.PhaseIRSA
 	case stack.IdentityBoth:
 		return migrate.PhaseTrustBoth
 	case stack.IdentityBothUnannotated:
@@ -109,7 +115,13 @@ func (m *podIdentityMigration) at(ctx context.Context, a migrate.AccountPlan) (s
 	if len(got) != 1 {
 		return "", fmt.Errorf("migrate pod-identity: %s has %d associations, want 1", a.Account, len(got))
 	}
-	return aws.ToTime(got[0].CreatedAt).UTC().Format(time.RFC3339), nil
+	at := aws.ToTime(got[0].CreatedAt).UTC()
+	if m.rollback {
+		// A value of its own, fixed per association as the forward one is: the same value
+		// again would roll nothing.
+		at = at.Add(time.Second)
+	}
+	return at.Format(time.RFC3339), nil
 }
 
 // run moves every account of the plan one phase per pass until each is done or blocked.
@@ -121,6 +133,16 @@ func (m *podIdentityMigration) run(ctx context.Context) error {
 		}
 		if p.AgentProblem != "" && pass > 0 && slices.ContainsFunc(p.Accounts, func(a migrate.AccountPlan) bool { return a.Identity == stack.IdentityBoth }) {
 			return fmt.Errorf("migrate pod-identity: phase %s: %s", migrate.PhaseTrustBoth, p.AgentProblem)
+		}
+		if m.rollback {
+			done, err := m.rollbackPass(ctx, p)
+			if err != nil || done {
+				return err
+			}
+			if pass > 8 {
+				return fmt.Errorf("migrate pod-identity: no progress after %d passes", pass)
+			}
+			continue
 		}
 		byPhase := map[migrate.Phase][]string{}
 		for _, a := range p.Accounts {
@@ -176,9 +198,14 @@ func (m *podIdentityMigration) step(ctx context.Context, identity stack.Identity
 	return m.update(phaseFor(identity))
 }
 
-// restart rolls the workloads of every account at restart and waits until each account's
-// pods all carry Pod Identity's variables and no AWS_ROLE_ARN.
+// restart rolls the workloads of every account at restart (restart-irsa when rolling back)
+// and waits until each account's pods all carry Pod Identity's variables and no AWS_ROLE_ARN
+// (AWS_ROLE_ARN again when rolling back).
 func (m *podIdentityMigration) restart(ctx context.Context, p *migrate.PodIdentityPlan) error {
+	phase, next := migrate.PhaseRestart, func(a migrate.AccountPlan) migrate.Phase { return a.Next }
+	if m.rollback {
+		phase, next = migrate.PhaseRestartIRSA, migrate.AccountPlan.RollbackNext
+	}
 	outs, err := stackOutputs(ctx, m.opts)
 	if err != nil {
 		return err
@@ -188,7 +215,7 @@ func (m *podIdentityMigration) restart(ctx context.Context, p *migrate.PodIdenti
 		return err
 	}
 	for _, a := range p.Accounts {
-		if a.Next != migrate.PhaseRestart {
+		if next(a) != phase {
 			continue
 		}
 		at, err := m.at(ctx, a)
@@ -197,7 +224,7 @@ func (m *podIdentityMigration) restart(ctx context.Context, p *migrate.PodIdenti
 		}
 		lines, err := migrate.Restart(ctx, kube, a, at)
 		for _, l := range lines {
-			m.say("PHASE %s: %s %s", migrate.PhaseRestart, a.Account, l)
+			m.say("PHASE %s: %s %s", phase, a.Account, l)
 		}
 		if err != nil {
 			return err
@@ -211,12 +238,12 @@ func (m *podIdentityMigration) restart(ctx context.Context, p *migrate.PodIdenti
 		}
 		waiting := 0
 		for _, a := range p.Accounts {
-			if a.Next != migrate.PhaseRestart {
+			if next(a) != phase {
 				continue
 			}
 			waiting++
 			if time.Now().After(deadline) {
-				return fmt.Errorf("migrate pod-identity: phase %s: %s still has pods without Pod Identity after %s:\n%s", migrate.PhaseRestart, a.Account, m.wait, a.Line())
+				return fmt.Errorf("migrate pod-identity: phase %s: %s still has pods without the credentials it moves to after %s:\n%s", phase, a.Account, m.wait, a.Line())
 			}
 		}
 		if waiting == 0 {
@@ -233,4 +260,48 @@ func (m *podIdentityMigration) restart(ctx context.Context, p *migrate.PodIdenti
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// rollbackPass moves the accounts back toward IRSA one step, the earliest phase first:
+// identity both and up (the annotation back), the restart until every pod carries
+// AWS_ROLE_ARN, then identity irsa and up. done when every account is on irsa.
+func (m *podIdentityMigration) rollbackPass(ctx context.Context, p *migrate.PodIdentityPlan) (done bool, err error) {
+	byPhase := map[migrate.Phase][]string{}
+	for _, a := range p.Accounts {
+		next := a.RollbackNext()
+		byPhase[next] = append(byPhase[next], a.Account)
+		switch next {
+		case migrate.PhaseBlocked:
+			m.say("ACCOUNT %s: not rolled back: identity %s, its role no longer trusts the OIDC provider: move it as a migration of its own (identity both, up, restart, irsa)", a.Account, a.Identity)
+		case migrate.PhaseDone:
+			m.say("ACCOUNT %s: back on irsa", a.Account)
+		}
+	}
+	switch {
+	case len(byPhase[migrate.PhaseAnnotate]) > 0:
+		return false, m.stepBack(ctx, stack.IdentityBoth, migrate.PhaseAnnotate, byPhase[migrate.PhaseAnnotate], p)
+	case len(byPhase[migrate.PhaseRestartIRSA]) > 0:
+		return false, m.restart(ctx, p)
+	case len(byPhase[migrate.PhaseIRSA]) > 0:
+		return false, m.stepBack(ctx, stack.IdentityIRSA, migrate.PhaseIRSA, byPhase[migrate.PhaseIRSA], p)
+	}
+	if n := len(byPhase[migrate.PhaseBlocked]); n > 0 {
+		return true, &exitError{code: exitFailure, err: fmt.Errorf("migrate pod-identity --rollback: %d accounts not rolled back", n)}
+	}
+	return true, nil
+}
+
+func (m *podIdentityMigration) stepBack(ctx context.Context, identity stack.Identity, phase migrate.Phase, accounts []string, p *migrate.PodIdentityPlan) error {
+	var toWrite []string
+	for _, a := range p.Accounts {
+		if slices.Contains(accounts, a.Account) && a.Identity != identity {
+			toWrite = append(toWrite, a.Account)
+		}
+	}
+	if len(toWrite) > 0 {
+		if err := m.setIdentities(ctx, identity, toWrite); err != nil {
+			return err
+		}
+	}
+	return m.update(phase)
 }
