@@ -159,13 +159,13 @@ func (m *podIdentityMigration) run(ctx context.Context) error {
 		// The earliest phase first: an account never runs ahead of its own proof.
 		switch {
 		case len(byPhase[migrate.PhaseTrustBoth]) > 0:
-			err = m.step(ctx, stack.IdentityBoth, byPhase[migrate.PhaseTrustBoth], p)
+			err = m.step(ctx, stack.IdentityBoth, migrate.PhaseTrustBoth, byPhase[migrate.PhaseTrustBoth], p)
 		case len(byPhase[migrate.PhaseUnannotate]) > 0:
-			err = m.step(ctx, stack.IdentityBothUnannotated, byPhase[migrate.PhaseUnannotate], p)
+			err = m.step(ctx, stack.IdentityBothUnannotated, migrate.PhaseUnannotate, byPhase[migrate.PhaseUnannotate], p)
 		case len(byPhase[migrate.PhaseRestart]) > 0:
 			err = m.restart(ctx, p)
 		case len(byPhase[migrate.PhasePodIdentity]) > 0:
-			err = m.step(ctx, stack.IdentityPodIdentity, byPhase[migrate.PhasePodIdentity], p)
+			err = m.step(ctx, stack.IdentityPodIdentity, migrate.PhasePodIdentity, byPhase[migrate.PhasePodIdentity], p)
 		default:
 			if len(byPhase[migrate.PhaseBlocked]) > 0 {
 				return &exitError{code: exitFailure, err: fmt.Errorf("migrate pod-identity: %d accounts blocked", len(byPhase[migrate.PhaseBlocked]))}
@@ -182,8 +182,8 @@ func (m *podIdentityMigration) run(ctx context.Context) error {
 }
 
 // step writes identity for accounts unless the config says it already (an up that did not
-// finish: the up alone), then runs the stack's update.
-func (m *podIdentityMigration) step(ctx context.Context, identity stack.Identity, accounts []string, p *migrate.PodIdentityPlan) error {
+// finish: the up alone), then runs the stack's update as phase, forward or back.
+func (m *podIdentityMigration) step(ctx context.Context, identity stack.Identity, phase migrate.Phase, accounts []string, p *migrate.PodIdentityPlan) error {
 	var toWrite []string
 	for _, a := range p.Accounts {
 		if slices.Contains(accounts, a.Account) && a.Identity != identity {
@@ -195,7 +195,7 @@ func (m *podIdentityMigration) step(ctx context.Context, identity stack.Identity
 			return err
 		}
 	}
-	return m.update(phaseFor(identity))
+	return m.update(phase)
 }
 
 // restart rolls the workloads of every account at restart (restart-irsa when rolling back)
@@ -279,29 +279,14 @@ func (m *podIdentityMigration) rollbackPass(ctx context.Context, p *migrate.PodI
 	}
 	switch {
 	case len(byPhase[migrate.PhaseAnnotate]) > 0:
-		return false, m.stepBack(ctx, stack.IdentityBoth, migrate.PhaseAnnotate, byPhase[migrate.PhaseAnnotate], p)
+		return false, m.step(ctx, stack.IdentityBoth, migrate.PhaseAnnotate, byPhase[migrate.PhaseAnnotate], p)
 	case len(byPhase[migrate.PhaseRestartIRSA]) > 0:
 		return false, m.restart(ctx, p)
 	case len(byPhase[migrate.PhaseIRSA]) > 0:
-		return false, m.stepBack(ctx, stack.IdentityIRSA, migrate.PhaseIRSA, byPhase[migrate.PhaseIRSA], p)
+		return false, m.step(ctx, stack.IdentityIRSA, migrate.PhaseIRSA, byPhase[migrate.PhaseIRSA], p)
 	}
 	if n := len(byPhase[migrate.PhaseBlocked]); n > 0 {
 		return true, &exitError{code: exitFailure, err: fmt.Errorf("migrate pod-identity --rollback: %d accounts not rolled back", n)}
 	}
 	return true, nil
-}
-
-func (m *podIdentityMigration) stepBack(ctx context.Context, identity stack.Identity, phase migrate.Phase, accounts []string, p *migrate.PodIdentityPlan) error {
-	var toWrite []string
-	for _, a := range p.Accounts {
-		if slices.Contains(accounts, a.Account) && a.Identity != identity {
-			toWrite = append(toWrite, a.Account)
-		}
-	}
-	if len(toWrite) > 0 {
-		if err := m.setIdentities(ctx, identity, toWrite); err != nil {
-			return err
-		}
-	}
-	return m.update(phase)
 }
