@@ -30,6 +30,9 @@ type AccessEntry struct {
 	KubernetesGroups []string
 	// PolicyARNs are associated at cluster scope when Namespaces[arn] is empty.
 	Policies []AccessPolicy
+	// After are what the entry is created after: the ClusterRoleBinding of a group it carries
+	// (k8s.AdminBridge), so the group grants from the entry's first moment.
+	After []pulumi.Resource
 }
 
 // AccessPolicy is one association: cluster scope when Namespaces is empty.
@@ -134,7 +137,11 @@ func NewAccess(ctx *pulumi.Context, name string, args *AccessArgs, opts ...pulum
 		if len(e.KubernetesGroups) > 0 {
 			entryArgs.KubernetesGroups = pulumi.ToStringArray(e.KubernetesGroups)
 		}
-		entry, err := eks.NewAccessEntry(ctx, entryName, entryArgs, bound(args.ClusterIssuer)...)
+		opts := bound(args.ClusterIssuer)
+		if len(e.After) > 0 {
+			opts = append(opts, pulumi.DependsOn(e.After))
+		}
+		entry, err := eks.NewAccessEntry(ctx, entryName, entryArgs, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("access %s: create access entry for %s: %w", name, e.PrincipalARN, err)
 		}

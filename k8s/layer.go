@@ -14,6 +14,11 @@ type LayerArgs struct {
 	// Kubeconfig and ClusterIdentifier build the providers (see ProviderArgs).
 	Kubeconfig        pulumi.StringInput
 	ClusterIdentifier pulumi.StringInput
+	// Providers, when set, are the cluster's providers made before the layer (NewProviders
+	// under the layer's name, so their URNs are the ones NewLayer gives them): what an object
+	// made before the layer needs (the admin bridge, which access entries wait for, while
+	// aws-auth waits for the entries). Nil: NewLayer makes them.
+	Providers *Providers
 	// Cluster ties every object to the cluster it lives in. Its Resource may be nil where the
 	// stack has no cluster resource (the Kubernetes-only tier): destroy then deletes each object.
 	Cluster ClusterInstance
@@ -170,9 +175,11 @@ func NewLayer(ctx *pulumi.Context, name string, args *LayerArgs) (*Layer, error)
 	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("k8s layer %s: %w", name, err)
 	}
-	providers, err := NewProviders(ctx, name, &ProviderArgs{Kubeconfig: args.Kubeconfig, ClusterIdentifier: args.ClusterIdentifier})
-	if err != nil {
-		return nil, err
+	providers, err := args.Providers, error(nil)
+	if providers == nil {
+		if providers, err = NewProviders(ctx, name, &ProviderArgs{Kubeconfig: args.Kubeconfig, ClusterIdentifier: args.ClusterIdentifier}); err != nil {
+			return nil, err
+		}
 	}
 	l := &Layer{
 		Providers: providers,

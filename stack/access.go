@@ -80,12 +80,37 @@ type AccessEntryConfig struct {
 	Username         string               `json:"username,omitempty"`
 	KubernetesGroups []string             `json:"kubernetesGroups,omitempty"`
 	Policies         []AccessPolicyConfig `json:"policies,omitempty"`
+	// AdminBridge puts the entry in k8s.AdminBridgeGroup, which a ClusterRoleBinding the stack
+	// makes before the entry binds to cluster-admin: the entry grants cluster admin from the
+	// moment EKS creates it, before its AmazonEKSClusterAdminPolicy is associated (a second
+	// call, AssociateAccessPolicy; the entry takes precedence over its principal's aws-auth row
+	// from the first). eksirsa migrate access-entries sets it on the admins it moves, and turns
+	// it off once the association is live and proven.
+	AdminBridge bool `json:"adminBridge,omitempty"`
 }
 
 // AccessPolicyConfig is one policy association: cluster scope when Namespaces is empty.
 type AccessPolicyConfig struct {
 	Name       string   `json:"name"`
 	Namespaces []string `json:"namespaces,omitempty"`
+}
+
+// Groups are the entry's Kubernetes groups as EKS holds them: the declared ones, then the
+// admin bridge's group while AdminBridge is set.
+func (e AccessEntryConfig) Groups() []string {
+	groups := slices.Clone(e.KubernetesGroups)
+	if e.AdminBridge {
+		groups = append(groups, k8s.AdminBridgeGroup)
+	}
+	return groups
+}
+
+// ClusterAdmin says whether the entry grants cluster admin: AmazonEKSClusterAdminPolicy at
+// cluster scope, what an aws-auth row in system:masters becomes (EntryForMapping).
+func (e AccessEntryConfig) ClusterAdmin() bool {
+	return slices.ContainsFunc(e.Policies, func(p AccessPolicyConfig) bool {
+		return p.Name == ClusterAdminPolicy && p.Scope() == infra.ScopeCluster
+	})
 }
 
 // EntryType is the entry's type as EKS records it.
@@ -245,7 +270,14 @@ func (c *Config) validateAccess(v *validator) {
 				v.add(gkey, g, "want a Kubernetes group name")
 			case strings.HasPrefix(g, reservedGroupPrefix):
 				v.add(gkey, g, "EKS refuses groups starting with %q; for cluster-admin associate the policy %s (policies: [{name: %s}])", reservedGroupPrefix, ClusterAdminPolicy, ClusterAdminPolicy)
+			case g == k8s.AdminBridgeGroup:
+				v.add(gkey, g, "the stack's own group, bound to cluster-admin while an entry's adminBridge is set: set adminBridge: true instead")
 			}
+		}
+		if e.AdminBridge && !e.ClusterAdmin() {
+			// The bridge stands in for that association until it is live; without it, the
+			// group would be a second, hand-made way to cluster-admin that nothing takes away.
+			v.add(key+".adminBridge", "true", "the bridge to cluster-admin only covers the moment before the entry's %s is associated: add policies: [{name: %s}] (cluster scope), or remove adminBridge", ClusterAdminPolicy, ClusterAdminPolicy)
 		}
 		seenPolicy := map[string]int{}
 		for j, pol := range e.Policies {
@@ -361,6 +393,13 @@ func sameEntry(a, b AccessEntryConfig) bool {
 		slices.Equal(policies(a), policies(b))
 }
 
+// AdminBridge says whether any entry carries the admin bridge, so the stack binds its group
+// to cluster-admin (k8s.AdminBridge); none does once the migration has proven each entry's
+// policy, and the binding goes.
+func (c *Config) AdminBridge() bool {
+	return slices.ContainsFunc(c.AccessEntries, func(e AccessEntryConfig) bool { return e.AdminBridge })
+}
+
 // NodeAccessEntry says whether the node role gets its EC2_LINUX access entry: always in API
 // mode, where nothing else admits nodes; with nodes.accessEntry in API_AND_CONFIG_MAP, where the
 // entry takes precedence over the node's aws-auth row (EKS User Guide, "Migrating existing
@@ -469,6 +508,9 @@ func (c *Config) AccessSummary() []string {
 		}
 		if len(e.KubernetesGroups) > 0 {
 			line += " in " + strings.Join(e.KubernetesGroups, ", ")
+		}
+		if e.AdminBridge {
+			line += fmt.Sprintf("; in %s (bound to cluster-admin by the stack, before the entry is made) until %s is associated and proven", k8s.AdminBridgeGroup, ClusterAdminPolicy)
 		}
 		for _, p := range e.Policies {
 			if p.Scope() == infra.ScopeCluster {

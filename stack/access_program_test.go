@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ const (
 	accessEntryType = "aws:eks/accessEntry:AccessEntry"
 	associationType = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
 	configMapType   = "kubernetes:core/v1:ConfigMap"
+	crbType         = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"
 	asgType         = "aws:autoscaling/group:Group"
 )
 
@@ -230,5 +232,67 @@ func TestRemovingAnEntryKeepsTheOthers(t *testing.T) {
 	before, after := names(admin, dev), names(dev)
 	if len(before) != 2 || !slices.Equal(before, after) {
 		t.Errorf("dev's entry and association: %q with the admin's entry before it, %q without; want the same two", before, after)
+	}
+}
+
+// The admin bridge (issue 19): an admin's entry carries a group that a ClusterRoleBinding the
+// stack makes first binds to cluster-admin, so the entry grants cluster admin from the moment
+// EKS creates it, before AssociateAccessPolicy (a second call) gives it its policy. The entry
+// waits for the binding in the graph; another entry does not; aws-auth still waits for the
+// entries; the output holds the group, so verify and drift expect it. Without adminBridge
+// there is no binding and no group.
+func TestAdminBridgeBindsItsGroupBeforeTheEntry(t *testing.T) {
+	const adminEntry = "demo-eks-oidc-test-access-aws:iam:123456789012:role/admin"
+	admin := map[string]any{"principalArn": adminRole, "username": "admin", "adminBridge": true, "policies": []any{map[string]any{"name": ClusterAdminPolicy}}}
+	dev := map[string]any{"principalArn": "arn:aws:iam::123456789012:role/dev", "kubernetesGroups": []string{"devs"}}
+	rec, out := runProgram(t, setIn(t, withAWSAuth(t, adminRole), "accessEntries", []any{admin, dev}))
+	crbs := rec.ByType(crbType)
+	if len(crbs) != 1 {
+		t.Fatalf("%d ClusterRoleBindings, want the bridge's", len(crbs))
+	}
+	b := crbs[0]
+	meta, ref := b.Inputs["metadata"].ObjectValue(), b.Inputs["roleRef"].ObjectValue()
+	subject := b.Inputs["subjects"].ArrayValue()[0].ObjectValue()
+	if got := meta["name"].StringValue() + " " + ref["kind"].StringValue() + "/" + ref["name"].StringValue() + " " + subject["kind"].StringValue() + "/" + subject["name"].StringValue(); got != "eks-irsa:cluster-admin-bridge ClusterRole/cluster-admin Group/eks-irsa:cluster-admin-bridge" {
+		t.Errorf("the bridge's binding: %s", got)
+	}
+	cluster := rec.ByType("aws:eks/cluster:Cluster")[0]
+	if !b.DeleteBeforeReplace || b.DeletedWith != cluster.URN || !strings.Contains(b.Provider, "pulumi:providers:kubernetes::demo-eks-oidc-test::") {
+		t.Errorf("the bridge's binding: deleteBeforeReplace %v, deletedWith %q, provider %q; want delete first, with the cluster, by the server-side apply provider", b.DeleteBeforeReplace, b.DeletedWith, b.Provider)
+	}
+	entry, _ := rec.Get(accessEntryType, adminEntry)
+	var groups []string
+	for _, g := range entry.Inputs["kubernetesGroups"].ArrayValue() {
+		groups = append(groups, g.StringValue())
+	}
+	if !slices.Equal(groups, []string{"eks-irsa:cluster-admin-bridge"}) {
+		t.Errorf("the admin's entry groups %q, want the bridge's", groups)
+	}
+	if !rec.DependsOn(entry.URN, b.URN) {
+		t.Errorf("the admin's entry does not wait for the bridge's binding")
+	}
+	devEntry, _ := rec.Get(accessEntryType, "demo-eks-oidc-test-access-aws:iam:123456789012:role/dev")
+	if rec.DependsOn(devEntry.URN, b.URN) {
+		t.Errorf("an entry without the bridge waits for its binding")
+	}
+	if !rec.DependsOn(rec.ByType(configMapType)[0].URN, entry.URN) {
+		t.Errorf("aws-auth does not wait for the bridged entry")
+	}
+	listed, _ := out[OutAccessEntries].([]any)
+	if len(listed) != 2 || fmt.Sprint(listed[0].(map[string]any)[AccessEntryGroupsKey]) != "[eks-irsa:cluster-admin-bridge]" {
+		t.Errorf("output %s = %v, want the admin's entry with the bridge's group", OutAccessEntries, out[OutAccessEntries])
+	}
+
+	delete(admin, "adminBridge")
+	rec, out = runProgram(t, setIn(t, withAWSAuth(t, adminRole), "accessEntries", []any{admin, dev}))
+	if n := len(rec.ByType(crbType)); n != 0 {
+		t.Errorf("without adminBridge: %d ClusterRoleBindings, want none", n)
+	}
+	if entry, _ := rec.Get(accessEntryType, adminEntry); entry.Inputs.HasValue("kubernetesGroups") {
+		t.Errorf("without adminBridge the entry has groups %v", entry.Inputs["kubernetesGroups"])
+	}
+	listed, _ = out[OutAccessEntries].([]any)
+	if fmt.Sprint(listed[0].(map[string]any)[AccessEntryGroupsKey]) != "[]" {
+		t.Errorf("without adminBridge, output %s = %v", OutAccessEntries, out[OutAccessEntries])
 	}
 }

@@ -80,6 +80,11 @@ func TestAccessRulesRefuseWhatEKSWouldRefuse(t *testing.T) {
 			`eks-irsa:accessEntries[2].principalArn = "arn:aws:iam::123456789012:role/demo-eks-oidc-test-node": the stack's node role: the stack gives it its own access (an EC2_LINUX entry in API mode, an aws-auth row otherwise)`}},
 		{"a principal in aws-auth too", setIn(t, withAWSAuth(t, adminRole), "accessEntries", []any{map[string]any{"principalArn": "arn:aws:iam::123456789012:role/team/admin"}}), []string{
 			`eks-irsa:accessEntries[0].principalArn = "arn:aws:iam::123456789012:role/team/admin": also mapped by awsAuth.roles[0] to other access; an access entry takes precedence over aws-auth, so that mapping would never apply: keep one (or make the entry grant what the row does, as eksirsa migrate access-entries does while it moves the row)`}},
+		{"the admin bridge without cluster admin at cluster scope, and its group by hand", entries(t, "",
+			map[string]any{"principalArn": adminRole, "adminBridge": true, "policies": []any{map[string]any{"name": ClusterAdminPolicy, "namespaces": []string{"apps"}}}},
+			map[string]any{"principalArn": "arn:aws:iam::123456789012:role/b", "kubernetesGroups": []string{"eks-irsa:cluster-admin-bridge"}}), []string{
+			`eks-irsa:accessEntries[0].adminBridge = "true": the bridge to cluster-admin only covers the moment before the entry's AmazonEKSClusterAdminPolicy is associated: add policies: [{name: AmazonEKSClusterAdminPolicy}] (cluster scope), or remove adminBridge`,
+			`eks-irsa:accessEntries[1].kubernetesGroups[0] = "eks-irsa:cluster-admin-bridge": the stack's own group, bound to cluster-admin while an entry's adminBridge is set: set adminBridge: true instead`}},
 		{"unknown policies, one policy twice, bad namespaces", entries(t, "", map[string]any{"principalArn": adminRole, "policies": []any{
 			map[string]any{"name": "AmazonEKSClusterAdmin"},
 			map[string]any{"name": "AmazonEKSViewPolicy", "namespaces": []string{"Apps", "dev-*", "*x"}},

@@ -297,7 +297,7 @@ func decodeKey(c *Config, key, v string) error {
 	case "awsAuth":
 		return strictJSON(v, &c.AWSAuth, "an object with roles, users (each arn, username, groups) and adopt")
 	case "accessEntries":
-		return strictJSON(v, &c.AccessEntries, "a list of objects with principalArn, type, username, kubernetesGroups, policies (each name, namespaces)")
+		return strictJSON(v, &c.AccessEntries, "a list of objects with principalArn, type, username, kubernetesGroups, policies (each name, namespaces), adminBridge")
 	case "iam":
 		return strictJSON(v, &c.IAM, "an object with trustPolicyMaxChars")
 	}

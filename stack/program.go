@@ -201,6 +201,25 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 	if err != nil {
 		return nil, err
 	}
+	// The cluster's Kubernetes providers, before the access entries: an entry carrying the
+	// admin bridge's group waits for the binding that gives the group cluster-admin.
+	providers, err := k8s.NewProviders(ctx, name, &k8s.ProviderArgs{Kubeconfig: cluster.Kubeconfig, ClusterIdentifier: cluster.Identifier})
+	if err != nil {
+		return nil, err
+	}
+	clusterInstance := k8s.ClusterInstance{Issuer: cluster.OIDCIssuer, Resource: cluster.EKS}
+	entries := accessEntries(cfg, partition.Name)
+	if cfg.AdminBridge() {
+		bridge, err := k8s.NewAdminBridge(ctx, name+"-admin-bridge", &k8s.AdminBridgeArgs{Provider: providers.Apply, Cluster: &clusterInstance})
+		if err != nil {
+			return nil, err
+		}
+		for i, e := range cfg.AccessEntries {
+			if e.AdminBridge {
+				entries[i].After = []pulumi.Resource{bridge.Binding}
+			}
+		}
+	}
 	// Access entries: in API mode the nodes' own (they join by it, as by aws-auth otherwise),
 	// and the declared ones in either mode.
 	var access *infra.Access
@@ -209,7 +228,7 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 			ClusterName:   cluster.Name,
 			Cluster:       cluster.EKS,
 			ClusterIssuer: cluster.OIDCIssuer,
-			Entries:       accessEntries(cfg, partition.Name),
+			Entries:       entries,
 			Tags:          tags,
 		}
 		if nodeEntry {
@@ -221,13 +240,12 @@ func build(ctx *pulumi.Context, readiness *infra.Readiness) (pulumi.Map, error) 
 	}
 	irsaRoles := pulumi.Map{k8s.AccountKey(k8s.KubeSystemNamespace, k8s.AWSNodeName): irsaRoleOutput(awsNodeRole)}
 	layerArgs := &k8s.LayerArgs{
-		Kubeconfig:        cluster.Kubeconfig,
-		ClusterIdentifier: cluster.Identifier,
-		Cluster:           k8s.ClusterInstance{Issuer: cluster.OIDCIssuer, Resource: cluster.EKS},
-		NodeRoleARN:       nodeRole.Arn,
-		AWSNodeRoleARN:    awsNodeRole.Arn,
-		AWSAuth:           awsAuthMappings(cfg.AWSAuth),
-		WithoutAWSAuth:    !cfg.WritesAWSAuth(),
+		Providers:      providers,
+		Cluster:        clusterInstance,
+		NodeRoleARN:    nodeRole.Arn,
+		AWSNodeRoleARN: awsNodeRole.Arn,
+		AWSAuth:        awsAuthMappings(cfg.AWSAuth),
+		WithoutAWSAuth: !cfg.WritesAWSAuth(),
 	}
 	if access != nil {
 		// A row removed or rewritten only after its principal's entry admits it: the entry takes
@@ -365,7 +383,7 @@ func nodeAccess(a *infra.Access) []pulumi.Resource {
 func accessEntries(cfg *Config, partition string) []infra.AccessEntry {
 	var out []infra.AccessEntry
 	for _, e := range cfg.AccessEntries {
-		entry := infra.AccessEntry{PrincipalARN: e.PrincipalARN, Type: e.EntryType(), Username: e.Username, KubernetesGroups: e.KubernetesGroups}
+		entry := infra.AccessEntry{PrincipalARN: e.PrincipalARN, Type: e.EntryType(), Username: e.Username, KubernetesGroups: e.Groups()}
 		for _, p := range e.Policies {
 			entry.Policies = append(entry.Policies, infra.AccessPolicy{ARN: AccessPolicyARN(partition, p.Name), Namespaces: p.Namespaces})
 		}
