@@ -102,12 +102,12 @@ type driftReport struct {
 // and verify --identities read the second account (awsaccess), and destroy leaves nothing in
 // either.
 //
-// moto's STS does not evaluate trust policies (it hands out any role for any token, which
-// this test shows), and no IAM policy engine here understands EKS issuer condition keys. So
-// offline the refusal of another account's token is asserted structurally: each role's trust
-// policy, read back from moto's IAM, admits exactly its own account's sub and aud claims, as
-// found in the token the apiserver issued, and no other account's. The live tier shows the
-// real AccessDenied.
+// eksirsa takes no emulator's STS as proof (moto's refuses another account's token as STS
+// does, integration/moto/sts_web_identity.py, but eksirsa cannot tell that from the endpoint),
+// so its refusal of another account's token rests on the trust policy; the test also asserts it
+// structurally: each role's trust policy, read back from moto's IAM, admits exactly its own
+// account's sub and aud claims, as found in the token the apiserver issued, and no other
+// account's. The live tier shows the real AccessDenied.
 func TestEmulatedIdentitiesAndDrift(t *testing.T) {
 	t.Parallel() // see startEmulated
 	e := startEmulatedWith(t, emuOptions{assumeRole: true})
@@ -163,8 +163,8 @@ func TestEmulatedIdentitiesAndDrift(t *testing.T) {
 		case !strings.Contains(id.AssumedRoleARN, ":assumed-role/"+role+"/"):
 			t.Errorf("%s: STS said %s, want a session of %s", id.Account, id.AssumedRoleARN, role)
 		case !strings.Contains(id.ForeignRefused, "refused by the trust policy") || !strings.Contains(id.ForeignRefused, "the STS half is not proven: aws:endpoints sends STS to "+e.moto.URL):
-			// moto's STS accepts the foreign token: if it ever refuses, the live tier's
-			// AccessDenied branch is what this line reports instead.
+			// moto's STS refuses the foreign token (AccessDenied), which eksirsa does not
+			// count: the endpoint is not AWS's.
 			t.Errorf("%s: another account's token: %q", id.Account, id.ForeignRefused)
 		}
 		if !strings.Contains(id.RoleARN, ":"+emuStackAccount+":role/") {

@@ -11,19 +11,13 @@
 # aws:RequestTag/..., aws:SourceAccount, aws:SourceArn; a condition it cannot evaluate refuses),
 # and return credentials from moto's STS for that role. The tags are kept on the assumed role
 # (eksirsa_session_tags): moto's STS has no place for them, and no AWS API returns them.
-import base64
 import json
 import re
-import ssl
 import time
 import urllib.parse
-import urllib.request
 import uuid
 from typing import Any
 
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 from moto.core.exceptions import JsonRESTError
 from moto.eks import responses as _responses
 from moto.eks import urls as _urls
@@ -31,7 +25,8 @@ from moto.moto_server import werkzeug_app as _app
 from moto.sts.models import sts_backends
 from moto.utilities.utils import get_partition
 
-from eks_pod_identity import ASSUME_ROLE, PODS_PRINCIPAL, TAG_SESSION, _action_allows, _associations, _listed
+from eks_pod_identity import ASSUME_ROLE, PODS_PRINCIPAL, TAG_SESSION, _associations
+from oidc_trust import IssuerUnreachable, TokenRejected, issuer_keys, listed, trust_admits, verified_claims
 
 # The audience of the token the agent sends (pod-id-how-it-works: the projected token's
 # audience is pods.eks.amazonaws.com); the response's "audience" echoes it.
@@ -80,37 +75,23 @@ _TOKEN = re.compile(r"^[A-Za-z0-9\-_=]+\.[A-Za-z0-9\-_=]+\.[A-Za-z0-9\-_=]+$")
 _SUBJECT = re.compile(r"^system:serviceaccount:([^:]+):([^:]+)$")
 
 
-def _issuer_keys(cluster: Any) -> KeySet:
-    """The cluster issuer's signing keys: its discovery document's jwks_uri (OpenID Connect
-    Discovery), fetched over TLS verified with the cluster's CA when the issuer is its API
-    server, as the emulated tier's is."""
-    issuer = cluster.identity["oidc"]["issuer"]
-    ctx = ssl.create_default_context()
-    data = (getattr(cluster, "certificate_authority", None) or {}).get("data")
-    if data:
-        ctx.load_verify_locations(cadata=base64.b64decode(data).decode())
-    try:
-        with urllib.request.urlopen(issuer.rstrip("/") + "/.well-known/openid-configuration", timeout=10, context=ctx) as r:
-            jwks_uri = json.load(r)["jwks_uri"]
-        with urllib.request.urlopen(jwks_uri, timeout=10, context=ctx) as r:
-            return KeySet.import_key_set(json.load(r))
-    except (OSError, ValueError, KeyError) as e:
-        # Not an EKS behaviour: the emulator cannot reach the issuer to verify anything.
-        raise InternalServerException(f"the emulator could not read the signing keys of issuer {issuer}: {e}")
-
-
 def _verify(cluster: Any, token: str) -> dict:
     if not token or not _TOKEN.match(token):
         raise InvalidParameterException("token: want a JSON Web Token (header.payload.signature)")
     issuer = cluster.identity["oidc"]["issuer"]
     try:
-        claims = jwt.decode(token, _issuer_keys(cluster), algorithms=["RS256", "ES256"]).claims
-    except JoseError as e:
+        keys = issuer_keys(issuer, (getattr(cluster, "certificate_authority", None) or {}).get("data"))
+    except IssuerUnreachable as e:
+        # Not an EKS behaviour: the emulator cannot reach the issuer to verify anything.
+        raise InternalServerException(f"the emulator {e}")
+    try:
+        claims = verified_claims(token, keys)
+    except TokenRejected as e:
         # "The specified Kubernetes service account token is invalid."
         raise InvalidTokenException(f"the token is not signed by the cluster's issuer {issuer}: {e}")
     if claims.get("iss") != issuer:
         raise InvalidTokenException(f"the token's issuer is {claims.get('iss')}, not the cluster's {issuer}")
-    if AUDIENCE not in _listed(claims.get("aud")):
+    if AUDIENCE not in listed(claims.get("aud")):
         raise InvalidTokenException(f"the token's audience is {claims.get('aud')}, want {AUDIENCE}")
     if int(claims.get("exp", 0)) <= time.time():
         # "The specified Kubernetes service account token is expired."
@@ -118,57 +99,6 @@ def _verify(cluster: Any, token: str) -> dict:
     if not _SUBJECT.match(str(claims.get("sub", ""))):
         raise InvalidTokenException(f"the token's subject {claims.get('sub')} is not a service account")
     return claims
-
-
-def _condition_holds(op: str, key: str, want: Any, context: dict) -> bool | None:
-    """One trust condition against the request context: True, False, or None when the emulator
-    does not evaluate it. IAM: condition keys are case-insensitive, StringEquals compares exactly,
-    StringLike with * and ? (IAM User Guide, reference_policies_elements_condition_operators)."""
-    value = context.get(key.lower())
-    if op not in ("StringEquals", "StringLike") or key.lower() not in context:
-        return None
-    if value is None:
-        return False
-    for w in _listed(want):
-        if op == "StringEquals" and w == value:
-            return True
-        if op == "StringLike" and re.fullmatch(re.escape(w).replace(r"\*", ".*").replace(r"\?", "."), value):
-            return True
-    return False
-
-
-def _trust_admits(document: str, context: dict) -> tuple[bool, str]:
-    """Whether an Allow statement of the role's trust admits pods.eks.amazonaws.com's
-    sts:AssumeRole and sts:TagSession with this context (IAM policy evaluation: an Allow whose
-    principal, actions and every condition match; an explicit Deny is not evaluated here and
-    refuses)."""
-    try:
-        policy = json.loads(document)
-    except ValueError:
-        policy = json.loads(urllib.parse.unquote(document))
-    reasons = []
-    for st in _listed(policy.get("Statement")):
-        principal = st.get("Principal") or {}
-        if PODS_PRINCIPAL not in (_listed(principal.get("Service")) if isinstance(principal, dict) else []):
-            continue
-        if st.get("Effect") != "Allow":
-            return False, "a Deny statement names pods.eks.amazonaws.com; the emulator does not evaluate it"
-        actions = _listed(st.get("Action"))
-        if not (_action_allows(actions, ASSUME_ROLE) and _action_allows(actions, TAG_SESSION)):
-            reasons.append(f"actions {actions} lack {ASSUME_ROLE} or {TAG_SESSION}")
-            continue
-        failed = None
-        for op, keys in (st.get("Condition") or {}).items():
-            for key, want in keys.items():
-                holds = _condition_holds(op, key, want, context)
-                if holds is None:
-                    failed = failed or f"the emulator does not evaluate {op} on {key}"
-                elif not holds:
-                    failed = failed or f"{op} requires {key} to be {want}, the session has {context.get(key.lower())}"
-        if failed is None:
-            return True, ""
-        reasons.append(failed)
-    return False, "; ".join(reasons) or "no statement names pods.eks.amazonaws.com"
 
 
 def _assume_role_for_pod_identity(request: Any, full_url: str, headers: Any) -> tuple[int, dict, str]:
@@ -205,7 +135,9 @@ def _assume_role_for_pod_identity(request: Any, full_url: str, headers: Any) -> 
     from moto.iam.models import iam_backends
 
     role = iam_backends[account_id][get_partition(region)].get_role_by_arn(association["roleArn"])
-    admitted, why = _trust_admits(role.assume_role_policy_document, context)
+    # The role's trust must admit pods.eks.amazonaws.com's sts:AssumeRole and sts:TagSession
+    # with these tags (IAM policy evaluation, oidc_trust.trust_admits).
+    admitted, why = trust_admits(role.assume_role_policy_document, "Service", PODS_PRINCIPAL, [ASSUME_ROLE, TAG_SESSION], context)
     if not admitted:
         raise AccessDeniedException(f"pods.eks.amazonaws.com is not authorized to perform: {ASSUME_ROLE} on resource: {association['roleArn']} ({why})")
     session = f"eks-{name}-{pod.get('name') or account}-{uuid.uuid4().hex[:8]}"[:64]

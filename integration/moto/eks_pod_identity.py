@@ -16,6 +16,8 @@ from moto.eks import urls as _urls
 from moto.eks.exceptions import ResourceInUseException
 
 from eks_access_entries import _cluster, _invalid, _not_found, _page
+from oidc_trust import action_allows as _action_allows
+from oidc_trust import listed as _listed
 
 # EKS User Guide, "Create the IAM role" for Pod Identity (pod-id-role.html): the role's trust
 # policy names the service principal pods.eks.amazonaws.com with the actions sts:AssumeRole and
@@ -33,18 +35,6 @@ TRUST_INVALID = "Trust policy of the role provided is invalid. Follow the offici
 # hashicorp/terraform-provider-aws#34717 retries this refusal while IAM is eventually consistent:
 # "InvalidParameterException: Role provided in the request does not exist".
 ROLE_MISSING = "Role provided in the request does not exist"
-
-
-def _listed(value: Any) -> list:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
-
-
-def _action_allows(actions: list, wanted: str) -> bool:
-    # IAM policy grammar: an action matches itself, its service's wildcard, or "*".
-    service = wanted.split(":")[0]
-    return any(a.lower() in (wanted.lower(), f"{service}:*", "*") for a in actions)
 
 
 def _trust_allows_pods(document: str, session_tags: bool) -> bool:

@@ -60,6 +60,7 @@ import eks_updates  # noqa: E402,F401  (UpdateClusterConfig's update, DescribeUp
 import eks_addons  # noqa: E402,F401  (EKS add-ons: eks-pod-identity-agent; after eks_updates, whose DescribeUpdate it extends)
 import ec2_launch_templates  # noqa: E402,F401  (the template's own tags stay out of its data)
 import sts_presigned  # noqa: E402,F401  (a presigned request's signer is its X-Amz-Credential)
+import sts_web_identity  # noqa: E402,F401  (AssumeRoleWithWebIdentity checks the token and the role's trust)
 
 # IAM throttling, which moto does not do: once the file EKSIRSA_MOTO_IAM_RATE names holds
 # "<burst>,<per second>" (Server.ThrottleIAM writes it), every IAM request takes a token from
