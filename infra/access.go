@@ -12,6 +12,9 @@ import (
 // AccessType is the Access component's type token.
 const AccessType = "eksirsa:infra:Access"
 
+// StandardEntryType is the type of an entry for a person or a workload (API_CreateAccessEntry).
+const StandardEntryType = "STANDARD"
+
 // NodeEntryType is the node role's access entry type: EKS grants the role
 // system:node:{{EC2PrivateDNSName}} in system:nodes itself (API_CreateAccessEntry, "type").
 const NodeEntryType = "EC2_LINUX"
@@ -134,7 +137,13 @@ func NewAccess(ctx *pulumi.Context, name string, args *AccessArgs, opts ...pulum
 		if e.Username != "" {
 			entryArgs.UserName = pulumi.String(e.Username)
 		}
-		if len(e.KubernetesGroups) > 0 {
+		if len(e.KubernetesGroups) > 0 || e.Type == StandardEntryType {
+			// Always given for a STANDARD entry, [] when it has none: kubernetes_groups is
+			// Optional+Computed (terraform-provider-aws access_entry.go), so left out it keeps
+			// the state's groups and a group removed from the config (the admin bridge's, the
+			// migration's last step for it) would stay on the entry; an empty list clears it
+			// (terraform-aws-eks#2897: "We use empty list to clear values"). Node types get
+			// their groups from EKS and take none.
 			entryArgs.KubernetesGroups = pulumi.ToStringArray(e.KubernetesGroups)
 		}
 		opts := bound(args.ClusterIssuer)

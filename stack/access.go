@@ -30,7 +30,7 @@ var modeOrder = map[string]int{ModeConfigMap: 0, ModeAPIAndConfigMap: 1, ModeAPI
 // Access entry types (API_CreateAccessEntry, "type"). EC2 (EKS Auto Mode's node role) is left
 // out: the stack runs self-managed nodes only.
 const (
-	EntryStandard     = "STANDARD"
+	EntryStandard     = infra.StandardEntryType
 	EntryEC2Linux     = infra.NodeEntryType
 	EntryEC2Windows   = "EC2_WINDOWS"
 	EntryFargateLinux = "FARGATE_LINUX"
