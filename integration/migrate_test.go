@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -39,8 +40,11 @@ import (
 // SSO role, a Fargate profile's row and a mapped user. The plan names each; then `migrate
 // access-entries --approve` is SIGKILLed in each phase that updates the stack and run again
 // until the cluster is in API mode, while a poller authenticates the node role (a session named
-// after an instance), the admin and the user every second: none may fail at any moment. Then
-// a plain up changes nothing, drift is clean, and destroy leaves no entry.
+// after an instance), the admin and the user every second: none may fail at any moment, and
+// the admin must be cluster admin at every moment (SelfSubjectAccessReview). The first kill
+// lands between the admin's CreateAccessEntry and its AssociateAccessPolicy, where only the
+// admin bridge's group keeps it admin; another kills the bridge phase's update. Then a plain
+// up changes nothing, drift is clean, and destroy leaves no entry.
 func TestEmulatedMigrateAccessEntries(t *testing.T) {
 	t.Parallel() // see startEmulated
 	e := startEmulatedWith(t, emuOptions{mapByEKS: true})
@@ -120,11 +124,13 @@ func TestEmulatedMigrateAccessEntries(t *testing.T) {
 	p := startPoller(t, e, nodeRole, adminRole, bob)
 
 	// Without a decision on the Fargate row, the migration stops before aws-auth goes.
-	kill := func(args []string, moment *regexp.Regexp) {
+	killWhen := func(args []string, moment string, reached func(r *running) bool, every time.Duration) {
 		t.Helper()
 		r := e.start(args...)
-		if !r.waitFor(moment, 3*time.Minute) || r.done() {
-			t.Fatalf("eksirsa %s ended before %s: %v\n%s", strings.Join(args, " "), moment, r.err, r.output())
+		for deadline := time.Now().Add(3 * time.Minute); !reached(r); time.Sleep(every) {
+			if r.done() || time.Now().After(deadline) {
+				t.Fatalf("eksirsa %s ended before %s: %v\n%s", strings.Join(args, " "), moment, r.err, r.output())
+			}
 		}
 		procs := append([]int{r.cmd.Process.Pid}, descendants(r.cmd.Process.Pid)...)
 		for _, pid := range procs {
@@ -133,8 +139,29 @@ func TestEmulatedMigrateAccessEntries(t *testing.T) {
 		_ = r.wait()
 		t.Logf("SIGKILLed eksirsa %s and its %d descendants at %s", strings.Join(args, " "), len(procs)-1, moment)
 	}
+	kill := func(args []string, moment *regexp.Regexp) {
+		t.Helper()
+		killWhen(args, moment.String(), func(r *running) bool { return moment.MatchString(r.output()) }, 10*time.Millisecond)
+	}
 	approve := []string{"migrate", "access-entries", "--approve"}
-	kill(approve, regexp.MustCompile(`aws:eks:AccessPolicyAssociation .*creating|creating .*aws:eks:AccessPolicyAssociation|\+ +aws:eks:AccessEntry`))
+	// The entries phase killed the moment EKS has the admin's entry: CreateAccessEntry made,
+	// AssociateAccessPolicy most likely not yet (the engine, the program and the plugin are
+	// between the two). The entry takes precedence over the admin's system:masters row from
+	// here to the association, which the resumed run makes seconds later: the poller checks
+	// the admin is cluster admin throughout, which only the admin bridge's group gives it.
+	// EKS is asked back to back: the window is the engine's round trip between the two
+	// creates, a fraction of a second (measured: some kills land after the association).
+	ekc := eks.NewFromConfig(e.aws)
+	killWhen(approve, "the admin's access entry made", func(*running) bool {
+		_, err := ekc.DescribeAccessEntry(ctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String(e.name), PrincipalArn: aws.String(adminRole)})
+		return err == nil
+	}, 0)
+	if got, err := ekc.ListAssociatedAccessPolicies(ctx, &eks.ListAssociatedAccessPoliciesInput{ClusterName: aws.String(e.name), PrincipalArn: aws.String(adminRole)}); err == nil {
+		t.Logf("killed with the admin's entry made and %d policies associated", len(got.AssociatedAccessPolicies))
+	}
+	// The bridge phase killed while its update deletes the bridge's binding (the groups are
+	// off the entries by then: deletes come last).
+	kill(approve, regexp.MustCompile(`kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding .*deleting|deleting .*kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding|- +kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding`))
 	out, err = e.eksirsa(approve...)
 	if err == nil || !strings.Contains(out, "STOP aws-auth: 1 blocked rows would lose their access with aws-auth") || !strings.Contains(out, fargateRole) {
 		t.Errorf("the migration with a blocked row undecided: %v, want it to stop naming %s:\n%s", err, fargateRole, out)
@@ -148,8 +175,20 @@ func TestEmulatedMigrateAccessEntries(t *testing.T) {
 	if !strings.Contains(out, "PASS entries "+ciRole+": live as declared") {
 		t.Errorf("the CI role's entry (its path restored) is not live as declared:\n%s", out)
 	}
-	if !strings.Contains(out, "PROVEN proof "+adminRole+": a token of the role (aws eks get-token --role-arn) is admin in [") {
-		t.Errorf("the admin role's token was not proven:\n%s", out)
+	if !strings.Contains(out, "PROVEN proof "+adminRole+": a token of the role (aws eks get-token --role-arn) is admin in [") ||
+		!strings.Contains(out, "and cluster admin (SelfSubjectAccessReview: * on * allowed)") {
+		t.Errorf("the admin role's token was not proven cluster admin:\n%s", out)
+	}
+	// The bridge is gone: no entry carries its group, the binding is deleted, the configuration
+	// no longer asks for it.
+	if !strings.Contains(out, "PHASE bridge: done: no entry carries eks-irsa:cluster-admin-bridge and its binding is gone") {
+		t.Errorf("the bridge phase is not done:\n%s", out)
+	}
+	if _, err := e.cluster.Client.RbacV1().ClusterRoleBindings().Get(ctx, "eks-irsa:cluster-admin-bridge", metav1.GetOptions{}); err == nil {
+		t.Errorf("the admin bridge's binding outlived the bridge phase")
+	}
+	if got, err := ekc.DescribeAccessEntry(ctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String(e.name), PrincipalArn: aws.String(adminRole)}); err != nil || len(got.AccessEntry.KubernetesGroups) != 0 {
+		t.Errorf("the admin's entry after the bridge phase: %v, want no groups", err)
 	}
 	withDrop := append(slices.Clone(approve), "--drop-blocked", fargateRole)
 	kill(withDrop, regexp.MustCompile(`kubernetes:core/v1:ConfigMap .*deleting|deleting .*kubernetes:core/v1:ConfigMap|- +kubernetes:core/v1:ConfigMap`))
@@ -287,6 +326,20 @@ func startPoller(t *testing.T, e *emulated, nodeRole, adminRole, user string) *p
 		}
 		return r.Status.UserInfo, nil
 	}
+	// isAdmin asks kube-apiserver's RBAC whether the principal may do everything (what
+	// system:masters, the admin bridge's group and AmazonEKSClusterAdminPolicy each grant),
+	// with a token of its own.
+	isAdmin := func(name string) (bool, string, error) {
+		r, err := clients[name].AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "*", Group: "*", Resource: "*"}}}, metav1.CreateOptions{})
+		if err != nil {
+			return false, "", err
+		}
+		return r.Status.Allowed, r.Status.Reason, nil
+	}
+	if ok, why, err := isAdmin(adminRole); err != nil || !ok {
+		t.Fatalf("%s is not cluster admin before the migration: %v %s", adminRole, err, why)
+	}
 	first := map[string]authenticationv1.UserInfo{}
 	for _, w := range principals {
 		u, err := review(w.name)
@@ -325,6 +378,19 @@ func startPoller(t *testing.T, e *emulated, nodeRole, adminRole, user string) *p
 				if g := strings.Join(u.Groups, ","); err == nil && g != lastGroups[w.name] {
 					t.Logf("poller: %s now in [%s]", w.name, g)
 					lastGroups[w.name] = g
+				}
+				if w.name != adminRole {
+					continue
+				}
+				// The admin must stay cluster admin at every moment: system:masters by aws-auth,
+				// then the bridge's group, then its access policy.
+				switch ok, why, err := isAdmin(w.name); {
+				case err != nil && ctx.Err() != nil:
+					return
+				case err != nil:
+					t.Errorf("poller: SelfSubjectAccessReview of %s at %s: %v", w.name, time.Now().Format(time.RFC3339Nano), err)
+				case !ok:
+					t.Errorf("poller: %s is not cluster admin at %s (%s in [%s]): %s", w.name, time.Now().Format(time.RFC3339Nano), u.Username, strings.Join(u.Groups, ","), why)
 				}
 			}
 		}

@@ -279,12 +279,17 @@ func (p *Plan) Blocked() []Row {
 }
 
 // ToDeclare are the entries the stack's accessEntries must gain: every migrated row not
-// declared yet, except the stack's node role (nodes.accessEntry).
+// declared yet, except the stack's node role (nodes.accessEntry). A cluster admin's (a row in
+// system:masters) carries the admin bridge: EKS creates the entry, which takes precedence over
+// the row at once, before it associates the policy, and the bridge's group is cluster-admin in
+// between; the migration's bridge phase takes it off once the policy is proven.
 func (p *Plan) ToDeclare() []stack.AccessEntryConfig {
 	var out []stack.AccessEntryConfig
 	for _, r := range p.Rows {
 		if (r.Kind == KindEntry || r.Kind == KindNodeEntry) && !r.NodeRole && !r.Declared {
-			out = append(out, *r.Entry)
+			e := *r.Entry
+			e.AdminBridge = e.ClusterAdmin()
+			out = append(out, e)
 		}
 	}
 	return out

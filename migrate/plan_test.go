@@ -146,6 +146,17 @@ func TestPlanClassifiesEveryRow(t *testing.T) {
 	if n := len(p.ToDeclare()); n != 4 {
 		t.Errorf("%d entries to declare (%+v), want admin, deployer, SSO and bob", n, p.ToDeclare())
 	}
+	// The rows in system:masters become cluster admins made with the admin bridge, so no
+	// moment between CreateAccessEntry and AssociateAccessPolicy leaves them without admin.
+	var bridged []string
+	for _, e := range p.ToDeclare() {
+		if e.AdminBridge {
+			bridged = append(bridged, e.PrincipalARN[strings.LastIndex(e.PrincipalARN, "/")+1:])
+		}
+	}
+	if want := "admin AWSReservedSSO_Admin_0123"; strings.Join(bridged, " ") != want {
+		t.Errorf("entries declared with the admin bridge: %q, want %q", bridged, want)
+	}
 
 	// The rows written by hand that apply are what the stack's awsAuth must keep until the
 	// aws-auth phase: not the overridden row, not the row with a path (it matches no caller).

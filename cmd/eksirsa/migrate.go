@@ -49,6 +49,11 @@ before, and all through the stack's own program (its updates, so the next up cha
   proof     each role's token (aws eks get-token --role-arn, as the kubeconfig runs it) must get
             the declared username and groups from SelfSubjectReview; what has no credentials
             here is checked structurally (verify's checks, with every node Ready), and says so;
+            a cluster admin's token must be allowed * on * (SelfSubjectAccessReview);
+  bridge    each admin was declared with adminBridge (a group bound to cluster-admin before
+            its entry is made, so no moment between CreateAccessEntry and AssociateAccessPolicy
+            leaves it without admin): once its policy is live and proven, adminBridge goes off
+            and an update takes the group off and deletes the binding;
   aws-auth  the migrated rows leave awsAuth and the update deletes aws-auth; blocked rows stop
             here unless each is named with --drop-blocked;
   api       with --to-api as well (irreversible: EKS never goes back), cluster.authenticationMode

@@ -17,6 +17,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/spf13/cobra"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -24,6 +25,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/eks-irsa/eks-irsa/accessentry"
+	"github.com/eks-irsa/eks-irsa/infra"
 	"github.com/eks-irsa/eks-irsa/k8s"
 	"github.com/eks-irsa/eks-irsa/migrate"
 	"github.com/eks-irsa/eks-irsa/stack"
@@ -75,6 +77,7 @@ const (
 	phaseMode    = "mode"
 	phaseEntries = "entries"
 	phaseProof   = "proof"
+	phaseBridge  = "bridge"
 	phaseAWSAuth = "aws-auth"
 	phaseAPI     = "api"
 )
@@ -103,6 +106,9 @@ func (m *migration) run(ctx context.Context) error {
 			return err
 		}
 		if err := m.proof(ctx, migrated); err != nil {
+			return err
+		}
+		if err := m.bridge(ctx, migrated); err != nil {
 			return err
 		}
 		if err := m.awsAuth(ctx, migrated); err != nil {
@@ -321,7 +327,7 @@ func (m *migration) proof(ctx context.Context, got []migrated) error {
 			structural = append(structural, g.entry.PrincipalARN)
 			continue
 		}
-		user, why, err := selfSubjectReview(ctx, rc, g.entry.PrincipalARN)
+		user, admin, why, err := selfSubjectReview(ctx, rc, g.entry.PrincipalARN)
 		switch {
 		case why != "":
 			m.say("STRUCTURAL %s %s: no token at hand (%s)", phaseProof, g.entry.PrincipalARN, why)
@@ -330,11 +336,19 @@ func (m *migration) proof(ctx context.Context, got []migrated) error {
 			m.say("FAIL %s %s: %v", phaseProof, g.entry.PrincipalARN, err)
 			failed = append(failed, g.entry.PrincipalARN)
 		default:
-			if diff := mapsAs(user, g.entry); diff != "" {
+			diff := mapsAs(user, g.entry)
+			if diff == "" && clusterAdmin(g.entry) && !admin {
+				diff = "not cluster admin (SelfSubjectAccessReview of * on * denied), which its " + stack.ClusterAdminPolicy + " grants"
+			}
+			if diff != "" {
 				m.say("FAIL %s %s: SelfSubjectReview says %s in [%s]: %s", phaseProof, g.entry.PrincipalARN, user.Username, strings.Join(user.Groups, ","), diff)
 				failed = append(failed, g.entry.PrincipalARN)
 			} else {
-				m.say("PROVEN %s %s: a token of the role (aws eks get-token --role-arn) is %s in [%s] (SelfSubjectReview), as its entry declares", phaseProof, g.entry.PrincipalARN, user.Username, strings.Join(user.Groups, ","))
+				also := ""
+				if clusterAdmin(g.entry) {
+					also = ", and cluster admin (SelfSubjectAccessReview: * on * allowed)"
+				}
+				m.say("PROVEN %s %s: a token of the role (aws eks get-token --role-arn) is %s in [%s] (SelfSubjectReview), as its entry declares%s", phaseProof, g.entry.PrincipalARN, user.Username, strings.Join(user.Groups, ","), also)
 			}
 		}
 	}
@@ -370,11 +384,40 @@ func (m *migration) proof(ctx context.Context, got []migrated) error {
 
 // selfSubjectReview gets a token of role as the kubeconfig's exec plugin gets the stack's
 // (`aws eks get-token`, with --role-arn role instead of the stack's own), then asks the cluster
-// who that is. why is set when no token could be had (the caller may not assume the role):
-// then nothing is proven by token.
-func selfSubjectReview(ctx context.Context, rc *rest.Config, role string) (authenticationv1.UserInfo, string, error) {
+// who that is (SelfSubjectReview) and whether it is cluster admin (SelfSubjectAccessReview of
+// every verb on every resource: what cluster-admin and AmazonEKSClusterAdminPolicy grant, and
+// no narrower policy does). why is set when no token could be had (the caller may not assume
+// the role): then nothing is proven by token.
+func selfSubjectReview(ctx context.Context, rc *rest.Config, role string) (user authenticationv1.UserInfo, admin bool, why string, err error) {
+	client, why, err := roleClient(ctx, rc, role)
+	if why != "" || err != nil {
+		return user, false, why, err
+	}
+	review, err := client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		return user, false, "", fmt.Errorf("SelfSubjectReview with a token of %s: %w", role, err)
+	}
+	access, err := client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+		ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "*", Group: "*", Resource: "*"}}}, metav1.CreateOptions{})
+	if err != nil {
+		return user, false, "", fmt.Errorf("SelfSubjectAccessReview with a token of %s: %w", role, err)
+	}
+	return review.Status.UserInfo, access.Status.Allowed, "", nil
+}
+
+// clusterAdmin says whether a declared entry grants cluster admin (AmazonEKSClusterAdminPolicy
+// at cluster scope), which the proof then asks the cluster about.
+func clusterAdmin(e accessentry.Entry) bool {
+	return slices.ContainsFunc(e.Policies, func(p accessentry.Policy) bool {
+		return accessentry.PolicyName(p.ARN) == stack.ClusterAdminPolicy && p.Scope == infra.ScopeCluster
+	})
+}
+
+// roleClient is a client of the cluster that presents a token of role, got as the
+// kubeconfig's exec plugin gets the stack's; why is set when no token could be had.
+func roleClient(ctx context.Context, rc *rest.Config, role string) (kubernetes.Interface, string, error) {
 	if rc.ExecProvider == nil {
-		return authenticationv1.UserInfo{}, "the kubeconfig has no exec plugin to get a token with", nil
+		return nil, "the kubeconfig has no exec plugin to get a token with", nil
 	}
 	var args []string
 	for i := 0; i < len(rc.ExecProvider.Args); i++ {
@@ -394,7 +437,7 @@ func selfSubjectReview(ctx context.Context, rc *rest.Config, role string) (authe
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return authenticationv1.UserInfo{}, fmt.Sprintf("%s %s: %v: %s", rc.ExecProvider.Command, strings.Join(args, " "), err, strings.TrimSpace(lastLine(stderr.String()))), nil
+		return nil, fmt.Sprintf("%s %s: %v: %s", rc.ExecProvider.Command, strings.Join(args, " "), err, strings.TrimSpace(lastLine(stderr.String()))), nil
 	}
 	var cred struct {
 		Status struct {
@@ -402,19 +445,15 @@ func selfSubjectReview(ctx context.Context, rc *rest.Config, role string) (authe
 		} `json:"status"`
 	}
 	if err := json.Unmarshal(out, &cred); err != nil || cred.Status.Token == "" {
-		return authenticationv1.UserInfo{}, fmt.Sprintf("%s printed no ExecCredential token", rc.ExecProvider.Command), nil
+		return nil, fmt.Sprintf("%s printed no ExecCredential token", rc.ExecProvider.Command), nil
 	}
 	as := rest.AnonymousClientConfig(rc)
 	as.BearerToken = cred.Status.Token
 	client, err := kubernetes.NewForConfig(as)
 	if err != nil {
-		return authenticationv1.UserInfo{}, "", err
+		return nil, "", err
 	}
-	review, err := client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
-	if err != nil {
-		return authenticationv1.UserInfo{}, "", fmt.Errorf("SelfSubjectReview with a token of %s: %w", role, err)
-	}
-	return review.Status.UserInfo, "", nil
+	return client, "", nil
 }
 
 func lastLine(s string) string {
@@ -441,6 +480,129 @@ func mapsAs(user authenticationv1.UserInfo, e accessentry.Entry) string {
 		}
 	}
 	return strings.Join(diffs, "; ")
+}
+
+// bridge: an admin's entry was made with the admin bridge's group (adminBridge), bound to
+// cluster-admin before the entry existed, so its principal never lost admin between
+// CreateAccessEntry and AssociateAccessPolicy. Once the entries phase found each policy live
+// (EKS) and the proof phase proved the principal cluster admin, adminBridge goes off in the
+// configuration and an update takes the group off the entries and deletes the binding. Found
+// again from live state: the group on an entry of the stack, or the binding in the cluster,
+// means the update is owed. Gate: neither is left, and each admin whose token is at hand is
+// still cluster admin, now by its policy alone.
+func (m *migration) bridge(ctx context.Context, got []migrated) error {
+	conf, err := m.config()
+	if err != nil {
+		return err
+	}
+	entries := slices.Clone(conf.AccessEntries)
+	proven := map[string]bool{}
+	for _, g := range got {
+		proven[strings.ToLower(g.entry.PrincipalARN)] = true
+	}
+	var dropped []string
+	for i, e := range entries {
+		if !e.AdminBridge {
+			continue
+		}
+		if !proven[strings.ToLower(e.PrincipalARN)] {
+			return fmt.Errorf("migrate: phase %s: %s carries the admin bridge but its entry was not found live as declared by the entries phase; the bridge stays", phaseBridge, e.PrincipalARN)
+		}
+		entries[i].AdminBridge = false
+		dropped = append(dropped, e.PrincipalARN)
+	}
+	if len(dropped) > 0 {
+		if err := m.setConfig(ctx, map[string]any{"accessEntries": entries}); err != nil {
+			return err
+		}
+		m.say("PHASE %s: %s live and proven for %s: adminBridge off in Pulumi.%s.yaml", phaseBridge, stack.ClusterAdminPolicy, strings.Join(dropped, ", "), m.opts.stack)
+	}
+	left, err := m.bridgeLeft(ctx, got)
+	if err != nil {
+		return err
+	}
+	if len(left) == 0 {
+		m.say("PHASE %s: done: no entry carries %s and its binding is gone", phaseBridge, k8s.AdminBridgeGroup)
+		return nil
+	}
+	m.say("PHASE %s: still bridged: %s", phaseBridge, strings.Join(left, "; "))
+	if err := m.update(phaseBridge); err != nil {
+		return err
+	}
+	if left, err = m.bridgeLeft(ctx, got); err != nil {
+		return err
+	}
+	if len(left) > 0 {
+		return fmt.Errorf("migrate: phase %s: after the update, still bridged: %s", phaseBridge, strings.Join(left, "; "))
+	}
+	// Each admin again, now without the group: its policy alone must make it cluster admin.
+	kubeconfig, err := kubeconfigBytes(m.outs, m.opts, m.kubeconfigPath)
+	if err != nil {
+		return err
+	}
+	rc, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	var failed []string
+	for _, g := range got {
+		if !clusterAdmin(g.entry) || !strings.Contains(g.entry.PrincipalARN, ":role/") {
+			continue
+		}
+		user, admin, why, err := selfSubjectReview(ctx, rc, g.entry.PrincipalARN)
+		switch {
+		case why != "":
+			m.say("STRUCTURAL %s %s: no token at hand (%s)", phaseBridge, g.entry.PrincipalARN, why)
+		case err != nil:
+			m.say("FAIL %s %s: %v", phaseBridge, g.entry.PrincipalARN, err)
+			failed = append(failed, g.entry.PrincipalARN)
+		case !admin || slices.Contains(user.Groups, k8s.AdminBridgeGroup):
+			m.say("FAIL %s %s: %s in [%s], cluster admin %v (SelfSubjectAccessReview of * on *)", phaseBridge, g.entry.PrincipalARN, user.Username, strings.Join(user.Groups, ","), admin)
+			failed = append(failed, g.entry.PrincipalARN)
+		default:
+			m.say("PROVEN %s %s: a token of the role is %s in [%s], cluster admin by %s alone (SelfSubjectAccessReview: * on * allowed)", phaseBridge, g.entry.PrincipalARN, user.Username, strings.Join(user.Groups, ","), stack.ClusterAdminPolicy)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("migrate: phase %s: not cluster admin without the bridge: %s; set adminBridge: true on their entries in Pulumi.%s.yaml and run eksirsa up to give it back", phaseBridge, strings.Join(failed, ", "), m.opts.stack)
+	}
+	m.say("PHASE %s: done: no entry carries %s and its binding is gone", phaseBridge, k8s.AdminBridgeGroup)
+	return nil
+}
+
+// bridgeLeft is what is left of the admin bridge in the cluster: a migrated entry that EKS
+// still holds with its group, and its ClusterRoleBinding.
+func (m *migration) bridgeLeft(ctx context.Context, got []migrated) ([]string, error) {
+	c, err := m.eks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var left []string
+	for _, g := range got {
+		live, err := accessentry.Read(ctx, c, "migrate", m.plan.Cluster, g.entry.PrincipalARN)
+		if err != nil {
+			return nil, err
+		}
+		if live != nil && slices.Contains(live.KubernetesGroups, k8s.AdminBridgeGroup) {
+			left = append(left, g.entry.PrincipalARN+"'s entry in "+k8s.AdminBridgeGroup)
+		}
+	}
+	kubeconfig, err := kubeconfigBytes(m.outs, m.opts, m.kubeconfigPath)
+	if err != nil {
+		return nil, err
+	}
+	client, err := m.opts.kubeClient(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	_, err = client.RbacV1().ClusterRoleBindings().Get(ctx, k8s.AdminBridgeBinding, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		left = append(left, "ClusterRoleBinding "+k8s.AdminBridgeBinding)
+	case !apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("migrate: get ClusterRoleBinding %s: %w", k8s.AdminBridgeBinding, err)
+	}
+	return left, nil
 }
 
 // awsAuth: the migrated rows (and the blocked ones the user dropped) leave awsAuth, so the
