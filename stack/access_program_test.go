@@ -283,6 +283,15 @@ func TestAdminBridgeBindsItsGroupBeforeTheEntry(t *testing.T) {
 		t.Errorf("output %s = %v, want the admin's entry with the bridge's group", OutAccessEntries, out[OutAccessEntries])
 	}
 
+	// plan's "Cluster access" says so.
+	c, err := Decode(setIn(t, withAWSAuth(t, adminRole), "accessEntries", []any{admin, dev}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "entry: arn:aws:iam::123456789012:role/admin (STANDARD) as admin; in eks-irsa:cluster-admin-bridge (bound to cluster-admin by the stack, before the entry is made) until AmazonEKSClusterAdminPolicy is associated and proven; AmazonEKSClusterAdminPolicy at cluster scope"; !slices.Contains(c.AccessSummary(), want) {
+		t.Errorf("plan's access summary %q has no line %q", c.AccessSummary(), want)
+	}
+
 	delete(admin, "adminBridge")
 	rec, out = runProgram(t, setIn(t, withAWSAuth(t, adminRole), "accessEntries", []any{admin, dev}))
 	if n := len(rec.ByType(crbType)); n != 0 {
