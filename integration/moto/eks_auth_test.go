@@ -2,14 +2,18 @@ package moto_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,9 +29,11 @@ const podIdentityAudience = "pods.eks.amazonaws.com"
 // EKS Auth's AssumeRoleForPodIdentity on moto (integration/moto/eks_auth.py), through the aws
 // CLI (the Go SDK's eksauth client is not in the module cache, and no module is added for it):
 // a token the cluster's API server issued for apps/web with audience pods.eks.amazonaws.com
-// gets credentials for its association's role, which moto's STS names in GetCallerIdentity;
-// the role's trust, narrowed to the session tags of apps/web in this cluster as the program
-// writes it, refuses another account's association to the same role; a token of another
+// gets credentials for its association's role, which moto's STS names in GetCallerIdentity,
+// and so does the Pod Identity agent's stand-in (testcluster.PodIdentityAgent) for the SDK's
+// own container-credentials provider; the role's trust, narrowed to the session tags of
+// apps/web in this cluster as the program writes it, refuses another account's association to
+// the same role (through the agent too, with EKS Auth's status and code); a token of another
 // audience, a forged one, an account without association and an unknown cluster are refused
 // with EKS Auth's errors.
 func TestEKSAuthAssumeRoleForPodIdentity(t *testing.T) {
@@ -124,6 +130,41 @@ func TestEKSAuthAssumeRoleForPodIdentity(t *testing.T) {
 		"AWS_SESSION_TOKEN=" + got.Credentials.SessionToken}, "sts", "get-caller-identity", "--query", "Arn", "--output", "text")
 	if err != nil || strings.TrimSpace(caller) != got.AssumedRoleUser.Arn {
 		t.Errorf("GetCallerIdentity with the credentials: %v %q, want %s", err, strings.TrimSpace(caller), got.AssumedRoleUser.Arn)
+	}
+
+	// The same through the Pod Identity agent's stand-in, by the SDK's own container-credentials
+	// provider as a pod's SDK uses it (the token in the Authorization header): the agent signs
+	// AssumeRoleForPodIdentity for the cluster, and STS names the role's session.
+	agent := testcluster.StartPodIdentityAgent(t, s.URL, "demo", s.Region, s.Config(s.Region).Credentials)
+	viaAgent := func(token string) (aws.Credentials, error) {
+		return endpointcreds.New(agent.URL, func(o *endpointcreds.Options) { o.AuthorizationToken = token }).Retrieve(ctx)
+	}
+	creds, err := viaAgent(token("web", podIdentityAudience))
+	if err != nil {
+		t.Fatalf("container credentials from the agent stand-in for apps/web: %v", err)
+	}
+	stsCfg := s.Config(s.Region)
+	stsCfg.Credentials = credentials.StaticCredentialsProvider{Value: creds}
+	who, err := sts.NewFromConfig(stsCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil || !strings.HasPrefix(aws.ToString(who.Arn), "arn:aws:sts::123456789012:assumed-role/web-pods/") || !creds.CanExpire {
+		t.Errorf("GetCallerIdentity with the agent's credentials: %v %v (expires %v), want a session of web-pods", err, aws.ToString(who.Arn), creds.Expires)
+	}
+	// EKS Auth's refusal keeps its status (the agent's pkg/errors) and reaches the pod's SDK
+	// with its code.
+	intruder := token("intruder", podIdentityAudience)
+	if _, err := viaAgent(intruder); err == nil || !strings.Contains(err.Error(), "(AccessDeniedException)") {
+		t.Errorf("the agent for another account's association: %v, want EKS Auth's AccessDeniedException", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, agent.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", intruder)
+	// The EKS Auth model (eks-auth-2023-11-26) gives AccessDeniedException HTTP 400.
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("the agent for another account's association answered %v %v, want EKS Auth's 400", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 
 	forged := token("web", podIdentityAudience)

@@ -79,6 +79,10 @@ type Cluster struct {
 	// EKS Pod Identity association (a test asks moto's EKS): its pods then get the Pod
 	// Identity variables and token besides IRSA's.
 	Associated func(ctx context.Context, namespace, account string) (bool, error)
+	// PodIdentityAgentURL, when set, is the AWS_CONTAINER_CREDENTIALS_FULL_URI the webhook
+	// stand-in writes (a PodIdentityAgent on loopback) instead of the agent's
+	// http://169.254.170.23/v1/credentials, which nothing here listens on.
+	PodIdentityAgentURL string
 
 	procs []*process
 	ca    *authority

@@ -138,7 +138,11 @@ func (c *Cluster) irsaPatch(ctx context.Context, req *admissionv1.AdmissionReque
 	}
 	spec := pod.Spec
 	if associated {
-		podIdentityInject(&spec)
+		agent := PodIdentityAgentURI
+		if c.PodIdentityAgentURL != "" {
+			agent = c.PodIdentityAgentURL
+		}
+		podIdentityInject(&spec, agent)
 	}
 	if role == "" {
 		return json.Marshal([]map[string]any{{"op": "replace", "path": "/spec", "value": spec}})
@@ -184,7 +188,7 @@ const (
 	podIdentityTokenSecond = 86400
 )
 
-func podIdentityInject(spec *corev1.PodSpec) {
+func podIdentityInject(spec *corev1.PodSpec, agent string) {
 	expiration := int64(podIdentityTokenSecond)
 	spec.Volumes = append(spec.Volumes, corev1.Volume{
 		Name: PodIdentityVolume,
@@ -195,7 +199,7 @@ func podIdentityInject(spec *corev1.PodSpec) {
 		}},
 	})
 	env := []corev1.EnvVar{
-		{Name: podidentity.EnvCredentialsFullURI, Value: PodIdentityAgentURI},
+		{Name: podidentity.EnvCredentialsFullURI, Value: agent},
 		{Name: podidentity.EnvAuthorizationTokenFile, Value: podIdentityTokenDir + "/" + podIdentityTokenPath},
 	}
 	mount := corev1.VolumeMount{Name: PodIdentityVolume, MountPath: podIdentityTokenDir, ReadOnly: true}
