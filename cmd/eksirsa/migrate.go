@@ -88,22 +88,11 @@ before, and all through the stack's own program (its updates, so the next up cha
 			if format == formatText {
 				return m.run(ctx)
 			}
-			// The result as one document on stdout; the updates' progress goes to stderr.
 			m.result = &migrationResult{Plan: plan, Steps: []migrationStep{}, Checks: []checkResult{}}
-			cmd.SetOut(cmd.ErrOrStderr())
-			err = m.run(ctx)
-			cmd.SetOut(out)
-			m.result.Passed = err == nil
-			if err != nil {
-				m.result.Error = err.Error()
-			}
-			if werr := writeJSON(out, m.result); werr != nil {
-				return werr
-			}
-			if err != nil {
-				return &exitError{code: exitFailure, err: err, quiet: true}
-			}
-			return nil
+			return runDocument(cmd, func() error { return m.run(ctx) }, func(err error) any {
+				m.result.Passed, m.result.Error = err == nil, errorText(err)
+				return m.result
+			})
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", formatText, "output format: text (a line per row, then per phase) or json (the plan as a document; with --approve, the plan, each phase's steps and verify's checks)")

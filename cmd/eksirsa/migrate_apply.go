@@ -83,14 +83,48 @@ const (
 )
 
 func (m *migration) say(format string, args ...any) {
+	var steps *[]migrationStep
+	if m.result != nil {
+		steps = &m.result.Steps
+	}
+	sayStep(m.cmd, steps, format, args...)
+}
+
+// sayStep prints a migration's line, or, for --format json (steps set), records it as a step.
+func sayStep(cmd *cobra.Command, steps *[]migrationStep, format string, args ...any) {
 	line := fmt.Sprintf(format, args...)
-	if m.result == nil {
-		fmt.Fprintln(m.cmd.OutOrStdout(), line)
+	if steps == nil {
+		fmt.Fprintln(cmd.OutOrStdout(), line)
 		return
 	}
 	status, rest, _ := strings.Cut(line, " ")
 	phase, text, _ := strings.Cut(rest, " ")
-	m.result.Steps = append(m.result.Steps, migrationStep{Status: status, Phase: strings.TrimSuffix(phase, ":"), Text: text})
+	*steps = append(*steps, migrationStep{Status: status, Phase: strings.TrimSuffix(phase, ":"), Text: text})
+}
+
+// runDocument runs an --approve'd migration for --format json: the updates' progress goes to
+// stderr while it runs, then result(err) is written to stdout, the one document there; a
+// failure exits 1 without saying the error again (the document holds it).
+func runDocument(cmd *cobra.Command, run func() error, result func(err error) any) error {
+	out := cmd.OutOrStdout()
+	cmd.SetOut(cmd.ErrOrStderr())
+	err := run()
+	cmd.SetOut(out)
+	if werr := writeJSON(out, result(err)); werr != nil {
+		return werr
+	}
+	if err != nil {
+		return &exitError{code: exitFailure, err: err, quiet: true}
+	}
+	return nil
+}
+
+// errorText is err's message, or "" for none.
+func errorText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 func (m *migration) run(ctx context.Context) error {

@@ -54,7 +54,14 @@ identity irsa and up.`,
 			}
 			if approve {
 				m := &podIdentityMigration{cmd: cmd, opts: opts, kubeconfigPath: kubeconfigPath, accounts: args, wait: wait, rollback: rollback}
-				return m.run(ctx)
+				if format == formatText {
+					return m.run(ctx)
+				}
+				m.result = &podIdentityResult{Rollback: rollback, Steps: []migrationStep{}}
+				return runDocument(cmd, func() error { return m.run(ctx) }, func(err error) any {
+					m.result.Passed, m.result.Error = err == nil, errorText(err)
+					return m.result
+				})
 			}
 			outs, err := stackOutputs(ctx, opts)
 			if err != nil {
@@ -71,7 +78,7 @@ identity irsa and up.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", formatText, "output format: text (a line per account, workload and pod) or json (the plan as a document)")
+	cmd.Flags().StringVar(&format, "format", formatText, "output format: text (a line per account, workload and pod, then per phase) or json (the plan as a document; with --approve, the plan as the last pass read it and each phase's steps)")
 	cmd.Flags().StringVar(&kubeconfigPath, "kubeconfig", "", "kubeconfig file (default: the stack's kubeconfig output)")
 	cmd.Flags().BoolVar(&approve, "approve", false, "carry the plan out, phase by phase, resuming where live state says it stopped")
 	cmd.Flags().BoolVar(&rollback, "rollback", false, "with --approve, move the accounts back to irsa (before their OIDC statement has gone): the annotation back, the workloads restarted onto IRSA, then irsa")

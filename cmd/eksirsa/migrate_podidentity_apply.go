@@ -30,10 +30,26 @@ type podIdentityMigration struct {
 	accounts       []string
 	wait           time.Duration
 	rollback       bool
+	// result, when set (--format json), collects the lines instead of printing them.
+	result *podIdentityResult
+}
+
+// podIdentityResult is --approve's --format json document: the plan as the last pass read it
+// (every account done, or where the run stopped) and one step per line of the text.
+type podIdentityResult struct {
+	Passed   bool                     `json:"passed"`
+	Rollback bool                     `json:"rollback"`
+	Plan     *migrate.PodIdentityPlan `json:"plan"`
+	Steps    []migrationStep          `json:"steps"`
+	Error    string                   `json:"error,omitempty"`
 }
 
 func (m *podIdentityMigration) say(format string, args ...any) {
-	fmt.Fprintf(m.cmd.OutOrStdout(), format+"\n", args...)
+	var steps *[]migrationStep
+	if m.result != nil {
+		steps = &m.result.Steps
+	}
+	sayStep(m.cmd, steps, format, args...)
 }
 
 func (m *podIdentityMigration) plan(ctx context.Context) (*migrate.PodIdentityPlan, error) {
@@ -41,7 +57,11 @@ func (m *podIdentityMigration) plan(ctx context.Context) (*migrate.PodIdentityPl
 	if err != nil {
 		return nil, err
 	}
-	return readPodIdentityPlan(ctx, m.opts, outs, m.kubeconfigPath, m.accounts)
+	p, err := readPodIdentityPlan(ctx, m.opts, outs, m.kubeconfigPath, m.accounts)
+	if err == nil && m.result != nil {
+		m.result.Plan = p
+	}
+	return p, err
 }
 
 // setIdentities writes identity for the accounts named, in the stack's serviceAccountRoles as
