@@ -207,6 +207,9 @@ func startEmulatedWith(t testing.TB, opts emuOptions) *emulated {
 		}
 		return len(got.Associations) > 0, nil
 	}
+	// Pods of an associated account fetch their credentials from the agent stand-in, which
+	// calls moto's EKS Auth for this cluster.
+	c.PodIdentityAgentURL = testcluster.StartPodIdentityAgent(t, m.URL, name, emuRegion, awsCfg.Credentials).URL
 	c.StartPodIdentityWebhook(t)
 	n := &cni{}
 	kubelets := c.StartKubelets(t, n.gate)

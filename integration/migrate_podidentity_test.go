@@ -2,6 +2,8 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"syscall"
@@ -177,12 +179,16 @@ func TestMigratePodIdentityRestart(t *testing.T) {
 
 // checkMigratePodIdentity moves kube-system/cluster-autoscaler (an account the stack creates
 // and annotates) with `eksirsa migrate pod-identity --approve`, a Deployment running as it:
-// the plan names its pod on IRSA; the migration is SIGKILLed in its unannotate phase's up and
-// rolled back from there (--rollback: the annotation back; the pods, never restarted, keep
-// AWS_ROLE_ARN; then irsa); then moved again, SIGKILLed in its last phase's up, and resumed,
-// writing no identity and restarting nothing twice; it ends with the account on podIdentity,
-// every pod of the Deployment carrying Pod Identity's variables alone, a next up that changes
-// nothing and a clean drift.
+// the plan names its pod on IRSA; the migration is SIGKILLed in its trust-both phase's up,
+// resumed (writing no identity twice) and SIGKILLed in its unannotate phase's up, and rolled
+// back from there (--rollback: the annotation back; the pods, never restarted, keep
+// AWS_ROLE_ARN; then irsa); then moved again, SIGKILLed in its restart phase and in its last
+// phase's up, and resumed, writing no identity and restarting nothing twice; it ends with the
+// account on podIdentity, every pod of the Deployment carrying Pod Identity's variables alone,
+// a next up that changes nothing and a clean drift. From before the first --approve to the
+// end, a credential poller in the Deployment's place (startCredentialPoller) takes the role's
+// credentials every second through whichever path its pod has, IRSA's web identity at the
+// start and Pod Identity's agent at the end: any moment without them fails the test.
 func (e *emulated) checkMigratePodIdentity() {
 	t := e.t
 	t.Helper()
@@ -215,20 +221,29 @@ func (e *emulated) checkMigratePodIdentity() {
 		time.Sleep(time.Second)
 	}
 
+	role := e.outputs().Roles[key].RoleARN
+	if role == "" {
+		t.Fatalf("the stack's outputs have no IRSA role for %s", key)
+	}
+	poller := e.startCredentialPoller(namespace, "app=autoscaler", role[strings.LastIndex(role, "/")+1:])
+
 	approve := []string{"migrate", "pod-identity", key, "--approve", "--wait", "2m"}
-	kill := func(args []string, moment *regexp.Regexp) {
+	// kill SIGKILLs the command and its descendants after into past moment, and returns what
+	// it printed.
+	kill := func(args []string, moment *regexp.Regexp, into time.Duration) string {
 		t.Helper()
 		r := e.start(args...)
 		if !r.waitFor(moment, 4*time.Minute) || r.done() {
 			t.Fatalf("eksirsa %s ended before %s: %v\n%s", strings.Join(args, " "), moment, r.err, r.output())
 		}
-		time.Sleep(2 * time.Second) // into the up
+		time.Sleep(into)
 		procs := append([]int{r.cmd.Process.Pid}, descendants(r.cmd.Process.Pid)...)
 		for _, pid := range procs {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 		_ = r.wait()
-		t.Logf("SIGKILLed eksirsa %s and its %d descendants after %s", strings.Join(args, " "), len(procs)-1, moment)
+		t.Logf("SIGKILLed eksirsa %s and its %d descendants %s after %s", strings.Join(args, " "), len(procs)-1, into, moment)
+		return r.output()
 	}
 	credentials := func() []migrate.Credentials {
 		t.Helper()
@@ -244,12 +259,18 @@ func (e *emulated) checkMigratePodIdentity() {
 		}
 		return out
 	}
-	kill(approve, regexp.MustCompile(`PHASE unannotate: updating stack`))
+	kill(approve, regexp.MustCompile(`PHASE trust-both: updating stack`), 2*time.Second) // into the up
+	// Resumed: the trust-both config is written already, only its up is run again.
+	if out := kill(approve, regexp.MustCompile(`PHASE unannotate: updating stack`), 2*time.Second); strings.Contains(out, "identity both for") ||
+		!strings.Contains(out, "PHASE trust-both: updating stack") {
+		t.Errorf("the migration resumed in trust-both: want its up again and no identity written twice:\n%s", out)
+	}
 
-	// Rolled back from where the kill left it (bothUnannotated written, its up interrupted).
-	out, err := e.eksirsa(append(approve, "--rollback")...)
-	if err != nil {
-		t.Fatalf("the rollback: %v\n%s", err, out)
+	// Rolled back from where the kill left it (bothUnannotated written, its up interrupted),
+	// the result as a document (--format json), its steps read back as the text's lines.
+	out, doc, err := e.migratePodIdentityDocument(append(approve, "--rollback")...)
+	if err != nil || !doc.Passed || !doc.Rollback || len(doc.Plan.Accounts) != 1 || doc.Plan.Accounts[0].Identity != program.IdentityIRSA {
+		t.Fatalf("the rollback: %v, document %+v\n%s", err, doc, out)
 	}
 	for _, want := range []string{
 		"PHASE annotate: identity both for [" + key + "]",
@@ -271,11 +292,16 @@ func (e *emulated) checkMigratePodIdentity() {
 		}
 	}
 
-	// Forward again, SIGKILLed in the last phase's up, and resumed.
-	kill(approve, regexp.MustCompile(`PHASE pod-identity: updating stack`))
-	out, err = e.eksirsa(approve...)
-	if err != nil {
-		t.Fatalf("the resumed migration: %v\n%s", err, out)
+	// Forward again, SIGKILLed as soon as its restart phase has rolled the Deployment (while
+	// it waits for the new pods' proof), resumed and SIGKILLed in the last phase's up, and
+	// resumed.
+	kill(approve, regexp.MustCompile(`PHASE restart: \S+ workload Deployment/autoscaler: restarted`), 0)
+	if out := kill(approve, regexp.MustCompile(`PHASE pod-identity: updating stack`), 2*time.Second); strings.Contains(out, "identity bothUnannotated for") {
+		t.Errorf("the migration resumed in restart wrote identity bothUnannotated again:\n%s", out)
+	}
+	out, doc, err = e.migratePodIdentityDocument(approve...)
+	if err != nil || !doc.Passed || doc.Rollback || len(doc.Plan.Accounts) != 1 || doc.Plan.Accounts[0].Next != migrate.PhaseDone {
+		t.Fatalf("the resumed migration: %v, document %+v\n%s", err, doc, out)
 	}
 	for _, want := range []string{"PHASE pod-identity: updating stack", "ACCOUNT " + key + ": done"} {
 		if !strings.Contains(out, want) {
@@ -292,8 +318,45 @@ func (e *emulated) checkMigratePodIdentity() {
 			t.Errorf("a pod carries %s after the migration", c)
 		}
 	}
+	// The poller's pod moved from IRSA's web identity to Pod Identity's agent, and held
+	// credentials the whole time (every failure is an error of its own).
+	sources := poller.stop()
+	t.Logf("credential poller: fetches by source %v", sources)
+	if sources[webIdentitySource] == 0 || sources[containerSource] == 0 {
+		t.Errorf("credential poller: fetches by source %v, want both %s (IRSA) and %s (Pod Identity)", sources, webIdentitySource, containerSource)
+	}
 	t.Logf("after the migration: %s resources unchanged", e.upChangesNothing("the up after the migration"))
 	if out, err := e.eksirsa("drift"); err != nil {
 		t.Errorf("drift after the migration: %v\n%s", err, out)
 	}
+}
+
+// podIdentityResult is what the tests read of migrate pod-identity --approve --format json.
+type podIdentityResult struct {
+	Passed   bool                    `json:"passed"`
+	Rollback bool                    `json:"rollback"`
+	Plan     migrate.PodIdentityPlan `json:"plan"`
+	Steps    []struct{ Status, Phase, Text string }
+	Error    string `json:"error"`
+}
+
+// migratePodIdentityDocument runs migrate pod-identity with --format json and returns its
+// steps as the text would print them ("STATUS phase: text"), and the document.
+func (e *emulated) migratePodIdentityDocument(args ...string) (string, podIdentityResult, error) {
+	e.t.Helper()
+	out, err := e.eksirsa(append(args, "--format", "json")...)
+	var doc podIdentityResult
+	i := strings.Index(out, "\n{\n") // the document is written last, after the progress on stderr
+	if i < 0 {
+		return out, doc, fmt.Errorf("no document after the progress (%v)", err)
+	}
+	rest := out[i+1:]
+	if jerr := json.Unmarshal([]byte(rest[:strings.LastIndex(rest, "}")+1]), &doc); jerr != nil {
+		return out, doc, fmt.Errorf("the document: %v (%v)", jerr, err)
+	}
+	var lines strings.Builder
+	for _, s := range doc.Steps {
+		fmt.Fprintf(&lines, "%s %s: %s\n", s.Status, s.Phase, s.Text)
+	}
+	return lines.String(), doc, err
 }
