@@ -178,6 +178,9 @@ func (e *emulated) fetchPodCredentials(ctx context.Context, bin string, pod *cor
 		"AWS_ENDPOINT_URL_STS=" + e.moto.URL,
 		"AWS_REGION=" + emuRegion,
 	}
+	if race, ok := os.LookupEnv("GORACE"); ok {
+		env = append(env, "GORACE="+race) // testbin.Dir's: no second's sleep at a race-built exit
+	}
 	for _, v := range c.Env {
 		value := v.Value
 		if here, ok := files[value]; ok {
