@@ -126,6 +126,7 @@ func TestEmulatedMigrateAccessEntries(t *testing.T) {
 	// Without a decision on the Fargate row, the migration stops before aws-auth goes.
 	killWhen := func(args []string, moment string, reached func(r *running) bool, every time.Duration) {
 		t.Helper()
+		start := time.Now()
 		r := e.start(args...)
 		for deadline := time.Now().Add(3 * time.Minute); !reached(r); time.Sleep(every) {
 			if r.done() || time.Now().After(deadline) {
@@ -137,7 +138,7 @@ func TestEmulatedMigrateAccessEntries(t *testing.T) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 		_ = r.wait()
-		t.Logf("SIGKILLed eksirsa %s and its %d descendants at %s", strings.Join(args, " "), len(procs)-1, moment)
+		t.Logf("SIGKILLed eksirsa %s and its %d descendants at %s, %s after its start", strings.Join(args, " "), len(procs)-1, moment, time.Since(start).Round(100*time.Millisecond))
 	}
 	kill := func(args []string, moment *regexp.Regexp) {
 		t.Helper()

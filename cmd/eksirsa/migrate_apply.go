@@ -540,7 +540,7 @@ func (m *migration) bridge(ctx context.Context, got []migrated) error {
 			continue
 		}
 		if !proven[strings.ToLower(e.PrincipalARN)] {
-			return fmt.Errorf("migrate: phase %s: %s carries the admin bridge but its entry was not found live as declared by the entries phase; the bridge stays", phaseBridge, e.PrincipalARN)
+			return fmt.Errorf("migrate: phase %s: accessEntries[%d] (%s) has adminBridge but is not an entry this migration moved and proved; the bridge stays: turn its adminBridge off in Pulumi.%s.yaml once its %s is associated, and run again", phaseBridge, i, e.PrincipalARN, m.opts.stack, stack.ClusterAdminPolicy)
 		}
 		entries[i].AdminBridge = false
 		dropped = append(dropped, e.PrincipalARN)
