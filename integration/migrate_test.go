@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -128,14 +130,48 @@ func TestEmulatedMigrateAccessEntries(t *testing.T) {
 		t.Helper()
 		start := time.Now()
 		r := e.start(args...)
+		pid := r.cmd.Process.Pid
+		// The process tree, kept fresh in the background: walking /proc takes tens of
+		// milliseconds on a loaded machine, time in which the engine makes its next call, so at
+		// the moment the tree already known is stopped first (SIGSTOP), then killed whole.
+		var mu sync.Mutex
+		var known []int
+		scanned := make(chan struct{})
+		stopScan := make(chan struct{})
+		go func() {
+			defer close(scanned)
+			for {
+				d := descendants(pid)
+				mu.Lock()
+				known = d
+				mu.Unlock()
+				select {
+				case <-stopScan:
+					return
+				case <-time.After(200 * time.Millisecond):
+				}
+			}
+		}()
 		for deadline := time.Now().Add(3 * time.Minute); !reached(r); time.Sleep(every) {
 			if r.done() || time.Now().After(deadline) {
+				close(stopScan)
+				<-scanned
 				t.Fatalf("eksirsa %s ended before %s: %v\n%s", strings.Join(args, " "), moment, r.err, r.output())
 			}
 		}
-		procs := append([]int{r.cmd.Process.Pid}, descendants(r.cmd.Process.Pid)...)
-		for _, pid := range procs {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+		mu.Lock()
+		frozen := append([]int{pid}, known...)
+		mu.Unlock()
+		for _, p := range frozen {
+			if p == pid || slices.Contains(frozen, parent(p)) { // still ours: a pid is not reused meanwhile
+				_ = syscall.Kill(p, syscall.SIGSTOP)
+			}
+		}
+		close(stopScan)
+		<-scanned
+		procs := append([]int{pid}, descendants(pid)...)
+		for _, p := range procs {
+			_ = syscall.Kill(p, syscall.SIGKILL)
 		}
 		_ = r.wait()
 		t.Logf("SIGKILLed eksirsa %s and its %d descendants at %s, %s after its start", strings.Join(args, " "), len(procs)-1, moment, time.Since(start).Round(100*time.Millisecond))
@@ -235,6 +271,21 @@ func TestEmulatedMigrateAccessEntries(t *testing.T) {
 	if entries, err := eks.NewFromConfig(e.aws).ListAccessEntries(ctx, &eks.ListAccessEntriesInput{ClusterName: aws.String(e.name)}); err == nil {
 		t.Errorf("the cluster (and its entries %q) outlived destroy", entries.AccessEntries)
 	}
+}
+
+// parent is a process's parent pid from /proc, 0 when it is gone.
+func parent(pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(fields[1])
+	return ppid
 }
 
 // poller authenticates principals every second with a token of each (SelfSubjectReview), from
