@@ -3,8 +3,6 @@ package moto_test
 import (
 	"encoding/json"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -14,11 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	authv1 "k8s.io/api/authentication/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/eks-irsa/eks-irsa/integration/moto"
 	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 )
 
@@ -37,21 +31,9 @@ const podIdentityAudience = "pods.eks.amazonaws.com"
 // audience, a forged one, an account without association and an unknown cluster are refused
 // with EKS Auth's errors.
 func TestEKSAuthAssumeRoleForPodIdentity(t *testing.T) {
-	base := testcluster.Start(t)
-	testcluster.SeedEKS(t, base)
-	s := moto.Start(t)
-	planes := testcluster.ServeControlPlanes(t, base)
-	if err := s.UseControlPlanes(planes.URL); err != nil {
-		t.Fatal(err)
-	}
-	ctx := t.Context()
-	c := eks.NewFromConfig(s.Config(s.Region))
-	createCluster(t, c, "demo", "")
-	cluster, err := c.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String("demo")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	clusterARN := aws.ToString(cluster.Cluster.Arn)
+	d := startDemoCluster(t, "web", "intruder", "other")
+	s, c, ctx := d.s, d.eks, t.Context()
+	clusterARN := aws.ToString(d.cluster.Arn)
 
 	// The role as the program writes it for apps/web (infra.RoleTrust): pods.eks.amazonaws.com,
 	// only for sessions tagged with this cluster, apps and web.
@@ -73,34 +55,9 @@ func TestEKSAuthAssumeRoleForPodIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	token := func(account, audience string) string {
-		t.Helper()
-		got, err := base.Client.CoreV1().ServiceAccounts("apps").CreateToken(ctx, account,
-			&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{Audiences: []string{audience}}}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got.Status.Token
-	}
-	if _, err := base.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "apps"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"web", "intruder", "other"} {
-		if _, err := base.Client.CoreV1().ServiceAccounts("apps").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	token := func(account, audience string) string { return d.token(t, account, audience) }
 
-	if _, err := exec.LookPath("aws"); err != nil {
-		t.Fatalf("aws CLI not on PATH: %v", err)
-	}
-	home := t.TempDir()
-	cli := func(env []string, args ...string) (string, error) {
-		cmd := exec.Command("aws", args...)
-		cmd.Env = append(s.Environ([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + home}), env...)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
+	cli := d.cli(t)
 	assume := func(cluster, token string) (string, error) {
 		return cli(nil, "eks-auth", "assume-role-for-pod-identity", "--cluster-name", cluster, "--token", token, "--output", "json")
 	}

@@ -9,9 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/aws/smithy-go"
-
-	"github.com/eks-irsa/eks-irsa/integration/moto"
-	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 )
 
 // TestEKSControlPlanes: with the control-plane service set, DescribeCluster reports the
@@ -19,13 +16,7 @@ import (
 // name again gives another endpoint, CA and issuer; a cluster the service cannot serve fails
 // CreateCluster with ServerException and is not kept.
 func TestEKSControlPlanes(t *testing.T) {
-	base := testcluster.Start(t)
-	testcluster.SeedEKS(t, base)
-	s := moto.Start(t)
-	planes := testcluster.ServeControlPlanes(t, base)
-	if err := s.UseControlPlanes(planes.URL); err != nil {
-		t.Fatal(err)
-	}
+	s, base, planes := startWithControlPlanes(t)
 	ctx := t.Context()
 	c := eks.NewFromConfig(s.Config(s.Region))
 	describe := func() *ekstypes.Cluster {

@@ -2,20 +2,12 @@ package moto_test
 
 import (
 	"encoding/json"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	authv1 "k8s.io/api/authentication/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/eks-irsa/eks-irsa/integration/moto"
-	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 	"github.com/eks-irsa/eks-irsa/irsa"
 )
 
@@ -28,21 +20,9 @@ import (
 // Identity's is left, the migration's last phase) apps/web's token is refused; and once the
 // provider is gone, no token of its issuer is accepted.
 func TestSTSAssumeRoleWithWebIdentity(t *testing.T) {
-	base := testcluster.Start(t)
-	testcluster.SeedEKS(t, base)
-	s := moto.Start(t)
-	planes := testcluster.ServeControlPlanes(t, base)
-	if err := s.UseControlPlanes(planes.URL); err != nil {
-		t.Fatal(err)
-	}
-	ctx := t.Context()
-	c := eks.NewFromConfig(s.Config(s.Region))
-	createCluster(t, c, "demo", "")
-	cluster, err := c.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String("demo")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer := aws.ToString(cluster.Cluster.Identity.Oidc.Issuer)
+	d := startDemoCluster(t, "web", "intruder")
+	s, ctx := d.s, t.Context()
+	issuer := aws.ToString(d.cluster.Identity.Oidc.Issuer)
 	host := strings.TrimPrefix(issuer, "https://")
 	iamc := iam.NewFromConfig(s.Config(s.Region))
 	provider, err := iamc.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{Url: aws.String(issuer),
@@ -65,34 +45,9 @@ func TestSTSAssumeRoleWithWebIdentity(t *testing.T) {
 	}
 	role := "arn:aws:iam::123456789012:role/web-irsa"
 
-	if _, err := base.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "apps"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"web", "intruder"} {
-		if _, err := base.Client.CoreV1().ServiceAccounts("apps").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	token := func(account, audience string) string {
-		t.Helper()
-		got, err := base.Client.CoreV1().ServiceAccounts("apps").CreateToken(ctx, account,
-			&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{Audiences: []string{audience}}}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got.Status.Token
-	}
+	token := func(account, audience string) string { return d.token(t, account, audience) }
 
-	if _, err := exec.LookPath("aws"); err != nil {
-		t.Fatalf("aws CLI not on PATH: %v", err)
-	}
-	home := t.TempDir()
-	cli := func(env []string, args ...string) (string, error) {
-		cmd := exec.Command("aws", args...)
-		cmd.Env = append(s.Environ([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + home}), env...)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
+	cli := d.cli(t)
 	assume := func(token string) (string, error) {
 		return cli(nil, "sts", "assume-role-with-web-identity", "--role-arn", role, "--role-session-name", "web", "--web-identity-token", token, "--output", "json")
 	}
