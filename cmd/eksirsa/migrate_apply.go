@@ -346,13 +346,9 @@ func (m *migration) liveAsDeclared(ctx context.Context) ([]migrated, []string, e
 // proof: a token of each principal whose credentials are at hand must map as declared; the
 // rest are checked structurally, with verify's checks (nodes Ready among them).
 func (m *migration) proof(ctx context.Context, got []migrated) error {
-	kubeconfig, err := kubeconfigBytes(m.outs, m.opts, m.kubeconfigPath)
+	rc, err := m.restConfig()
 	if err != nil {
 		return err
-	}
-	rc, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
-	if err != nil {
-		return fmt.Errorf("kubeconfig: %w", err)
 	}
 	var failed []string
 	var structural []string
@@ -398,7 +394,7 @@ func (m *migration) proof(ctx context.Context, got []migrated) error {
 	want.Access = &verify.Access{Entries: declaredAccessEntries(m.outs[stack.OutAccessEntries].Value), EKS: c}
 	want.Access.ClusterName, _ = m.outs[stack.OutClusterName].Value.(string)
 	want.Access.NodeRoleARN, _ = m.outs[stack.OutNodeRoleARN].Value.(string)
-	client, err := m.opts.kubeClient(kubeconfig)
+	client, err := m.client()
 	if err != nil {
 		return err
 	}
@@ -570,13 +566,9 @@ func (m *migration) bridge(ctx context.Context, got []migrated) error {
 		return fmt.Errorf("migrate: phase %s: after the update, still bridged: %s", phaseBridge, strings.Join(left, "; "))
 	}
 	// Each admin again, now without the group: its policy alone must make it cluster admin.
-	kubeconfig, err := kubeconfigBytes(m.outs, m.opts, m.kubeconfigPath)
+	rc, err := m.restConfig()
 	if err != nil {
 		return err
-	}
-	rc, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
-	if err != nil {
-		return fmt.Errorf("kubeconfig: %w", err)
 	}
 	var failed []string
 	for _, g := range got {
@@ -621,11 +613,7 @@ func (m *migration) bridgeLeft(ctx context.Context, got []migrated) ([]string, e
 			left = append(left, g.entry.PrincipalARN+"'s entry in "+k8s.AdminBridgeGroup)
 		}
 	}
-	kubeconfig, err := kubeconfigBytes(m.outs, m.opts, m.kubeconfigPath)
-	if err != nil {
-		return nil, err
-	}
-	client, err := m.opts.kubeClient(kubeconfig)
+	client, err := m.client()
 	if err != nil {
 		return nil, err
 	}
@@ -693,11 +681,7 @@ func (m *migration) awsAuth(ctx context.Context, got []migrated) error {
 }
 
 func (m *migration) awsAuthPresent(ctx context.Context) (bool, error) {
-	kubeconfig, err := kubeconfigBytes(m.outs, m.opts, m.kubeconfigPath)
-	if err != nil {
-		return false, err
-	}
-	client, err := m.opts.kubeClient(kubeconfig)
+	client, err := m.client()
 	if err != nil {
 		return false, err
 	}
@@ -759,4 +743,27 @@ func (m *migration) api(ctx context.Context) error {
 	}
 	m.say("PHASE %s: done: authentication mode API", phaseAPI)
 	return nil
+}
+
+// restConfig is the stack's kubeconfig as a client configuration, which the proofs copy to
+// sign as another principal.
+func (m *migration) restConfig() (*rest.Config, error) {
+	kubeconfig, err := kubeconfigBytes(m.outs, m.opts, m.kubeconfigPath)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	return rc, nil
+}
+
+// client is the caller's Kubernetes client, from the stack's kubeconfig.
+func (m *migration) client() (kubernetes.Interface, error) {
+	kubeconfig, err := kubeconfigBytes(m.outs, m.opts, m.kubeconfigPath)
+	if err != nil {
+		return nil, err
+	}
+	return m.opts.kubeClient(kubeconfig)
 }
