@@ -40,8 +40,8 @@ import (
 // and 3). aws-auth holds the stack's rows (the nodes', and a CI role whose real ARN has a path)
 // and others written by hand: an admin in system:masters mapped twice (the last row wins), an
 // SSO role, a Fargate profile's row and a mapped user. The plan names each; then `migrate
-// access-entries --approve` is SIGKILLed in each phase that updates the stack and run again
-// until the cluster is in API mode, while a poller authenticates the node role (a session named
+// access-entries --approve` is SIGKILLed in each phase that updates the stack, and in the proof
+// between two principals, and run again until the cluster is in API mode, while a poller authenticates the node role (a session named
 // after an instance), the admin and the user every second: none may fail at any moment, and
 // the admin must be cluster admin at every moment (SelfSubjectAccessReview). The first kill
 // lands between the admin's CreateAccessEntry and its AssociateAccessPolicy, where only the
@@ -195,6 +195,17 @@ func TestEmulatedMigrateAccessEntries(t *testing.T) {
 	}, 0)
 	if got, err := ekc.ListAssociatedAccessPolicies(ctx, &eks.ListAssociatedAccessPoliciesInput{ClusterName: aws.String(e.name), PrincipalArn: aws.String(adminRole)}); err == nil {
 		t.Logf("killed with the admin's entry made and %d policies associated", len(got.AssociatedAccessPolicies))
+	}
+	// The proof phase killed between two principals' proofs (each is a token of its own,
+	// `aws eks get-token --role-arn`, a second or so apart): it reads and writes nothing, so the
+	// next run proves them all again.
+	var atProof string
+	killWhen(approve, "the first principal proven", func(r *running) bool {
+		atProof = r.output()
+		return strings.Contains(atProof, "PROVEN proof ")
+	}, 10*time.Millisecond)
+	if strings.Contains(atProof, "PHASE proof: done") {
+		t.Errorf("the kill meant for the proof phase came after it:\n%s", atProof)
 	}
 	// The bridge phase killed while its update deletes the bridge's binding (the groups are
 	// off the entries by then: deletes come last).
