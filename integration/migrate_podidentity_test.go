@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -267,13 +268,20 @@ func (e *emulated) checkMigratePodIdentity() {
 	}
 
 	// Rolled back from where the kill left it (bothUnannotated written, its up interrupted),
-	// the result as a document (--format json), its steps read back as the text's lines.
-	out, doc, err := e.migratePodIdentityDocument(append(approve, "--rollback")...)
+	// SIGKILLed in its annotate phase's up and resumed, the result as a document (--format
+	// json), its steps read back as the text's lines.
+	rollback := append(slices.Clone(approve), "--rollback")
+	if out := kill(rollback, regexp.MustCompile(`PHASE annotate: updating stack`), 2*time.Second); !strings.Contains(out, "PHASE annotate: identity both for ["+key+"]") {
+		t.Errorf("the rollback's annotate phase did not write identity both:\n%s", out)
+	}
+	out, doc, err := e.migratePodIdentityDocument(rollback...)
 	if err != nil || !doc.Passed || !doc.Rollback || len(doc.Plan.Accounts) != 1 || doc.Plan.Accounts[0].Identity != program.IdentityIRSA {
 		t.Fatalf("the rollback: %v, document %+v\n%s", err, doc, out)
 	}
+	if strings.Contains(out, "PHASE annotate: identity both for") {
+		t.Errorf("the resumed rollback wrote identity both again:\n%s", out)
+	}
 	for _, want := range []string{
-		"PHASE annotate: identity both for [" + key + "]",
 		"PHASE irsa: identity irsa for [" + key + "]",
 		"ACCOUNT " + key + ": back on irsa",
 	} {
