@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -80,5 +81,74 @@ func TestRemoveTornAttributes(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "Removed "+attrs) {
 		t.Errorf("the repair said %q", out.String())
+	}
+}
+
+// recordingPulumi stands in for the Pulumi CLI on PATH: it appends its arguments to
+// $FAKE_PULUMI_LOG and answers what the Automation API reads (sdk/go/auto, v3.274.1): the
+// version (NewPulumiCommand), a deployment (ExportStack), outputs (Outputs) and a history
+// (History), each empty.
+const recordingPulumi = `#!/bin/sh
+echo "$*" >> "$FAKE_PULUMI_LOG"
+case "$*" in
+version) echo v3.274.1 ;;
+*"stack export"*) echo '{"version":3,"deployment":{}}' ;;
+*"stack output"*) echo '{}' ;;
+*"stack history"*) echo '[]' ;;
+esac
+`
+
+// The CLI runs around an update decrypt only where eksirsa reads a secret: the update itself
+// and Outputs' `stack output --show-secrets` (the kubeconfig). Each run that decrypts derives
+// the passphrase's key first (0.2 s of CPU), so the history auto.Stack reads after Up,
+// Refresh and Destroy and the state Export reads stay encrypted.
+func TestStackDecryptsOnlyWhatEksirsaReads(t *testing.T) {
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "pulumi"), []byte(recordingPulumi), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	calls := filepath.Join(t.TempDir(), "calls")
+	t.Setenv("FAKE_PULUMI_LOG", calls)
+	t.Setenv(envBackendURL, "")
+	t.Setenv(envPassphrase, "test")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), []byte("name: eks-irsa\nruntime: go\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	s, err := openAutoStack(ctx, &options{dir: dir, stack: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Export(ctx); err != nil {
+		t.Fatalf("Export: %v", err)
+	}
+	if _, err := s.Up(ctx); err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	if _, err := s.Refresh(ctx); err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	if _, err := s.Destroy(ctx); err != nil {
+		t.Fatalf("Destroy: %v", err)
+	}
+	raw, err := os.ReadFile(calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		args := strings.Fields(strings.TrimPrefix(line, "--non-interactive "))
+		if len(args) > 1 && args[0] == "stack" {
+			ran["stack "+args[1]]++
+		}
+		if slices.Contains(args, "--show-secrets") && !slices.Equal(args[:2], []string{"stack", "output"}) {
+			t.Errorf("pulumi %s: decrypts what eksirsa does not read", line)
+		}
+	}
+	// The runs checked are there: one export, a history after each operation.
+	if ran["stack export"] != 1 || ran["stack history"] != 3 {
+		t.Errorf("CLI runs %v, want 1 stack export and 3 stack history:\n%s", ran, raw)
 	}
 }
