@@ -71,6 +71,71 @@ const (
 type Workload struct {
 	Kind string `json:"kind"` // Deployment, StatefulSet, DaemonSet, CronJob, Job
 	Name string `json:"name"`
+	// RestartedAt is its template's RestartedAtAnnotation ("" when none): a restart with
+	// this value was written already.
+	RestartedAt string `json:"restartedAt,omitempty"`
+	// RollingOut is what its controller has yet to do before every pod runs its template, ""
+	// once rolled out. Between a pod's deletion and its replacement's creation (a StatefulSet,
+	// a DaemonSet) the account may have no pod at all, which proves nothing about the new one.
+	RollingOut string `json:"rollingOut,omitempty"`
+}
+
+// The rollout rules of `kubectl rollout status` (k8s.io/kubectl v0.37.2
+// pkg/polymorphichelpers/rollout_status.go, the Status methods of DeploymentStatusViewer,
+// StatefulSetStatusViewer and DaemonSetStatusViewer): each returns what the controller has yet
+// to do, "" once rolled out. A StatefulSet or DaemonSet with the OnDelete strategy counts as
+// rolled out, as kubectl has no status for it: a restart does not replace its pods.
+
+func deploymentRollout(d appsv1.Deployment) string {
+	s := d.Status
+	switch {
+	case d.Generation > s.ObservedGeneration:
+		return "its spec not yet observed"
+	case d.Spec.Replicas != nil && s.UpdatedReplicas < *d.Spec.Replicas:
+		return fmt.Sprintf("%d of %d new replicas updated", s.UpdatedReplicas, *d.Spec.Replicas)
+	case s.Replicas > s.UpdatedReplicas:
+		return fmt.Sprintf("%d old replicas pending termination", s.Replicas-s.UpdatedReplicas)
+	case s.AvailableReplicas < s.UpdatedReplicas:
+		return fmt.Sprintf("%d of %d updated replicas available", s.AvailableReplicas, s.UpdatedReplicas)
+	}
+	return ""
+}
+
+func statefulSetRollout(st appsv1.StatefulSet) string {
+	s, spec := st.Status, st.Spec
+	switch {
+	case spec.UpdateStrategy.Type != "" && spec.UpdateStrategy.Type != appsv1.RollingUpdateStatefulSetStrategyType:
+		return ""
+	case s.ObservedGeneration == 0 || st.Generation > s.ObservedGeneration:
+		return "its spec not yet observed"
+	case spec.Replicas != nil && s.ReadyReplicas < *spec.Replicas:
+		return fmt.Sprintf("%d of %d pods ready", s.ReadyReplicas, *spec.Replicas)
+	case spec.UpdateStrategy.RollingUpdate != nil:
+		if spec.Replicas != nil && spec.UpdateStrategy.RollingUpdate.Partition != nil {
+			if want := *spec.Replicas - *spec.UpdateStrategy.RollingUpdate.Partition; s.UpdatedReplicas < want {
+				return fmt.Sprintf("%d of %d new pods updated", s.UpdatedReplicas, want)
+			}
+		}
+		return ""
+	case s.UpdateRevision != s.CurrentRevision:
+		return fmt.Sprintf("%d pods at revision %s, the rest not yet", s.UpdatedReplicas, s.UpdateRevision)
+	}
+	return ""
+}
+
+func daemonSetRollout(d appsv1.DaemonSet) string {
+	s := d.Status
+	switch {
+	case d.Spec.UpdateStrategy.Type != "" && d.Spec.UpdateStrategy.Type != appsv1.RollingUpdateDaemonSetStrategyType:
+		return ""
+	case d.Generation > s.ObservedGeneration:
+		return "its spec not yet observed"
+	case s.UpdatedNumberScheduled < s.DesiredNumberScheduled:
+		return fmt.Sprintf("%d of %d new pods updated", s.UpdatedNumberScheduled, s.DesiredNumberScheduled)
+	case s.NumberAvailable < s.DesiredNumberScheduled:
+		return fmt.Sprintf("%d of %d updated pods available", s.NumberAvailable, s.DesiredNumberScheduled)
+	}
+	return ""
 }
 
 // Pod is one pod of the account and the credentials it carries.
@@ -335,6 +400,9 @@ func (a AccountPlan) next(agentActive bool) Phase {
 				return PhaseRestart
 			}
 		}
+		if a.rollingOut() {
+			return PhaseRestart // its pods so far prove nothing about those to come
+		}
 		return PhasePodIdentity
 	case stack.IdentityPodIdentity:
 		if a.Annotation != "" || a.AssociationID == "" || a.OIDCTrust || a.UpPending {
@@ -343,6 +411,11 @@ func (a AccountPlan) next(agentActive bool) Phase {
 		return PhaseDone
 	}
 	return PhaseBlocked
+}
+
+// rollingOut says whether a workload of the account has pods still to replace.
+func (a AccountPlan) rollingOut() bool {
+	return slices.ContainsFunc(a.Workloads, func(w Workload) bool { return w.RollingOut != "" })
 }
 
 // The rollback's phases, before the OIDC statement has gone (identity both or bothUnannotated).
@@ -373,6 +446,9 @@ func (a AccountPlan) RollbackNext() Phase {
 				return PhaseRestartIRSA
 			}
 		}
+		if a.rollingOut() {
+			return PhaseRestartIRSA
+		}
 		return PhaseIRSA
 	}
 	return PhaseBlocked
@@ -396,12 +472,13 @@ func readNamespace(ctx context.Context, kube kubernetes.Interface, ns string, co
 		}
 		return nil
 	}
-	template := func(kind, name string, spec corev1.PodSpec) {
+	template := func(kind, name string, tmpl corev1.PodTemplateSpec, rollingOut string) {
+		spec := tmpl.Spec
 		account := spec.ServiceAccountName
 		if account == "" {
 			account = "default"
 		}
-		o.workloads[account] = append(o.workloads[account], Workload{Kind: kind, Name: name})
+		o.workloads[account] = append(o.workloads[account], Workload{Kind: kind, Name: name, RestartedAt: tmpl.Annotations[RestartedAtAnnotation], RollingOut: rollingOut})
 		if b := templateBlocker(spec); b != "" {
 			o.templateBlockers[account] = append(o.templateBlockers[account], fmt.Sprintf("%s/%s: %s", kind, name, b))
 		}
@@ -419,7 +496,7 @@ func readNamespace(ctx context.Context, kube kubernetes.Interface, ns string, co
 	if err := list("deployments", func() error {
 		l, err := kube.AppsV1().Deployments(ns).List(ctx, opts)
 		for _, d := range listItems(l, err, func(l *appsv1.DeploymentList) []appsv1.Deployment { return l.Items }) {
-			template("Deployment", d.Name, d.Spec.Template.Spec)
+			template("Deployment", d.Name, d.Spec.Template, deploymentRollout(d))
 		}
 		return err
 	}); err != nil {
@@ -428,7 +505,7 @@ func readNamespace(ctx context.Context, kube kubernetes.Interface, ns string, co
 	if err := list("statefulsets", func() error {
 		l, err := kube.AppsV1().StatefulSets(ns).List(ctx, opts)
 		for _, d := range listItems(l, err, func(l *appsv1.StatefulSetList) []appsv1.StatefulSet { return l.Items }) {
-			template("StatefulSet", d.Name, d.Spec.Template.Spec)
+			template("StatefulSet", d.Name, d.Spec.Template, statefulSetRollout(d))
 		}
 		return err
 	}); err != nil {
@@ -437,7 +514,7 @@ func readNamespace(ctx context.Context, kube kubernetes.Interface, ns string, co
 	if err := list("daemonsets", func() error {
 		l, err := kube.AppsV1().DaemonSets(ns).List(ctx, opts)
 		for _, d := range listItems(l, err, func(l *appsv1.DaemonSetList) []appsv1.DaemonSet { return l.Items }) {
-			template("DaemonSet", d.Name, d.Spec.Template.Spec)
+			template("DaemonSet", d.Name, d.Spec.Template, daemonSetRollout(d))
 		}
 		return err
 	}); err != nil {
@@ -446,7 +523,7 @@ func readNamespace(ctx context.Context, kube kubernetes.Interface, ns string, co
 	if err := list("cronjobs", func() error {
 		l, err := kube.BatchV1().CronJobs(ns).List(ctx, opts)
 		for _, d := range listItems(l, err, func(l *batchv1.CronJobList) []batchv1.CronJob { return l.Items }) {
-			template("CronJob", d.Name, d.Spec.JobTemplate.Spec.Template.Spec)
+			template("CronJob", d.Name, d.Spec.JobTemplate.Spec.Template, "")
 		}
 		return err
 	}); err != nil {
@@ -458,7 +535,7 @@ func readNamespace(ctx context.Context, kube kubernetes.Interface, ns string, co
 			if ownedBy(d.OwnerReferences, "CronJob") {
 				continue // its CronJob's template is the workload
 			}
-			template("Job", d.Name, d.Spec.Template.Spec)
+			template("Job", d.Name, d.Spec.Template, "")
 		}
 		return err
 	}); err != nil {
@@ -589,6 +666,9 @@ func (a AccountPlan) Line() string {
 	}
 	for _, w := range a.Workloads {
 		fmt.Fprintf(&b, "\n  workload %s/%s", w.Kind, w.Name)
+		if w.RollingOut != "" {
+			fmt.Fprintf(&b, ": rolling out (%s)", w.RollingOut)
+		}
 	}
 	for _, p := range a.Pods {
 		fmt.Fprintf(&b, "\n  pod %s (%s): %s", p.Name, p.Owner, p.Credentials)
@@ -605,21 +685,32 @@ const RestartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
 // RestartedAtAnnotation with at, so that their new pods, created without the role annotation,
 // take Pod Identity. at is derived from the account's state (the association's creation time),
 // not the clock, so that a rerun after an interruption writes the same value and rolls
-// nothing twice. CronJobs and Jobs are not restarted: a CronJob's next Job starts without the
-// annotation, and a running Job is waited for. It returns one line per workload.
+// nothing twice; a workload whose template has the value already (a rerun after an
+// interruption) is not patched again. CronJobs and Jobs are not restarted: a CronJob's next
+// Job starts without the annotation, and a running Job is waited for. It returns one line per
+// workload.
 func Restart(ctx context.Context, kube kubernetes.Interface, a AccountPlan, at string) ([]string, error) {
 	ns, _, _ := strings.Cut(a.Account, "/")
 	patch := fmt.Appendf(nil, `{"spec":{"template":{"metadata":{"annotations":{%q:%q}}}}}`, RestartedAtAnnotation, at)
 	var lines []string
 	for _, w := range a.Workloads {
-		var err error
+		var roll func() error
 		switch w.Kind {
 		case "Deployment":
-			_, err = kube.AppsV1().Deployments(ns).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+			roll = func() error {
+				_, err := kube.AppsV1().Deployments(ns).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+				return err
+			}
 		case "StatefulSet":
-			_, err = kube.AppsV1().StatefulSets(ns).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+			roll = func() error {
+				_, err := kube.AppsV1().StatefulSets(ns).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+				return err
+			}
 		case "DaemonSet":
-			_, err = kube.AppsV1().DaemonSets(ns).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+			roll = func() error {
+				_, err := kube.AppsV1().DaemonSets(ns).Patch(ctx, w.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+				return err
+			}
 		case "CronJob":
 			lines = append(lines, fmt.Sprintf("workload %s/%s: not restarted, its next Job starts without the annotation", w.Kind, w.Name))
 			continue
@@ -627,7 +718,11 @@ func Restart(ctx context.Context, kube kubernetes.Interface, a AccountPlan, at s
 			lines = append(lines, fmt.Sprintf("workload %s/%s: not restarted, waited for until it finishes", w.Kind, w.Name))
 			continue
 		}
-		if err != nil {
+		if w.RestartedAt == at {
+			lines = append(lines, fmt.Sprintf("workload %s/%s: restarted already (%s=%s)", w.Kind, w.Name, RestartedAtAnnotation, at))
+			continue
+		}
+		if err := roll(); err != nil {
 			return lines, fmt.Errorf("migrate pod-identity: restart %s %s/%s: %w", w.Kind, ns, w.Name, err)
 		}
 		lines = append(lines, fmt.Sprintf("workload %s/%s: restarted (%s=%s)", w.Kind, w.Name, RestartedAtAnnotation, at))

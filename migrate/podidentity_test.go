@@ -122,7 +122,7 @@ func TestPodIdentityPlanPhases(t *testing.T) {
 	cfg := cluster(t)
 	agentAddon(t, cfg)
 	const arn = "arn:aws:iam::" + account + ":role/r"
-	for _, a := range []string{"both-done", "unannotated", "restarting", "restarted", "moved"} {
+	for _, a := range []string{"both-done", "unannotated", "restarting", "restarted", "rolling", "moved"} {
 		associate(t, cfg, "apps", a)
 	}
 	associateWith(t, cfg, "apps", "moving", bothTrust)
@@ -140,6 +140,10 @@ func TestPodIdentityPlanPhases(t *testing.T) {
 		sa("apps", "restarted", ""), deployment("apps", "restarted", "restarted"),
 		&batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "nightly"}, Spec: batchv1.CronJobSpec{JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: template("restarted")}}}},
 		pod("apps", "restarted-5d8f-a", "restarted", "restarted", "ip-10-0-1-1", "pod-identity"),
+		// A StatefulSet between its old pod's deletion and its new pod's creation: no pod at all.
+		sa("apps", "rolling", ""), &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "rolling", Generation: 2},
+			Spec:   appsv1.StatefulSetSpec{Replicas: aws.Int32(1), Template: template("rolling")},
+			Status: appsv1.StatefulSetStatus{ObservedGeneration: 2, Replicas: 0, ReadyReplicas: 0}},
 		sa("apps", "moved", ""), sa("apps", "moving", ""), sa("apps", "outputs-behind", ""),
 		sa("apps", "on-fargate", arn), pod("apps", "on-fargate-5d8f-a", "on-fargate", "on-fargate", "fargate-ip-10-0-2-2", "irsa"),
 		sa("apps", "windows", arn),
@@ -154,6 +158,7 @@ func TestPodIdentityPlanPhases(t *testing.T) {
 		entry("apps", "unannotated", stack.IdentityBothUnannotated, k8s.AnnotateServiceAccount),
 		entry("apps", "restarting", stack.IdentityBothUnannotated, k8s.AnnotateServiceAccount),
 		entry("apps", "restarted", stack.IdentityBothUnannotated, k8s.AnnotateServiceAccount),
+		entry("apps", "rolling", stack.IdentityBothUnannotated, k8s.AnnotateServiceAccount),
 		entry("apps", "moved", stack.IdentityPodIdentity, k8s.AnnotateServiceAccount),
 		entry("apps", "moving", stack.IdentityPodIdentity, k8s.AnnotateServiceAccount),
 		entry("apps", "outputs-behind", stack.IdentityPodIdentity, k8s.AnnotateServiceAccount),
@@ -175,6 +180,7 @@ func TestPodIdentityPlanPhases(t *testing.T) {
 		"apps/unannotated":    PhaseUnannotate,  // the annotation is still live
 		"apps/restarting":     PhaseRestart,     // a pod still carries AWS_ROLE_ARN
 		"apps/restarted":      PhasePodIdentity, // every pod on Pod Identity
+		"apps/rolling":        PhaseRestart,     // no pod left on IRSA, but its StatefulSet's new pod not yet made
 		"apps/moved":          PhaseDone,
 		"apps/moving":         PhasePodIdentity, // its up did not finish: the role still trusts the OIDC provider
 		"apps/outputs-behind": PhasePodIdentity, // IAM changed, the up killed before its outputs
@@ -196,6 +202,7 @@ func TestPodIdentityPlanPhases(t *testing.T) {
 		"pod restarting-5d8f-a (Deployment/restarting): irsa+pod-identity",
 		"pod restarting-5d8f-b (Deployment/restarting): pod-identity",
 		"workload Deployment/restarted\n  workload CronJob/nightly",
+		"workload StatefulSet/rolling: rolling out (0 of 1 pods ready)",
 		"blocked: pod on-fargate-5d8f-a: on Fargate, which Pod Identity does not serve (pod-id-restrictions)",
 		"blocked: DaemonSet/win: asks for Windows nodes",
 		"blocked: account: none: the annotation is not the stack's to remove",
@@ -301,11 +308,75 @@ func TestPodIdentityRollbackNext(t *testing.T) {
 		{"annotated, a pod on Pod Identity", AccountPlan{Identity: stack.IdentityBoth, Annotation: "r", Pods: pods(CredentialsBoth, CredentialsPodIdentity)}, PhaseRestartIRSA},
 		{"annotated, a pod with nothing", AccountPlan{Identity: stack.IdentityBoth, Annotation: "r", Pods: pods(CredentialsNone)}, PhaseRestartIRSA},
 		{"every pod on IRSA", AccountPlan{Identity: stack.IdentityBoth, Annotation: "r", Pods: pods(CredentialsBoth, CredentialsIRSA)}, PhaseIRSA},
+		{"every pod on IRSA, a workload rolling out", AccountPlan{Identity: stack.IdentityBoth, Annotation: "r", Pods: pods(CredentialsIRSA),
+			Workloads: []Workload{{Kind: "DaemonSet", Name: "d", RollingOut: "0 of 1 new pods updated"}}}, PhaseRestartIRSA},
 		{"back", AccountPlan{Identity: stack.IdentityIRSA, Annotation: "r"}, PhaseDone},
 		{"OIDC statement gone", AccountPlan{Identity: stack.IdentityPodIdentity}, PhaseBlocked},
 	} {
 		if got := c.a.RollbackNext(); got != c.want {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
 		}
+	}
+}
+
+// kubectl rollout status's rules (k8s.io/kubectl pkg/polymorphichelpers/rollout_status.go),
+// each case one of its messages: the restart phase waits for them, not only for the pods.
+func TestWorkloadRollout(t *testing.T) {
+	one, zero := aws.Int32(1), aws.Int32(0)
+	onDelete := appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType}
+	partitioned := appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType, RollingUpdate: &appsv1.RollingUpdateStatefulSetStrategy{Partition: zero}}
+	meta := metav1.ObjectMeta{Generation: 2}
+	for _, c := range []struct {
+		name, got, want string
+	}{
+		{"deployment not observed", deploymentRollout(appsv1.Deployment{ObjectMeta: meta, Status: appsv1.DeploymentStatus{ObservedGeneration: 1}}), "its spec not yet observed"},
+		{"deployment updating", deploymentRollout(appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{Replicas: one}, Status: appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 0}}), "0 of 1 new replicas updated"},
+		{"deployment old pod left", deploymentRollout(appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{Replicas: one}, Status: appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 1}}), "1 old replicas pending termination"},
+		{"deployment unavailable", deploymentRollout(appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{Replicas: one}, Status: appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 1, UpdatedReplicas: 1}}), "0 of 1 updated replicas available"},
+		{"deployment rolled out", deploymentRollout(appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{Replicas: one}, Status: appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 1, UpdatedReplicas: 1, AvailableReplicas: 1}}), ""},
+		{"statefulset never observed", statefulSetRollout(appsv1.StatefulSet{ObjectMeta: meta}), "its spec not yet observed"},
+		{"statefulset pod gone", statefulSetRollout(appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{Replicas: one, UpdateStrategy: partitioned}, Status: appsv1.StatefulSetStatus{ObservedGeneration: 2}}), "0 of 1 pods ready"},
+		{"statefulset partition not reached", statefulSetRollout(appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{Replicas: one, UpdateStrategy: partitioned}, Status: appsv1.StatefulSetStatus{ObservedGeneration: 2, ReadyReplicas: 1}}), "0 of 1 new pods updated"},
+		{"statefulset rolled out", statefulSetRollout(appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{Replicas: one, UpdateStrategy: partitioned}, Status: appsv1.StatefulSetStatus{ObservedGeneration: 2, ReadyReplicas: 1, UpdatedReplicas: 1}}), ""},
+		{"statefulset revisions apart", statefulSetRollout(appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{Replicas: one}, Status: appsv1.StatefulSetStatus{ObservedGeneration: 2, ReadyReplicas: 1, UpdatedReplicas: 0, UpdateRevision: "b", CurrentRevision: "a"}}), "0 pods at revision b, the rest not yet"},
+		{"statefulset OnDelete", statefulSetRollout(appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{Replicas: one, UpdateStrategy: onDelete}}), ""},
+		{"daemonset not observed", daemonSetRollout(appsv1.DaemonSet{ObjectMeta: meta, Status: appsv1.DaemonSetStatus{ObservedGeneration: 1}}), "its spec not yet observed"},
+		{"daemonset updating", daemonSetRollout(appsv1.DaemonSet{ObjectMeta: meta, Status: appsv1.DaemonSetStatus{ObservedGeneration: 2, DesiredNumberScheduled: 1}}), "0 of 1 new pods updated"},
+		{"daemonset unavailable", daemonSetRollout(appsv1.DaemonSet{ObjectMeta: meta, Status: appsv1.DaemonSetStatus{ObservedGeneration: 2, DesiredNumberScheduled: 1, UpdatedNumberScheduled: 1}}), "0 of 1 updated pods available"},
+		{"daemonset rolled out", daemonSetRollout(appsv1.DaemonSet{ObjectMeta: meta, Status: appsv1.DaemonSetStatus{ObservedGeneration: 2, DesiredNumberScheduled: 1, UpdatedNumberScheduled: 1, NumberAvailable: 1}}), ""},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, c.got, c.want)
+		}
+	}
+}
+
+// A rerun of the restart phase after an interruption finds the workloads whose template has
+// the value already and writes nothing to them: one patch, for the workload not yet restarted.
+func TestRestartSkipsWhatIsRestarted(t *testing.T) {
+	const at = "2026-12-07T05:00:00Z"
+	done := deployment("apps", "done", "web")
+	done.Spec.Template.Annotations = map[string]string{RestartedAtAnnotation: at}
+	kube := fake.NewClientset(done, deployment("apps", "next", "web"))
+	a := AccountPlan{Account: "apps/web", Workloads: []Workload{{Kind: "Deployment", Name: "done", RestartedAt: at}, {Kind: "Deployment", Name: "next"}}}
+	lines, err := Restart(t.Context(), kube, a, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"workload Deployment/done: restarted already (" + RestartedAtAnnotation + "=" + at + ")",
+		"workload Deployment/next: restarted (" + RestartedAtAnnotation + "=" + at + ")",
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("lines %q, want %q", lines, want)
+	}
+	var patched []string
+	for _, act := range kube.Actions() {
+		if act.GetVerb() == "patch" {
+			patched = append(patched, act.(interface{ GetName() string }).GetName())
+		}
+	}
+	if strings.Join(patched, ",") != "next" {
+		t.Errorf("patched %q, want only next", patched)
 	}
 }

@@ -219,8 +219,8 @@ func (m *podIdentityMigration) step(ctx context.Context, identity stack.Identity
 }
 
 // restart rolls the workloads of every account at restart (restart-irsa when rolling back)
-// and waits until each account's pods all carry Pod Identity's variables and no AWS_ROLE_ARN
-// (AWS_ROLE_ARN again when rolling back).
+// and waits until each account's workloads have rolled out and its pods all carry Pod
+// Identity's variables and no AWS_ROLE_ARN (AWS_ROLE_ARN again when rolling back).
 func (m *podIdentityMigration) restart(ctx context.Context, p *migrate.PodIdentityPlan) error {
 	phase, next := migrate.PhaseRestart, func(a migrate.AccountPlan) migrate.Phase { return a.Next }
 	if m.rollback {
@@ -263,7 +263,7 @@ func (m *podIdentityMigration) restart(ctx context.Context, p *migrate.PodIdenti
 			}
 			waiting++
 			if time.Now().After(deadline) {
-				return fmt.Errorf("migrate pod-identity: phase %s: %s still has pods without the credentials it moves to after %s:\n%s", phase, a.Account, m.wait, a.Line())
+				return fmt.Errorf("migrate pod-identity: phase %s: %s still has pods without the credentials it moves to, or a workload rolling out, after %s:\n%s", phase, a.Account, m.wait, a.Line())
 			}
 		}
 		if waiting == 0 {
