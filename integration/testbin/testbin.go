@@ -1,12 +1,12 @@
 // Package testbin builds this module's own commands for the tests that run them as
 // processes: the eksirsa driver and the emulated tier's test-only plugins. Each test process
-// builds them once, all in one `go build`, into a directory kept per checkout and per race
-// mode under the user's cache directory. They are built with the race detector exactly when
-// the test binary is, so they reuse the packages `go test -race` already compiled (one
-// compilation of the module's dependencies per run, not one per mode), and `go build -o`
-// skips the link of a binary that is already up to date, so a warm run relinks nothing that
-// did not change. The driver and the plugins run with the race detector too, which is where
-// races in them would show; see Dir for the one race option they run with.
+// builds them once, all in one `go build`, into a directory under the user's cache directory
+// named by the content they are linked from and the race mode (contentKey), so a new clone
+// of the same code finds them linked. They are built with the race detector exactly when the
+// test binary is, so they reuse the packages `go test -race` already compiled (one
+// compilation of the module's dependencies per run, not one per mode), and a warm run links
+// nothing that did not change. The driver and the plugins run with the race detector too,
+// which is where races in them would show; see Dir for the one race option they run with.
 package testbin
 
 import (
@@ -22,6 +22,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // Packages are the module's commands that tests run, by binary name. The plugins' names are
@@ -98,18 +99,28 @@ func build() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("testbin: %w", err)
 	}
-	// One directory per checkout (worktrees build different code) and per mode.
-	sum := sha256.Sum256([]byte(root))
+	// No DWARF (as tools/test.sh links the test binaries): a quarter less link time.
+	flags := []string{"-ldflags=-w"}
 	mode := "plain"
 	if raceEnabled {
+		flags = append(flags, "-race")
 		mode = "race"
 	}
-	d := filepath.Join(cache, "eks-irsa", "testbin", hex.EncodeToString(sum[:8])+"-"+mode)
+	pkgs := make([]string, 0, len(Packages))
+	for _, name := range slices.Sorted(maps.Keys(Packages)) {
+		pkgs = append(pkgs, Packages[name])
+	}
+	key, err := contentKey(root, flags, pkgs)
+	if err != nil {
+		return "", err
+	}
+	top := filepath.Join(cache, "eks-irsa", "testbin")
+	d := filepath.Join(top, key+"-"+mode)
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		return "", fmt.Errorf("testbin: %w", err)
 	}
 	// Test binaries of several packages run at once (go test -p): one builds, the others
-	// wait and then find the binaries up to date.
+	// wait and then find the binaries built.
 	lock, err := os.OpenFile(filepath.Join(d, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return "", fmt.Errorf("testbin: %w", err)
@@ -120,19 +131,18 @@ func build() (string, error) {
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing releases it too
 
-	// No DWARF (as tools/test.sh links the test binaries): a quarter less link time.
-	args := []string{"build", "-ldflags=-w"}
-	if raceEnabled {
-		args = append(args, "-race")
+	// The mark is written once every binary is: a build killed half-way leaves none, and the
+	// next one links again. Its time is the directory's last use, for pruneUnused.
+	done := filepath.Join(d, ".built")
+	now := time.Now()
+	if err := os.Chtimes(done, now, now); err == nil {
+		return d, nil
 	}
-	args = append(args, "-o", d+string(os.PathSeparator))
-	for _, name := range slices.Sorted(maps.Keys(Packages)) {
-		args = append(args, Packages[name])
-	}
-	cmd := exec.Command("go", args...)
+	args := append(append([]string{"build"}, flags...), "-o", d+string(os.PathSeparator))
+	cmd := exec.Command("go", append(args, pkgs...)...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("testbin: go %s: %v\n%s", strings.Join(args, " "), err, out)
+		return "", fmt.Errorf("testbin: go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, out)
 	}
 	// go build -o DIR/ names each binary after its package directory's last element.
 	for name, pkg := range Packages {
@@ -143,5 +153,56 @@ func build() (string, error) {
 			return "", fmt.Errorf("testbin: %w", err)
 		}
 	}
+	if err := os.WriteFile(done, nil, 0o644); err != nil {
+		return "", fmt.Errorf("testbin: %w", err)
+	}
+	pruneUnused(top, d)
 	return d, nil
+}
+
+// contentKey names what the binaries are linked from: the compiled archive of every package
+// they import, each named in the build cache by a hash of its content (go list -export), and
+// the flags. The same code in another clone (CI's, at a new path) has the same key and finds
+// its binaries linked; any change to any of those packages is a new key. go list compiles
+// nothing that go test did not (same flags, -trimpath from tools/test.sh's GOFLAGS) and
+// answers in 3-4 s of CPU, a link of the five binaries takes 20-30.
+func contentKey(root string, flags, pkgs []string) (string, error) {
+	args := append(append([]string{"list"}, flags...), "-deps", "-export", "-f", "{{if .Export}}{{.ImportPath}} {{.Export}}{{end}}")
+	cmd := exec.Command("go", append(args, pkgs...)...)
+	cmd.Dir = root
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("testbin: go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, stderr.String())
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n%s", strings.Join(flags, " "), os.Getenv("GOFLAGS"), out)
+	return hex.EncodeToString(h.Sum(nil)[:8]), nil
+}
+
+// unusedFor is how long a directory of binaries no test used is kept: each holds five
+// race-built binaries (about 300 MB), one per version of the code tested.
+const unusedFor = 72 * time.Hour
+
+// pruneUnused removes the directories under top, other than keep, that no test has used
+// for unusedFor (by their .built mark, else their lock file). A directory in use is younger.
+func pruneUnused(top, keep string) {
+	entries, err := os.ReadDir(top)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		d := filepath.Join(top, e.Name())
+		if !e.IsDir() || d == keep {
+			continue
+		}
+		info, err := os.Stat(filepath.Join(d, ".built"))
+		if err != nil {
+			info, err = os.Stat(filepath.Join(d, ".lock"))
+		}
+		if err == nil && time.Since(info.ModTime()) > unusedFor {
+			_ = os.RemoveAll(d)
+		}
+	}
 }

@@ -2,8 +2,10 @@ package testbin
 
 import (
 	"bufio"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -40,5 +42,47 @@ func TestPluginExitsAtOnceOnSIGINT(t *testing.T) {
 	// With the sleep the exit takes 1 s or more, however quiet the machine.
 	if took := time.Since(start); took >= time.Second {
 		t.Fatalf("the plugin exited %v after SIGINT; want well under the race runtime's 1 s exit sleep (GORACE=%q)", took, "atexit_sleep_ms=0")
+	}
+}
+
+// The binaries' directory is named by what they are linked from, not by where the checkout
+// is: two clones of the same commit at different paths (a developer's and CI's) have the
+// same key, so the second finds the binaries linked, and a change to a package they import
+// is a new key. (A main package's build info holds the commit and whether the tree is
+// modified, so two clones of HEAD are compared, not the checkout this test runs in.)
+func TestContentKeyFollowsTheCodeNotThePath(t *testing.T) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(out)))
+	pkg := []string{"./integration/podcreds"}
+	flags := []string{"-ldflags=-w"}
+	var keys []string
+	var clones []string
+	for _, name := range []string{"one", "two"} {
+		clone := filepath.Join(t.TempDir(), name)
+		if out, err := exec.Command("git", "clone", "--quiet", "--shared", root, clone).CombinedOutput(); err != nil {
+			t.Fatalf("git clone: %v\n%s", err, out)
+		}
+		key, err := contentKey(clone, flags, pkg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, clones = append(keys, key), append(clones, clone)
+	}
+	if keys[0] != keys[1] {
+		t.Errorf("the same commit at %s and %s: keys %s and %s", clones[0], clones[1], keys[0], keys[1])
+	}
+	main := filepath.Join(clones[1], "integration", "podcreds", "main.go")
+	src, err := os.ReadFile(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(main, append(src, []byte("\nvar _ = 1\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := contentKey(clones[1], flags, pkg); err != nil || changed == keys[1] {
+		t.Errorf("after a change to the code: key %s (%v), want a new one", changed, err)
 	}
 }
