@@ -46,10 +46,9 @@ func TestPluginExitsAtOnceOnSIGINT(t *testing.T) {
 }
 
 // The binaries' directory is named by what they are linked from, not by where the checkout
-// is: two clones of the same commit at different paths (a developer's and CI's) have the
-// same key, so the second finds the binaries linked, and a change to a package they import
-// is a new key. (A main package's build info holds the commit and whether the tree is
-// modified, so two clones of HEAD are compared, not the checkout this test runs in.)
+// is: two clones at different paths (a developer's and CI's) have the same key, so the
+// second finds the binaries linked, also when the second has a commit of its own that changes
+// nothing they import (a README's), and a change to a package they import is a new key.
 func TestContentKeyFollowsTheCodeNotThePath(t *testing.T) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
@@ -57,13 +56,26 @@ func TestContentKeyFollowsTheCodeNotThePath(t *testing.T) {
 	}
 	root := filepath.Dir(strings.TrimSpace(string(out)))
 	pkg := []string{"./integration/podcreds"}
-	flags := []string{"-ldflags=-w"}
+	flags := buildFlags()
 	var keys []string
 	var clones []string
 	for _, name := range []string{"one", "two"} {
 		clone := filepath.Join(t.TempDir(), name)
 		if out, err := exec.Command("git", "clone", "--quiet", "--shared", root, clone).CombinedOutput(); err != nil {
 			t.Fatalf("git clone: %v\n%s", err, out)
+		}
+		if name == "two" {
+			git := func(args ...string) {
+				t.Helper()
+				cmd := exec.Command("git", append([]string{"-C", clone, "-c", "user.name=t", "-c", "user.email=t@t"}, args...)...)
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("git %v: %v\n%s", args, err, out)
+				}
+			}
+			if err := os.WriteFile(filepath.Join(clone, "README.md"), []byte("another commit\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			git("commit", "--quiet", "-am", "a commit that changes no code")
 		}
 		key, err := contentKey(clone, flags, pkg)
 		if err != nil {
@@ -72,7 +84,7 @@ func TestContentKeyFollowsTheCodeNotThePath(t *testing.T) {
 		keys, clones = append(keys, key), append(clones, clone)
 	}
 	if keys[0] != keys[1] {
-		t.Errorf("the same commit at %s and %s: keys %s and %s", clones[0], clones[1], keys[0], keys[1])
+		t.Errorf("the same code at %s and %s: keys %s and %s", clones[0], clones[1], keys[0], keys[1])
 	}
 	main := filepath.Join(clones[1], "integration", "podcreds", "main.go")
 	src, err := os.ReadFile(main)
