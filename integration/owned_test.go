@@ -359,7 +359,7 @@ func errorLine(err error, want string) string {
 func upStack(t *testing.T, s auto.Stack) (map[string]apitype.OpType, error) {
 	t.Helper()
 	ops, _, err := observe(t, func(ctx context.Context, ch chan<- events.EngineEvent) error {
-		_, err := s.Up(ctx, optup.EventStreams(ch))
+		_, err := s.Up(ctx, optup.EventStreams(ch), optup.ShowSecrets(false)) // as env.up
 		return err
 	})
 	return ops, err
@@ -369,7 +369,7 @@ func destroyStack(t *testing.T, s auto.Stack) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), upTimeout)
 	defer cancel()
-	if res, err := s.Destroy(ctx, optdestroy.Remove()); err != nil {
+	if res, err := s.Destroy(ctx, optdestroy.Remove(), optdestroy.ShowSecrets(false)); err != nil {
 		t.Fatalf("destroy: %v\nstdout:\n%s", err, res.StdOut)
 	}
 }
