@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +25,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+	pulumiaws "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/config"
+
+	"github.com/eks-irsa/eks-irsa/eksauth"
 )
 
 // The AWS provider's config keys read here (pulumi-aws sdk/go/aws/config/config.go).
@@ -180,21 +185,80 @@ var endpointServices = map[string]string{
 	"cloudwatchlogs": "CloudWatch Logs",
 }
 
-// parseEndpoints reads aws:endpoints into SDK service ID → URL, for the services eksirsa calls.
+// endpointKeys are the keys aws:endpoints takes: the pulumi tags of pulumi-aws v6.83.4's
+// config.Endpoints, the provider's own schema. The provider refuses any other key ("Invalid or
+// unknown key. Examine values at 'prov.endpoints'", pulumi/pulumi-aws#4004), so eksirsa refuses
+// it offline, before the engine starts. EKS Auth has none: see EKSAuthEndpoint.
+var endpointKeys = func() map[string]bool {
+	keys := map[string]bool{}
+	t := reflect.TypeFor[pulumiaws.Endpoints]()
+	for i := range t.NumField() {
+		if k, _, _ := strings.Cut(t.Field(i).Tag.Get("pulumi"), ","); k != "" {
+			keys[k] = true
+		}
+	}
+	return keys
+}()
+
+// parseEndpoints reads aws:endpoints into SDK service ID → URL, for the services eksirsa calls,
+// and refuses a key the provider would refuse.
 func parseEndpoints(value string) (map[string]string, error) {
 	var list []map[string]string
 	if err := json.Unmarshal([]byte(value), &list); err != nil {
 		return nil, fmt.Errorf("want a list of {service: url} objects (%v)", err)
 	}
 	out := map[string]string{}
+	var unknown []string
 	for _, m := range list {
 		for key, url := range m {
+			if !endpointKeys[key] {
+				unknown = append(unknown, strconv.Quote(key))
+			}
 			if id, ok := endpointServices[strings.ToLower(key)]; ok && url != "" {
 				out[id] = url
 			}
 		}
 	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return out, fmt.Errorf("%s %s not among the AWS provider's endpoint keys (pulumi-aws v6.83.4: ec2, eks, iam, sts, logs, ... in lower case), and the provider refuses the stack; EKS Auth has no key: eksirsa sends it where eks goes when that is not AWS's (an emulator), else to https://eks-auth.<region>.api.aws",
+			strings.Join(unknown, ", "), map[bool]string{true: "is", false: "are"}[len(unknown) == 1])
+	}
 	return out, nil
+}
+
+// awsDomains are the DNS suffixes of AWS's own endpoints in every partition: each "dnsSuffix"
+// and "dualStackDnsSuffix" of aws-sdk-go-v2's internal/endpoints/awsrulesfn/partitions.json
+// (v1.48.0). A host under one of them is AWS's, whatever the URL (regional, FIPS, a VPC
+// endpoint's vpce-….sts.….vpce.amazonaws.com).
+var awsDomains = []string{
+	"amazonaws.com", "amazonaws.com.cn", "amazonaws.eu", "c2s.ic.gov", "cloud.adc-e.uk", "csp.hci.ic.gov", "sc2s.sgov.gov",
+	"api.aws", "api.amazonwebservices.com.cn", "api.amazonwebservices.eu", "api.aws.hci.ic.gov", "api.aws.ic.gov",
+	"api.aws.scloud", "api.cloud-aws.adc-e.uk",
+}
+
+// AWSHost says whether endpoint (a URL, or a bare host) is served by AWS: its host is under
+// one of AWS's partition domains. Anything else is an emulator (moto, LocalStack) or a proxy.
+func AWSHost(endpoint string) bool {
+	host := endpoint
+	if u, err := url.Parse(endpoint); err == nil && u.Hostname() != "" {
+		host = u.Hostname()
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	return slices.ContainsFunc(awsDomains, func(d string) bool { return host == d || strings.HasSuffix(host, "."+d) })
+}
+
+// EKSAuthEndpoint is where eksirsa calls EKS Auth (verify --identities' Pod Identity proof) for
+// region. The provider has no endpoint key for it (pulumi-aws v6.83.4's config.Endpoints), so
+// it follows aws:endpoints' eks when that is not AWS's: an emulator serves EKS Auth beside EKS
+// at one URL (moto picks the service by the signing name; integration/moto/eks_auth.py). An
+// eks endpoint of AWS's own (FIPS, a VPC endpoint) is EKS's alone: EKS Auth keeps AWS's
+// endpoint, eksauth.DefaultEndpoint.
+func (a Access) EKSAuthEndpoint(ctx context.Context, region string) (string, error) {
+	if u := a.Endpoints["EKS"]; u != "" && !AWSHost(u) {
+		return u, nil
+	}
+	return eksauth.DefaultEndpoint(ctx, region)
 }
 
 // Config is the SDK configuration of eksirsa's own AWS calls: the default credential chain

@@ -43,6 +43,8 @@ func TestReadRefusesWhatTheProviderRefuses(t *testing.T) {
 		{name: "policy ARN", assumeRole: `{"roleArn":"` + role + `","policyArns":["ReadOnly"]}`, want: []string{`policyArns: "ReadOnly" is not an ARN`}},
 		{name: "transitive key not a tag", assumeRole: `{"roleArn":"` + role + `","tags":{"team":"a"},"transitiveTagKeys":["owner"]}`,
 			want: []string{`transitiveTagKeys: "owner" is not one of tags`}},
+		{name: "an endpoint key the provider lacks", endpoints: `[{"eks":"http://x","eksauth":"http://y","eks-auth":"http://z"}]`,
+			want: []string{"aws:endpoints", `"eks-auth", "eksauth" are not among the AWS provider's endpoint keys`, "EKS Auth has no key"}},
 		{name: "both keys wrong at once", assumeRole: `{"roleArn":"` + role + `","duration":"1d"}`, endpoints: `{"iam":"http://x"}`,
 			want: []string{"aws:assumeRole", "aws:endpoints", "want a list of {service: url} objects"}},
 	}
@@ -202,5 +204,35 @@ func TestExec(t *testing.T) {
 				t.Errorf("Exec() = %+v, %v; want %+v", got, err, tc.want)
 			}
 		})
+	}
+}
+
+// Keys the provider takes are accepted, whatever eksirsa calls (pulumi-aws v6.83.4's
+// config.Endpoints: s3 and eks alike).
+func TestReadTakesTheProvidersEndpointKeys(t *testing.T) {
+	cfg := map[string]string{awsaccess.EndpointsKey: `[{"eks":"http://127.0.0.1:5000","s3":"http://127.0.0.1:5000","cloudwatchlogs":"http://127.0.0.1:5000"}]`}
+	a, err := awsaccess.Read(func(k string) string { return cfg[k] })
+	if err != nil || a.Endpoints["EKS"] != "http://127.0.0.1:5000" || a.Endpoints["CloudWatch Logs"] != "http://127.0.0.1:5000" {
+		t.Errorf("Read = %+v, %v", a, err)
+	}
+}
+
+// EKS Auth follows aws:endpoints' eks to an emulator, and keeps AWS's own endpoint otherwise,
+// a FIPS or VPC endpoint of EKS included (eksauth.DefaultEndpoint, the service's rule set).
+func TestEKSAuthEndpoint(t *testing.T) {
+	for _, tc := range []struct{ eks, want string }{
+		{"", "https://eks-auth.us-west-2.api.aws"},
+		{"http://127.0.0.1:5000", "http://127.0.0.1:5000"},
+		{"https://localhost.localstack.cloud:4566", "https://localhost.localstack.cloud:4566"},
+		{"https://fips.eks.us-west-2.amazonaws.com", "https://eks-auth.us-west-2.api.aws"},
+		{"https://vpce-0a1b-2c3d.eks.us-west-2.vpce.amazonaws.com", "https://eks-auth.us-west-2.api.aws"},
+	} {
+		a := awsaccess.Access{Region: "us-west-2", Endpoints: map[string]string{}}
+		if tc.eks != "" {
+			a.Endpoints["EKS"] = tc.eks
+		}
+		if got, err := a.EKSAuthEndpoint(t.Context(), "us-west-2"); err != nil || got != tc.want {
+			t.Errorf("eks %q: EKSAuthEndpoint = %q, %v; want %q", tc.eks, got, err, tc.want)
+		}
 	}
 }

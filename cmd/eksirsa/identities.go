@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -244,16 +243,6 @@ func identityChecker(ctx context.Context, opts *options, outs auto.OutputMap, cl
 	return &identity.Checker{Kube: client, AWS: cfg, TrustlessSTS: trustlessSTS(access.Endpoints[stsServiceID])}, identity.Target{Issuer: decl.Issuer, ProviderARN: decl.ProviderARN, Accounts: decl.Annotated}, nil
 }
 
-// awsDomains are the DNS suffixes of AWS's own endpoints in every partition: each
-// "dnsSuffix" and "dualStackDnsSuffix" of aws-sdk-go-v2's
-// internal/endpoints/awsrulesfn/partitions.json (v1.48.0). An STS under one of them is
-// AWS's, whatever the URL (regional, FIPS, a VPC endpoint's vpce-….sts.….vpce.amazonaws.com).
-var awsDomains = []string{
-	"amazonaws.com", "amazonaws.com.cn", "amazonaws.eu", "c2s.ic.gov", "cloud.adc-e.uk", "csp.hci.ic.gov", "sc2s.sgov.gov",
-	"api.aws", "api.amazonwebservices.com.cn", "api.amazonwebservices.eu", "api.aws.hci.ic.gov", "api.aws.ic.gov",
-	"api.aws.scloud", "api.cloud-aws.adc-e.uk",
-}
-
 // stsServiceID is the SDK's service ID for STS, under which awsaccess keeps its endpoint.
 const stsServiceID = "STS"
 
@@ -264,18 +253,8 @@ const stsServiceID = "STS"
 // which hands out roles without reading their trust policies, so its answers prove
 // nothing; the returned sentence says so and verify then judges on the policy alone.
 func trustlessSTS(stsURL string) string {
-	if stsURL == "" {
+	if stsURL == "" || awsaccess.AWSHost(stsURL) {
 		return ""
-	}
-	host := stsURL
-	if u, err := url.Parse(stsURL); err == nil && u.Hostname() != "" {
-		host = u.Hostname()
-	}
-	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	for _, d := range awsDomains {
-		if host == d || strings.HasSuffix(host, "."+d) {
-			return ""
-		}
 	}
 	return fmt.Sprintf("%s sends STS to %s, not AWS's STS, which is taken not to evaluate trust policies", awsaccess.EndpointsKey, stsURL)
 }
