@@ -1,8 +1,11 @@
-// Package identity proves that each IRSA identity of a stack works, as a pod would use it:
+// Package identity proves that each identity of a stack works, as a pod would use it. IRSA:
 // a token the cluster issues for the account (TokenRequest, audience sts.amazonaws.com)
 // carries the stack's issuer, the account's subject and the STS audience, verifies against
 // the issuer's published keys, is admitted by the role's trust policy as IAM holds it, and
 // is exchanged by STS for the role's credentials; and another account's token is refused.
+// EKS Pod Identity (podidentity.go): the same token for pods.eks.amazonaws.com, the trust
+// admitting the session tags EKS sets, EKS Auth's AssumeRoleForPodIdentity giving a session of
+// the association's role, and another account's token refused.
 package identity
 
 import (
@@ -26,6 +29,7 @@ import (
 	iamarn "sigs.k8s.io/aws-iam-authenticator/pkg/arn"
 
 	"github.com/eks-irsa/eks-irsa/awsaccess"
+	"github.com/eks-irsa/eks-irsa/eksauth"
 	"github.com/eks-irsa/eks-irsa/irsa"
 )
 
@@ -44,17 +48,30 @@ type Target struct {
 	Issuer      string
 	ProviderARN string
 	Accounts    []Account
+	// Cluster and PodIdentity are the cluster's name and the accounts with an association,
+	// proven through EKS Auth.
+	Cluster     string
+	PodIdentity []PodIdentityAccount
 }
 
 // Result is the proof, or the failure, for one account.
 type Result struct {
 	Account string `json:"account"`
-	RoleARN string `json:"roleArn"`
-	Passed  bool   `json:"passed"`
+	// Identity is the path proven: IdentityIRSA (web identity and STS) or IdentityPodIdentity
+	// (EKS Auth); an account on both has a result of each.
+	Identity string `json:"identity"`
+	RoleARN  string `json:"roleArn"`
+	Passed   bool   `json:"passed"`
 	// Token holds the claims of the token the cluster issued for the account.
 	Token *Claims `json:"token,omitempty"`
-	// AssumedRoleARN is what STS GetCallerIdentity said with the credentials STS gave for it.
+	// AssumedRoleARN is what STS GetCallerIdentity said with the credentials STS (IRSA) or EKS
+	// Auth (Pod Identity) gave for it.
 	AssumedRoleARN string `json:"assumedRoleArn,omitempty"`
+	// AssociationID is the association EKS Auth said it used (Pod Identity).
+	AssociationID string `json:"associationId,omitempty"`
+	// SessionTags are the session tags EKS Pod Identity sets for the token, which the role's
+	// trust was held to (Pod Identity).
+	SessionTags map[string]string `json:"sessionTags,omitempty"`
 	// TrustUndecided, when set, says why the trust policy could not be decided offline for
 	// the account's own token; AWS's STS then proved it by handing out the credentials.
 	TrustUndecided string `json:"trustUndecided,omitempty"`
@@ -75,6 +92,13 @@ const (
 	StepTrust     = "trust"     // the role's trust policy admits the token
 	StepAssume    = "assume"    // STS AssumeRoleWithWebIdentity and GetCallerIdentity
 	StepForeign   = "foreign"   // another account's token is refused
+	StepEKSAuth   = "eks-auth"  // EKS Auth AssumeRoleForPodIdentity and GetCallerIdentity
+)
+
+// The paths an identity is proven on (Result.Identity).
+const (
+	IdentityIRSA        = "irsa"
+	IdentityPodIdentity = "podIdentity"
 )
 
 // TokenTTL is how long the tokens asked for live: long enough for the checks, and the
@@ -93,6 +117,17 @@ type Checker struct {
 	// verdicts rest on the policy alone. Empty means AWS's STS, whose credentials prove that
 	// the trust policy admits the token and whose AccessDenied proves it does not.
 	TrustlessSTS string
+	// EKSAuth is EKS Auth, for the Pod Identity accounts; TrustlessEKSAuth, like TrustlessSTS,
+	// says why its answers prove nothing about a trust policy (an emulator), "" for AWS's.
+	EKSAuth          *eksauth.Client
+	TrustlessEKSAuth string
+}
+
+func (c *Checker) httpClient() *http.Client {
+	if c.HTTP == nil {
+		return http.DefaultClient
+	}
+	return c.HTTP
 }
 
 // foreignVerdict decides another account's token, which the trust policy read offline does
@@ -139,13 +174,13 @@ func (e *Error) Error() string {
 // Run checks every account of t, calling report with each result as it is known, and
 // returns every result; the error is an *Error when some failed.
 func (c *Checker) Run(ctx context.Context, t Target, report func(Result)) ([]Result, error) {
-	if len(t.Accounts) == 0 {
+	if len(t.Accounts)+len(t.PodIdentity) == 0 {
 		return nil, errors.New("no bound accounts to check")
 	}
-	httpClient := c.HTTP
-	if httpClient == nil {
-		httpClient = http.DefaultClient
+	if len(t.PodIdentity) > 0 && c.EKSAuth == nil {
+		return nil, errors.New("Pod Identity accounts to prove and no EKS Auth client")
 	}
+	httpClient := c.httpClient()
 	// The discovery document names the issuer and its keys; NewProvider refuses one whose
 	// issuer is not exactly t.Issuer.
 	provider, providerErr := oidc.NewProvider(oidc.ClientContext(ctx, httpClient), t.Issuer)
@@ -158,24 +193,27 @@ func (c *Checker) Run(ctx context.Context, t Target, report func(Result)) ([]Res
 	for i, a := range t.Accounts {
 		arns[i] = a.RoleARN
 	}
-	policies, policyErrs := TrustPolicies(ctx, iamClient, arns)
+	allPolicies, allErrs := TrustPolicies(ctx, iamClient, append(arns, podIdentityRoles(t)...))
+	policies, policyErrs := allPolicies[:len(arns)], allErrs[:len(arns)]
 
 	tokens := map[string]string{}
-	token := func(a Account) (string, error) {
-		if tok, ok := tokens[a.String()]; ok {
+	tokenFor := func(a Account, audience string) (string, error) {
+		key := a.String() + " " + audience
+		if tok, ok := tokens[key]; ok {
 			return tok, nil
 		}
-		tok, err := c.requestToken(ctx, a)
+		tok, err := c.requestTokenFor(ctx, a, audience)
 		if err == nil {
-			tokens[a.String()] = tok
+			tokens[key] = tok
 		}
 		return tok, err
 	}
+	token := func(a Account) (string, error) { return tokenFor(a, irsa.Audience) }
 
 	var results []Result
 	var failed []Result
 	for i, a := range t.Accounts {
-		r := Result{Account: a.String(), RoleARN: a.RoleARN}
+		r := Result{Account: a.String(), Identity: IdentityIRSA, RoleARN: a.RoleARN}
 		step, err := func() (string, error) {
 			tok, err := token(a)
 			if err != nil {
@@ -186,7 +224,7 @@ func (c *Checker) Run(ctx context.Context, t Target, report func(Result)) ([]Res
 				return StepClaims, err
 			}
 			r.Token = &claims
-			if err := checkClaims(claims, t.Issuer, a); err != nil {
+			if err := checkClaims(claims, t.Issuer, a, irsa.Audience); err != nil {
 				return StepClaims, err
 			}
 			if providerErr != nil {
@@ -246,6 +284,15 @@ func (c *Checker) Run(ctx context.Context, t Target, report func(Result)) ([]Res
 			report(r)
 		}
 	}
+	c.podIdentityRun(ctx, t, provider, providerErr, allPolicies[len(arns):], allErrs[len(arns):], tokenFor, func(r Result) {
+		if !r.Passed {
+			failed = append(failed, r)
+		}
+		results = append(results, r)
+		if report != nil {
+			report(r)
+		}
+	})
 	if len(failed) > 0 {
 		return results, &Error{Failed: failed, Total: len(results)}
 	}
@@ -272,12 +319,17 @@ func foreignAccount(accounts []Account, i int) Account {
 // requestToken asks the cluster for a token of account a with the STS audience, as the EKS
 // pod identity webhook's projected volume does.
 func (c *Checker) requestToken(ctx context.Context, a Account) (string, error) {
+	return c.requestTokenFor(ctx, a, irsa.Audience)
+}
+
+// requestTokenFor asks the cluster for a token of account a with audience.
+func (c *Checker) requestTokenFor(ctx context.Context, a Account, audience string) (string, error) {
 	ttl := int64(TokenTTL)
 	tr, err := c.Kube.CoreV1().ServiceAccounts(a.Namespace).CreateToken(ctx, a.Name, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{Audiences: []string{irsa.Audience}, ExpirationSeconds: &ttl},
+		Spec: authenticationv1.TokenRequestSpec{Audiences: []string{audience}, ExpirationSeconds: &ttl},
 	}, metav1.CreateOptions{})
 	if err != nil {
-		return "", fmt.Errorf("TokenRequest for %s with audience %s: %w", a, irsa.Audience, err)
+		return "", fmt.Errorf("TokenRequest for %s with audience %s: %w", a, audience, err)
 	}
 	return tr.Status.Token, nil
 }
@@ -308,8 +360,8 @@ func unverifiedClaims(token string) (Claims, error) {
 	return Claims{Issuer: raw.Issuer, Subject: raw.Subject, Audience: aud}, nil
 }
 
-// checkClaims says which claim differs from what IRSA needs.
-func checkClaims(c Claims, issuer string, a Account) error {
+// checkClaims says which claim differs from what the token of a for audience needs.
+func checkClaims(c Claims, issuer string, a Account, audience string) error {
 	var errs []error
 	if c.Issuer != issuer {
 		errs = append(errs, fmt.Errorf("iss is %q, want the stack's issuer %q", c.Issuer, issuer))
@@ -317,8 +369,8 @@ func checkClaims(c Claims, issuer string, a Account) error {
 	if want := irsa.Subject(a.Namespace, a.Name); c.Subject != want {
 		errs = append(errs, fmt.Errorf("sub is %q, want %q", c.Subject, want))
 	}
-	if len(c.Audience) != 1 || c.Audience[0] != irsa.Audience {
-		errs = append(errs, fmt.Errorf("aud is %q, want [%q]", c.Audience, irsa.Audience))
+	if len(c.Audience) != 1 || c.Audience[0] != audience {
+		errs = append(errs, fmt.Errorf("aud is %q, want [%q]", c.Audience, audience))
 	}
 	return errors.Join(errs...)
 }

@@ -281,14 +281,63 @@ type Decision struct {
 // conditionHolds). Where the answer rests on something it cannot evaluate offline, the
 // verdict is Undecided and the reason names it: never Refused by default.
 func (p *TrustPolicy) Admits(providerARN string, c Claims) Decision {
-	ctx := requestContext(c)
+	return p.decide(request{action: irsa.AssumeAction, kind: "Federated", principal: providerARN, what: "the OIDC provider " + providerARN, ctx: requestContext(c)})
+}
+
+// request is one action by one principal with its request context, as IAM evaluates a trust
+// policy for it.
+type request struct {
+	action          string
+	kind, principal string // the Principal element's kind (Federated, Service) and value
+	what            string // the principal, for messages
+	ctx             map[string][]string
+}
+
+// PodIdentityPrincipal is the service principal EKS Pod Identity assumes roles as (EKS User
+// Guide, pod-id-role).
+const PodIdentityPrincipal = "pods.eks.amazonaws.com"
+
+// Actions EKS Pod Identity's session needs from the role's trust: the role assumed with session
+// tags (pod-id-role: "sts:AssumeRole" and "sts:TagSession").
+var podIdentityActions = []string{"sts:AssumeRole", "sts:TagSession"}
+
+// SessionTagKeys are the session tags EKS Pod Identity sets on the role session it assumes
+// for a pod (EKS User Guide, pod-id-abac, "List of session tags added by EKS Pod Identity").
+var SessionTagKeys = []string{"eks-cluster-arn", "eks-cluster-name", "kubernetes-namespace", "kubernetes-service-account", "kubernetes-pod-name", "kubernetes-pod-uid"}
+
+// AdmitsPodIdentity evaluates the policy for the session EKS Pod Identity asks STS for: the
+// principal pods.eks.amazonaws.com, sts:AssumeRole and sts:TagSession, each admitted, with the
+// session tags tags as aws:RequestTag/<key> (pod-id-role, "Setting Conditions"). A documented
+// tag missing from tags is known absent; any other condition key is Undecided, as in Admits.
+func (p *TrustPolicy) AdmitsPodIdentity(tags map[string]string) Decision {
+	ctx := map[string][]string{}
+	for _, k := range SessionTagKeys {
+		ctx["aws:requesttag/"+k] = nil
+		if v, ok := tags[k]; ok {
+			ctx["aws:requesttag/"+k] = []string{v}
+		}
+	}
+	var d Decision
+	for _, action := range podIdentityActions {
+		d = p.decide(request{action: action, kind: "Service", principal: PodIdentityPrincipal, what: PodIdentityPrincipal, ctx: ctx})
+		if d.Verdict != Admitted {
+			d.Reason = action + ": " + d.Reason
+			return d
+		}
+	}
+	return d
+}
+
+// decide is IAM's verdict on req (see Admits).
+func (p *TrustPolicy) decide(req request) Decision {
+	ctx := req.ctx
 	var allowed, undecidedAllow, undecidedDeny, reasons []string
 	for i, s := range p.Statement {
 		name := fmt.Sprintf("statement %d", i)
 		if s.Sid != "" {
 			name += fmt.Sprintf(" (%s)", s.Sid)
 		}
-		m, why := s.matches(providerARN, p.version(), ctx)
+		m, why := s.matches(req, p.version(), ctx)
 		deny := strings.EqualFold(s.Effect, "Deny")
 		switch {
 		case m == no:
@@ -348,17 +397,17 @@ func requestContext(c Claims) map[string][]string {
 	return ctx
 }
 
-func (s trustStatement) matches(providerARN, version string, ctx map[string][]string) (match, string) {
+func (s trustStatement) matches(req request, version string, ctx map[string][]string) (match, string) {
 	switch {
 	case s.Action != nil:
-		if !slices.ContainsFunc(s.Action, func(a string) bool { return actionMatches(a, irsa.AssumeAction) }) {
-			return no, fmt.Sprintf("action %q does not include %s", s.Action, irsa.AssumeAction)
+		if !slices.ContainsFunc(s.Action, func(a string) bool { return actionMatches(a, req.action) }) {
+			return no, fmt.Sprintf("action %q does not include %s", s.Action, req.action)
 		}
 	case s.NotAction != nil:
 		// NotAction matches every action except those listed ("IAM JSON policy elements:
 		// NotAction").
-		if slices.ContainsFunc(s.NotAction, func(a string) bool { return actionMatches(a, irsa.AssumeAction) }) {
-			return no, fmt.Sprintf("NotAction %q excludes %s", s.NotAction, irsa.AssumeAction)
+		if slices.ContainsFunc(s.NotAction, func(a string) bool { return actionMatches(a, req.action) }) {
+			return no, fmt.Sprintf("NotAction %q excludes %s", s.NotAction, req.action)
 		}
 	default:
 		return no, "the statement has neither Action nor NotAction"
@@ -366,13 +415,13 @@ func (s trustStatement) matches(providerARN, version string, ctx map[string][]st
 	names := func(p map[string][]string) bool {
 		// "*" and {"AWS": "*"} both mean every principal ("AWS JSON policy elements:
 		// Principal", all principals); a web identity is named by its provider's ARN.
-		return slices.Contains(p["*"], "*") || slices.Contains(p["AWS"], "*") || slices.Contains(p["Federated"], providerARN)
+		return slices.Contains(p["*"], "*") || slices.Contains(p["AWS"], "*") || slices.Contains(p[req.kind], req.principal)
 	}
 	result, why := yes, ""
 	switch {
 	case s.Principal != nil:
 		if !names(s.Principal) {
-			return no, fmt.Sprintf("principal %v is not the OIDC provider %s", s.Principal, providerARN)
+			return no, fmt.Sprintf("principal %v is not %s", s.Principal, req.what)
 		}
 	case s.NotPrincipal != nil:
 		// NotPrincipal must be used with Deny; with Allow it is not supported, and IAM does
@@ -381,7 +430,7 @@ func (s trustStatement) matches(providerARN, version string, ctx map[string][]st
 		if !strings.EqualFold(s.Effect, "Deny") {
 			result, why = unknown, "NotPrincipal with Allow is not supported by IAM"
 		} else if names(s.NotPrincipal) {
-			return no, fmt.Sprintf("NotPrincipal %v names the OIDC provider %s", s.NotPrincipal, providerARN)
+			return no, fmt.Sprintf("NotPrincipal %v names %s", s.NotPrincipal, req.what)
 		}
 	default:
 		return no, "the statement has neither Principal nor NotPrincipal"

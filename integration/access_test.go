@@ -42,11 +42,15 @@ func TestEmulatedAPIModeAccessEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.setConfig("eks-irsa:serviceAccountRoles", append(roles.([]any), podIdentityEntry))
+	version := e.createPodIdentityAccount()
 
-	if out, err := e.eksirsa("up", "--yes", "--verify-wait", "3m"); err != nil {
+	// The up's verify --identities proves the Pod Identity account through EKS Auth as well.
+	out, err := e.eksirsa("up", "--yes", "--verify-wait", "3m")
+	if err != nil {
 		t.Fatalf("eksirsa up: %v\n%s", err, out)
 	}
-	e.checkPodIdentityEntry()
+	e.checkPodIdentityProof(out, "apps/reports")
+	e.checkPodIdentityEntry(version)
 	c := eks.NewFromConfig(e.aws)
 	cl, err := c.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(e.name)})
 	if err != nil {
@@ -90,7 +94,7 @@ func TestEmulatedAPIModeAccessEntries(t *testing.T) {
 	// verify reads the node role's EC2_LINUX entry and the declared one from EKS, a line each,
 	// and the Pod Identity account's association and the agent add-on; the cluster names
 	// verify's own principal as its entry maps it.
-	out, err := e.eksirsa("verify")
+	out, err = e.eksirsa("verify")
 	for _, want := range []string{
 		"PASS cluster-access: verify's credentials are user arn:aws:iam::123456789012:user/moto in groups [system:masters system:authenticated]",
 		"PASS node-access-entry: " + nodeRole + ": type EC2_LINUX, username system:node:{{EC2PrivateDNSName}}, groups [], no access policies",

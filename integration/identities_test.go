@@ -68,15 +68,18 @@ func (e *emulated) outputs() stackOutputs {
 type identityReport struct {
 	Passed     bool `json:"passed"`
 	Identities []struct {
-		Account        string          `json:"account"`
-		RoleARN        string          `json:"roleArn"`
-		Passed         bool            `json:"passed"`
-		Token          identity.Claims `json:"token"`
-		AssumedRoleARN string          `json:"assumedRoleArn"`
-		Foreign        string          `json:"foreignAccount"`
-		ForeignRefused string          `json:"foreignRefused"`
-		Step           string          `json:"step"`
-		Failure        string          `json:"failure"`
+		Account        string            `json:"account"`
+		Identity       string            `json:"identity"`
+		RoleARN        string            `json:"roleArn"`
+		AssociationID  string            `json:"associationId"`
+		SessionTags    map[string]string `json:"sessionTags"`
+		Passed         bool              `json:"passed"`
+		Token          identity.Claims   `json:"token"`
+		AssumedRoleARN string            `json:"assumedRoleArn"`
+		Foreign        string            `json:"foreignAccount"`
+		ForeignRefused string            `json:"foreignRefused"`
+		Step           string            `json:"step"`
+		Failure        string            `json:"failure"`
 	} `json:"identities"`
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/eks-irsa/eks-irsa/awsaccess"
 	"github.com/eks-irsa/eks-irsa/drift"
+	"github.com/eks-irsa/eks-irsa/eksauth"
 	"github.com/eks-irsa/eks-irsa/identity"
 	"github.com/eks-irsa/eks-irsa/k8s"
 	"github.com/eks-irsa/eks-irsa/podidentity"
@@ -221,7 +222,8 @@ func compareAccounts(a, b identity.Account) int {
 }
 
 // identityChecker builds, from the stack's outputs, the checker and target of verify
-// --identities: each account the stack annotates or creates, aws-node first.
+// --identities: each account the stack annotates or creates, aws-node first, then each account
+// with an association (the podIdentityAssociations output), proven through EKS Auth.
 func identityChecker(ctx context.Context, opts *options, outs auto.OutputMap, client kubernetes.Interface) (*identity.Checker, identity.Target, error) {
 	decl, err := declaredIdentities(outs, opts.stack)
 	if err != nil {
@@ -240,7 +242,31 @@ func identityChecker(ctx context.Context, opts *options, outs auto.OutputMap, cl
 	if err != nil {
 		return nil, identity.Target{}, fmt.Errorf("stack %s: %w", opts.stack, err)
 	}
-	return &identity.Checker{Kube: client, AWS: cfg, TrustlessSTS: trustlessSTS(access.Endpoints[stsServiceID])}, identity.Target{Issuer: decl.Issuer, ProviderARN: decl.ProviderARN, Accounts: decl.Annotated}, nil
+	checker := &identity.Checker{Kube: client, AWS: cfg, TrustlessSTS: trustlessSTS(access.Endpoints[stsServiceID])}
+	target := identity.Target{Issuer: decl.Issuer, ProviderARN: decl.ProviderARN, Accounts: decl.Annotated, Cluster: decl.ClusterName}
+	for _, a := range decl.PodIdentity {
+		target.PodIdentity = append(target.PodIdentity, identity.PodIdentityAccount{Namespace: a.Namespace, Name: a.ServiceAccount, RoleARN: a.RoleARN, AssociationID: a.ID})
+	}
+	if len(target.PodIdentity) > 0 {
+		endpoint, err := access.EKSAuthEndpoint(ctx, cfg.Region)
+		if err != nil {
+			return nil, identity.Target{}, fmt.Errorf("stack %s: %w", opts.stack, err)
+		}
+		checker.EKSAuth = eksauth.New(cfg, endpoint)
+		checker.TrustlessEKSAuth = trustlessEKSAuth(endpoint)
+	}
+	return checker, target, nil
+}
+
+// trustlessEKSAuth is trustlessSTS's decision for EKS Auth, whose AssumeRoleForPodIdentity has
+// STS evaluate the role's trust with the session tags: at AWS's endpoint its answers prove the
+// trust's verdict; anywhere else (an emulator, where awsaccess sends it after aws:endpoints'
+// eks) they prove nothing, and the returned sentence says so.
+func trustlessEKSAuth(endpoint string) string {
+	if awsaccess.AWSHost(endpoint) {
+		return ""
+	}
+	return fmt.Sprintf("EKS Auth is %s (where %s sends eks), not AWS's, which is taken not to evaluate trust policies", endpoint, awsaccess.EndpointsKey)
 }
 
 // stsServiceID is the SDK's service ID for STS, under which awsaccess keeps its endpoint.
@@ -259,17 +285,30 @@ func trustlessSTS(stsURL string) string {
 	return fmt.Sprintf("%s sends STS to %s, not AWS's STS, which is taken not to evaluate trust policies", awsaccess.EndpointsKey, stsURL)
 }
 
-// identityLine is one identity's line: what was proven, or which step failed and why.
+// identityLine is one identity's line: what was proven, or which step failed and why. A Pod
+// Identity proof names itself after the account, so an account on both has two lines.
 func identityLine(r identity.Result) string {
+	account, role := r.Account, r.RoleARN
+	if r.Identity == identity.IdentityPodIdentity {
+		account, role = account+" (Pod Identity)", "Pod Identity, "+role
+	}
 	if !r.Passed {
-		return fmt.Sprintf("FAIL identity %s (%s): %s: %s", r.Account, r.RoleARN, r.Step, r.Failure)
+		return fmt.Sprintf("FAIL identity %s (%s): %s: %s", r.Account, role, r.Step, r.Failure)
+	}
+	if r.Identity == identity.IdentityPodIdentity {
+		trust := "the trust policy admits the session tags EKS sets (" + r.TagsLine() + ")"
+		if r.TrustUndecided != "" {
+			trust = fmt.Sprintf("the trust policy could not be decided offline for the session tags EKS sets (%s; %s), EKS Auth admitted the token", r.TagsLine(), r.TrustUndecided)
+		}
+		return fmt.Sprintf("PASS identity %s: token iss/sub/aud %s and signature verified; %s; EKS Auth gave association %s a session GetCallerIdentity names %s; %s's token %s",
+			account, eksauth.Audience, trust, r.AssociationID, r.AssumedRoleARN, r.Foreign, r.ForeignRefused)
 	}
 	trust := ""
 	if r.TrustUndecided != "" {
 		trust = fmt.Sprintf("; the trust policy could not be decided offline (%s), AWS's STS admitted the token", r.TrustUndecided)
 	}
 	return fmt.Sprintf("PASS identity %s: token iss/sub/aud and signature verified%s; STS gave %s; %s's token %s",
-		r.Account, trust, r.AssumedRoleARN, r.Foreign, r.ForeignRefused)
+		account, trust, r.AssumedRoleARN, r.Foreign, r.ForeignRefused)
 }
 
 // writeJSON prints v as indented JSON.

@@ -79,7 +79,7 @@ Afterwards it runs verify --identities, waiting for the nodes, unless --no-verif
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "update without previewing and asking")
 	cmd.Flags().BoolVar(&noVerify, "no-verify", false, "skip verify after the update")
-	cmd.Flags().BoolVar(&identities, "identities", true, "verify proves each IRSA identity with IAM and STS (--identities=false: the cluster checks only)")
+	cmd.Flags().BoolVar(&identities, "identities", true, "verify proves each identity with IAM and STS, Pod Identity accounts through EKS Auth (--identities=false: the cluster checks only)")
 	cmd.Flags().BoolVar(&refresh, "refresh", false, "read the live state of every resource first, so the update repairs what drift reports")
 	cmd.Flags().BoolVar(&cancel, "cancel", false, "first cancel the update holding the stack's lock (pulumi cancel)")
 	cmd.Flags().DurationVar(&poll.Timeout, "verify-wait", defaultUpVerifyWait, "how long verify waits for the cluster to become healthy")

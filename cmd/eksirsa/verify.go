@@ -42,7 +42,11 @@ first) can take its role, as a pod would: a token from the TokenRequest API with
 sts.amazonaws.com whose iss, sub and aud are the stack's issuer, the account and STS, and
 whose signature verifies against the issuer's discovery document and keys; the role's trust
 policy, read from IAM, admits it; STS AssumeRoleWithWebIdentity gives credentials that
-GetCallerIdentity names as the role's session; and another account's token is refused.`,
+GetCallerIdentity names as the role's session; and another account's token is refused.
+Each Pod Identity account (the podIdentityAssociations output) the same way through EKS Auth:
+a token for pods.eks.amazonaws.com, the trust admitting the session tags EKS sets,
+AssumeRoleForPodIdentity giving a session of the association's role that GetCallerIdentity
+names, and another account's token refused.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkFormat(format); err != nil {
@@ -55,7 +59,7 @@ GetCallerIdentity names as the role's session; and another account's token is re
 			return runVerify(cmd.Context(), cmd.OutOrStdout(), opts, outs, verifyOptions{kubeconfig: kubeconfigPath, poll: poll, identities: identities, format: format})
 		},
 	}
-	cmd.Flags().BoolVar(&identities, "identities", false, "also prove each IRSA identity with a real token, IAM and STS")
+	cmd.Flags().BoolVar(&identities, "identities", false, "also prove each identity with a real token, IAM and STS (EKS Auth for Pod Identity)")
 	cmd.Flags().StringVar(&format, "format", formatText, "output format: text (a line per check as it passes) or json")
 	cmd.Flags().StringVar(&kubeconfigPath, "kubeconfig", "", "kubeconfig file (default: the stack's kubeconfig output)")
 	cmd.Flags().DurationVar(&poll.Timeout, "wait", 0, "re-check failing checks for up to this long (e.g. 10m)")
@@ -129,7 +133,11 @@ func proveIdentities(ctx context.Context, out io.Writer, opts *options, outs aut
 		}
 	}
 	if o.format == formatText {
-		fmt.Fprintln(out, "Proving each IRSA identity (TokenRequest, the issuer's keys, IAM, STS):")
+		if len(target.PodIdentity) > 0 {
+			fmt.Fprintln(out, "Proving each identity (TokenRequest, the issuer's keys, IAM, STS; EKS Auth for Pod Identity):")
+		} else {
+			fmt.Fprintln(out, "Proving each IRSA identity (TokenRequest, the issuer's keys, IAM, STS):")
+		}
 	}
 	deadline := time.Now().Add(o.poll.Timeout)
 	for {
