@@ -1,23 +1,19 @@
 package testcluster
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/eks-irsa/eks-irsa/eksauth"
 )
 
 // PodIdentityAgent stands in for the EKS Pod Identity agent (github.com/aws/eks-pod-identity-agent,
@@ -25,8 +21,9 @@ import (
 // nothing here can listen on: on 127.0.0.1 it serves the container-credentials protocol at
 // /v1/credentials. A GET carries the pod's token (the file AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
 // names) in its Authorization header; the agent calls EKS Auth's AssumeRoleForPodIdentity for
-// its cluster with it, signed with SigV4 as the agent signs with the node role's credentials,
-// and answers the credentials as pkg/credentials.EksCredentialsResponse does (AccessKeyId,
+// its cluster with it (eksauth, the client verify --identities uses), signed with SigV4 as the
+// agent signs with the node role's credentials, and answers the credentials as
+// pkg/credentials.EksCredentialsResponse does (AccessKeyId,
 // SecretAccessKey, Token, AccountId, Expiration in RFC 3339). An empty token is a 400
 // (internal/validation/request.go); EKS Auth's refusals keep their HTTP status and read
 // "(code): message" (pkg/errors.HandleCredentialFetchingError); no answer from EKS Auth is a 500.
@@ -35,11 +32,8 @@ type PodIdentityAgent struct {
 	// URL is what AWS_CONTAINER_CREDENTIALS_FULL_URI names.
 	URL string
 
-	eksAuth     string
-	cluster     string
-	region      string
-	credentials aws.CredentialsProvider
-	client      *http.Client
+	eksAuth *eksauth.Client
+	cluster string
 }
 
 // StartPodIdentityAgent serves the agent for cluster until the test ends, calling EKS Auth at
@@ -50,8 +44,8 @@ func StartPodIdentityAgent(t testing.TB, endpoint, cluster, region string, crede
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &PodIdentityAgent{URL: fmt.Sprintf("http://%s/v1/credentials", l.Addr()), eksAuth: strings.TrimSuffix(endpoint, "/"),
-		cluster: cluster, region: region, credentials: credentials, client: &http.Client{Timeout: 30 * time.Second}}
+	a := &PodIdentityAgent{URL: fmt.Sprintf("http://%s/v1/credentials", l.Addr()), cluster: cluster,
+		eksAuth: &eksauth.Client{Endpoint: endpoint, Region: region, Credentials: credentials, HTTP: &http.Client{Timeout: 30 * time.Second}}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/credentials", a.serve)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
@@ -88,65 +82,21 @@ func (a *PodIdentityAgent) serve(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(creds)
 }
 
-// assume calls AssumeRoleForPodIdentity (EKS Auth API reference: POST
-// /clusters/{clusterName}/assume-role-for-pod-identity, body {"token"}) and returns the
-// credentials, or the HTTP status and message to answer.
+// assume calls AssumeRoleForPodIdentity through eksirsa's own EKS Auth client (eksauth: the
+// request and SigV4 as the API reference and the model give them) and returns the credentials,
+// or the HTTP status and message to answer.
 func (a *PodIdentityAgent) assume(ctx context.Context, token string) (*agentCredentials, int, error) {
-	body, err := json.Marshal(map[string]string{"token": token})
+	out, err := a.eksAuth.AssumeRoleForPodIdentity(ctx, a.cluster, token)
+	var apiErr *eksauth.APIError
+	if errors.As(err, &apiErr) {
+		return nil, apiErr.StatusCode, fmt.Errorf("(%s): %s", apiErr.Code, apiErr.Message)
+	}
 	if err != nil {
 		return nil, http.StatusInternalServerError, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.eksAuth+"/clusters/"+url.PathEscape(a.cluster)+"/assume-role-for-pod-identity", bytes.NewReader(body))
-	if err != nil {
-		return nil, http.StatusInternalServerError, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	creds, err := a.credentials.Retrieve(ctx)
-	if err != nil {
-		return nil, http.StatusInternalServerError, fmt.Errorf("the agent's credentials: %w", err)
-	}
-	sum := sha256.Sum256(body)
-	// "eks-auth" is EKS Auth's signing name (its smithy model's sigv4 name).
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "eks-auth", a.region, time.Now()); err != nil {
-		return nil, http.StatusInternalServerError, fmt.Errorf("sign AssumeRoleForPodIdentity: %w", err)
-	}
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return nil, http.StatusInternalServerError, fmt.Errorf("EKS Auth AssumeRoleForPodIdentity for cluster %s: %w", a.cluster, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, http.StatusInternalServerError, fmt.Errorf("EKS Auth AssumeRoleForPodIdentity for cluster %s: %w", a.cluster, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var apiErr struct {
-			Type    string `json:"__type"`
-			Message string `json:"message"`
-		}
-		_ = json.Unmarshal(raw, &apiErr)
-		if apiErr.Type == "" {
-			apiErr.Type = resp.Header.Get("X-Amzn-Errortype")
-		}
-		return nil, resp.StatusCode, fmt.Errorf("(%s): %s", strings.Split(apiErr.Type, ":")[0], apiErr.Message)
-	}
-	var out struct {
-		AssumedRoleUser struct {
-			Arn string `json:"arn"`
-		} `json:"assumedRoleUser"`
-		Credentials struct {
-			AccessKeyID     string  `json:"accessKeyId"`
-			SecretAccessKey string  `json:"secretAccessKey"`
-			SessionToken    string  `json:"sessionToken"`
-			Expiration      float64 `json:"expiration"`
-		} `json:"credentials"`
-	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, http.StatusInternalServerError, fmt.Errorf("EKS Auth AssumeRoleForPodIdentity answered %q: %w", raw, err)
 	}
 	c := out.Credentials
 	account := ""
-	if parts := strings.Split(out.AssumedRoleUser.Arn, ":"); len(parts) > 4 {
+	if parts := strings.Split(out.AssumedRoleUser.ARN, ":"); len(parts) > 4 {
 		account = parts[4]
 	}
 	return &agentCredentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, Token: c.SessionToken, AccountID: account,
