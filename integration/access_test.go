@@ -19,9 +19,10 @@ import (
 // cluster with authenticationMode API and no aws-auth, the node role's EC2_LINUX entry (the
 // nodes join by it and verify passes) and a declared entry with its two policies, in moto; drift
 // finds nothing; a second up changes nothing; destroy leaves no entry (nor anything else).
-// The same stack has a Pod Identity account beside its IRSA ones (checkPodIdentityEntry), and
-// moves an account it creates from irsa to both to podIdentity (checkIdentitySwitch): a cluster
-// of today, and one stack fewer to bring up and tear down.
+// The same stack has a Pod Identity account beside its IRSA ones (checkPodIdentityEntry),
+// moves an account it creates from irsa to both to podIdentity (checkIdentitySwitch), and
+// migrates its three accounts to Pod Identity with workloads running (checkMigratePodIdentity):
+// a cluster of today, and one stack fewer to bring up and tear down.
 func TestEmulatedAPIModeAccessEntries(t *testing.T) {
 	t.Parallel() // see startEmulated
 	e := startEmulatedWith(t, emuOptions{mapByEKS: true})

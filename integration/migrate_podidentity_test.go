@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/eks-irsa/eks-irsa/integration/moto"
+	"github.com/eks-irsa/eks-irsa/integration/stackfile"
 	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 	"github.com/eks-irsa/eks-irsa/irsa"
 	"github.com/eks-irsa/eks-irsa/k8s"
@@ -178,57 +180,131 @@ func TestMigratePodIdentityRestart(t *testing.T) {
 	}
 }
 
-// checkMigratePodIdentity moves kube-system/cluster-autoscaler (an account the stack creates
-// and annotates) with `eksirsa migrate pod-identity --approve`, a Deployment running as it:
-// the plan names its pod on IRSA; the migration is SIGKILLed in its trust-both phase's up,
-// resumed (writing no identity twice) and SIGKILLed in its unannotate phase's up, and rolled
-// back from there (--rollback: the annotation back; the pods, never restarted, keep
-// AWS_ROLE_ARN; then irsa); then moved again, SIGKILLed in its restart phase and in its last
-// phase's up, and resumed, writing no identity and restarting nothing twice; it ends with the
-// account on podIdentity, every pod of the Deployment carrying Pod Identity's variables alone,
-// a next up that changes nothing and a clean drift. From before the first --approve to the
-// end, a credential poller in the Deployment's place (startCredentialPoller) takes the role's
-// credentials every second through whichever path its pod has, IRSA's web identity at the
-// start and Pod Identity's agent at the end: any moment without them fails the test.
+// migratedWorkload is a workload that runs as one of the migrated accounts, a different kind
+// for each, its pods picked by the credential poller.
+type migratedWorkload struct {
+	namespace, account, kind, name string
+}
+
+func (w migratedWorkload) key() string { return w.namespace + "/" + w.account }
+
+// pollLabel marks the pods of the migrated workloads for the credential poller.
+const pollLabel = "credential-poller"
+
+// checkMigratePodIdentity moves the stack's three accounts (each created and annotated by
+// the stack; aws-node stays IRSA by design) with one `eksirsa migrate pod-identity a b c
+// --approve`, each with a workload of another kind running as it: kube-system/cluster-autoscaler
+// a Deployment, kube-system/aws-load-balancer-controller a StatefulSet,
+// default/external-secrets a DaemonSet (on one node). The plan names each pod on IRSA; the
+// migration is SIGKILLed in its trust-both phase's up, resumed (writing no identity twice) and
+// SIGKILLed in its unannotate phase's up, and rolled back from there (--rollback: the
+// annotation back; the pods, never restarted, keep AWS_ROLE_ARN; then irsa), SIGKILLed in its
+// annotate phase's up and resumed; then moved again, SIGKILLed as soon as its restart phase has
+// rolled a first workload and in its last phase's up, and resumed, writing no identity and
+// rolling no workload twice; it ends with every account on podIdentity, every pod carrying Pod
+// Identity's variables alone, each workload rolled once (generation 2), a next up that changes
+// nothing and a clean drift. From before the first --approve to the end, a credential poller
+// in each pod's place (startCredentialPoller) takes the role's credentials every second through
+// whichever path the pod has, IRSA's web identity at the start and Pod Identity's agent at the
+// end: any moment without them fails the test, and each account's pods must have used both.
+// It runs after checkIdentitySwitch, which leaves external-secrets on podIdentity: an up with
+// identity irsa moves it back first, before any pod runs as it (an account on podIdentity is
+// moved back as a move of its own, not by --rollback).
 func (e *emulated) checkMigratePodIdentity() {
 	t := e.t
 	t.Helper()
 	ctx := t.Context()
-	const namespace, account = "kube-system", "cluster-autoscaler"
-	key := namespace + "/" + account
-	replicas := int32(1)
-	labels := map[string]string{"app": "autoscaler"}
-	if _, err := e.cluster.Client.AppsV1().Deployments(namespace).Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "autoscaler"},
-		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: corev1.PodTemplateSpec{
-			ObjectMeta: metav1.ObjectMeta{Labels: labels},
-			Spec:       corev1.PodSpec{ServiceAccountName: account, Containers: []corev1.Container{{Name: "app", Image: "app"}}},
-		}},
-	}, metav1.CreateOptions{}); err != nil {
+	start := time.Now()
+	defer func() { t.Logf("the migration of the three accounts: %s", time.Since(start).Round(time.Second)) }()
+	kube := e.cluster.Client
+	workloads := []migratedWorkload{
+		{"kube-system", "cluster-autoscaler", "Deployment", "autoscaler"},
+		{"kube-system", "aws-load-balancer-controller", "StatefulSet", "lb-controller"},
+		{"default", "external-secrets", "DaemonSet", "external-secrets"},
+	}
+	roles, err := stackfile.Get(filepath.Join(e.dir, "Pulumi.test.yaml"), "eks-irsa:serviceAccountRoles")
+	if err != nil {
 		t.Fatal(err)
+	}
+	for _, r := range roles.([]any) {
+		if m := r.(map[string]any); m["namespace"] == "default" && m["serviceAccount"] == "external-secrets" {
+			m["identity"] = "irsa"
+		}
+	}
+	e.setConfig("eks-irsa:serviceAccountRoles", roles)
+	if out, err := e.eksirsa("up", "--yes", "--no-verify"); err != nil {
+		t.Fatalf("eksirsa up with default/external-secrets back on irsa: %v\n%s", err, out)
+	}
+	nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil || len(nodes.Items) == 0 {
+		t.Fatalf("nodes: %v, %d", err, len(nodes.Items))
+	}
+	one := int32(1)
+	var keys []string
+	for _, w := range workloads {
+		keys = append(keys, w.key())
+		labels := map[string]string{"app": w.name, pollLabel: "migration"}
+		tmpl := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+			Spec: corev1.PodSpec{ServiceAccountName: w.account, Containers: []corev1.Container{{Name: "app", Image: "app"}}}}
+		selector := &metav1.LabelSelector{MatchLabels: map[string]string{"app": w.name}}
+		meta := metav1.ObjectMeta{Name: w.name}
+		switch w.kind {
+		case "Deployment":
+			_, err = kube.AppsV1().Deployments(w.namespace).Create(ctx, &appsv1.Deployment{ObjectMeta: meta,
+				Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: selector, Template: tmpl}}, metav1.CreateOptions{})
+		case "StatefulSet":
+			_, err = kube.AppsV1().StatefulSets(w.namespace).Create(ctx, &appsv1.StatefulSet{ObjectMeta: meta,
+				Spec: appsv1.StatefulSetSpec{Replicas: &one, Selector: selector, Template: tmpl, ServiceName: w.name}}, metav1.CreateOptions{})
+		case "DaemonSet":
+			// One pod, not one per node: each pod is a poller process fetching every second.
+			tmpl.Spec.NodeSelector = map[string]string{corev1.LabelHostname: nodes.Items[0].Name}
+			// The emulated nodes keep the not-ready taint the apiserver's TaintNodesByCondition
+			// admission puts on every new node (no node lifecycle controller lifts it), which
+			// the DaemonSet controller's own tolerations do not cover.
+			tmpl.Spec.Tolerations = []corev1.Toleration{{Key: corev1.TaintNodeNotReady, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}
+			_, err = kube.AppsV1().DaemonSets(w.namespace).Create(ctx, &appsv1.DaemonSet{ObjectMeta: meta,
+				Spec: appsv1.DaemonSetSpec{Selector: selector, Template: tmpl}}, metav1.CreateOptions{})
+		}
+		if err != nil {
+			t.Fatalf("create %s %s/%s: %v", w.kind, w.namespace, w.name, err)
+		}
 	}
 	deadline := time.Now().Add(time.Minute)
 	for {
-		out, err := e.eksirsa("migrate", "pod-identity", key)
-		if err == nil && strings.Contains(out, "(Deployment/autoscaler): irsa") {
-			if !strings.Contains(out, "account "+key+": identity irsa, next trust-both") {
-				t.Errorf("the plan: want %s at trust-both:\n%s", key, out)
+		out, err := e.eksirsa(append([]string{"migrate", "pod-identity"}, keys...)...)
+		onIRSA := err == nil
+		for _, w := range workloads {
+			onIRSA = onIRSA && strings.Contains(out, "("+w.kind+"/"+w.name+"): irsa")
+		}
+		if onIRSA {
+			for _, key := range keys {
+				if !strings.Contains(out, "account "+key+": identity irsa, next trust-both") {
+					t.Errorf("the plan: want %s at trust-both:\n%s", key, out)
+				}
 			}
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the plan never showed the Deployment's pod on IRSA: %v\n%s", err, out)
+			t.Fatalf("the plan never showed every workload's pod on IRSA: %v\n%s", err, out)
 		}
 		time.Sleep(time.Second)
 	}
 
-	role := e.outputs().Roles[key].RoleARN
-	if role == "" {
-		t.Fatalf("the stack's outputs have no IRSA role for %s", key)
+	outs := e.outputs()
+	roleNames := map[string]string{}
+	for _, key := range keys {
+		role := outs.Roles[key].RoleARN
+		if role == "" {
+			t.Fatalf("the stack's outputs have no IRSA role for %s", key)
+		}
+		roleNames[key] = role[strings.LastIndex(role, "/")+1:]
 	}
-	poller := e.startCredentialPoller(namespace, "app=autoscaler", role[strings.LastIndex(role, "/")+1:])
+	poller := e.startCredentialPoller(pollLabel+"=migration", roleNames)
 
-	approve := []string{"migrate", "pod-identity", key, "--approve", "--wait", "2m"}
+	approve := append(append([]string{"migrate", "pod-identity"}, keys...), "--approve", "--wait", "2m")
+	// Every run's output, to count what each pass wrote: forward, rollback, forward again.
+	var passes [3]strings.Builder
+	pass := 0
 	// kill SIGKILLs the command and its descendants after into past moment, and returns what
 	// it printed.
 	kill := func(args []string, moment *regexp.Regexp, into time.Duration) string {
@@ -244,18 +320,26 @@ func (e *emulated) checkMigratePodIdentity() {
 		}
 		_ = r.wait()
 		t.Logf("SIGKILLed eksirsa %s and its %d descendants %s after %s", strings.Join(args, " "), len(procs)-1, into, moment)
+		passes[pass].WriteString(r.output())
 		return r.output()
 	}
-	credentials := func() []migrate.Credentials {
+	document := func(args []string) (string, podIdentityResult, error) {
 		t.Helper()
-		pods, err := e.cluster.Client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=autoscaler"})
+		out, doc, err := e.migratePodIdentityDocument(args...)
+		passes[pass].WriteString(out)
+		return out, doc, err
+	}
+	// credentials are the live pods' credentials by workload.
+	credentials := func() map[string][]migrate.Credentials {
+		t.Helper()
+		pods, err := kube.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: pollLabel})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out []migrate.Credentials
+		out := map[string][]migrate.Credentials{}
 		for _, p := range pods.Items {
 			if p.DeletionTimestamp == nil {
-				out = append(out, migrate.PodCredentials(p))
+				out[p.Namespace+"/"+p.Labels["app"]] = append(out[p.Namespace+"/"+p.Labels["app"]], migrate.PodCredentials(p))
 			}
 		}
 		return out
@@ -270,22 +354,23 @@ func (e *emulated) checkMigratePodIdentity() {
 	// Rolled back from where the kill left it (bothUnannotated written, its up interrupted),
 	// SIGKILLed in its annotate phase's up and resumed, the result as a document (--format
 	// json), its steps read back as the text's lines.
+	pass = 1
 	rollback := append(slices.Clone(approve), "--rollback")
-	if out := kill(rollback, regexp.MustCompile(`PHASE annotate: updating stack`), 2*time.Second); !strings.Contains(out, "PHASE annotate: identity both for ["+key+"]") {
-		t.Errorf("the rollback's annotate phase did not write identity both:\n%s", out)
-	}
-	out, doc, err := e.migratePodIdentityDocument(rollback...)
-	if err != nil || !doc.Passed || !doc.Rollback || len(doc.Plan.Accounts) != 1 || doc.Plan.Accounts[0].Identity != program.IdentityIRSA {
+	kill(rollback, regexp.MustCompile(`PHASE annotate: updating stack`), 2*time.Second)
+	out, doc, err := document(rollback)
+	if err != nil || !doc.Passed || !doc.Rollback || len(doc.Plan.Accounts) != len(keys) {
 		t.Fatalf("the rollback: %v, document %+v\n%s", err, doc, out)
+	}
+	for _, a := range doc.Plan.Accounts {
+		if a.Identity != program.IdentityIRSA {
+			t.Errorf("the rollback left %s on %s, want irsa", a.Account, a.Identity)
+		}
 	}
 	if strings.Contains(out, "PHASE annotate: identity both for") {
 		t.Errorf("the resumed rollback wrote identity both again:\n%s", out)
 	}
-	for _, want := range []string{
-		"PHASE irsa: identity irsa for [" + key + "]",
-		"ACCOUNT " + key + ": back on irsa",
-	} {
-		if !strings.Contains(out, want) {
+	for _, key := range keys {
+		if want := "ACCOUNT " + key + ": back on irsa"; !strings.Contains(out, want) {
 			t.Errorf("the rollback has no %q:\n%s", want, out)
 		}
 	}
@@ -294,44 +379,104 @@ func (e *emulated) checkMigratePodIdentity() {
 	if strings.Contains(out, "PHASE restart-irsa") {
 		t.Errorf("the rollback restarted pods that carry AWS_ROLE_ARN:\n%s", out)
 	}
-	for _, c := range credentials() {
-		if c != migrate.CredentialsIRSA && c != migrate.CredentialsBoth {
-			t.Errorf("a pod carries %s after the rollback, want AWS_ROLE_ARN", c)
+	for workload, creds := range credentials() {
+		for _, c := range creds {
+			if c != migrate.CredentialsIRSA && c != migrate.CredentialsBoth {
+				t.Errorf("a pod of %s carries %s after the rollback, want AWS_ROLE_ARN", workload, c)
+			}
 		}
 	}
 
-	// Forward again, SIGKILLed as soon as its restart phase has rolled the Deployment (while
-	// it waits for the new pods' proof), resumed and SIGKILLed in the last phase's up, and
-	// resumed.
-	kill(approve, regexp.MustCompile(`PHASE restart: \S+ workload Deployment/autoscaler: restarted`), 0)
+	// Forward again, SIGKILLed as soon as its restart phase has rolled a first workload (the
+	// others may not be rolled yet), resumed and SIGKILLed in the last phase's up, and resumed.
+	pass = 2
+	kill(approve, regexp.MustCompile(`PHASE restart: \S+ workload \S+: restarted \(`), 0)
 	if out := kill(approve, regexp.MustCompile(`PHASE pod-identity: updating stack`), 2*time.Second); strings.Contains(out, "identity bothUnannotated for") {
 		t.Errorf("the migration resumed in restart wrote identity bothUnannotated again:\n%s", out)
 	}
-	out, doc, err = e.migratePodIdentityDocument(approve...)
-	if err != nil || !doc.Passed || doc.Rollback || len(doc.Plan.Accounts) != 1 || doc.Plan.Accounts[0].Next != migrate.PhaseDone {
+	out, doc, err = document(approve)
+	if err != nil || !doc.Passed || doc.Rollback || len(doc.Plan.Accounts) != len(keys) {
 		t.Fatalf("the resumed migration: %v, document %+v\n%s", err, doc, out)
 	}
-	for _, want := range []string{"PHASE pod-identity: updating stack", "ACCOUNT " + key + ": done"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("the resumed migration has no %q:\n%s", want, out)
+	for _, a := range doc.Plan.Accounts {
+		if a.Next != migrate.PhaseDone {
+			t.Errorf("the migration left %s at %s, want done", a.Account, a.Next)
 		}
+	}
+	if !strings.Contains(out, "PHASE pod-identity: updating stack") {
+		t.Errorf("the resumed migration did not run the last phase's up again:\n%s", out)
 	}
 	for _, again := range []string{"identity both for", "identity bothUnannotated for", "identity podIdentity for", "PHASE restart:"} {
 		if strings.Contains(out, again) {
 			t.Errorf("the resumed migration did %q again:\n%s", again, out)
 		}
 	}
-	for _, c := range credentials() {
-		if c != migrate.CredentialsPodIdentity {
-			t.Errorf("a pod carries %s after the migration", c)
+
+	// Per account: each identity written once in each pass, each workload rolled once.
+	written := regexp.MustCompile(`PHASE \S+: identity (\S+) for \[([^]]*)\]`)
+	for i, want := range [][]string{{"both", "bothUnannotated"}, {"both", "irsa"}, {"both", "bothUnannotated", "podIdentity"}} {
+		count := map[string]int{}
+		for _, m := range written.FindAllStringSubmatch(passes[i].String(), -1) {
+			for _, key := range strings.Fields(m[2]) {
+				count[key+" "+m[1]]++
+			}
+		}
+		for _, key := range keys {
+			for _, identity := range want {
+				if n := count[key+" "+identity]; n != 1 {
+					t.Errorf("pass %d wrote identity %s for %s %d times, want once:\n%s", i+1, identity, key, n, passes[i].String())
+				}
+			}
 		}
 	}
-	// The poller's pod moved from IRSA's web identity to Pod Identity's agent, and held
+	for _, w := range workloads {
+		line := "PHASE restart: " + w.key() + " workload " + w.kind + "/" + w.name + ": restarted ("
+		if n := strings.Count(passes[2].String(), line); n != 1 {
+			t.Errorf("the migration restarted %s/%s %d times, want once:\n%s", w.kind, w.name, n, passes[2].String())
+		}
+		var generation int64
+		switch w.kind {
+		case "Deployment":
+			d, err := kube.AppsV1().Deployments(w.namespace).Get(ctx, w.name, metav1.GetOptions{})
+			if err == nil {
+				generation = d.Generation
+			}
+		case "StatefulSet":
+			d, err := kube.AppsV1().StatefulSets(w.namespace).Get(ctx, w.name, metav1.GetOptions{})
+			if err == nil {
+				generation = d.Generation
+			}
+		case "DaemonSet":
+			d, err := kube.AppsV1().DaemonSets(w.namespace).Get(ctx, w.name, metav1.GetOptions{})
+			if err == nil {
+				generation = d.Generation
+			}
+		}
+		if generation != 2 {
+			t.Errorf("%s %s/%s: generation %d after the migration, want 2 (created, rolled once)", w.kind, w.namespace, w.name, generation)
+		}
+	}
+	got := credentials()
+	for _, w := range workloads {
+		creds := got[w.namespace+"/"+w.name]
+		if len(creds) == 0 {
+			t.Errorf("%s/%s has no pod after the migration", w.kind, w.name)
+		}
+		for _, c := range creds {
+			if c != migrate.CredentialsPodIdentity {
+				t.Errorf("a pod of %s/%s carries %s after the migration", w.kind, w.name, c)
+			}
+		}
+	}
+	// Each account's pods moved from IRSA's web identity to Pod Identity's agent, and held
 	// credentials the whole time (every failure is an error of its own).
 	sources := poller.stop()
-	t.Logf("credential poller: fetches by source %v", sources)
-	if sources[webIdentitySource] == 0 || sources[containerSource] == 0 {
-		t.Errorf("credential poller: fetches by source %v, want both %s (IRSA) and %s (Pod Identity)", sources, webIdentitySource, containerSource)
+	procs, cpu := poller.usage()
+	t.Logf("credential poller: fetches by account and source %v; %d processes, %s CPU", sources, procs, cpu.Round(time.Millisecond))
+	for _, key := range keys {
+		if sources[key][webIdentitySource] == 0 || sources[key][containerSource] == 0 {
+			t.Errorf("credential poller: %s's fetches by source %v, want both %s (IRSA) and %s (Pod Identity)", key, sources[key], webIdentitySource, containerSource)
+		}
 	}
 	t.Logf("after the migration: %s resources unchanged", e.upChangesNothing("the up after the migration"))
 	if out, err := e.eksirsa("drift"); err != nil {

@@ -32,7 +32,7 @@ var Packages = map[string]string{
 	"pulumi-resource-aws": "./integration/awsemu/cmd/pulumi-resource-aws",
 	"pulumi-resource-tls": "./integration/tlsemu/cmd/pulumi-resource-tls",
 	"pulumi-language-go":  "./integration/langhost/cmd/pulumi-language-go",
-	// A workload's first AWS call, run in a pod's place by the credential poller.
+	// A workload's AWS calls for a pod's whole life, run in its place by the credential poller.
 	"podcreds": "./integration/podcreds",
 }
 

@@ -43,11 +43,13 @@ const (
 
 // controllers are the kube-controller-manager loops the k8s layer's objects need: DaemonSet
 // rollouts (the restart patch waits on status.observedGeneration), coredns's Deployment and
-// ReplicaSet, namespace deletion, owner-reference garbage collection and service accounts.
+// ReplicaSet, namespace deletion, owner-reference garbage collection and service accounts;
+// StatefulSets for the workloads the Pod Identity migration restarts.
 var controllers = []string{
 	"daemonset-controller",
 	"deployment-controller",
 	"replicaset-controller",
+	"statefulset-controller",
 	"namespace-controller",
 	"garbage-collector-controller",
 	"serviceaccount-controller",
