@@ -86,7 +86,13 @@ type options struct {
 }
 
 func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
-	return newRootCommandWith(stdout, stderr, &options{open: openAutoStack, kubeClient: kubeClientFromConfig, dynamicClient: dynamicClientFromConfig, logGroups: cloudWatchLogs, findPending: findInStackAccount})
+	return newRootCommandWith(stdout, stderr, realOptions())
+}
+
+// realOptions are the options' functions of a real run: the Automation API's stack, opened once
+// per run (openOnce), and real clients.
+func realOptions() *options {
+	return &options{open: openOnce(openAutoStack), kubeClient: kubeClientFromConfig, dynamicClient: dynamicClientFromConfig, logGroups: cloudWatchLogs, findPending: findInStackAccount}
 }
 
 func newRootCommandWith(stdout, stderr io.Writer, opts *options) *cobra.Command {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
@@ -100,6 +101,31 @@ func openAutoStack(ctx context.Context, o *options) (stackAPI, error) {
 		return nil, fmt.Errorf("stack %s (backend %s): %w", o.stack, url, err)
 	}
 	return counted{undecrypted{&s}}, nil
+}
+
+// openOnce returns open remembering what it opened: an eksirsa run opens its stack once,
+// however many of its phases read or update it (a migration's phases each read the outputs
+// and run an update). Each open is two CLI runs, `pulumi version` (auto.NewPulumiCommand) and
+// `stack select` (UpsertStackLocalSource), 0.3-0.5 s of CPU together; the stack it returns is a
+// handle every later call runs the CLI through afresh, so nothing it read goes stale.
+func openOnce(open func(context.Context, *options) (stackAPI, error)) func(context.Context, *options) (stackAPI, error) {
+	type key struct{ dir, stack, backend string }
+	opened := map[key]stackAPI{}
+	var mu sync.Mutex
+	return func(ctx context.Context, o *options) (stackAPI, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		k := key{o.dir, o.stack, o.backend}
+		if s, ok := opened[k]; ok {
+			return s, nil
+		}
+		s, err := open(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		opened[k] = s
+		return s, nil
+	}
 }
 
 // undecrypted is the Automation API's stack with the CLI asked to decrypt only what eksirsa

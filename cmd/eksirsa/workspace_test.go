@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -150,5 +151,48 @@ func TestStackDecryptsOnlyWhatEksirsaReads(t *testing.T) {
 	// The runs checked are there: one export, a history after each operation.
 	if ran["stack export"] != 1 || ran["stack history"] != 3 {
 		t.Errorf("CLI runs %v, want 1 stack export and 3 stack history:\n%s", ran, raw)
+	}
+}
+
+// An eksirsa run opens its stack once however many times its phases ask for it: each open is
+// `pulumi version` and `stack select`.
+func TestStackOpenedOncePerRun(t *testing.T) {
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "pulumi"), []byte(recordingPulumi), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	calls := filepath.Join(t.TempDir(), "calls")
+	t.Setenv("FAKE_PULUMI_LOG", calls)
+	t.Setenv(envBackendURL, "")
+	t.Setenv(envPassphrase, "test")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), []byte("name: eks-irsa\nruntime: go\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := realOptions()
+	opts.dir, opts.stack = dir, "test"
+	for range 3 {
+		if _, err := stackOutputs(t.Context(), opts); err == nil || !errors.Is(err, errNoStack) {
+			t.Fatalf("stackOutputs of a stack without outputs = %v, want errNoStack", err)
+		}
+	}
+	raw, err := os.ReadFile(calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var versions, selects, outputs int
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		switch {
+		case line == "version":
+			versions++
+		case strings.Contains(line, "stack select"):
+			selects++
+		case strings.Contains(line, "stack output"):
+			outputs++
+		}
+	}
+	if versions != 1 || selects != 1 || outputs != 6 {
+		t.Errorf("three reads of the outputs ran version %d, stack select %d, stack output %d times; want 1, 1 and 6:\n%s", versions, selects, outputs, raw)
 	}
 }
