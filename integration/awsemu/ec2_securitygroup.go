@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"slices"
 	gostrings "strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -315,12 +316,26 @@ func ruleDirection(m resource.PropertyMap) (string, error) {
 	}
 }
 
+// ruleLocks serializes the rule changes of one group, as terraform-provider-aws does
+// (internal/service/ec2/vpc_security_group_rule.go: resourceSecurityGroupRuleCreate, Update and
+// Delete each hold conns.GlobalMutexKV.Lock(securityGroupID), process-wide): the engine runs up
+// to 8 steps at once, and a delete reads the group's live rules before it revokes them.
+var ruleLocks sync.Map // group id -> *sync.Mutex
+
+func lockRules(group string) (unlock func()) {
+	m, _ := ruleLocks.LoadOrStore(group, new(sync.Mutex))
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
 func createSecurityGroupRule(ctx context.Context, c *Clients, news resource.PropertyMap) (string, resource.PropertyMap, error) {
 	dir, err := ruleDirection(news)
 	if err != nil {
 		return "", nil, err
 	}
 	group := getStr(news, "securityGroupId")
+	defer lockRules(group)()
 	perm := permission(news, group)
 	if len(perm.IpRanges)+len(perm.Ipv6Ranges)+len(perm.PrefixListIds)+len(perm.UserIdGroupPairs) == 0 {
 		return "", nil, errors.New(`one of "cidrBlocks", "ipv6CidrBlocks", "prefixListIds", "self" or "sourceSecurityGroupId" must be set`)
@@ -440,6 +455,7 @@ func updateSecurityGroupRule(ctx context.Context, c *Clients, id string, _, news
 		return nil, err
 	}
 	group := getStr(news, "securityGroupId")
+	defer lockRules(group)()
 	perm := permission(news, group)
 	if dir == "ingress" {
 		_, err = c.EC2.UpdateSecurityGroupRuleDescriptionsIngress(ctx, &ec2.UpdateSecurityGroupRuleDescriptionsIngressInput{
@@ -460,9 +476,15 @@ func deleteSecurityGroupRule(ctx context.Context, c *Clients, _ string, olds res
 		return err
 	}
 	group := getStr(olds, "securityGroupId")
+	defer lockRules(group)()
 	perm := permission(olds, group)
-	// A rule whose group is gone, or that the group no longer grants, is already deleted.
-	return changeRules(ctx, c, group, dir, []ec2types.IpPermission{perm}, false)
+	// A rule whose group is gone, or that the group no longer grants, is already deleted; so
+	// is one AWS says is not there (the real Delete returns on errCodeInvalidPermissionNotFound).
+	err = changeRules(ctx, c, group, dir, []ec2types.IpPermission{perm}, false)
+	if isCode(err, "InvalidPermission.NotFound") {
+		return nil
+	}
+	return err
 }
 
 // liveRules are the entries of the group's rules that perms name, as AWS reports them
