@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/eks-irsa/eks-irsa/awsaccess"
+	"github.com/eks-irsa/eks-irsa/internal/rollout"
 	"github.com/eks-irsa/eks-irsa/irsa"
 	"github.com/eks-irsa/eks-irsa/k8s"
 	"github.com/eks-irsa/eks-irsa/podidentity"
@@ -78,64 +79,6 @@ type Workload struct {
 	// once rolled out. Between a pod's deletion and its replacement's creation (a StatefulSet,
 	// a DaemonSet) the account may have no pod at all, which proves nothing about the new one.
 	RollingOut string `json:"rollingOut,omitempty"`
-}
-
-// The rollout rules of `kubectl rollout status` (k8s.io/kubectl v0.37.2
-// pkg/polymorphichelpers/rollout_status.go, the Status methods of DeploymentStatusViewer,
-// StatefulSetStatusViewer and DaemonSetStatusViewer): each returns what the controller has yet
-// to do, "" once rolled out. A StatefulSet or DaemonSet with the OnDelete strategy counts as
-// rolled out, as kubectl has no status for it: a restart does not replace its pods.
-
-func deploymentRollout(d appsv1.Deployment) string {
-	s := d.Status
-	switch {
-	case d.Generation > s.ObservedGeneration:
-		return "its spec not yet observed"
-	case d.Spec.Replicas != nil && s.UpdatedReplicas < *d.Spec.Replicas:
-		return fmt.Sprintf("%d of %d new replicas updated", s.UpdatedReplicas, *d.Spec.Replicas)
-	case s.Replicas > s.UpdatedReplicas:
-		return fmt.Sprintf("%d old replicas pending termination", s.Replicas-s.UpdatedReplicas)
-	case s.AvailableReplicas < s.UpdatedReplicas:
-		return fmt.Sprintf("%d of %d updated replicas available", s.AvailableReplicas, s.UpdatedReplicas)
-	}
-	return ""
-}
-
-func statefulSetRollout(st appsv1.StatefulSet) string {
-	s, spec := st.Status, st.Spec
-	switch {
-	case spec.UpdateStrategy.Type != "" && spec.UpdateStrategy.Type != appsv1.RollingUpdateStatefulSetStrategyType:
-		return ""
-	case s.ObservedGeneration == 0 || st.Generation > s.ObservedGeneration:
-		return "its spec not yet observed"
-	case spec.Replicas != nil && s.ReadyReplicas < *spec.Replicas:
-		return fmt.Sprintf("%d of %d pods ready", s.ReadyReplicas, *spec.Replicas)
-	case spec.UpdateStrategy.RollingUpdate != nil:
-		if spec.Replicas != nil && spec.UpdateStrategy.RollingUpdate.Partition != nil {
-			if want := *spec.Replicas - *spec.UpdateStrategy.RollingUpdate.Partition; s.UpdatedReplicas < want {
-				return fmt.Sprintf("%d of %d new pods updated", s.UpdatedReplicas, want)
-			}
-		}
-		return ""
-	case s.UpdateRevision != s.CurrentRevision:
-		return fmt.Sprintf("%d pods at revision %s, the rest not yet", s.UpdatedReplicas, s.UpdateRevision)
-	}
-	return ""
-}
-
-func daemonSetRollout(d appsv1.DaemonSet) string {
-	s := d.Status
-	switch {
-	case d.Spec.UpdateStrategy.Type != "" && d.Spec.UpdateStrategy.Type != appsv1.RollingUpdateDaemonSetStrategyType:
-		return ""
-	case d.Generation > s.ObservedGeneration:
-		return "its spec not yet observed"
-	case s.UpdatedNumberScheduled < s.DesiredNumberScheduled:
-		return fmt.Sprintf("%d of %d new pods updated", s.UpdatedNumberScheduled, s.DesiredNumberScheduled)
-	case s.NumberAvailable < s.DesiredNumberScheduled:
-		return fmt.Sprintf("%d of %d updated pods available", s.NumberAvailable, s.DesiredNumberScheduled)
-	}
-	return ""
 }
 
 // Pod is one pod of the account and the credentials it carries.
@@ -496,7 +439,7 @@ func readNamespace(ctx context.Context, kube kubernetes.Interface, ns string, co
 	if err := list("deployments", func() error {
 		l, err := kube.AppsV1().Deployments(ns).List(ctx, opts)
 		for _, d := range listItems(l, err, func(l *appsv1.DeploymentList) []appsv1.Deployment { return l.Items }) {
-			template("Deployment", d.Name, d.Spec.Template, deploymentRollout(d))
+			template("Deployment", d.Name, d.Spec.Template, rollout.Deployment(d))
 		}
 		return err
 	}); err != nil {
@@ -505,7 +448,7 @@ func readNamespace(ctx context.Context, kube kubernetes.Interface, ns string, co
 	if err := list("statefulsets", func() error {
 		l, err := kube.AppsV1().StatefulSets(ns).List(ctx, opts)
 		for _, d := range listItems(l, err, func(l *appsv1.StatefulSetList) []appsv1.StatefulSet { return l.Items }) {
-			template("StatefulSet", d.Name, d.Spec.Template, statefulSetRollout(d))
+			template("StatefulSet", d.Name, d.Spec.Template, rollout.StatefulSet(d))
 		}
 		return err
 	}); err != nil {
@@ -514,7 +457,7 @@ func readNamespace(ctx context.Context, kube kubernetes.Interface, ns string, co
 	if err := list("daemonsets", func() error {
 		l, err := kube.AppsV1().DaemonSets(ns).List(ctx, opts)
 		for _, d := range listItems(l, err, func(l *appsv1.DaemonSetList) []appsv1.DaemonSet { return l.Items }) {
-			template("DaemonSet", d.Name, d.Spec.Template, daemonSetRollout(d))
+			template("DaemonSet", d.Name, d.Spec.Template, rollout.DaemonSet(d))
 		}
 		return err
 	}); err != nil {

@@ -319,38 +319,6 @@ func TestPodIdentityRollbackNext(t *testing.T) {
 	}
 }
 
-// kubectl rollout status's rules (k8s.io/kubectl pkg/polymorphichelpers/rollout_status.go),
-// each case one of its messages: the restart phase waits for them, not only for the pods.
-func TestWorkloadRollout(t *testing.T) {
-	one, zero := aws.Int32(1), aws.Int32(0)
-	onDelete := appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType}
-	partitioned := appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType, RollingUpdate: &appsv1.RollingUpdateStatefulSetStrategy{Partition: zero}}
-	meta := metav1.ObjectMeta{Generation: 2}
-	for _, c := range []struct {
-		name, got, want string
-	}{
-		{"deployment not observed", deploymentRollout(appsv1.Deployment{ObjectMeta: meta, Status: appsv1.DeploymentStatus{ObservedGeneration: 1}}), "its spec not yet observed"},
-		{"deployment updating", deploymentRollout(appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{Replicas: one}, Status: appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 0}}), "0 of 1 new replicas updated"},
-		{"deployment old pod left", deploymentRollout(appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{Replicas: one}, Status: appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 1}}), "1 old replicas pending termination"},
-		{"deployment unavailable", deploymentRollout(appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{Replicas: one}, Status: appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 1, UpdatedReplicas: 1}}), "0 of 1 updated replicas available"},
-		{"deployment rolled out", deploymentRollout(appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{Replicas: one}, Status: appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 1, UpdatedReplicas: 1, AvailableReplicas: 1}}), ""},
-		{"statefulset never observed", statefulSetRollout(appsv1.StatefulSet{ObjectMeta: meta}), "its spec not yet observed"},
-		{"statefulset pod gone", statefulSetRollout(appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{Replicas: one, UpdateStrategy: partitioned}, Status: appsv1.StatefulSetStatus{ObservedGeneration: 2}}), "0 of 1 pods ready"},
-		{"statefulset partition not reached", statefulSetRollout(appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{Replicas: one, UpdateStrategy: partitioned}, Status: appsv1.StatefulSetStatus{ObservedGeneration: 2, ReadyReplicas: 1}}), "0 of 1 new pods updated"},
-		{"statefulset rolled out", statefulSetRollout(appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{Replicas: one, UpdateStrategy: partitioned}, Status: appsv1.StatefulSetStatus{ObservedGeneration: 2, ReadyReplicas: 1, UpdatedReplicas: 1}}), ""},
-		{"statefulset revisions apart", statefulSetRollout(appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{Replicas: one}, Status: appsv1.StatefulSetStatus{ObservedGeneration: 2, ReadyReplicas: 1, UpdatedReplicas: 0, UpdateRevision: "b", CurrentRevision: "a"}}), "0 pods at revision b, the rest not yet"},
-		{"statefulset OnDelete", statefulSetRollout(appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{Replicas: one, UpdateStrategy: onDelete}}), ""},
-		{"daemonset not observed", daemonSetRollout(appsv1.DaemonSet{ObjectMeta: meta, Status: appsv1.DaemonSetStatus{ObservedGeneration: 1}}), "its spec not yet observed"},
-		{"daemonset updating", daemonSetRollout(appsv1.DaemonSet{ObjectMeta: meta, Status: appsv1.DaemonSetStatus{ObservedGeneration: 2, DesiredNumberScheduled: 1}}), "0 of 1 new pods updated"},
-		{"daemonset unavailable", daemonSetRollout(appsv1.DaemonSet{ObjectMeta: meta, Status: appsv1.DaemonSetStatus{ObservedGeneration: 2, DesiredNumberScheduled: 1, UpdatedNumberScheduled: 1}}), "0 of 1 updated pods available"},
-		{"daemonset rolled out", daemonSetRollout(appsv1.DaemonSet{ObjectMeta: meta, Status: appsv1.DaemonSetStatus{ObservedGeneration: 2, DesiredNumberScheduled: 1, UpdatedNumberScheduled: 1, NumberAvailable: 1}}), ""},
-	} {
-		if c.got != c.want {
-			t.Errorf("%s: %q, want %q", c.name, c.got, c.want)
-		}
-	}
-}
-
 // A rerun of the restart phase after an interruption finds the workloads whose template has
 // the value already and writes nothing to them: one patch, for the workload not yet restarted.
 func TestRestartSkipsWhatIsRestarted(t *testing.T) {

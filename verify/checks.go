@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/eks-irsa/eks-irsa/internal/rollout"
 	"github.com/eks-irsa/eks-irsa/irsa"
 )
 
@@ -103,8 +104,9 @@ func nodeCondition(n corev1.Node, t corev1.NodeConditionType) *corev1.NodeCondit
 	return nil
 }
 
-// awsNodeRollout passes when the DaemonSet controller has acted on the latest spec (the
-// restart annotation) and every scheduled pod is updated and available.
+// awsNodeRollout passes when the DaemonSet has rolled out by kubectl's rule (rollout.DaemonSet:
+// its controller has acted on the latest spec, the restart annotation, and every scheduled pod
+// is updated and available) onto at least one node.
 func awsNodeRollout(ctx context.Context, client kubernetes.Interface, _ Expectations) (string, error) {
 	ds, err := client.AppsV1().DaemonSets(KubeSystem).Get(ctx, AWSNode, metav1.GetOptions{})
 	if err != nil {
@@ -113,9 +115,11 @@ func awsNodeRollout(ctx context.Context, client kubernetes.Interface, _ Expectat
 	s := ds.Status
 	seen := fmt.Sprintf("generation %d observed %d, desired %d updated %d available %d",
 		ds.Generation, s.ObservedGeneration, s.DesiredNumberScheduled, s.UpdatedNumberScheduled, s.NumberAvailable)
-	if s.ObservedGeneration < ds.Generation || s.DesiredNumberScheduled == 0 ||
-		s.UpdatedNumberScheduled != s.DesiredNumberScheduled || s.NumberAvailable != s.DesiredNumberScheduled {
-		return "", fmt.Errorf("%s; want observed ≥ generation and updated = available = desired > 0", seen)
+	if why := rollout.DaemonSet(*ds); why != "" {
+		return "", fmt.Errorf("%s: not rolled out, %s", seen, why)
+	}
+	if s.DesiredNumberScheduled == 0 {
+		return "", fmt.Errorf("%s: no node runs it", seen)
 	}
 	return seen, nil
 }

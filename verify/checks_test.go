@@ -121,7 +121,7 @@ func TestChecks(t *testing.T) {
 		{
 			name: "restart not yet observed", check: CheckAWSNodeRollout,
 			breaks:  func(c *cluster) { c.ds.Generation = 3 },
-			wantErr: []string{"generation 3 observed 2", "want observed ≥ generation"},
+			wantErr: []string{"generation 3 observed 2", "not rolled out, its spec not yet observed"},
 		},
 		{
 			name: "rollout half way", check: CheckAWSNodeRollout,
@@ -138,7 +138,7 @@ func TestChecks(t *testing.T) {
 			breaks: func(c *cluster) {
 				c.ds.Status.DesiredNumberScheduled, c.ds.Status.UpdatedNumberScheduled, c.ds.Status.NumberAvailable = 0, 0, 0
 			},
-			wantErr: []string{"desired 0 updated 0 available 0", "> 0"},
+			wantErr: []string{"desired 0 updated 0 available 0", "no node runs it"},
 		},
 		{
 			name: "no aws-node daemonset", check: CheckAWSNodeRollout,
