@@ -53,6 +53,8 @@ func findInStackAccount(opts *options) findCreated {
 			return vpcEndpointsByTags(ctx, c, op.Resource.Inputs)
 		case "aws:ec2/launchTemplate:LaunchTemplate":
 			return launchTemplatesByName(ctx, c, op.Resource.Inputs)
+		case podIdentityAssociationType:
+			return podIdentityAssociationOf(ctx, eks.NewFromConfig(cfg), op.Resource.Inputs)
 		default:
 			return nil, fmt.Errorf("no lookup for %s", typ)
 		}
@@ -210,6 +212,43 @@ func launchTemplatesByName(ctx context.Context, c *ec2.Client, inputs map[string
 		if aws.ToString(lt.LaunchTemplateName) == name {
 			ids = append(ids, aws.ToString(lt.LaunchTemplateId))
 		}
+	}
+	return ids, nil
+}
+
+// podIdentityAssociationType is pulumi-aws's Pod Identity association, whose id EKS assigns.
+const podIdentityAssociationType = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+
+// podIdentityAssociationOf returns, as `pulumi import` takes it ("cluster-name,association-id",
+// pulumi-aws v6.83.4's import section), the association a pending create may have made: EKS
+// holds at most one per service account of a cluster (a second is refused, "Association
+// already exists"), so it is the one ListPodIdentityAssociations finds for the create's
+// cluster, namespace and service account. One for another role is not ours to adopt: its id
+// and role are named in the error.
+func podIdentityAssociationOf(ctx context.Context, c *eks.Client, inputs map[string]any) ([]string, error) {
+	str := func(key string) string { s, _ := inputs[key].(string); return s }
+	cluster, namespace, account, role := str("clusterName"), str("namespace"), str("serviceAccount"), str("roleArn")
+	if cluster == "" || namespace == "" || account == "" {
+		return nil, fmt.Errorf("the pending create has no cluster, namespace and service account to find it by")
+	}
+	out, err := c.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{
+		ClusterName: aws.String(cluster), Namespace: aws.String(namespace), ServiceAccount: aws.String(account)})
+	if err != nil {
+		return nil, fmt.Errorf("EKS ListPodIdentityAssociations %s %s/%s: %w", cluster, namespace, account, err)
+	}
+	var ids []string
+	for _, a := range out.Associations {
+		if aws.ToString(a.Namespace) != namespace || aws.ToString(a.ServiceAccount) != account {
+			continue
+		}
+		d, err := c.DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{ClusterName: aws.String(cluster), AssociationId: a.AssociationId})
+		if err != nil {
+			return nil, fmt.Errorf("EKS DescribePodIdentityAssociation %s %s: %w", cluster, aws.ToString(a.AssociationId), err)
+		}
+		if got := aws.ToString(d.Association.RoleArn); role != "" && got != role {
+			return nil, fmt.Errorf("%s/%s already has association %s for role %s, not this create's %s", namespace, account, aws.ToString(a.AssociationId), got, role)
+		}
+		ids = append(ids, cluster+","+aws.ToString(a.AssociationId))
 	}
 	return ids, nil
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/eks-irsa/eks-irsa/integration/moto"
 )
@@ -156,5 +158,42 @@ func TestClusterWhenActive(t *testing.T) {
 				t.Errorf("clusterWhenActive = %q after %d DescribeCluster calls, want %q after %d", got, calls.Load(), tc.want, tc.wantCalls)
 			}
 		})
+	}
+}
+
+// A Pod Identity association an interrupted create made is found in moto's EKS by what it is
+// for (cluster, namespace, service account: EKS holds one per account) and named as `pulumi
+// import` takes it; one for another role is not adopted.
+func TestFindPodIdentityAssociationAgainstMoto(t *testing.T) {
+	m := moto.Start(t)
+	ctx := t.Context()
+	c := eks.NewFromConfig(m.Config(""))
+	iamc := iam.NewFromConfig(m.Config(""))
+	podsTrust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}`
+	for _, name := range []string{"app", "other"} {
+		if _, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(podsTrust)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.CreateCluster(ctx, &eks.CreateClusterInput{Name: aws.String("demo"), RoleArn: aws.String("arn:aws:iam::123456789012:role/cluster"),
+		ResourcesVpcConfig: &ekstypes.VpcConfigRequest{}}); err != nil {
+		t.Fatal(err)
+	}
+	made, err := c.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String("demo"),
+		Namespace: aws.String("apps"), ServiceAccount: aws.String("web"), RoleArn: aws.String("arn:aws:iam::123456789012:role/app")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending := func(account, role string) map[string]any {
+		return map[string]any{"clusterName": "demo", "namespace": "apps", "serviceAccount": account, "roleArn": "arn:aws:iam::123456789012:role/" + role}
+	}
+	if got, err := podIdentityAssociationOf(ctx, c, pending("web", "app")); err != nil || !slices.Equal(got, []string{"demo," + aws.ToString(made.Association.AssociationId)}) {
+		t.Errorf("the association made: %q, %v; want demo,%s", got, err, aws.ToString(made.Association.AssociationId))
+	}
+	if got, err := podIdentityAssociationOf(ctx, c, pending("jobs", "app")); err != nil || len(got) != 0 {
+		t.Errorf("an account with none: %q, %v; want nothing (the update creates it)", got, err)
+	}
+	if got, err := podIdentityAssociationOf(ctx, c, pending("web", "other")); err == nil || !strings.Contains(err.Error(), "for role arn:aws:iam::123456789012:role/app") {
+		t.Errorf("an association for another role: %q, %v; want an error naming it", got, err)
 	}
 }

@@ -60,7 +60,8 @@ type pendingImport struct {
 
 // findCreated looks up the physical ids of what a pending create may have made, for types
 // whose id AWS assigns: by the tags the program gave it (a NAT gateway's nat-…, an interface
-// endpoint's vpce-…, both billed by the hour) or by its name (a launch template's lt-…).
+// endpoint's vpce-…, both billed by the hour), by its name (a launch template's lt-…) or by
+// what it is for (a Pod Identity association's a-…, by its cluster and service account).
 type findCreated func(ctx context.Context, op apitype.OperationV2) ([]string, error)
 
 // lookedUp are the types findCreated can look up.
@@ -68,6 +69,7 @@ var lookedUp = map[string]bool{
 	"aws:ec2/natGateway:NatGateway":         true,
 	"aws:ec2/vpcEndpoint:VpcEndpoint":       true,
 	"aws:ec2/launchTemplate:LaunchTemplate": true,
+	podIdentityAssociationType:              true,
 }
 
 // awaited are the types whose id follows from the inputs but which AWS makes in stages:
