@@ -344,11 +344,13 @@ func (e *emulated) checkMigratePodIdentity() {
 		}
 		return out
 	}
-	kill(approve, regexp.MustCompile(`PHASE trust-both: updating stack`), 2*time.Second) // into the up
+	// Into the up: as its first association is being created (two seconds after the phase's
+	// line, the up had often finished on a quiet machine, 2026-12-07).
+	kill(approve, regexp.MustCompile(`PHASE trust-both: updating stack[\s\S]*aws:eks:PodIdentityAssociation \S+ creating`), 0)
 	// Resumed: the trust-both config is written already, so only its up is run again, unless
 	// the killed up had already made the associations, which is the phase's proof (the agent
-	// was ACTIVE before): then the resumed run goes on to unannotate (seen once, 2026-12-07,
-	// on a lightly loaded machine). Either way, no identity is written twice.
+	// was ACTIVE before): then the resumed run goes on to unannotate, whose up adopts what the
+	// killed one left pending. Either way, no identity is written twice.
 	resumed := kill(approve, regexp.MustCompile(`PHASE unannotate: updating stack`), 2*time.Second)
 	if strings.Contains(resumed, "identity both for") {
 		t.Errorf("the migration resumed in trust-both wrote identity both again:\n%s", resumed)
