@@ -209,29 +209,16 @@ func (c *Checker) Run(ctx context.Context, t Target, report func(Result)) ([]Res
 		return tok, err
 	}
 	token := func(a Account) (string, error) { return tokenFor(a, irsa.Audience) }
+	check := tokenCheck{issuer: t.Issuer, provider: provider, providerErr: providerErr, httpClient: httpClient, token: tokenFor}
 
 	var results []Result
 	var failed []Result
 	for i, a := range t.Accounts {
 		r := Result{Account: a.String(), Identity: IdentityIRSA, RoleARN: a.RoleARN}
 		step, err := func() (string, error) {
-			tok, err := token(a)
+			tok, claims, step, err := check.verified(ctx, a, irsa.Audience, &r)
 			if err != nil {
-				return StepToken, err
-			}
-			claims, err := unverifiedClaims(tok)
-			if err != nil {
-				return StepClaims, err
-			}
-			r.Token = &claims
-			if err := checkClaims(claims, t.Issuer, a, irsa.Audience); err != nil {
-				return StepClaims, err
-			}
-			if providerErr != nil {
-				return StepSignature, fmt.Errorf("discovery of %s: %w", t.Issuer, providerErr)
-			}
-			if _, err := provider.Verifier(&oidc.Config{ClientID: irsa.Audience}).Verify(oidc.ClientContext(ctx, httpClient), tok); err != nil {
-				return StepSignature, fmt.Errorf("the token does not verify against %s's published keys: %w", t.Issuer, err)
+				return step, err
 			}
 			policy, err := policies[i], policyErrs[i]
 			if err != nil {
@@ -284,7 +271,7 @@ func (c *Checker) Run(ctx context.Context, t Target, report func(Result)) ([]Res
 			report(r)
 		}
 	}
-	c.podIdentityRun(ctx, t, provider, providerErr, allPolicies[len(arns):], allErrs[len(arns):], tokenFor, func(r Result) {
+	c.podIdentityRun(ctx, t, check, allPolicies[len(arns):], allErrs[len(arns):], func(r Result) {
 		if !r.Passed {
 			failed = append(failed, r)
 		}
@@ -455,4 +442,39 @@ func AssumedRoleARN(roleARN, session string) (string, error) {
 	}
 	parts := strings.SplitN(roleARN, ":", 6)
 	return fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", parts[1], parts[4], name, session), nil
+}
+
+// tokenCheck is how an account's token is proven, for IRSA's audience and Pod Identity's alike:
+// requested for the account (token), its claims checked against the issuer, the account and the
+// audience, and its signature against the keys the issuer's discovery document publishes.
+type tokenCheck struct {
+	issuer      string
+	provider    *oidc.Provider
+	providerErr error
+	httpClient  *http.Client
+	token       func(Account, string) (string, error)
+}
+
+// verified returns a's token for audience and its claims (also set in r), or the step that
+// failed and why.
+func (tc tokenCheck) verified(ctx context.Context, a Account, audience string, r *Result) (string, Claims, string, error) {
+	tok, err := tc.token(a, audience)
+	if err != nil {
+		return "", Claims{}, StepToken, err
+	}
+	claims, err := unverifiedClaims(tok)
+	if err != nil {
+		return "", Claims{}, StepClaims, err
+	}
+	r.Token = &claims
+	if err := checkClaims(claims, tc.issuer, a, audience); err != nil {
+		return "", Claims{}, StepClaims, err
+	}
+	if tc.providerErr != nil {
+		return "", Claims{}, StepSignature, fmt.Errorf("discovery of %s: %w", tc.issuer, tc.providerErr)
+	}
+	if _, err := tc.provider.Verifier(&oidc.Config{ClientID: audience}).Verify(oidc.ClientContext(ctx, tc.httpClient), tok); err != nil {
+		return "", Claims{}, StepSignature, fmt.Errorf("the token does not verify against %s's published keys: %w", tc.issuer, err)
+	}
+	return tok, claims, "", nil
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/eks-irsa/eks-irsa/eksauth"
 )
@@ -136,11 +135,10 @@ func podIdentityForeign(irsaAccounts []Account, associated map[string]bool, i in
 // (claims and signature as for IRSA), the role's trust admitting the session tags EKS sets for
 // it, EKS Auth's AssumeRoleForPodIdentity giving a session of the association's role that
 // GetCallerIdentity names, and another account's token refused.
-func (c *Checker) podIdentityRun(ctx context.Context, t Target, provider *oidc.Provider, providerErr error, policies []*TrustPolicy, policyErrs []error, token func(Account, string) (string, error), report func(Result)) {
+func (c *Checker) podIdentityRun(ctx context.Context, t Target, check tokenCheck, policies []*TrustPolicy, policyErrs []error, report func(Result)) {
 	if len(t.PodIdentity) == 0 {
 		return
 	}
-	httpClient := c.httpClient()
 	clusterARN, clusterErr := "", error(nil)
 	if d, err := eks.NewFromConfig(c.AWS).DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(t.Cluster)}); err != nil {
 		clusterErr = fmt.Errorf("EKS DescribeCluster %s (its ARN is a session tag): %w", t.Cluster, err)
@@ -155,23 +153,9 @@ func (c *Checker) podIdentityRun(ctx context.Context, t Target, provider *oidc.P
 		a := pa.account()
 		r := Result{Account: a.String(), Identity: IdentityPodIdentity, RoleARN: a.RoleARN}
 		step, err := func() (string, error) {
-			tok, err := token(a, eksauth.Audience)
+			tok, _, step, err := check.verified(ctx, a, eksauth.Audience, &r)
 			if err != nil {
-				return StepToken, err
-			}
-			claims, err := unverifiedClaims(tok)
-			if err != nil {
-				return StepClaims, err
-			}
-			r.Token = &claims
-			if err := checkClaims(claims, t.Issuer, a, eksauth.Audience); err != nil {
-				return StepClaims, err
-			}
-			if providerErr != nil {
-				return StepSignature, fmt.Errorf("discovery of %s: %w", t.Issuer, providerErr)
-			}
-			if _, err := provider.Verifier(&oidc.Config{ClientID: eksauth.Audience}).Verify(oidc.ClientContext(ctx, httpClient), tok); err != nil {
-				return StepSignature, fmt.Errorf("the token does not verify against %s's published keys: %w", t.Issuer, err)
+				return step, err
 			}
 			if clusterErr != nil {
 				return StepTrust, clusterErr
@@ -214,7 +198,7 @@ func (c *Checker) podIdentityRun(ctx context.Context, t Target, provider *oidc.P
 
 			foreign := podIdentityForeign(t.Accounts, associated, i, a)
 			r.Foreign = foreign.String()
-			ftok, err := token(foreign, eksauth.Audience)
+			ftok, err := check.token(foreign, eksauth.Audience)
 			if err != nil {
 				return StepForeign, err
 			}

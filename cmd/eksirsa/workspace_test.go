@@ -99,24 +99,32 @@ version) echo v3.274.1 ;;
 esac
 `
 
-// The CLI runs around an update decrypt only where eksirsa reads a secret: the update itself
-// and Outputs' `stack output --show-secrets` (the kubeconfig). Each run that decrypts derives
-// the passphrase's key first (0.2 s of CPU), so the history auto.Stack reads after Up,
-// Refresh and Destroy and the state Export reads stay encrypted.
-func TestStackDecryptsOnlyWhatEksirsaReads(t *testing.T) {
+// recordingProject puts recordingPulumi first on PATH for the test and returns a project
+// directory (a file backend, a passphrase) and the file the CLI's calls are logged in.
+func recordingProject(t *testing.T) (dir, calls string) {
+	t.Helper()
 	bin := t.TempDir()
 	if err := os.WriteFile(filepath.Join(bin, "pulumi"), []byte(recordingPulumi), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-	calls := filepath.Join(t.TempDir(), "calls")
+	calls = filepath.Join(t.TempDir(), "calls")
 	t.Setenv("FAKE_PULUMI_LOG", calls)
 	t.Setenv(envBackendURL, "")
 	t.Setenv(envPassphrase, "test")
-	dir := t.TempDir()
+	dir = t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), []byte("name: eks-irsa\nruntime: go\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return dir, calls
+}
+
+// The CLI runs around an update decrypt only where eksirsa reads a secret: the update itself
+// and Outputs' `stack output --show-secrets` (the kubeconfig). Each run that decrypts derives
+// the passphrase's key first (0.2 s of CPU), so the history auto.Stack reads after Up,
+// Refresh and Destroy and the state Export reads stay encrypted.
+func TestStackDecryptsOnlyWhatEksirsaReads(t *testing.T) {
+	dir, calls := recordingProject(t)
 	ctx := t.Context()
 	s, err := openAutoStack(ctx, &options{dir: dir, stack: "test"})
 	if err != nil {
@@ -157,19 +165,7 @@ func TestStackDecryptsOnlyWhatEksirsaReads(t *testing.T) {
 // An eksirsa run opens its stack once however many times its phases ask for it: each open is
 // `pulumi version` and `stack select`.
 func TestStackOpenedOncePerRun(t *testing.T) {
-	bin := t.TempDir()
-	if err := os.WriteFile(filepath.Join(bin, "pulumi"), []byte(recordingPulumi), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-	calls := filepath.Join(t.TempDir(), "calls")
-	t.Setenv("FAKE_PULUMI_LOG", calls)
-	t.Setenv(envBackendURL, "")
-	t.Setenv(envPassphrase, "test")
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), []byte("name: eks-irsa\nruntime: go\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, calls := recordingProject(t)
 	opts := realOptions()
 	opts.dir, opts.stack = dir, "test"
 	for range 3 {
