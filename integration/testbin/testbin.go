@@ -190,17 +190,23 @@ func contentKey(root string, flags, pkgs []string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)[:8]), nil
 }
 
-// unusedFor is how long a directory of binaries no test used is kept: each holds five
-// race-built binaries (about 300 MB), one per version of the code tested.
-const unusedFor = 72 * time.Hour
+// keptBesides is how many directories of binaries are kept besides the one in use: each holds
+// five race-built binaries (about 450 MB) for one version of the code tested, and a day of
+// changes made a dozen (5 GB on 2026-12-07; 13 GB when they were kept per checkout).
+const keptBesides = 3
 
-// pruneUnused removes the directories under top, other than keep, that no test has used
-// for unusedFor (by their .built mark, else their lock file). A directory in use is younger.
+// pruneUnused removes the directories under top, other than keep, beyond the keptBesides most
+// recently used (by their .built mark, touched at every use; one without it is removed).
 func pruneUnused(top, keep string) {
 	entries, err := os.ReadDir(top)
 	if err != nil {
 		return
 	}
+	type used struct {
+		dir  string
+		when time.Time
+	}
+	var dirs []used
 	for _, e := range entries {
 		d := filepath.Join(top, e.Name())
 		if !e.IsDir() || d == keep {
@@ -208,10 +214,17 @@ func pruneUnused(top, keep string) {
 		}
 		info, err := os.Stat(filepath.Join(d, ".built"))
 		if err != nil {
-			info, err = os.Stat(filepath.Join(d, ".lock"))
+			// Being built by another test process, or left by a build killed half-way or by
+			// the old per-checkout layout: removed once its lock is an hour old.
+			if lock, err := os.Stat(filepath.Join(d, ".lock")); err != nil || time.Since(lock.ModTime()) > time.Hour {
+				_ = os.RemoveAll(d)
+			}
+			continue
 		}
-		if err == nil && time.Since(info.ModTime()) > unusedFor {
-			_ = os.RemoveAll(d)
-		}
+		dirs = append(dirs, used{d, info.ModTime()})
+	}
+	slices.SortFunc(dirs, func(a, b used) int { return b.when.Compare(a.when) })
+	for _, u := range dirs[min(keptBesides, len(dirs)):] {
+		_ = os.RemoveAll(u.dir)
 	}
 }

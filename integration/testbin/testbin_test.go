@@ -2,9 +2,11 @@ package testbin
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -96,5 +98,45 @@ func TestContentKeyFollowsTheCodeNotThePath(t *testing.T) {
 	}
 	if changed, err := contentKey(clones[1], flags, pkg); err != nil || changed == keys[1] {
 		t.Errorf("after a change to the code: key %s (%v), want a new one", changed, err)
+	}
+}
+
+// The cache keeps the directory in use and the keptBesides most recently used others; one
+// being built elsewhere (a lock, no .built yet) is left alone, an old unfinished one removed.
+func TestPruneKeepsTheMostRecentlyUsed(t *testing.T) {
+	top := t.TempDir()
+	now := time.Now()
+	mk := func(name, mark string, age time.Duration) string {
+		d := filepath.Join(top, name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(d, mark)
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(f, now.Add(-age), now.Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	keep := mk("in-use", ".built", 48*time.Hour)
+	for i := range 6 {
+		mk(fmt.Sprintf("used-%dh-ago", i), ".built", time.Duration(i)*time.Hour)
+	}
+	mk("building", ".lock", time.Minute)
+	mk("abandoned", ".lock", 2*time.Hour)
+	pruneUnused(top, keep)
+	entries, err := os.ReadDir(top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	want := []string{"building", "in-use", "used-0h-ago", "used-1h-ago", "used-2h-ago"}
+	if !slices.Equal(left, want) {
+		t.Errorf("left %v, want %v", left, want)
 	}
 }
