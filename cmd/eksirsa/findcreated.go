@@ -16,6 +16,7 @@ import (
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 
+	"github.com/eks-irsa/eks-irsa/podidentity"
 	"github.com/eks-irsa/eks-irsa/stack"
 )
 
@@ -222,30 +223,22 @@ const podIdentityAssociationType = "aws:eks/podIdentityAssociation:PodIdentityAs
 // podIdentityAssociationOf returns, as `pulumi import` takes it ("cluster-name,association-id",
 // pulumi-aws v6.83.4's import section), the association a pending create may have made: EKS
 // holds at most one per service account of a cluster (a second is refused, "Association
-// already exists"), so it is the one ListPodIdentityAssociations finds for the create's
-// cluster, namespace and service account. One for another role is not ours to adopt: its id
-// and role are named in the error.
+// already exists"), so it is the one podidentity.List finds for the create's cluster,
+// namespace and service account. One for another role is not ours to adopt: its id and role
+// are named in the error.
 func podIdentityAssociationOf(ctx context.Context, c *eks.Client, inputs map[string]any) ([]string, error) {
 	str := func(key string) string { s, _ := inputs[key].(string); return s }
 	cluster, namespace, account, role := str("clusterName"), str("namespace"), str("serviceAccount"), str("roleArn")
 	if cluster == "" || namespace == "" || account == "" {
 		return nil, fmt.Errorf("the pending create has no cluster, namespace and service account to find it by")
 	}
-	out, err := c.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{
-		ClusterName: aws.String(cluster), Namespace: aws.String(namespace), ServiceAccount: aws.String(account)})
+	live, err := podidentity.List(ctx, c, "recovery", cluster, namespace, account)
 	if err != nil {
-		return nil, fmt.Errorf("EKS ListPodIdentityAssociations %s %s/%s: %w", cluster, namespace, account, err)
+		return nil, err
 	}
 	var ids []string
-	for _, a := range out.Associations {
-		if aws.ToString(a.Namespace) != namespace || aws.ToString(a.ServiceAccount) != account {
-			continue
-		}
-		d, err := c.DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{ClusterName: aws.String(cluster), AssociationId: a.AssociationId})
-		if err != nil {
-			return nil, fmt.Errorf("EKS DescribePodIdentityAssociation %s %s: %w", cluster, aws.ToString(a.AssociationId), err)
-		}
-		if got := aws.ToString(d.Association.RoleArn); role != "" && got != role {
+	for _, a := range live {
+		if got := aws.ToString(a.RoleArn); role != "" && got != role {
 			return nil, fmt.Errorf("%s/%s already has association %s for role %s, not this create's %s", namespace, account, aws.ToString(a.AssociationId), got, role)
 		}
 		ids = append(ids, cluster+","+aws.ToString(a.AssociationId))
