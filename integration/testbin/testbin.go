@@ -138,7 +138,7 @@ func build() (string, error) {
 	}
 	args := append(append([]string{"build"}, flags...), "-o", d+string(os.PathSeparator))
 	cmd := exec.Command("go", append(args, pkgs...)...)
-	cmd.Dir = root
+	cmd.Dir, cmd.Env = root, goEnv()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("testbin: go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, out)
 	}
@@ -178,7 +178,7 @@ func buildFlags() []string {
 func contentKey(root string, flags, pkgs []string) (string, error) {
 	args := append(append([]string{"list"}, flags...), "-deps", "-export", "-f", "{{if .Export}}{{.ImportPath}} {{.Export}}{{end}}")
 	cmd := exec.Command("go", append(args, pkgs...)...)
-	cmd.Dir = root
+	cmd.Dir, cmd.Env = root, goEnv()
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -186,8 +186,27 @@ func contentKey(root string, flags, pkgs []string) (string, error) {
 		return "", fmt.Errorf("testbin: go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, stderr.String())
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n%s", strings.Join(flags, " "), os.Getenv("GOFLAGS"), out)
+	fmt.Fprintf(h, "%s\n%s\n%s", strings.Join(flags, " "), goFlags(), out)
 	return hex.EncodeToString(h.Sum(nil)[:8]), nil
+}
+
+// goFlags is GOFLAGS without -toolexec: tools/test.sh sets it to tools/linkcache, which keeps
+// go test's links; these binaries are kept here, so they need not be kept twice (five of them,
+// 450 MB a version), and the wrapper's path, the checkout's, must not enter contentKey. The
+// wrapper changes no compile's cache key (see tools/linkcache), so dropping it rebuilds nothing.
+func goFlags() string {
+	var kept []string
+	for _, f := range strings.Fields(os.Getenv("GOFLAGS")) {
+		if !strings.HasPrefix(f, "-toolexec=") && !strings.HasPrefix(f, "--toolexec=") {
+			kept = append(kept, f)
+		}
+	}
+	return strings.Join(kept, " ")
+}
+
+// goEnv is the environment of testbin's go commands: the test's, with goFlags for GOFLAGS.
+func goEnv() []string {
+	return append(os.Environ(), "GOFLAGS="+goFlags())
 }
 
 // keptBesides is how many directories of binaries are kept besides the one in use: each holds
