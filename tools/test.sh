@@ -17,7 +17,11 @@ start=$SECONDS
 # test-only language host's build of the program): without it, where the checkout is goes
 # into the build cache's keys of this module's packages, so a clone elsewhere (CI's) compiled
 # all of them again: 81 of 930 CPU-seconds of a warm run from a new path on 2026-12-06.
-export GOFLAGS="-trimpath${GOFLAGS:+ $GOFLAGS}"
+# -gcflags=all=-dwarf=false: the compiler writes DWARF for every package and the test binaries
+# are linked without it (-ldflags=-w below, integration/testbin likewise), so it is not written
+# (a tenth of each compile's CPU: see tools/build). Stack traces and race reports read the
+# symbol table, not DWARF.
+export GOFLAGS="-trimpath -gcflags=all=-dwarf=false${GOFLAGS:+ $GOFLAGS}"
 # Test binaries whose inputs did not change are reused, not linked again (tools/linkcache:
 # 175 CPU-seconds of a warm run's 1,005 were its 30 links, 2026-12-07). GOFLAGS splits on
 # spaces and cannot quote, so a checkout under a path with spaces links everything.

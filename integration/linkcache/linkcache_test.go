@@ -44,21 +44,28 @@ func newCache(t *testing.T) *cache {
 	return &cache{dir: t.TempDir(), log: filepath.Join(t.TempDir(), "log"), wrapper: wrapper(t)}
 }
 
-// testBinary runs go test -c as tools/test.sh does (with the wrapper, or without when c is
-// nil) and returns the binary's path.
+// testBinary runs go test -c as tools/test.sh does, with c's wrapper (none when c is nil),
+// and returns the binary's path.
 func (c *cache) testBinary(t *testing.T, dir string, extra ...string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "linked.test")
 	args := append([]string{"test", "-c", "-race", "-ldflags=-w" + strings.Join(extra, " "), "-o", bin}, ".")
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
-	flags := "-trimpath"
+	// tools/test.sh's GOFLAGS (its compile flags: the standard library's race-built packages
+	// come from its build cache) with this cache's wrapper in place of the run's.
+	flags := []string{"-trimpath"}
+	for _, f := range strings.Fields(os.Getenv("GOFLAGS")) {
+		if !strings.HasPrefix(f, "-toolexec=") {
+			flags = append(flags, f)
+		}
+	}
 	env := os.Environ()
 	if c != nil {
-		flags += " -toolexec=" + c.wrapper
+		flags = append(flags, "-toolexec="+c.wrapper)
 		env = append(env, "EKSIRSA_LINK_CACHE="+c.dir, "EKSIRSA_LINK_LOG="+c.log)
 	}
-	cmd.Env = append(env, "GOFLAGS="+flags)
+	cmd.Env = append(env, "GOFLAGS="+strings.Join(flags, " "))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
