@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,8 +21,8 @@ import (
 // nodes join by it and verify passes) and a declared entry with its two policies, in moto; drift
 // finds nothing; a second up changes nothing; destroy leaves no entry (nor anything else).
 // The same stack has a Pod Identity account beside its IRSA ones (checkPodIdentityEntry),
-// moves an account it creates from irsa to both to podIdentity (checkIdentitySwitch), and
-// migrates its three accounts to Pod Identity with workloads running (checkMigratePodIdentity):
+// migrates its three accounts to Pod Identity with workloads running (checkMigratePodIdentity),
+// then moves one of them by config to both and back to podIdentity (checkIdentitySwitch):
 // a cluster of today, and one stack fewer to bring up and tear down.
 func TestEmulatedAPIModeAccessEntries(t *testing.T) {
 	t.Parallel() // see startEmulated
@@ -53,6 +54,24 @@ func TestEmulatedAPIModeAccessEntries(t *testing.T) {
 	e.checkPodIdentityProof(out, "apps/reports")
 	e.checkPodIdentityEntry(version)
 	c := eks.NewFromConfig(e.aws)
+
+	// An up killed while EKS made the agent's add-on leaves its create pending: the next up
+	// adopts the add-on (recovery waits for it ACTIVE, then imports "<cluster>:<add-on>"),
+	// neither stopping on it nor making another.
+	agent := &eks.DescribeAddonInput{ClusterName: aws.String(e.name), AddonName: aws.String("eks-pod-identity-agent")}
+	made, err := c.DescribeAddon(ctx, agent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.interruptCreate("aws:eks/addon:Addon", e.name+"-pod-identity-agent")
+	out, err = e.eksirsa("up", "--yes", "--no-verify")
+	adopted := fmt.Sprintf("Importing aws:eks/addon:Addon %s-pod-identity-agent (id %s:eks-pod-identity-agent)", e.name, e.name)
+	if err != nil || !strings.Contains(out, adopted) {
+		t.Fatalf("eksirsa up after an interrupted create of the agent's add-on: %v, want %q in\n%s", err, adopted, out)
+	}
+	if now, err := c.DescribeAddon(ctx, agent); err != nil || !aws.ToTime(now.Addon.CreatedAt).Equal(aws.ToTime(made.Addon.CreatedAt)) {
+		t.Errorf("the agent's add-on after the recovery: %v, %v; want the one made at %v", now, err, aws.ToTime(made.Addon.CreatedAt))
+	}
 	cl, err := c.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(e.name)})
 	if err != nil {
 		t.Fatal(err)
@@ -141,8 +160,8 @@ func TestEmulatedAPIModeAccessEntries(t *testing.T) {
 	}
 
 	t.Logf("second up: %s resources unchanged", e.upChangesNothing("the second up"))
-	e.checkIdentitySwitch()
 	e.checkMigratePodIdentity()
+	e.checkIdentitySwitch()
 
 	e.destroyLeavesNothing()
 	if entries, err := c.ListAccessEntries(ctx, &eks.ListAccessEntriesInput{ClusterName: aws.String(e.name)}); err == nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -22,7 +21,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/eks-irsa/eks-irsa/integration/moto"
-	"github.com/eks-irsa/eks-irsa/integration/stackfile"
 	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 	"github.com/eks-irsa/eks-irsa/irsa"
 	"github.com/eks-irsa/eks-irsa/k8s"
@@ -207,9 +205,8 @@ const pollLabel = "credential-poller"
 // in each pod's place (startCredentialPoller) takes the role's credentials every second through
 // whichever path the pod has, IRSA's web identity at the start and Pod Identity's agent at the
 // end: any moment without them fails the test, and each account's pods must have used both.
-// It runs after checkIdentitySwitch, which leaves external-secrets on podIdentity: an up with
-// identity irsa moves it back first, before any pod runs as it (an account on podIdentity is
-// moved back as a move of its own, not by --rollback).
+// It runs on the stack as its first up made it, the three accounts on irsa, before
+// checkIdentitySwitch moves one of them on by config.
 func (e *emulated) checkMigratePodIdentity() {
 	t := e.t
 	t.Helper()
@@ -221,19 +218,6 @@ func (e *emulated) checkMigratePodIdentity() {
 		{"kube-system", "cluster-autoscaler", "Deployment", "autoscaler"},
 		{"kube-system", "aws-load-balancer-controller", "StatefulSet", "lb-controller"},
 		{"default", "external-secrets", "DaemonSet", "external-secrets"},
-	}
-	roles, err := stackfile.Get(filepath.Join(e.dir, "Pulumi.test.yaml"), "eks-irsa:serviceAccountRoles")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range roles.([]any) {
-		if m := r.(map[string]any); m["namespace"] == "default" && m["serviceAccount"] == "external-secrets" {
-			m["identity"] = "irsa"
-		}
-	}
-	e.setConfig("eks-irsa:serviceAccountRoles", roles)
-	if out, err := e.eksirsa("up", "--yes", "--no-verify"); err != nil {
-		t.Fatalf("eksirsa up with default/external-secrets back on irsa: %v\n%s", err, out)
 	}
 	nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil || len(nodes.Items) == 0 {

@@ -48,6 +48,10 @@ func findInStackAccount(opts *options) findCreated {
 		case "aws:eks/cluster:Cluster":
 			name, _ := op.Resource.Inputs["name"].(string)
 			return clusterWhenActive(ctx, eks.NewFromConfig(cfg), name, clusterPoll)
+		case addonType:
+			cluster, _ := op.Resource.Inputs["clusterName"].(string)
+			addon, _ := op.Resource.Inputs["addonName"].(string)
+			return addonWhenActive(ctx, eks.NewFromConfig(cfg), cluster, addon, clusterPoll)
 		case "aws:ec2/natGateway:NatGateway":
 			return natGatewaysByTags(ctx, c, op.Resource.Inputs)
 		case "aws:ec2/vpcEndpoint:VpcEndpoint":
@@ -62,12 +66,14 @@ func findInStackAccount(opts *options) findCreated {
 	}
 }
 
-// clusterPoll is how often clusterWhenActive asks; clusterWait how long it waits at most (the
-// provider's default create timeout, terraform-provider-aws internal/service/eks/cluster.go:
-// Timeouts.Create 30m).
+// clusterPoll is how often a pending cluster or add-on is asked for; clusterWait how long a
+// cluster is waited for at most (the provider's default create timeout,
+// terraform-provider-aws internal/service/eks/cluster.go: Timeouts.Create 30m), addonWait an
+// add-on (internal/service/eks/addon.go: Timeouts.Create 20m).
 var (
 	clusterPoll = 15 * time.Second
 	clusterWait = 30 * time.Minute
+	addonWait   = 20 * time.Minute
 )
 
 // clusterWhenActive returns the cluster a pending create may have made once it can be
@@ -81,28 +87,79 @@ func clusterWhenActive(ctx context.Context, c *eks.Client, name string, poll tim
 	if name == "" {
 		return nil, fmt.Errorf("the pending create has no name to find it by")
 	}
-	ctx, cancel := context.WithTimeout(ctx, clusterWait)
+	return adoptable{
+		what: "cluster " + name, id: name, wait: clusterWait,
+		ready:   []string{string(ekstypes.ClusterStatusActive), string(ekstypes.ClusterStatusUpdating)},
+		pending: []string{string(ekstypes.ClusterStatusPending), string(ekstypes.ClusterStatusCreating)},
+		remove:  "aws eks delete-cluster --name " + name,
+		status: func(ctx context.Context) (string, error) {
+			out, err := c.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(name)})
+			if err != nil {
+				return "", fmt.Errorf("EKS DescribeCluster %s: %w", name, err)
+			}
+			return string(out.Cluster.Status), nil
+		},
+	}.await(ctx, poll)
+}
+
+// addonWhenActive is clusterWhenActive for an add-on (the Pod Identity agent's), imported as
+// "<cluster>:<add-on>" (pulumi-aws v6.83.4's aws:eks/addon:Addon import section): the
+// provider waits for an add-on it creates through CREATING and DEGRADED to ACTIVE
+// (internal/service/eks/addon.go, waitAddonCreated); one that failed to create or is being
+// deleted is not adopted.
+func addonWhenActive(ctx context.Context, c *eks.Client, cluster, addon string, poll time.Duration) ([]string, error) {
+	if cluster == "" || addon == "" {
+		return nil, fmt.Errorf("the pending create has no cluster and add-on name to find it by")
+	}
+	return adoptable{
+		what: "add-on " + addon + " of cluster " + cluster, id: cluster + ":" + addon, wait: addonWait,
+		ready:   []string{string(ekstypes.AddonStatusActive), string(ekstypes.AddonStatusUpdating)},
+		pending: []string{string(ekstypes.AddonStatusCreating), string(ekstypes.AddonStatusDegraded)},
+		remove:  "aws eks delete-addon --cluster-name " + cluster + " --addon-name " + addon,
+		status: func(ctx context.Context) (string, error) {
+			out, err := c.DescribeAddon(ctx, &eks.DescribeAddonInput{ClusterName: aws.String(cluster), AddonName: aws.String(addon)})
+			if err != nil {
+				return "", fmt.Errorf("EKS DescribeAddon %s %s: %w", cluster, addon, err)
+			}
+			return string(out.Addon.Status), nil
+		},
+	}.await(ctx, poll)
+}
+
+// adoptable is what a pending create of a resource AWS makes in stages may have made, and
+// the statuses in which it can be imported (ready) or must be waited for (pending).
+type adoptable struct {
+	what, id       string
+	ready, pending []string
+	remove         string        // the command that deletes it, for the other statuses
+	wait           time.Duration // at most, as the provider's create waits
+	status         func(context.Context) (string, error)
+}
+
+// await asks for the status every poll until it is ready (the id, to import), pending (asks
+// again), or another (an error naming the command that deletes it), or there is none
+// (ResourceNotFoundException: nothing to import, the update creates it).
+func (a adoptable) await(ctx context.Context, poll time.Duration) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.wait)
 	defer cancel()
 	for {
-		out, err := c.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(name)})
+		status, err := a.status(ctx)
 		var notFound *ekstypes.ResourceNotFoundException
 		switch {
 		case errors.As(err, &notFound):
 			return nil, nil
 		case err != nil:
-			return nil, fmt.Errorf("EKS DescribeCluster %s: %w", name, err)
-		}
-		switch status := out.Cluster.Status; status {
-		case ekstypes.ClusterStatusActive, ekstypes.ClusterStatusUpdating:
-			return []string{name}, nil
-		case ekstypes.ClusterStatusPending, ekstypes.ClusterStatusCreating:
-			fmt.Fprintf(os.Stderr, "eksirsa: cluster %s is %s; waiting for it to become ACTIVE before importing it.\n", name, status)
-		default: // FAILED, DELETING
-			return nil, fmt.Errorf("cluster %s is %s and cannot be adopted: delete it (aws eks delete-cluster --name %s), wait until it is gone, then run eksirsa up again (the update creates it)", name, status, name)
+			return nil, err
+		case slices.Contains(a.ready, status):
+			return []string{a.id}, nil
+		case slices.Contains(a.pending, status):
+			fmt.Fprintf(os.Stderr, "eksirsa: %s is %s; waiting for it to become %s before importing it.\n", a.what, status, a.ready[0])
+		default:
+			return nil, fmt.Errorf("%s is %s and cannot be adopted: delete it (%s), wait until it is gone, then run eksirsa up again (the update creates it)", a.what, status, a.remove)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("cluster %s: not ACTIVE after %v: %w", name, clusterWait, ctx.Err())
+			return nil, fmt.Errorf("%s: not %s after %v: %w", a.what, a.ready[0], a.wait, ctx.Err())
 		case <-time.After(poll):
 		}
 	}
@@ -217,8 +274,12 @@ func launchTemplatesByName(ctx context.Context, c *ec2.Client, inputs map[string
 	return ids, nil
 }
 
-// podIdentityAssociationType is pulumi-aws's Pod Identity association, whose id EKS assigns.
-const podIdentityAssociationType = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+// podIdentityAssociationType is pulumi-aws's Pod Identity association, whose id EKS assigns;
+// addonType its EKS add-on (the Pod Identity agent).
+const (
+	podIdentityAssociationType = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+	addonType                  = "aws:eks/addon:Addon"
+)
 
 // podIdentityAssociationOf returns, as `pulumi import` takes it ("cluster-name,association-id",
 // pulumi-aws v6.83.4's import section), the association a pending create may have made: EKS

@@ -99,16 +99,18 @@ func TestFindCreatedAgainstMoto(t *testing.T) {
 	}
 }
 
-// An EKS endpoint answering DescribeCluster (GET /clusters/{name}) with the statuses a cluster
-// goes through, as the EKS API reference gives them (DescribeCluster; Cluster.status: CREATING,
-// ACTIVE, DELETING, FAILED, UPDATING, PENDING; ResourceNotFoundException, HTTP 404, for a name
-// with no cluster). moto makes every cluster ACTIVE at once, so it cannot show the wait.
-func eksAnswering(t *testing.T, statuses ...string) (*eks.Client, *atomic.Int32) {
+// An EKS endpoint answering one Describe call (GET path) with the statuses a resource goes
+// through, as the EKS API reference gives them (DescribeCluster's Cluster.status: CREATING,
+// ACTIVE, DELETING, FAILED, UPDATING, PENDING; DescribeAddon's Addon.status: CREATING, ACTIVE,
+// CREATE_FAILED, UPDATING, DELETING, DELETE_FAILED, DEGRADED, UPDATE_FAILED), "" being
+// ResourceNotFoundException (HTTP 404). body is the answer, with %q for the status. moto
+// makes every cluster and add-on ACTIVE at once, so it cannot show the wait.
+func eksAnswering(t *testing.T, path, body string, statuses ...string) (*eks.Client, *atomic.Int32) {
 	t.Helper()
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := int(calls.Add(1)) - 1
-		if r.Method != http.MethodGet || r.URL.Path != "/clusters/demo" {
+		if r.Method != http.MethodGet || r.URL.Path != path {
 			http.Error(w, "unexpected "+r.Method+" "+r.URL.Path, http.StatusBadRequest)
 			return
 		}
@@ -117,27 +119,44 @@ func eksAnswering(t *testing.T, statuses ...string) (*eks.Client, *atomic.Int32)
 		if status == "" {
 			w.Header().Set("X-Amzn-Errortype", "ResourceNotFoundException")
 			w.WriteHeader(http.StatusNotFound)
-			fmt.Fprint(w, `{"message":"No cluster found for name: demo."}`)
+			fmt.Fprint(w, `{"message":"No resource found."}`)
 			return
 		}
-		fmt.Fprintf(w, `{"cluster":{"name":"demo","status":%q}}`, status)
+		fmt.Fprintf(w, body, status)
 	}))
 	t.Cleanup(srv.Close)
 	cfg := aws.Config{Region: "us-west-2", Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", ""), BaseEndpoint: aws.String(srv.URL)}
 	return eks.NewFromConfig(cfg), &calls
 }
 
+// awaitCase is one resource's statuses, one per Describe call, and what waiting on them gives.
+type awaitCase struct {
+	name      string
+	statuses  []string
+	want      []string
+	wantCalls int32
+	wantErr   string
+}
+
+func (tc awaitCase) check(t *testing.T, got []string, err error, calls *atomic.Int32) {
+	t.Helper()
+	if tc.wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("err = %v, want %q", err, tc.wantErr)
+		}
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, tc.want) || calls.Load() != tc.wantCalls {
+		t.Errorf("got %q after %d Describe calls, want %q after %d", got, calls.Load(), tc.want, tc.wantCalls)
+	}
+}
+
 // A cluster found pending is imported only once ACTIVE (waited for through PENDING and
 // CREATING, as the provider waits), never when it FAILED or is being deleted (the error names
 // the command that deletes it), and not at all when it was never made.
 func TestClusterWhenActive(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		statuses  []string
-		want      []string
-		wantCalls int32
-		wantErr   string
-	}{
+	for _, tc := range []awaitCase{
 		{"created meanwhile", []string{"PENDING", "CREATING", "CREATING", "ACTIVE"}, []string{"demo"}, 4, ""},
 		{"active", []string{"ACTIVE"}, []string{"demo"}, 1, ""},
 		{"never made", []string{""}, nil, 1, ""},
@@ -145,18 +164,29 @@ func TestClusterWhenActive(t *testing.T) {
 		{"being deleted", []string{"DELETING"}, nil, 1, "cluster demo is DELETING"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, calls := eksAnswering(t, tc.statuses...)
+			c, calls := eksAnswering(t, "/clusters/demo", `{"cluster":{"name":"demo","status":%q}}`, tc.statuses...)
 			got, err := clusterWhenActive(t.Context(), c, "demo", time.Millisecond)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Errorf("err = %v, want %q", err, tc.wantErr)
-				}
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(got, tc.want) || calls.Load() != tc.wantCalls {
-				t.Errorf("clusterWhenActive = %q after %d DescribeCluster calls, want %q after %d", got, calls.Load(), tc.want, tc.wantCalls)
-			}
+			tc.check(t, got, err, calls)
+		})
+	}
+}
+
+// The Pod Identity agent's add-on found pending is imported as "<cluster>:<add-on>" once ACTIVE
+// (waited for through CREATING and DEGRADED, as the provider's waitAddonCreated waits), never
+// when its create failed or it is being deleted, and not at all when it was never made.
+func TestAddonWhenActive(t *testing.T) {
+	for _, tc := range []awaitCase{
+		{"created meanwhile", []string{"CREATING", "DEGRADED", "ACTIVE"}, []string{"demo:eks-pod-identity-agent"}, 3, ""},
+		{"active", []string{"ACTIVE"}, []string{"demo:eks-pod-identity-agent"}, 1, ""},
+		{"never made", []string{""}, nil, 1, ""},
+		{"failed to create", []string{"CREATING", "CREATE_FAILED"}, nil, 2,
+			"add-on eks-pod-identity-agent of cluster demo is CREATE_FAILED and cannot be adopted: delete it (aws eks delete-addon --cluster-name demo --addon-name eks-pod-identity-agent)"},
+		{"being deleted", []string{"DELETING"}, nil, 1, "add-on eks-pod-identity-agent of cluster demo is DELETING"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, calls := eksAnswering(t, "/clusters/demo/addons/eks-pod-identity-agent", `{"addon":{"addonName":"eks-pod-identity-agent","clusterName":"demo","status":%q}}`, tc.statuses...)
+			got, err := addonWhenActive(t.Context(), c, "demo", "eks-pod-identity-agent", time.Millisecond)
+			tc.check(t, got, err, calls)
 		})
 	}
 }

@@ -283,18 +283,44 @@ func TestPlanRecovery(t *testing.T) {
 	}
 }
 
-// An access entry and a policy association killed mid-create are imported by the ids
-// pulumi-aws gives them (its import sections: cluster:principal, cluster#principal#policy), so
-// a killed migration's recovery adopts them instead of stopping the update.
-func TestImportIDOfAccessEntries(t *testing.T) {
+// An access entry, a policy association and an add-on killed mid-create are imported by the
+// ids pulumi-aws gives them (its import sections: cluster:principal, cluster#principal#policy,
+// cluster:addon), so a killed migration's recovery adopts them instead of stopping the update.
+func TestImportIDOfEKSResources(t *testing.T) {
 	in := map[string]any{"clusterName": "demo", "principalArn": "arn:aws:iam::123456789012:role/teams/ci/deployer",
-		"policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"}
+		"policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", "addonName": "eks-pod-identity-agent"}
 	for typ, want := range map[string]string{
 		"aws:eks/accessEntry:AccessEntry":                         "demo:arn:aws:iam::123456789012:role/teams/ci/deployer",
 		"aws:eks/accessPolicyAssociation:AccessPolicyAssociation": "demo#arn:aws:iam::123456789012:role/teams/ci/deployer#arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+		"aws:eks/addon:Addon":                                     "demo:eks-pod-identity-agent",
 	} {
 		if got, ok := importID(typ, in); !ok || got != want {
 			t.Errorf("importID(%s) = %q, %t; want %q", typ, got, ok, want)
+		}
+	}
+}
+
+// A pending add-on is adopted only through findCreated, which waits until it is ACTIVE (see
+// TestAddonWhenActive): what it answers is imported, nothing means never made.
+func TestPendingAddonIsAwaited(t *testing.T) {
+	op := apitype.OperationV2{Type: apitype.OperationTypeCreating, Resource: apitype.ResourceV3{
+		URN:    "urn:pulumi:test::eks-irsa::eksirsa:infra:PodIdentityAgent$aws:eks/addon:Addon::demo-pod-identity-agent",
+		Parent: "urn:pulumi:test::eks-irsa::eksirsa:infra:PodIdentityAgent::demo",
+		Custom: true, Type: "aws:eks/addon:Addon",
+		Inputs: map[string]any{"clusterName": "demo", "addonName": "eks-pod-identity-agent"},
+	}}
+	for _, found := range [][]string{{"demo:eks-pod-identity-agent"}, nil} {
+		asked := 0
+		find := func(_ context.Context, got apitype.OperationV2) ([]string, error) {
+			asked++
+			return found, nil
+		}
+		imports, err := planRecovery(t.Context(), "test", []apitype.OperationV2{op}, find)
+		if err != nil || asked != 1 || len(imports) != len(found) {
+			t.Fatalf("found %q: planRecovery = %+v, %v after %d lookups; want %d imports after one", found, imports, err, asked, len(found))
+		}
+		if len(found) == 1 && (imports[0].ID != found[0] || imports[0].Name != "demo-pod-identity-agent" || imports[0].Parent != string(op.Resource.Parent)) {
+			t.Errorf("import %+v", imports[0])
 		}
 	}
 }

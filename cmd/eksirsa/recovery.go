@@ -74,8 +74,9 @@ var lookedUp = map[string]bool{
 
 // awaited are the types whose id follows from the inputs but which AWS makes in stages:
 // findCreated also answers for them, once the resource is ready to be imported (the cluster
-// ACTIVE), with nothing if it was never made, or an error if it cannot be adopted (FAILED).
-var awaited = map[string]bool{"aws:eks/cluster:Cluster": true}
+// or add-on ACTIVE), with nothing if it was never made, or an error if it cannot be adopted
+// (FAILED, CREATE_FAILED).
+var awaited = map[string]bool{"aws:eks/cluster:Cluster": true, addonType: true}
 
 // planRecovery sorts the pending operations: those clearable as they are, the AWS creates to
 // import after clearing (by the name the program sets, or looked up through find: one
@@ -182,6 +183,8 @@ func importID(typ string, inputs map[string]any) (string, bool) {
 		return join(":", "clusterName", "principalArn")
 	case "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": // cluster_name#principal_arn#policy_arn
 		return join("#", "clusterName", "principalArn", "policyArn")
+	case addonType: // cluster_name:addon_name
+		return join(":", "clusterName", "addonName")
 	}
 	return "", false
 }
