@@ -194,13 +194,15 @@ const pollLabel = "credential-poller"
 // --approve`, each with a workload of another kind running as it: kube-system/cluster-autoscaler
 // a Deployment, kube-system/aws-load-balancer-controller a StatefulSet,
 // default/external-secrets a DaemonSet (on one node). The plan names each pod on IRSA; the
-// migration is SIGKILLed in its trust-both phase's up, resumed (writing no identity twice) and
-// SIGKILLed in its unannotate phase's up, and rolled back from there (--rollback: the
-// annotation back; the pods, never restarted, keep AWS_ROLE_ARN; then irsa), SIGKILLed in its
-// annotate phase's up and resumed; then moved again, SIGKILLed as soon as its restart phase has
-// rolled a first workload and in its last phase's up, and resumed, writing no identity and
-// rolling no workload twice; it ends with every account on podIdentity, every pod carrying Pod
-// Identity's variables alone, each workload rolled once (generation 2), a next up that changes
+// migration is SIGKILLed in its trust-both phase's up, resumed (writing no identity twice),
+// SIGKILLed in its unannotate phase's up, resumed, and SIGKILLed as soon as its restart phase
+// has rolled a first workload onto Pod Identity alone; rolled back from there (--rollback: the
+// annotation back, SIGKILLed in that up and resumed; each workload the restart had rolled
+// rolled back once until its pods carry AWS_ROLE_ARN again, the others left alone; then irsa);
+// then moved again, SIGKILLed as soon as its restart phase has rolled a first workload and in
+// its last phase's up, and resumed, writing no identity and rolling no workload twice; it ends
+// with every account on podIdentity, every pod carrying Pod Identity's variables alone, each
+// workload's generation counting exactly the rolls the runs name, a next up that changes
 // nothing and a clean drift. From before the first --approve to the end, a credential poller
 // in each pod's place (startCredentialPoller) takes the role's credentials every second through
 // whichever path the pod has, IRSA's web identity at the start and Pod Identity's agent at the
@@ -328,6 +330,39 @@ func (e *emulated) checkMigratePodIdentity() {
 		}
 		return out
 	}
+	// workload is a workload's generation (one per roll, after its creation's 1) and the
+	// restart annotation of its pod template.
+	workload := func(w migratedWorkload) (generation int64, restartedAt string) {
+		t.Helper()
+		var meta metav1.ObjectMeta
+		var tmpl corev1.PodTemplateSpec
+		switch w.kind {
+		case "Deployment":
+			d, err := kube.AppsV1().Deployments(w.namespace).Get(ctx, w.name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			meta, tmpl = d.ObjectMeta, d.Spec.Template
+		case "StatefulSet":
+			d, err := kube.AppsV1().StatefulSets(w.namespace).Get(ctx, w.name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			meta, tmpl = d.ObjectMeta, d.Spec.Template
+		case "DaemonSet":
+			d, err := kube.AppsV1().DaemonSets(w.namespace).Get(ctx, w.name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			meta, tmpl = d.ObjectMeta, d.Spec.Template
+		}
+		return meta.Generation, tmpl.Annotations[migrate.RestartedAtAnnotation]
+	}
+	// restarted counts the lines of a phase that say it rolled w ("restarted already" is not one).
+	restarted := func(out string, phase migrate.Phase, w migratedWorkload) int {
+		return strings.Count(out, "PHASE "+string(phase)+": "+w.key()+" workload "+w.kind+"/"+w.name+": restarted (")
+	}
+
 	// Into the up: as its first association is being created (two seconds after the phase's
 	// line, the up had often finished on a quiet machine, 2026-12-07).
 	kill(approve, regexp.MustCompile(`PHASE trust-both: updating stack[\s\S]*aws:eks:PodIdentityAssociation \S+ creating`), 0)
@@ -340,10 +375,19 @@ func (e *emulated) checkMigratePodIdentity() {
 		t.Errorf("the migration resumed in trust-both wrote identity both again:\n%s", resumed)
 	}
 	t.Logf("the resumed trust-both ran its up again: %t", strings.Contains(resumed, "PHASE trust-both: updating stack"))
+	// Resumed again, and SIGKILLed as soon as its restart phase has rolled a first workload:
+	// that workload's new pods take Pod Identity alone; the others may or may not be rolled.
+	kill(approve, regexp.MustCompile(`PHASE restart: \S+ workload \S+: restarted \(`), 0)
+	rolledForward := map[migratedWorkload]bool{}
+	for _, w := range workloads {
+		_, at := workload(w)
+		rolledForward[w] = at != ""
+	}
 
-	// Rolled back from where the kill left it (bothUnannotated written, its up interrupted),
-	// SIGKILLed in its annotate phase's up and resumed, the result as a document (--format
-	// json), its steps read back as the text's lines.
+	// Rolled back from there (bothUnannotated written, a workload on Pod Identity): SIGKILLed in
+	// its annotate phase's up and resumed, the result as a document (--format json), its steps
+	// read back as the text's lines: the annotation back, then every workload whose pods had
+	// left IRSA restarted until each pod carries AWS_ROLE_ARN again (restart-irsa), then irsa.
 	pass = 1
 	rollback := append(slices.Clone(approve), "--rollback")
 	kill(rollback, regexp.MustCompile(`PHASE annotate: updating stack`), 2*time.Second)
@@ -364,10 +408,13 @@ func (e *emulated) checkMigratePodIdentity() {
 			t.Errorf("the rollback has no %q:\n%s", want, out)
 		}
 	}
-	// The kill came before the restart: the pods never left IRSA, so nothing is restarted
-	// (RollbackNext: restart-irsa only for a pod without AWS_ROLE_ARN).
-	if strings.Contains(out, "PHASE restart-irsa") {
-		t.Errorf("the rollback restarted pods that carry AWS_ROLE_ARN:\n%s", out)
+	// A workload the forward restart rolled is rolled back once; one it did not roll keeps its
+	// pods, which never left IRSA (RollbackNext: restart-irsa only for a pod without
+	// AWS_ROLE_ARN).
+	for _, w := range workloads {
+		if n, want := restarted(passes[1].String(), migrate.PhaseRestartIRSA, w), map[bool]int{true: 1, false: 0}[rolledForward[w]]; n != want {
+			t.Errorf("the rollback restarted %s %s/%s %d times, want %d (rolled by the forward restart: %t):\n%s", w.kind, w.namespace, w.name, n, want, rolledForward[w], passes[1].String())
+		}
 	}
 	for workload, creds := range credentials() {
 		for _, c := range creds {
@@ -402,7 +449,8 @@ func (e *emulated) checkMigratePodIdentity() {
 		}
 	}
 
-	// Per account: each identity written once in each pass, each workload rolled once.
+	// Per account: each identity written once in each pass, each workload rolled once by the
+	// last pass, and no roll anywhere that a line does not name.
 	written := regexp.MustCompile(`PHASE \S+: identity (\S+) for \[([^]]*)\]`)
 	for i, want := range [][]string{{"both", "bothUnannotated"}, {"both", "irsa"}, {"both", "bothUnannotated", "podIdentity"}} {
 		count := map[string]int{}
@@ -420,30 +468,18 @@ func (e *emulated) checkMigratePodIdentity() {
 		}
 	}
 	for _, w := range workloads {
-		line := "PHASE restart: " + w.key() + " workload " + w.kind + "/" + w.name + ": restarted ("
-		if n := strings.Count(passes[2].String(), line); n != 1 {
+		if n := restarted(passes[2].String(), migrate.PhaseRestart, w); n != 1 {
 			t.Errorf("the migration restarted %s/%s %d times, want once:\n%s", w.kind, w.name, n, passes[2].String())
 		}
-		var generation int64
-		switch w.kind {
-		case "Deployment":
-			d, err := kube.AppsV1().Deployments(w.namespace).Get(ctx, w.name, metav1.GetOptions{})
-			if err == nil {
-				generation = d.Generation
-			}
-		case "StatefulSet":
-			d, err := kube.AppsV1().StatefulSets(w.namespace).Get(ctx, w.name, metav1.GetOptions{})
-			if err == nil {
-				generation = d.Generation
-			}
-		case "DaemonSet":
-			d, err := kube.AppsV1().DaemonSets(w.namespace).Get(ctx, w.name, metav1.GetOptions{})
-			if err == nil {
-				generation = d.Generation
-			}
+		// Created (1), rolled by the first pass's restart if it got to it before the kill (its
+		// annotation, read then: a kill can come between a roll and its line), by the rollback
+		// and by the last pass.
+		rolls := int64(restarted(passes[1].String(), migrate.PhaseRestartIRSA, w) + restarted(passes[2].String(), migrate.PhaseRestart, w))
+		if rolledForward[w] {
+			rolls++
 		}
-		if generation != 2 {
-			t.Errorf("%s %s/%s: generation %d after the migration, want 2 (created, rolled once)", w.kind, w.namespace, w.name, generation)
+		if generation, _ := workload(w); generation != 1+rolls {
+			t.Errorf("%s %s/%s: generation %d after the migration, want %d (created, rolled %d times)", w.kind, w.namespace, w.name, generation, 1+rolls, rolls)
 		}
 	}
 	got := credentials()
