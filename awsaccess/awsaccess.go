@@ -293,6 +293,7 @@ func (a Access) Config(ctx context.Context) (aws.Config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("AWS configuration for region %s: %w", a.Region, err)
 	}
+	cfg.HTTPClient = PlainBodies(cfg.HTTPClient)
 	if r := a.AssumeRole; r != nil {
 		// The STS client signs with the base credentials; everything else with the role's.
 		cfg.Credentials = r.Credentials(sts.NewFromConfig(cfg))

@@ -53,6 +53,7 @@ func NewClients(ctx context.Context, endpointURL, region string, role *awsaccess
 	cfg := aws.Config{
 		Region:       region,
 		BaseEndpoint: aws.String(endpointURL),
+		HTTPClient:   awsaccess.PlainBodies(nil),
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return creds, nil
 		}),
