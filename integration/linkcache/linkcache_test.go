@@ -153,6 +153,23 @@ func TestChangedInputsLinkAgain(t *testing.T) {
 	}
 }
 
+// A cache that cannot be written costs the reuse, never the link: the binary is made and runs.
+func TestUnwritableCacheStillLinks(t *testing.T) {
+	c, seen := newCache(t), 0
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.dir = filepath.Join(file, "links") // under a file: mkdir fails
+	bin := c.testBinary(t, module(t, "first"))
+	if got := c.events(t, &seen); strings.Join(got, " ") != "linked" {
+		t.Errorf("with an unwritable cache: %v, want one link", got)
+	}
+	if got := output(t, bin); got != "first" {
+		t.Errorf("the binary prints %q, want first", got)
+	}
+}
+
 // --prune keeps the most recently used outputs within the size given, and removes a copy
 // left half-made by a killed link once it is an hour old.
 func TestPruneKeepsTheMostRecentlyUsed(t *testing.T) {
