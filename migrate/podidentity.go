@@ -105,7 +105,8 @@ type AccountPlan struct {
 	// podIdentity account: its up has not finished while it does).
 	OIDCTrust bool `json:"oidcTrust,omitempty"`
 	// UpPending: a podIdentity account the stack's last completed update still had on the
-	// OIDC statement (Input.IRSARoles): its up has not finished.
+	// OIDC statement (Input.IRSARoles), or an irsa account it still had an association for
+	// (Input.Associated): its up has not finished.
 	UpPending bool       `json:"upPending,omitempty"`
 	Workloads []Workload `json:"workloads"`
 	Pods      []Pod      `json:"pods"`
@@ -138,6 +139,10 @@ type PodIdentityInput struct {
 	// statement (its irsaRoles output): an update killed after IAM changed the trust has not
 	// written its outputs, so a podIdentity account found here is not done.
 	IRSARoles map[string]bool
+	// Associated are the accounts the stack's last completed update made an association for
+	// (its podIdentityAssociations output): an irsa account found here has not finished the up
+	// that removes it (a rollback's irsa phase killed in its up).
+	Associated map[string]bool
 }
 
 // ReadPodIdentity makes the plan. Its calls are bounded: EKS's association list (and one
@@ -265,7 +270,8 @@ func ReadPodIdentity(ctx context.Context, in PodIdentityInput) (*PodIdentityPlan
 			a.Pods = append(a.Pods, pod)
 		}
 		a.Blockers = append(a.Blockers, o.templateBlockers[name]...)
-		a.UpPending = a.Identity == stack.IdentityPodIdentity && in.IRSARoles[key]
+		a.UpPending = a.Identity == stack.IdentityPodIdentity && in.IRSARoles[key] ||
+			a.Identity == stack.IdentityIRSA && in.Associated[key]
 		if a.Identity == stack.IdentityPodIdentity && a.AssociationRole != "" {
 			podIdentityRoles = append(podIdentityRoles, len(p.Accounts))
 		}
@@ -377,6 +383,9 @@ const (
 func (a AccountPlan) RollbackNext() Phase {
 	switch a.Identity {
 	case stack.IdentityIRSA:
+		if a.UpPending {
+			return PhaseIRSA // the up that removes the association was interrupted
+		}
 		return PhaseDone
 	case stack.IdentityBothUnannotated:
 		return PhaseAnnotate

@@ -127,6 +127,7 @@ func TestPodIdentityPlanPhases(t *testing.T) {
 	}
 	associateWith(t, cfg, "apps", "moving", bothTrust)
 	associate(t, cfg, "apps", "outputs-behind")
+	associate(t, cfg, "apps", "rolled-back")
 	kube := fake.NewClientset([]runtime.Object{
 		node("ip-10-0-1-1", map[string]string{corev1.LabelOSStable: "linux"}),
 		node("fargate-ip-10-0-2-2", map[string]string{corev1.LabelOSStable: "linux", "eks.amazonaws.com/compute-type": "fargate"}),
@@ -150,6 +151,7 @@ func TestPodIdentityPlanPhases(t *testing.T) {
 		&appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "win"}, Spec: appsv1.DaemonSetSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
 			ServiceAccountName: "windows", NodeSelector: map[string]string{corev1.LabelOSStable: "windows"}}}}},
 		sa("apps", "external", ""),
+		sa("apps", "rolled-back", arn),
 	}...)
 	conf := config(
 		entry("apps", "fresh", "", k8s.AnnotateServiceAccount),
@@ -165,8 +167,10 @@ func TestPodIdentityPlanPhases(t *testing.T) {
 		entry("apps", "on-fargate", stack.IdentityIRSA, k8s.AnnotateServiceAccount),
 		entry("apps", "windows", stack.IdentityIRSA, k8s.AnnotateServiceAccount),
 		entry("apps", "external", stack.IdentityIRSA, k8s.NoServiceAccount),
+		entry("apps", "rolled-back", stack.IdentityIRSA, k8s.AnnotateServiceAccount),
 	)
-	p, err := ReadPodIdentity(t.Context(), PodIdentityInput{Kube: kube, AWS: cfg, Cluster: "demo", Config: conf, IRSARoles: map[string]bool{"apps/outputs-behind": true, "apps/restarted": true}})
+	p, err := ReadPodIdentity(t.Context(), PodIdentityInput{Kube: kube, AWS: cfg, Cluster: "demo", Config: conf, IRSARoles: map[string]bool{"apps/outputs-behind": true, "apps/restarted": true},
+		Associated: map[string]bool{"apps/rolled-back": true, "apps/moved": true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,12 +191,21 @@ func TestPodIdentityPlanPhases(t *testing.T) {
 		"apps/on-fargate":     PhaseBlocked,
 		"apps/windows":        PhaseBlocked,
 		"apps/external":       PhaseBlocked,
+		"apps/rolled-back":    PhaseTrustBoth, // forward: an irsa account starts again
 	}
 	var lines []string
 	for _, a := range p.Accounts {
 		lines = append(lines, a.Line())
 		if a.Next != want[a.Account] {
 			t.Errorf("%s: next %s, want %s (%+v)", a.Account, a.Next, want[a.Account], a)
+		}
+	}
+	// A rollback's irsa phase killed in its up: identity irsa written, the association still in
+	// the last completed update's outputs, so the rollback runs that up again.
+	for _, a := range p.Accounts {
+		wantBack := map[string]Phase{"apps/rolled-back": PhaseIRSA, "apps/fresh": PhaseDone}[a.Account]
+		if got := a.RollbackNext(); wantBack != "" && got != wantBack {
+			t.Errorf("%s: rollback next %s, want %s (%+v)", a.Account, got, wantBack, a)
 		}
 	}
 	got := strings.Join(lines, "\n")
@@ -311,6 +324,7 @@ func TestPodIdentityRollbackNext(t *testing.T) {
 		{"every pod on IRSA, a workload rolling out", AccountPlan{Identity: stack.IdentityBoth, Annotation: "r", Pods: pods(CredentialsIRSA),
 			Workloads: []Workload{{Kind: "DaemonSet", Name: "d", RollingOut: "0 of 1 new pods updated"}}}, PhaseRestartIRSA},
 		{"back", AccountPlan{Identity: stack.IdentityIRSA, Annotation: "r"}, PhaseDone},
+		{"irsa written, its up killed", AccountPlan{Identity: stack.IdentityIRSA, Annotation: "r", AssociationID: "a-1", UpPending: true}, PhaseIRSA},
 		{"OIDC statement gone", AccountPlan{Identity: stack.IdentityPodIdentity}, PhaseBlocked},
 	} {
 		if got := c.a.RollbackNext(); got != c.want {

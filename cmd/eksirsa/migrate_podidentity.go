@@ -101,6 +101,11 @@ func readPodIdentityPlan(ctx context.Context, opts *options, outs auto.OutputMap
 	for key := range roles {
 		in.IRSARoles[key] = true
 	}
+	associated, _ := outs[stack.OutPodIdentity].Value.(map[string]any)
+	in.Associated = map[string]bool{}
+	for key := range associated {
+		in.Associated[key] = true
+	}
 	return migrate.ReadPodIdentity(ctx, in)
 }
 
