@@ -197,8 +197,9 @@ const pollLabel = "credential-poller"
 // migration is SIGKILLed in its trust-both phase's up, resumed (writing no identity twice),
 // SIGKILLed in its unannotate phase's up, resumed, and SIGKILLed as soon as its restart phase
 // has rolled a first workload onto Pod Identity alone; rolled back from there (--rollback: the
-// annotation back, SIGKILLed in that up and resumed; each workload the restart had rolled
-// rolled back once until its pods carry AWS_ROLE_ARN again, the others left alone; then irsa);
+// annotation back; each workload the restart had rolled rolled back once until its pods carry
+// AWS_ROLE_ARN again, the others left alone; then irsa; SIGKILLed in each of those phases and
+// resumed);
 // then moved again, SIGKILLed as soon as its restart phase has rolled a first workload and in
 // its last phase's up, and resumed, writing no identity and rolling no workload twice; it ends
 // with every account on podIdentity, every pod carrying Pod Identity's variables alone, each
@@ -384,13 +385,19 @@ func (e *emulated) checkMigratePodIdentity() {
 		rolledForward[w] = at != ""
 	}
 
-	// Rolled back from there (bothUnannotated written, a workload on Pod Identity): SIGKILLed in
-	// its annotate phase's up and resumed, the result as a document (--format json), its steps
-	// read back as the text's lines: the annotation back, then every workload whose pods had
-	// left IRSA restarted until each pod carries AWS_ROLE_ARN again (restart-irsa), then irsa.
+	// Rolled back from there (bothUnannotated written, a workload on Pod Identity): the
+	// annotation back, then every workload whose pods had left IRSA restarted until each pod
+	// carries AWS_ROLE_ARN again (restart-irsa), then irsa; SIGKILLed in each of the three
+	// phases (in annotate's up, as soon as restart-irsa has rolled a workload back, in irsa's
+	// up) and resumed, the last run's result as a document (--format json), its steps read back
+	// as the text's lines.
 	pass = 1
 	rollback := append(slices.Clone(approve), "--rollback")
 	kill(rollback, regexp.MustCompile(`PHASE annotate: updating stack`), 2*time.Second)
+	kill(rollback, regexp.MustCompile(`PHASE restart-irsa: \S+ workload \S+: restarted \(`), 0)
+	if out := kill(rollback, regexp.MustCompile(`PHASE irsa: updating stack`), 2*time.Second); strings.Contains(out, "identity both for") {
+		t.Errorf("the rollback resumed in restart-irsa wrote identity both again:\n%s", out)
+	}
 	out, doc, err := document(rollback)
 	if err != nil || !doc.Passed || !doc.Rollback || len(doc.Plan.Accounts) != len(keys) {
 		t.Fatalf("the rollback: %v, document %+v\n%s", err, doc, out)
@@ -525,11 +532,12 @@ func (e *emulated) migratePodIdentityDocument(args ...string) (string, podIdenti
 	e.t.Helper()
 	out, err := e.eksirsa(append(args, "--format", "json")...)
 	var doc podIdentityResult
-	i := strings.Index(out, "\n{\n") // the document is written last, after the progress on stderr
+	// The document is written last, after the progress on stderr (none when nothing was left).
+	i := strings.Index("\n"+out, "\n{\n")
 	if i < 0 {
 		return out, doc, fmt.Errorf("no document after the progress (%v)", err)
 	}
-	rest := out[i+1:]
+	rest := out[i:]
 	if jerr := json.Unmarshal([]byte(rest[:strings.LastIndex(rest, "}")+1]), &doc); jerr != nil {
 		return out, doc, fmt.Errorf("the document: %v (%v)", jerr, err)
 	}
