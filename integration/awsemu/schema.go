@@ -45,11 +45,15 @@ import (
 //     (v3.109.0 requires v3.172.0, v3.111.0 v3.185.0); provider/go.mod at 4cd0c9b4 has not
 //     been read. The bridge lines cited here were read at that commit.
 //
-// TestSchemaRowsAgainstPinnedSDK holds these two to the module cache (go.mod's pulumi-aws SDK
-// and the proxy's origin record of it), and every row to what that SDK shows.
+// TestSchemaRowsAgainstPinnedSDK holds these to the module cache (go.mod's pulumi-aws SDK, the
+// hash of its content the go command computed when it downloaded it, and the commit where the
+// proxy's record of it names one), and every row to what that SDK shows.
 const (
 	pulumiAWSVersion = "v6.83.4"
 	pulumiAWSCommit  = "4cd0c9b4fb1bb83a7457f673a21f72111e097f97"
+	// pulumiAWSSum is the module's content hash (go.sum's h1: line for it): the same on every
+	// proxy, where the origin commit is not (this machine's proxy records none, 2026-12-07).
+	pulumiAWSSum = "h1:rI5FtYK0SY5VKPIRqwCqpnLJ7G7BeD4CAWb/ZdtzX8w="
 )
 
 // propKind is a property's Terraform type, which decides how two values compare.

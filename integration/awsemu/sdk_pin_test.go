@@ -23,11 +23,14 @@ import (
 const pulumiAWSSDK = "github.com/pulumi/pulumi-aws/sdk/v6"
 
 // pinnedSDK is the directory of the SDK the program builds against, after checking that it is
-// the pinned release and commit (the proxy's origin record beside it in the module cache).
+// the pinned release: go.mod's version, the content hash the go command computed when it
+// downloaded the module (cache/download/<module>/@v/<version>.ziphash, checked by the go
+// command against go.sum), and the commit where the proxy's record beside it
+// (<version>.info) names one. Proxies differ in that record: the one this machine kind reaches
+// gave no Origin on 2026-12-07 (a new machine's fresh run failed here on it), an earlier one
+// gave the tag and commit; the content hash is the same everywhere.
 func pinnedSDK(t *testing.T) string {
 	t.Helper()
-	// go.mod's requirement, where the module cache keeps it, and the proxy's record beside
-	// its go.mod (cache/download/<module>/@v/<version>.info).
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}\n{{.Dir}}\n{{.GoMod}}", pulumiAWSSDK).Output()
 	if err != nil {
 		t.Fatalf("go list -m %s: %v", pulumiAWSSDK, err)
@@ -37,21 +40,37 @@ func pinnedSDK(t *testing.T) string {
 		t.Fatalf("go list -m %s: %q", pulumiAWSSDK, out)
 	}
 	version, dir, gomod := lines[0], lines[1], lines[2]
-	if version != pulumiAWSVersion {
-		t.Fatalf("go.mod requires %s %s; the pin (schema.go) is %s: move the pin with go.mod", pulumiAWSSDK, version, pulumiAWSVersion)
-	}
-	info, err := os.ReadFile(strings.TrimSuffix(gomod, ".mod") + ".info")
-	if err != nil {
-		t.Fatalf("the proxy's record of %s@%s: %v", pulumiAWSSDK, version, err)
-	}
-	var rec struct{ Origin struct{ Hash, Ref string } }
-	if err := json.Unmarshal(info, &rec); err != nil {
-		t.Fatalf("the proxy's record of %s@%s: %v", pulumiAWSSDK, version, err)
-	}
-	if rec.Origin.Hash != pulumiAWSCommit || rec.Origin.Ref != "refs/tags/sdk/"+version {
-		t.Fatalf("%s@%s is %s at %s, the pin says %s", pulumiAWSSDK, version, rec.Origin.Ref, rec.Origin.Hash, pulumiAWSCommit)
+	if err := checkPin(version, strings.TrimSuffix(gomod, ".mod")); err != nil {
+		t.Fatal(err)
 	}
 	return filepath.Join(dir, "go", "aws")
+}
+
+// checkPin holds the module cache's copy of the SDK at version, whose download records start
+// with base (<cache>/@v/<version>), to the pin in schema.go.
+func checkPin(version, base string) error {
+	if version != pulumiAWSVersion {
+		return fmt.Errorf("go.mod requires %s %s; the pin (schema.go) is %s: move the pin with go.mod", pulumiAWSSDK, version, pulumiAWSVersion)
+	}
+	sum, err := os.ReadFile(base + ".ziphash")
+	if err != nil {
+		return fmt.Errorf("the go command's hash of %s@%s: %w", pulumiAWSSDK, version, err)
+	}
+	if got := strings.TrimSpace(string(sum)); got != pulumiAWSSum {
+		return fmt.Errorf("%s@%s's content hash is %s, the pin says %s", pulumiAWSSDK, version, got, pulumiAWSSum)
+	}
+	info, err := os.ReadFile(base + ".info")
+	if err != nil {
+		return fmt.Errorf("the proxy's record of %s@%s: %w", pulumiAWSSDK, version, err)
+	}
+	var rec struct{ Origin *struct{ Hash, Ref string } }
+	if err := json.Unmarshal(info, &rec); err != nil {
+		return fmt.Errorf("the proxy's record of %s@%s: %w", pulumiAWSSDK, version, err)
+	}
+	if rec.Origin != nil && (rec.Origin.Hash != pulumiAWSCommit || rec.Origin.Ref != "refs/tags/sdk/"+version) {
+		return fmt.Errorf("%s@%s is %s at %s, the pin says %s", pulumiAWSSDK, version, rec.Origin.Ref, rec.Origin.Hash, pulumiAWSCommit)
+	}
+	return nil
 }
 
 // sdkField is one property of an SDK struct: its Go type and, on a resource, what
@@ -184,5 +203,41 @@ func checkRows(t *testing.T, where string, s Schema, fields map[string]sdkField,
 			}
 			checkRows(t, at+".", p.Elem, elems, types, false)
 		}
+	}
+}
+
+// TestPinHoldsOnEveryProxysRecord: the pin check takes a proxy's record with or without the
+// origin (this machine kind's proxy gives none) and refuses another content or commit.
+func TestPinHoldsOnEveryProxysRecord(t *testing.T) {
+	origin := fmt.Sprintf(`{"Version":%q,"Time":"2026-06-03T20:39:51Z","Origin":{"VCS":"git","URL":"https://github.com/pulumi/pulumi-aws","Hash":%%q,"Ref":"refs/tags/sdk/%s"}}`, pulumiAWSVersion, pulumiAWSVersion)
+	for _, tc := range []struct {
+		name, version, sum, info, wantErr string
+	}{
+		{name: "no origin recorded", version: pulumiAWSVersion, sum: pulumiAWSSum,
+			info: `{"Version":"v6.83.4","Time":"2026-06-03T20:39:51Z"}`},
+		{name: "the pinned origin", version: pulumiAWSVersion, sum: pulumiAWSSum, info: fmt.Sprintf(origin, pulumiAWSCommit)},
+		{name: "another commit", version: pulumiAWSVersion, sum: pulumiAWSSum, info: fmt.Sprintf(origin, strings.Repeat("0", 40)),
+			wantErr: "the pin says " + pulumiAWSCommit},
+		{name: "another content", version: pulumiAWSVersion, sum: "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", info: `{"Version":"v6.83.4"}`,
+			wantErr: "content hash is h1:AAAA"},
+		{name: "another version", version: "v6.83.5", sum: pulumiAWSSum, info: `{"Version":"v6.83.5"}`,
+			wantErr: "move the pin with go.mod"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := filepath.Join(t.TempDir(), tc.version)
+			if err := os.WriteFile(base+".ziphash", []byte(tc.sum+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(base+".info", []byte(tc.info), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err := checkPin(tc.version, base)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("checkPin: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("checkPin: %v, want an error with %q", err, tc.wantErr)
+			}
+		})
 	}
 }
