@@ -9,6 +9,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -211,6 +212,20 @@ func (s *Server) tail(n int) string {
 // "Rate exceeded" (sitecustomize.py has the sources).
 func (s *Server) ThrottleIAM(burst, perSecond float64) error {
 	return os.WriteFile(s.iamRate, []byte(strconv.FormatFloat(burst, 'f', -1, 64)+","+strconv.FormatFloat(perSecond, 'f', -1, 64)), 0o600)
+}
+
+// HoldIAM makes the server answer each IAM request for action (UpdateAssumeRolePolicy, say)
+// d later than it would, from now on; d = 0 ends the hold. A test that must stop a client in
+// the middle of that call (a killed update) gets a window instead of a race.
+func (s *Server) HoldIAM(action string, d time.Duration) error {
+	path := filepath.Join(filepath.Dir(s.iamRate), "iam-hold") // sitecustomize.py reads it there
+	if d <= 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	return os.WriteFile(path, []byte(action+","+strconv.FormatFloat(d.Seconds(), 'f', -1, 64)), 0o600)
 }
 
 // UseControlPlanes makes every EKS cluster created from now on get its endpoint, CA and OIDC

@@ -100,9 +100,25 @@ if _IAM_RATE_PATH:
             _bucket["tokens"] -= 1
             return True
 
+    # A held IAM action, for a test that must stop a client in the middle of an IAM call: once
+    # the file "iam-hold" beside the throttle's file holds "<Action>,<seconds>"
+    # (Server.HoldIAM writes it), a request for that action is answered that much later, then
+    # carried out as usual. IAM's answers take seconds at times; this makes one take long on
+    # purpose, so that "in flight" is a window and not a race.
+    def _held(action):
+        try:
+            with open(os.path.join(os.path.dirname(_IAM_RATE_PATH), "iam-hold")) as f:
+                held, _, seconds = f.read().strip().partition(",")
+        except FileNotFoundError:
+            return 0.0
+        return float(seconds) if held == action else 0.0
+
     _orig_call_action = _iam_responses.IamResponse.call_action
 
     def _call_action(self):
+        hold = _held(self._get_action())
+        if hold > 0:
+            time.sleep(hold)
         if not _take_token():
             body = (
                 '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
