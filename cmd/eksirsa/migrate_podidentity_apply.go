@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/spf13/cobra"
 
 	"github.com/eks-irsa/eks-irsa/migrate"
@@ -32,6 +33,26 @@ type podIdentityMigration struct {
 	rollback       bool
 	// result, when set (--format json), collects the lines instead of printing them.
 	result *podIdentityResult
+	// outs are the stack's outputs as the last read or the migration's last update gave them
+	// (nil: read them): see outputs.
+	outs auto.OutputMap
+}
+
+// outputs are the stack's outputs, read once and then taken from each of the migration's own
+// updates (the Automation API reads them right after the up): only an update changes them,
+// and a read is two CLI runs (`stack output`, with and without secrets), which a restart's
+// wait, reading the plan every second, paid on every poll (89 `stack output` runs in the
+// API-mode scenario, 2026-12-07). The plan's live parts (EKS, the cluster's pods and
+// workloads) are read on every pass as before.
+func (m *podIdentityMigration) outputs(ctx context.Context) (auto.OutputMap, error) {
+	if m.outs == nil {
+		outs, err := stackOutputs(ctx, m.opts)
+		if err != nil {
+			return nil, err
+		}
+		m.outs = outs
+	}
+	return m.outs, nil
 }
 
 // podIdentityResult is --approve's --format json document: the plan as the last pass read it
@@ -53,7 +74,7 @@ func (m *podIdentityMigration) say(format string, args ...any) {
 }
 
 func (m *podIdentityMigration) plan(ctx context.Context) (*migrate.PodIdentityPlan, error) {
-	outs, err := stackOutputs(ctx, m.opts)
+	outs, err := m.outputs(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -109,8 +130,13 @@ func phaseFor(identity stack.Identity) migrate.Phase {
 
 func (m *podIdentityMigration) update(phase migrate.Phase) error {
 	m.say("PHASE %s: updating stack %s (eksirsa up)", phase, m.opts.stack)
-	if _, err := runUpdate(m.cmd, m.opts, updateOptions{yes: true}); err != nil {
+	res, err := runUpdate(m.cmd, m.opts, updateOptions{yes: true})
+	m.outs = nil
+	if err != nil {
 		return fmt.Errorf("migrate pod-identity: phase %s: %w; run migrate pod-identity --approve again to resume", phase, err)
+	}
+	if len(res.Outputs) > 0 {
+		m.outs = res.Outputs
 	}
 	return nil
 }
@@ -118,7 +144,7 @@ func (m *podIdentityMigration) update(phase migrate.Phase) error {
 // at is the account's restart value: its association's creation time, fixed for the account's
 // migration, so that a resumed restart writes what the first wrote.
 func (m *podIdentityMigration) at(ctx context.Context, a migrate.AccountPlan) (string, error) {
-	outs, err := stackOutputs(ctx, m.opts)
+	outs, err := m.outputs(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -226,7 +252,7 @@ func (m *podIdentityMigration) restart(ctx context.Context, p *migrate.PodIdenti
 	if m.rollback {
 		phase, next = migrate.PhaseRestartIRSA, migrate.AccountPlan.RollbackNext
 	}
-	outs, err := stackOutputs(ctx, m.opts)
+	outs, err := m.outputs(ctx)
 	if err != nil {
 		return err
 	}
