@@ -437,8 +437,10 @@ func (e *emulated) checkMigratePodIdentity() {
 	kill(approve, regexp.MustCompile(`PHASE restart: \S+ workload \S+: restarted \(`), 0)
 	// In the up: while IAM holds its answer to a role's trust update (the phase's change). Two
 	// seconds after the phase's line, the up had ended on a quiet machine (2026-12-07): the
-	// resumed run rightly had nothing left to run, and this case proved nothing.
-	if err := e.moto.HoldIAM("UpdateAssumeRolePolicy", 10*time.Second); err != nil {
+	// resumed run rightly had nothing left to run, and this case proved nothing. The held
+	// requests are carried out when their hold ends (a server finishes what it was sent), with
+	// the trust the resumed run writes too; short, so they land before anything after it.
+	if err := e.moto.HoldIAM("UpdateAssumeRolePolicy", 3*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	out = kill(approve, regexp.MustCompile(`PHASE pod-identity: updating stack[\s\S]*aws:iam:Role \S+ updating`), 0)
