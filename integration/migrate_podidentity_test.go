@@ -310,6 +310,23 @@ func (e *emulated) checkMigratePodIdentity() {
 		passes[pass].WriteString(r.output())
 		return r.output()
 	}
+	// killInRoleUpdate SIGKILLs the command in phase's up while IAM holds its answer to a
+	// role's trust update (the change of the phases that write a trust: pod-identity, irsa):
+	// two seconds after the phase's line, the up had ended on a quiet machine (2026-12-07), and
+	// the resumed run rightly had nothing left to run. The held requests are carried out when
+	// their hold ends (a server finishes what it was sent), with the trust the resumed run
+	// writes too; short, so that they land before anything after it.
+	killInRoleUpdate := func(args []string, phase migrate.Phase) string {
+		t.Helper()
+		if err := e.moto.HoldIAM("UpdateAssumeRolePolicy", 3*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		out := kill(args, regexp.MustCompile(`PHASE `+string(phase)+`: updating stack[\s\S]*aws:iam:Role \S+ updating`), 0)
+		if err := e.moto.HoldIAM("UpdateAssumeRolePolicy", 0); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
 	document := func(args []string) (string, podIdentityResult, error) {
 		t.Helper()
 		out, doc, err := e.migratePodIdentityDocument(args...)
@@ -395,12 +412,15 @@ func (e *emulated) checkMigratePodIdentity() {
 	rollback := append(slices.Clone(approve), "--rollback")
 	kill(rollback, regexp.MustCompile(`PHASE annotate: updating stack`), 2*time.Second)
 	kill(rollback, regexp.MustCompile(`PHASE restart-irsa: \S+ workload \S+: restarted \(`), 0)
-	if out := kill(rollback, regexp.MustCompile(`PHASE irsa: updating stack`), 2*time.Second); strings.Contains(out, "identity both for") {
+	if out := killInRoleUpdate(rollback, migrate.PhaseIRSA); strings.Contains(out, "identity both for") {
 		t.Errorf("the rollback resumed in restart-irsa wrote identity both again:\n%s", out)
 	}
 	out, doc, err := document(rollback)
 	if err != nil || !doc.Passed || !doc.Rollback || len(doc.Plan.Accounts) != len(keys) {
 		t.Fatalf("the rollback: %v, document %+v\n%s", err, doc, out)
+	}
+	if !strings.Contains(out, "PHASE irsa: updating stack") {
+		t.Errorf("the resumed rollback did not run the irsa phase's up again:\n%s", out)
 	}
 	for _, a := range doc.Plan.Accounts {
 		if a.Identity != program.IdentityIRSA {
@@ -435,18 +455,7 @@ func (e *emulated) checkMigratePodIdentity() {
 	// others may not be rolled yet), resumed and SIGKILLed in the last phase's up, and resumed.
 	pass = 2
 	kill(approve, regexp.MustCompile(`PHASE restart: \S+ workload \S+: restarted \(`), 0)
-	// In the up: while IAM holds its answer to a role's trust update (the phase's change). Two
-	// seconds after the phase's line, the up had ended on a quiet machine (2026-12-07): the
-	// resumed run rightly had nothing left to run, and this case proved nothing. The held
-	// requests are carried out when their hold ends (a server finishes what it was sent), with
-	// the trust the resumed run writes too; short, so they land before anything after it.
-	if err := e.moto.HoldIAM("UpdateAssumeRolePolicy", 3*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	out = kill(approve, regexp.MustCompile(`PHASE pod-identity: updating stack[\s\S]*aws:iam:Role \S+ updating`), 0)
-	if err := e.moto.HoldIAM("UpdateAssumeRolePolicy", 0); err != nil {
-		t.Fatal(err)
-	}
+	out = killInRoleUpdate(approve, migrate.PhasePodIdentity)
 	if strings.Contains(out, "identity bothUnannotated for") {
 		t.Errorf("the migration resumed in restart wrote identity bothUnannotated again:\n%s", out)
 	}
