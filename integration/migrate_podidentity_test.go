@@ -388,7 +388,9 @@ func (e *emulated) checkMigratePodIdentity() {
 	// the killed up had already made the associations, which is the phase's proof (the agent
 	// was ACTIVE before): then the resumed run goes on to unannotate, whose up adopts what the
 	// killed one left pending. Either way, no identity is written twice.
-	resumed := kill(approve, regexp.MustCompile(`PHASE unannotate: updating stack`), 2*time.Second)
+	// In its up, at an account's update (the annotation's removal): two seconds after the
+	// phase's line, the up could be over on a quiet machine (2026-12-07).
+	resumed := kill(approve, regexp.MustCompile(`PHASE unannotate: updating stack[\s\S]*kubernetes:core/v1:ServiceAccount\S* \S+ updating`), 0)
 	if strings.Contains(resumed, "identity both for") {
 		t.Errorf("the migration resumed in trust-both wrote identity both again:\n%s", resumed)
 	}
@@ -410,7 +412,7 @@ func (e *emulated) checkMigratePodIdentity() {
 	// as the text's lines.
 	pass = 1
 	rollback := append(slices.Clone(approve), "--rollback")
-	kill(rollback, regexp.MustCompile(`PHASE annotate: updating stack`), 2*time.Second)
+	kill(rollback, regexp.MustCompile(`PHASE annotate: updating stack[\s\S]*kubernetes:core/v1:ServiceAccount\S* \S+ updating`), 0) // as unannotate's
 	kill(rollback, regexp.MustCompile(`PHASE restart-irsa: \S+ workload \S+: restarted \(`), 0)
 	if out := killInRoleUpdate(rollback, migrate.PhaseIRSA); strings.Contains(out, "identity both for") {
 		t.Errorf("the rollback resumed in restart-irsa wrote identity both again:\n%s", out)
