@@ -238,6 +238,11 @@ func startEmulatedWith(t testing.TB, opts emuOptions) *emulated {
 		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "no-aws-credentials"),
 		awsemu.EndpointEnv+"="+m.URL,
 		"KUBECONFIG="+filepath.Join(home, "no-kubeconfig"),
+		// The Kubernetes provider writes its kubeconfig to a file of its own at every
+		// configure and never removes it (writeKubeconfigToFile, pulumi-kubernetes
+		// provider/pkg/provider/util.go): 2,145 of them were left in /tmp by one whole run
+		// (CI's of 2ae7f94). They go with the test here.
+		"TMPDIR="+filepath.Join(home, "tmp"),
 		// EKS's issuer has a publicly trusted certificate; the loopback control planes' CAs
 		// play that part for the TLS plugin, which verifies the chain as the real provider does.
 		"SSL_CERT_FILE="+planes.CABundle,
@@ -246,8 +251,10 @@ func startEmulatedWith(t testing.TB, opts emuOptions) *emulated {
 		// Only the aws CLI reads it here: the plugin has EndpointEnv and eksirsa aws:endpoints.
 		env = append(env, "AWS_ENDPOINT_URL_STS="+m.URL)
 	}
-	if err := os.MkdirAll(filepath.Join(home, "state"), 0o700); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{"state", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(home, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e := &emulated{t: t, moto: m, asg: autoscaling.NewFromConfig(awsCfg), ec2: ec2.NewFromConfig(awsCfg), cluster: c, planes: planes, kubelets: kubelets, cni: n, dir: dir, env: env,
 		bin: filepath.Join(bin, "eksirsa"), name: name, nodeRole: cfg.NodeRoleName(), aws: awsCfg,

@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -25,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/eks-irsa/eks-irsa/awsaccess"
+	"github.com/eks-irsa/eks-irsa/integration/keptlog"
 	"github.com/eks-irsa/eks-irsa/integration/testcluster"
 )
 
@@ -133,13 +133,11 @@ func start(t testing.TB, bin string) (*Server, error) {
 	go watchExit(s.pid, s.done)
 	t.Cleanup(func() {
 		s.stop(t)
-		if t.Failed() {
-			t.Logf("--- %s log (%s) ---\n%s", Binary, s.logPath, s.tail(40))
-		}
+		keptlog.OnFailure(t, Binary, s.logPath)
 	})
 	if err := s.waitReady(); err != nil {
 		s.stop(t)
-		return nil, fmt.Errorf("%w\n--- %s log ---\n%s", err, Binary, s.tail(40))
+		return nil, fmt.Errorf("%w\n--- %s log ---\n%s", err, Binary, keptlog.Tail(s.logPath, 40))
 	}
 	return s, nil
 }
@@ -193,18 +191,6 @@ func (s *Server) stop(t testing.TB) {
 			t.Logf("moto: kill group of %s: %v", Binary, err)
 		}
 	})
-}
-
-func (s *Server) tail(n int) string {
-	data, err := os.ReadFile(s.logPath)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // ThrottleIAM makes the server throttle IAM from now on as IAM does: a token bucket of burst

@@ -23,6 +23,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/eks-irsa/eks-irsa/integration/keptlog"
 )
 
 // Identities in the apiserver's token file. Both are in system:masters: the admin is who the
@@ -352,7 +354,7 @@ func waitHealthy(ctx context.Context, watched []*process, check func(context.Con
 	for {
 		for _, p := range watched {
 			if done, err := p.exited(); done {
-				if strings.Contains(p.tail(20), "address already in use") {
+				if strings.Contains(keptlog.Tail(p.logPath, 20), "address already in use") {
 					return fmt.Errorf("%s exited (%v): %w", p.name, err, errPortInUse)
 				}
 				return fmt.Errorf("%s exited (%v)", p.name, err)

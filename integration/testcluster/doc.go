@@ -5,7 +5,7 @@
 //     Deployment, ReplicaSet, namespace, garbage-collector and service-account controllers)
 //     from the tools/build binaries on free 127.0.0.1 ports, each in its own process group with
 //     its log in the test's temp dir. It waits on /readyz and /healthz, and t.Cleanup stops
-//     the processes (SIGTERM, then SIGKILL) and prints their logs' tails when the test failed.
+//     the processes (SIGTERM, then SIGKILL) and keeps their logs when the test failed (keptlog).
 //   - ServeControlPlanes is the emulated EKS's control-plane service: an HTTP endpoint that
 //     gives each created cluster a control plane of its own (the test's first, then a new
 //     kube-apiserver on the same etcd under another prefix) and takes it away at delete.

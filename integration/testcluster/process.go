@@ -1,7 +1,6 @@
 package testcluster
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eks-irsa/eks-irsa/integration/keptlog"
 )
 
 // process is one control-plane binary running in its own process group, its output in a file.
@@ -50,9 +51,7 @@ func startProcess(t testing.TB, dir, name, bin string, args ...string) (*process
 	}()
 	t.Cleanup(func() {
 		p.stop(t)
-		if t.Failed() {
-			t.Logf("--- last lines of %s (%s) ---\n%s", name, logPath, p.tail(40))
-		}
+		keptlog.OnFailure(t, name, logPath)
 	})
 	return p, nil
 }
@@ -89,17 +88,4 @@ func (p *process) stopOnce(t testing.TB) {
 	if err := syscall.Kill(-pgid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		t.Logf("testcluster: kill group of %s: %v", p.name, err)
 	}
-}
-
-// tail returns the last n lines of the process's log.
-func (p *process) tail(n int) string {
-	data, err := os.ReadFile(p.logPath)
-	if err != nil {
-		return err.Error()
-	}
-	lines := bytes.Split(bytes.TrimRight(data, "\n"), []byte("\n"))
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return string(bytes.Join(lines, []byte("\n")))
 }

@@ -40,7 +40,7 @@ func NewPulumi(t testing.TB) *Pulumi {
 		BackendURL: "file://" + filepath.Join(root, "backend"),
 		WorkDir:    filepath.Join(root, "work"),
 	}
-	for _, dir := range []string{p.Home, filepath.Join(root, "backend"), p.WorkDir} {
+	for _, dir := range []string{p.Home, filepath.Join(root, "backend"), p.WorkDir, filepath.Join(root, "tmp")} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -54,6 +54,10 @@ func NewPulumi(t testing.TB) *Pulumi {
 		"PATH": bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 		// The host's kubeconfig must never be reached: every object has an explicit provider.
 		"KUBECONFIG": filepath.Join(root, "no-kubeconfig"),
+		// The Kubernetes provider leaves a kubeconfig file in $TMPDIR at every configure
+		// (writeKubeconfigToFile, pulumi-kubernetes provider/pkg/provider/util.go): here they
+		// go with the test.
+		"TMPDIR": filepath.Join(root, "tmp"),
 	}
 	// tools/build lays out <root>/bin/pulumi, which is what PulumiCommandOptions.Root expects.
 	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: filepath.Dir(bin)})
