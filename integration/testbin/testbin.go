@@ -1,12 +1,16 @@
 // Package testbin builds this module's own commands for the tests that run them as
 // processes: the eksirsa driver and the emulated tier's test-only plugins. Each test process
-// builds them once, all in one `go build`, into a directory under the user's cache directory
-// named by the content they are linked from and the race mode (contentKey), so a new clone
-// of the same code finds them linked. They are built with the race detector exactly when the
-// test binary is, so they reuse the packages `go test -race` already compiled (one
-// compilation of the module's dependencies per run, not one per mode), and a warm run links
-// nothing that did not change. The driver and the plugins run with the race detector too,
-// which is where races in them would show; see Dir for the one race option they run with.
+// builds them once into a directory under the user's cache directory named by the content
+// they are linked from and the race mode (contentKey), so a new clone of the same code finds
+// them linked, and a warm run links nothing that did not change.
+//
+// The driver is built with the race detector always: it runs the product's code (the
+// program, the migrations, verify), where a race is a bug users would meet. The doubles (the
+// plugins, the language host, podcreds) are built as the test binary that starts them is:
+// tools/test.sh runs the integration package, which only orchestrates processes, without
+// -race, so the scenarios' doubles run without it too, and their own packages' tests (awsemu,
+// tlsemu, langhost, with -race) run them with it. See Dir for the one race option they run
+// with.
 package testbin
 
 import (
@@ -36,6 +40,10 @@ var Packages = map[string]string{
 	"podcreds": "./integration/podcreds",
 }
 
+// raced are the binaries of Packages built with the race detector whatever the test
+// binary's mode (see the package's doc).
+var raced = map[string]bool{"eksirsa": true}
+
 var (
 	once sync.Once
 	dir  string
@@ -45,7 +53,7 @@ var (
 // Dir returns a directory holding every binary of Packages, built (or found up to date) once
 // per test process. It holds nothing else, so a test may put it first on PATH.
 //
-// With the race detector it also sets GORACE's atexit_sleep_ms=0 in this process's
+// It also sets GORACE's atexit_sleep_ms=0 in this process's
 // environment, which every process the tests start inherits (they add to os.Environ()). The
 // race runtime otherwise sleeps a second in every process that exits normally (ThreadSanitizer's
 // atexit_sleep_ms, 1000 by default; measured: a plugin exits 1.06 s after the engine's SIGINT,
@@ -56,11 +64,8 @@ var (
 func Dir(t testing.TB) string {
 	t.Helper()
 	once.Do(func() {
-		if raceEnabled {
-			err = noRaceExitSleep()
-		}
-		if err == nil {
-			dir, err = build()
+		if err = noRaceExitSleep(); err == nil {
+			dir, err = build(raceEnabled)
 		}
 	})
 	if err != nil {
@@ -89,7 +94,9 @@ func noRaceExitSleep() error {
 	return nil
 }
 
-func build() (string, error) {
+// build builds Packages, the doubles with the race detector if race, and returns their
+// directory.
+func build(race bool) (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("testbin: go env GOMOD: %w", err)
@@ -99,16 +106,23 @@ func build() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("testbin: %w", err)
 	}
-	flags := buildFlags()
 	mode := "plain"
-	if raceEnabled {
+	if race {
 		mode = "race"
 	}
-	pkgs := make([]string, 0, len(Packages))
+	// One go build per race mode: eksirsa with it, the doubles as the test binary.
+	groups := map[bool][]string{}
 	for _, name := range slices.Sorted(maps.Keys(Packages)) {
-		pkgs = append(pkgs, Packages[name])
+		r := race || raced[name]
+		groups[r] = append(groups[r], Packages[name])
 	}
-	key, err := contentKey(root, flags, pkgs)
+	var builds []goBuild
+	for _, r := range []bool{true, false} {
+		if pkgs := groups[r]; len(pkgs) > 0 {
+			builds = append(builds, goBuild{flags: buildFlags(r), pkgs: pkgs})
+		}
+	}
+	key, err := contentKey(root, builds)
 	if err != nil {
 		return "", err
 	}
@@ -136,11 +150,13 @@ func build() (string, error) {
 	if err := os.Chtimes(done, now, now); err == nil {
 		return d, nil
 	}
-	args := append(append([]string{"build"}, flags...), "-o", d+string(os.PathSeparator))
-	cmd := exec.Command("go", append(args, pkgs...)...)
-	cmd.Dir, cmd.Env = root, goEnv()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("testbin: go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, out)
+	for _, b := range builds {
+		args := append(append([]string{"build"}, b.flags...), "-o", d+string(os.PathSeparator))
+		cmd := exec.Command("go", append(args, b.pkgs...)...)
+		cmd.Dir, cmd.Env = root, goEnv()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("testbin: go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, out)
+		}
 	}
 	// go build -o DIR/ names each binary after its package directory's last element.
 	for name, pkg := range Packages {
@@ -161,32 +177,40 @@ func build() (string, error) {
 // buildFlags are the binaries' build flags. No DWARF (as tools/test.sh links the test
 // binaries): a quarter less link time. No VCS stamp: a main package's build info would hold
 // the commit, so every commit, a README's too, would be a new contentKey and a new link.
-func buildFlags() []string {
+func buildFlags(race bool) []string {
 	flags := []string{"-ldflags=-w", "-buildvcs=false"}
-	if raceEnabled {
+	if race {
 		flags = append(flags, "-race")
 	}
 	return flags
 }
 
-// contentKey names what the binaries are linked from: the compiled archive of every package
-// they import, each named in the build cache by a hash of its content (go list -export), and
-// the flags. The same code in another clone (CI's, at a new path) has the same key and finds
-// its binaries linked; any change to any of those packages is a new key. go list compiles
-// nothing that go test did not (same flags, -trimpath from tools/test.sh's GOFLAGS) and
-// answers in 3-4 s of CPU, a link of the five binaries takes 20-30.
-func contentKey(root string, flags, pkgs []string) (string, error) {
-	args := append(append([]string{"list"}, flags...), "-deps", "-export", "-f", "{{if .Export}}{{.ImportPath}} {{.Export}}{{end}}")
-	cmd := exec.Command("go", append(args, pkgs...)...)
-	cmd.Dir, cmd.Env = root, goEnv()
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("testbin: go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, stderr.String())
-	}
+// goBuild is one go build of some of Packages.
+type goBuild struct {
+	flags, pkgs []string
+}
+
+// contentKey names what the binaries are linked from: for each build, the compiled archive of every package they import, each named in the build cache
+// by a hash of its content (go list -export), and the flags. The same code in another clone
+// (CI's, at a new path) has the same key and finds its binaries linked; any change to any of
+// those packages is a new key. go list compiles nothing that go test did not (same flags,
+// -trimpath from tools/test.sh's GOFLAGS) and answers in 3-4 s of CPU, a link of the five
+// binaries takes 20-30.
+func contentKey(root string, builds []goBuild) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n%s", strings.Join(flags, " "), goFlags(), out)
+	fmt.Fprintf(h, "%s\n", goFlags())
+	for _, b := range builds {
+		args := append(append([]string{"list"}, b.flags...), "-deps", "-export", "-f", "{{if .Export}}{{.ImportPath}} {{.Export}}{{end}}")
+		cmd := exec.Command("go", append(args, b.pkgs...)...)
+		cmd.Dir, cmd.Env = root, goEnv()
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return "", fmt.Errorf("testbin: go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, stderr.String())
+		}
+		fmt.Fprintf(h, "%s\n%s\n%s", strings.Join(b.flags, " "), strings.Join(b.pkgs, " "), out)
+	}
 	return hex.EncodeToString(h.Sum(nil)[:8]), nil
 }
 

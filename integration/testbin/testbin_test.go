@@ -2,10 +2,13 @@ package testbin
 
 import (
 	"bufio"
+	"debug/buildinfo"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -57,8 +60,7 @@ func TestContentKeyFollowsTheCodeNotThePath(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := filepath.Dir(strings.TrimSpace(string(out)))
-	pkg := []string{"./integration/podcreds"}
-	flags := buildFlags()
+	b := []goBuild{{flags: buildFlags(raceEnabled), pkgs: []string{"./integration/podcreds"}}}
 	var keys []string
 	var clones []string
 	for _, name := range []string{"one", "two"} {
@@ -82,7 +84,7 @@ func TestContentKeyFollowsTheCodeNotThePath(t *testing.T) {
 		// tools/test.sh's link cache is a wrapper in the checkout: its path is no part of
 		// what the binaries are.
 		t.Setenv("GOFLAGS", strings.TrimSpace(os.Getenv("GOFLAGS")+" -toolexec="+filepath.Join(clone, "tools", "linkcache")))
-		key, err := contentKey(clone, flags, pkg)
+		key, err := contentKey(clone, b)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +101,7 @@ func TestContentKeyFollowsTheCodeNotThePath(t *testing.T) {
 	if err := os.WriteFile(main, append(src, []byte("\nvar _ = 1\n")...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if changed, err := contentKey(clones[1], flags, pkg); err != nil || changed == keys[1] {
+	if changed, err := contentKey(clones[1], b); err != nil || changed == keys[1] {
 		t.Errorf("after a change to the code: key %s (%v), want a new one", changed, err)
 	}
 }
@@ -141,5 +143,27 @@ func TestPruneKeepsTheMostRecentlyUsed(t *testing.T) {
 	want := []string{"building", "in-use", "used-0h-ago", "used-1h-ago", "used-2h-ago"}
 	if !slices.Equal(left, want) {
 		t.Errorf("left %v, want %v", left, want)
+	}
+}
+
+// The driver runs with the race detector in both modes; the doubles as the test binary that
+// starts them: tools/test.sh runs the integration package without -race and every other with
+// it (see the package's doc). Read from each binary's build info, as `go version -m` shows it.
+func TestDriverIsRaceBuiltInBothModes(t *testing.T) {
+	for _, race := range []bool{true, false} {
+		d, err := build(race)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range slices.Sorted(maps.Keys(Packages)) {
+			info, err := buildinfo.ReadFile(filepath.Join(d, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := slices.ContainsFunc(info.Settings, func(s debug.BuildSetting) bool { return s.Key == "-race" && s.Value == "true" })
+			if want := race || name == "eksirsa"; got != want {
+				t.Errorf("%s in the %v-race directory: race-built %v, want %v", name, race, got, want)
+			}
+		}
 	}
 }
