@@ -110,18 +110,7 @@ func build(race bool) (string, error) {
 	if race {
 		mode = "race"
 	}
-	// One go build per race mode: eksirsa with it, the doubles as the test binary.
-	groups := map[bool][]string{}
-	for _, name := range slices.Sorted(maps.Keys(Packages)) {
-		r := race || raced[name]
-		groups[r] = append(groups[r], Packages[name])
-	}
-	var builds []goBuild
-	for _, r := range []bool{true, false} {
-		if pkgs := groups[r]; len(pkgs) > 0 {
-			builds = append(builds, goBuild{flags: buildFlags(r), pkgs: pkgs})
-		}
-	}
+	builds := plan(race)
 	key, err := contentKey(root, builds)
 	if err != nil {
 		return "", err
@@ -183,6 +172,23 @@ func buildFlags(race bool) []string {
 		flags = append(flags, "-race")
 	}
 	return flags
+}
+
+// plan returns the go builds of Packages, one per race mode: eksirsa with the race detector,
+// the doubles with it if race.
+func plan(race bool) []goBuild {
+	groups := map[bool][]string{}
+	for _, name := range slices.Sorted(maps.Keys(Packages)) {
+		r := race || raced[name]
+		groups[r] = append(groups[r], Packages[name])
+	}
+	var builds []goBuild
+	for _, r := range []bool{true, false} {
+		if pkgs := groups[r]; len(pkgs) > 0 {
+			builds = append(builds, goBuild{flags: buildFlags(r), pkgs: pkgs})
+		}
+	}
+	return builds
 }
 
 // goBuild is one go build of some of Packages.

@@ -2,13 +2,11 @@ package testbin
 
 import (
 	"bufio"
-	"debug/buildinfo"
 	"fmt"
 	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -146,23 +144,21 @@ func TestPruneKeepsTheMostRecentlyUsed(t *testing.T) {
 	}
 }
 
-// The driver runs with the race detector in both modes; the doubles as the test binary that
-// starts them: tools/test.sh runs the integration package without -race and every other with
-// it (see the package's doc). Read from each binary's build info, as `go version -m` shows it.
+// The driver is built with the race detector in both modes; the doubles as the test binary
+// that starts them: tools/test.sh runs the integration package without -race and every other
+// with it (see the package's doc). The integration package checks the binary it runs
+// (TestDriverRunsWithTheRaceDetector).
 func TestDriverIsRaceBuiltInBothModes(t *testing.T) {
 	for _, race := range []bool{true, false} {
-		d, err := build(race)
-		if err != nil {
-			t.Fatal(err)
+		got := map[string]bool{}
+		for _, b := range plan(race) {
+			for _, pkg := range b.pkgs {
+				got[pkg] = slices.Contains(b.flags, "-race")
+			}
 		}
 		for _, name := range slices.Sorted(maps.Keys(Packages)) {
-			info, err := buildinfo.ReadFile(filepath.Join(d, name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := slices.ContainsFunc(info.Settings, func(s debug.BuildSetting) bool { return s.Key == "-race" && s.Value == "true" })
-			if want := race || name == "eksirsa"; got != want {
-				t.Errorf("%s in the %v-race directory: race-built %v, want %v", name, race, got, want)
+			if want := race || name == "eksirsa"; got[Packages[name]] != want {
+				t.Errorf("%s with a test binary race-built %v: race-built %v, want %v", name, race, got[Packages[name]], want)
 			}
 		}
 	}
