@@ -186,10 +186,17 @@ func TestEmulatedMigrateAccessEntries(t *testing.T) {
 	// between the two). The entry takes precedence over the admin's system:masters row from
 	// here to the association, which the resumed run makes seconds later: the poller checks
 	// the admin is cluster admin throughout, which only the admin bridge's group gives it.
-	// EKS is asked back to back: the window is the engine's round trip between the two
-	// creates, a fraction of a second (measured: some kills land after the association).
+	// EKS is asked back to back from the engine's line for that create on: the window is the
+	// engine's round trip between the two creates, a fraction of a second (measured: some
+	// kills land after the association). Asked back to back from the start instead, moto
+	// answered DescribeAccessEntry for the 15-17 s before it, thousands of requests.
 	ekc := eks.NewFromConfig(e.aws)
-	killWhen(approve, "the admin's access entry made", func(*running) bool {
+	adminCreating := regexp.MustCompile(`aws:eks:AccessEntry \S+:role/admin creating`)
+	killWhen(approve, "the admin's access entry made", func(r *running) bool {
+		if !adminCreating.MatchString(r.output()) {
+			time.Sleep(10 * time.Millisecond)
+			return false
+		}
 		_, err := ekc.DescribeAccessEntry(ctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String(e.name), PrincipalArn: aws.String(adminRole)})
 		return err == nil
 	}, 0)
