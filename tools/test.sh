@@ -73,7 +73,7 @@ if [ "$(command -v aws)" = "$shims/aws" ] && real=$("${PYENV_ROOT:-$HOME/.pyenv}
 fi
 echo "== emulated tier: moto_server $(command -v moto_server || echo MISSING), aws $(command -v aws || echo MISSING)"
 
-echo "== go test: ./integration without -race, every other package with it, side by side"
+echo "== go test: ./integration without -race (its output last), every other package with it, side by side"
 # -ldflags=-w: test binaries without DWARF (debuggers only; stack traces and race reports
 # read the symbol table Go keeps), which cuts each link's CPU by a quarter (the integration
 # test binary: 16.7 s to 12.6 s, 2026-12-06); integration/testbin links the same way.
@@ -86,24 +86,25 @@ echo "== go test: ./integration without -race, every other package with it, side
 # its plugins 2.5 instead of 3.5, of 42 (2026-12-07).
 # ./integration is the run's critical path (its emulated scenarios, 2 at a time); the other
 # packages run one at a time beside it, as they did when one go test -p 2 held a slot for it.
+# Its output comes last: go test prints a package's output when the package ends, and a
+# failing scenario's messages must be at the end, where CI's excerpt of the output is.
 # GOGC=400 for the tests and every process they start (the Pulumi CLI ~1,000 times a run, the
 # plugins, eksirsa, kube-apiserver, etcd): most are short-lived Go processes whose start-up
 # garbage is collected several times over at the default 100 (`pulumi version`: 7 collections);
 # at 400, one emulated scenario's processes took 28.6-30.0 CPU-s instead of 31.1-33.9, the CLI's
 # share 9.3-9.5 -> 8.1-8.3 (2026-12-07). Memory is not short here (24 GiB); behaviour is the same.
 export GOGC=${GOGC:-400}
+integration_log=$(mktemp "${TMPDIR:-/tmp}/eksirsa-tests.XXXXXX")
+trap 'kill "$vet_pid" "${integration_pid:-}" 2>/dev/null || true; rm -f "$vet_log" "$link_log" "$integration_log"' EXIT
+go test -ldflags=-w -count=1 -timeout 75m "$@" ./integration >"$integration_log" 2>&1 &
+integration_pid=$!
 integration=$(go list ./integration)
-others=$(go list ./... | grep -vxF "$integration")
-others_log=$(mktemp "${TMPDIR:-/tmp}/eksirsa-tests.XXXXXX")
-trap 'kill "$vet_pid" "${others_pid:-}" 2>/dev/null || true; rm -f "$vet_log" "$link_log" "$others_log"' EXIT
-# shellcheck disable=SC2086 # one package path per word
-go test -race -ldflags=-w -count=1 -timeout 75m -p 1 "$@" $others >"$others_log" 2>&1 &
-others_pid=$!
 status=0
-go test -ldflags=-w -count=1 -timeout 75m "$@" ./integration || status=$?
-wait "$others_pid" || status=$?
-others_pid=
-cat "$others_log"
+# shellcheck disable=SC2046 # one package path per word
+go test -race -ldflags=-w -count=1 -timeout 75m -p 1 "$@" $(go list ./... | grep -vxF "$integration") || status=$?
+wait "$integration_pid" || status=$?
+integration_pid=
+cat "$integration_log"
 if [ "$status" -ne 0 ]; then
   echo "== tests failed ($((SECONDS - start))s)"
   exit "$status"
