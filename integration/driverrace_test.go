@@ -2,10 +2,9 @@ package integration
 
 import (
 	"debug/buildinfo"
+	"runtime/debug"
 	"slices"
 	"testing"
-
-	"runtime/debug"
 
 	"github.com/eks-irsa/eks-irsa/integration/testbin"
 )

@@ -53,8 +53,8 @@ var (
 // Dir returns a directory holding every binary of Packages, built (or found up to date) once
 // per test process. It holds nothing else, so a test may put it first on PATH.
 //
-// It also sets GORACE's atexit_sleep_ms=0 in this process's
-// environment, which every process the tests start inherits (they add to os.Environ()). The
+// It also sets GORACE's atexit_sleep_ms=0 in this process's environment, which every process
+// the tests start inherits (they add to os.Environ()), eksirsa always race-built among them. The
 // race runtime otherwise sleeps a second in every process that exits normally (ThreadSanitizer's
 // atexit_sleep_ms, 1000 by default; measured: a plugin exits 1.06 s after the engine's SIGINT,
 // 0.006 s with it). The Pulumi engine waits for its plugins to exit at the end of every
@@ -196,12 +196,13 @@ type goBuild struct {
 	flags, pkgs []string
 }
 
-// contentKey names what the binaries are linked from: for each build, the compiled archive of every package they import, each named in the build cache
-// by a hash of its content (go list -export), and the flags. The same code in another clone
-// (CI's, at a new path) has the same key and finds its binaries linked; any change to any of
-// those packages is a new key. go list compiles nothing that go test did not (same flags,
-// -trimpath from tools/test.sh's GOFLAGS) and answers in 3-4 s of CPU, a link of the five
-// binaries takes 20-30.
+// contentKey names what the binaries are linked from: for each build, its flags and the
+// compiled archive of every package its binaries import, each named in the build cache by a
+// hash of its content (go list -export). The same code in another clone (CI's, at a new path)
+// has the same key and finds its binaries linked; any change to any of those packages is a
+// new key. go list compiles nothing that go test did not (same flags, -trimpath from
+// tools/test.sh's GOFLAGS) and answers in 3-4 s of CPU a build, a link of the five binaries
+// takes 20-30.
 func contentKey(root string, builds []goBuild) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n", goFlags())
