@@ -106,7 +106,8 @@ type AccountPlan struct {
 	OIDCTrust bool `json:"oidcTrust,omitempty"`
 	// UpPending: a podIdentity account the stack's last completed update still had on the
 	// OIDC statement (Input.IRSARoles), or an irsa account it still had an association for
-	// (Input.Associated): its up has not finished.
+	// (Input.Associated), or either while the last update is unfinished (Input.Interrupted):
+	// its up has not finished.
 	UpPending bool       `json:"upPending,omitempty"`
 	Workloads []Workload `json:"workloads"`
 	Pods      []Pod      `json:"pods"`
@@ -143,6 +144,13 @@ type PodIdentityInput struct {
 	// (its podIdentityAssociations output): an irsa account found here has not finished the up
 	// that removes it (a rollback's irsa phase killed in its up).
 	Associated map[string]bool
+	// Interrupted: the stack's last update did not finish (its state holds pending operations,
+	// or a lock its dead process left). The outputs alone do not say so: a rollback's irsa up
+	// SIGKILLed while its roles' trust updates were in flight left the outputs without the
+	// associations, and the resumed rollback called the accounts back on irsa with the up
+	// unfinished (TestEmulatedAPIModeAccessEntries, 2026-12-07). So a podIdentity or irsa
+	// account, whose phase is that up, is not done.
+	Interrupted bool
 }
 
 // ReadPodIdentity makes the plan. Its calls are bounded: EKS's association list (and one
@@ -270,8 +278,8 @@ func ReadPodIdentity(ctx context.Context, in PodIdentityInput) (*PodIdentityPlan
 			a.Pods = append(a.Pods, pod)
 		}
 		a.Blockers = append(a.Blockers, o.templateBlockers[name]...)
-		a.UpPending = a.Identity == stack.IdentityPodIdentity && in.IRSARoles[key] ||
-			a.Identity == stack.IdentityIRSA && in.Associated[key]
+		a.UpPending = a.Identity == stack.IdentityPodIdentity && (in.IRSARoles[key] || in.Interrupted) ||
+			a.Identity == stack.IdentityIRSA && (in.Associated[key] || in.Interrupted)
 		if a.Identity == stack.IdentityPodIdentity && a.AssociationRole != "" {
 			podIdentityRoles = append(podIdentityRoles, len(p.Accounts))
 		}

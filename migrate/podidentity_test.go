@@ -243,6 +243,20 @@ func TestPodIdentityPlanPhases(t *testing.T) {
 	if _, err := ReadPodIdentity(t.Context(), PodIdentityInput{Kube: kube, AWS: cfg, Cluster: "demo", Config: conf, Accounts: []string{"fresh"}}); err == nil || !strings.Contains(err.Error(), `account "fresh": want namespace/name`) {
 		t.Errorf("account without namespace: %v", err)
 	}
+
+	// The last update unfinished (pending operations or a dead process's lock), with outputs
+	// that no longer show it: a rollback's irsa up SIGKILLed while its roles' trust updates were
+	// in flight left them without the associations (TestEmulatedAPIModeAccessEntries,
+	// 2026-12-07). Neither the podIdentity nor the irsa account is done: each phase's up runs
+	// again.
+	p, err = ReadPodIdentity(t.Context(), PodIdentityInput{Kube: kube, AWS: cfg, Cluster: "demo", Config: conf,
+		Accounts: []string{"apps/moved", "apps/rolled-back"}, Interrupted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Accounts) != 2 || p.Accounts[0].Next != PhasePodIdentity || p.Accounts[1].RollbackNext() != PhaseIRSA {
+		t.Errorf("with the last update interrupted: %+v, want apps/moved at pod-identity and apps/rolled-back's rollback at irsa", p.Accounts)
+	}
 }
 
 // The plan of 200 accounts, each with a Deployment and a pod, in 10 namespaces, all with an

@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/spf13/cobra"
 
+	"github.com/eks-irsa/eks-irsa/internal/statelock"
 	"github.com/eks-irsa/eks-irsa/migrate"
 	"github.com/eks-irsa/eks-irsa/stack"
 )
@@ -67,7 +70,11 @@ identity irsa and up.`,
 			if err != nil {
 				return err
 			}
-			plan, err := readPodIdentityPlan(ctx, opts, outs, kubeconfigPath, args)
+			interrupted, err := lastUpdateInterrupted(ctx, opts)
+			if err != nil {
+				return err
+			}
+			plan, err := readPodIdentityPlan(ctx, opts, outs, interrupted, kubeconfigPath, args)
 			if err != nil {
 				return err
 			}
@@ -89,12 +96,12 @@ identity irsa and up.`,
 // readPodIdentityPlan reads the plan from live state: EKS (as eksirsa reaches the stack's AWS)
 // and the cluster (with the stack's kubeconfig); the stack's configuration says each
 // account's identity, which is where the move stands.
-func readPodIdentityPlan(ctx context.Context, opts *options, outs auto.OutputMap, kubeconfigPath string, accounts []string) (*migrate.PodIdentityPlan, error) {
+func readPodIdentityPlan(ctx context.Context, opts *options, outs auto.OutputMap, interrupted bool, kubeconfigPath string, accounts []string) (*migrate.PodIdentityPlan, error) {
 	client, cfg, conf, err := migrationSources(ctx, opts, outs, kubeconfigPath)
 	if err != nil {
 		return nil, err
 	}
-	in := migrate.PodIdentityInput{Kube: client, AWS: cfg, Config: conf, Accounts: accounts}
+	in := migrate.PodIdentityInput{Kube: client, AWS: cfg, Config: conf, Accounts: accounts, Interrupted: interrupted}
 	in.Cluster, _ = outs[stack.OutClusterName].Value.(string)
 	roles, _ := outs[stack.OutIRSARoles].Value.(map[string]any)
 	in.IRSARoles = map[string]bool{}
@@ -124,4 +131,34 @@ func printPodIdentityPlan(out io.Writer, p *migrate.PodIdentityPlan) {
 	}
 	fmt.Fprintf(out, "%d trust-both, %d unannotate, %d restart, %d pod-identity, %d done, %d blocked.\n",
 		counts[migrate.PhaseTrustBoth], counts[migrate.PhaseUnannotate], counts[migrate.PhaseRestart], counts[migrate.PhasePodIdentity], counts[migrate.PhaseDone], counts[migrate.PhaseBlocked])
+}
+
+// lastUpdateInterrupted says whether the stack's last update did not finish: its state holds
+// pending operations (pulumi stack export), or a lock whose process is provably dead (which
+// the next up releases: releaseDeadLocks). The stack's outputs cannot say it: see
+// migrate.PodIdentityInput.Interrupted.
+func lastUpdateInterrupted(ctx context.Context, opts *options) (bool, error) {
+	s, err := opts.open(ctx, opts)
+	if err != nil {
+		return false, err
+	}
+	dep, err := exportDeployment(ctx, s)
+	if err != nil {
+		return false, err
+	}
+	if len(dep.PendingOperations) > 0 {
+		return true, nil
+	}
+	url, err := opts.backendURL()
+	if err != nil {
+		return false, err
+	}
+	locks, err := statelock.Read(ctx, url, stack.ProjectName, opts.stack)
+	if errors.Is(err, statelock.ErrUnreadable) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(locks, statelock.Lock.Dead), nil
 }

@@ -34,8 +34,10 @@ type podIdentityMigration struct {
 	// result, when set (--format json), collects the lines instead of printing them.
 	result *podIdentityResult
 	// outs are the stack's outputs as the last read or the migration's last update gave them
-	// (nil: read them): see outputs.
-	outs auto.OutputMap
+	// (nil: read them): see outputs. interrupted is whether the last update did not finish
+	// (lastUpdateInterrupted), read with them.
+	outs        auto.OutputMap
+	interrupted bool
 }
 
 // outputs are the stack's outputs, read once and then taken from each of the migration's own
@@ -48,6 +50,9 @@ func (m *podIdentityMigration) outputs(ctx context.Context) (auto.OutputMap, err
 	if m.outs == nil {
 		outs, err := stackOutputs(ctx, m.opts)
 		if err != nil {
+			return nil, err
+		}
+		if m.interrupted, err = lastUpdateInterrupted(ctx, m.opts); err != nil {
 			return nil, err
 		}
 		m.outs = outs
@@ -78,7 +83,7 @@ func (m *podIdentityMigration) plan(ctx context.Context) (*migrate.PodIdentityPl
 	if err != nil {
 		return nil, err
 	}
-	p, err := readPodIdentityPlan(ctx, m.opts, outs, m.kubeconfigPath, m.accounts)
+	p, err := readPodIdentityPlan(ctx, m.opts, outs, m.interrupted, m.kubeconfigPath, m.accounts)
 	if err == nil && m.result != nil {
 		m.result.Plan = p
 	}
@@ -136,7 +141,7 @@ func (m *podIdentityMigration) update(phase migrate.Phase) error {
 		return fmt.Errorf("migrate pod-identity: phase %s: %w; run migrate pod-identity --approve again to resume", phase, err)
 	}
 	if len(res.Outputs) > 0 {
-		m.outs = res.Outputs
+		m.outs, m.interrupted = res.Outputs, false // the update finished
 	}
 	return nil
 }

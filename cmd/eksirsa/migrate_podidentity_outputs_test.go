@@ -10,9 +10,10 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// TestPodIdentityMigrationReadsOutputsOncePerUpdate: the migration reads the stack's outputs
-// once, takes them from each of its updates afterwards, and never reads them between (a
-// restart's wait reads the plan every second; each read of the outputs is two CLI runs).
+// TestPodIdentityMigrationReadsOutputsOncePerUpdate: the migration reads the stack's outputs,
+// and whether its last update was interrupted (an export), once, takes them from each of its
+// finished updates afterwards, and never reads them between (a restart's wait reads the plan
+// every second; each read of the outputs is two CLI runs, the export one).
 func TestPodIdentityMigrationReadsOutputsOncePerUpdate(t *testing.T) {
 	t.Setenv(envBackendURL, "")
 	f := &fakeStack{outputs: testStackOutputs()}
@@ -27,7 +28,7 @@ func TestPodIdentityMigrationReadsOutputsOncePerUpdate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if want := []string{"outputs"}; !slices.Equal(f.calls, want) {
+	if want := []string{"outputs", "export"}; !slices.Equal(f.calls, want) {
 		t.Errorf("three reads: calls %q, want %q", f.calls, want)
 	}
 	f.calls = nil
@@ -50,7 +51,7 @@ func TestPodIdentityMigrationReadsOutputsOncePerUpdate(t *testing.T) {
 	if _, err := m.outputs(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"export", "up", "outputs"}; !slices.Equal(f.calls, want) {
+	if want := []string{"export", "up", "outputs", "export"}; !slices.Equal(f.calls, want) {
 		t.Errorf("a failed update, then a read: calls %q, want %q (read again)", f.calls, want)
 	}
 }
