@@ -161,10 +161,7 @@ func releaseDeadLocks(ctx context.Context, out io.Writer, opts *options) error {
 	if err != nil {
 		return err
 	}
-	locks, err := statelock.Read(ctx, url, stack.ProjectName, opts.stack)
-	if errors.Is(err, statelock.ErrUnreadable) {
-		return nil
-	}
+	locks, err := readLocks(ctx, url, opts)
 	if err != nil {
 		return err
 	}
@@ -217,6 +214,16 @@ func checkModeChange(deployment apitype.DeploymentV3, opts *options) error {
 		return &exitError{code: exitConfig, err: err}
 	}
 	return nil
+}
+
+// readLocks reads the stack's update locks from its backend; none where the backend keeps
+// them on its server (statelock.ErrUnreadable), which refuses a second update by itself.
+func readLocks(ctx context.Context, backendURL string, opts *options) ([]statelock.Lock, error) {
+	locks, err := statelock.Read(ctx, backendURL, stack.ProjectName, opts.stack)
+	if errors.Is(err, statelock.ErrUnreadable) {
+		return nil, nil
+	}
+	return locks, err
 }
 
 // stackResourceType is the root resource whose outputs are the stack's outputs.

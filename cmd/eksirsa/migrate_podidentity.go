@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -153,10 +152,7 @@ func lastUpdateInterrupted(ctx context.Context, opts *options) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	locks, err := statelock.Read(ctx, url, stack.ProjectName, opts.stack)
-	if errors.Is(err, statelock.ErrUnreadable) {
-		return false, nil
-	}
+	locks, err := readLocks(ctx, url, opts)
 	if err != nil {
 		return false, err
 	}
