@@ -13,6 +13,17 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 start=$SECONDS
+# GOGC=400 for every Go process of the run, set before anything starts: the compiler and the
+# linker (go vet's and the tests' compiles, tools/build's), the tests, and what they start (the
+# Pulumi CLI ~1,000 times a run, the plugins, eksirsa, kube-apiserver, etcd). At the default
+# 100 these collect their garbage several times over (`pulumi version`: 7 collections).
+# Measured, 2026-12-07: one emulated scenario's processes 28.6-30.0 CPU-s instead of
+# 31.1-33.9 (the CLI's share 9.3-9.5 -> 8.1-8.3); etcd built from an empty build cache 73.5
+# CPU-s instead of 91 (GOGC=800: 71.7), the compiler's peak 341 MB instead of 248 MB. GOGC is
+# not in the build cache's keys: the same binary, and a GOGC=100 build of it is a cache hit.
+# Memory is not short here (24 GiB); behaviour is the same. A GOGC the caller set is kept.
+export GOGC=${GOGC:-400}
+
 # -trimpath for every go command below and under it (integration/testbin's builds, the
 # test-only language host's build of the program): without it, where the checkout is goes
 # into the build cache's keys of this module's packages, so a clone elsewhere (CI's) compiled
@@ -88,12 +99,6 @@ echo "== go test: ./integration without -race (its output last), every other pac
 # packages run one at a time beside it, as they did when one go test -p 2 held a slot for it.
 # Its output comes last: go test prints a package's output when the package ends, and a
 # failing scenario's messages must be at the end, where CI's excerpt of the output is.
-# GOGC=400 for the tests and every process they start (the Pulumi CLI ~1,000 times a run, the
-# plugins, eksirsa, kube-apiserver, etcd): most are short-lived Go processes whose start-up
-# garbage is collected several times over at the default 100 (`pulumi version`: 7 collections);
-# at 400, one emulated scenario's processes took 28.6-30.0 CPU-s instead of 31.1-33.9, the CLI's
-# share 9.3-9.5 -> 8.1-8.3 (2026-12-07). Memory is not short here (24 GiB); behaviour is the same.
-export GOGC=${GOGC:-400}
 integration_log=$(mktemp "${TMPDIR:-/tmp}/eksirsa-tests.XXXXXX")
 trap 'kill "$vet_pid" "${integration_pid:-}" 2>/dev/null || true; rm -f "$vet_log" "$link_log" "$integration_log"' EXIT
 go test -ldflags=-w -count=1 -timeout 75m "$@" ./integration >"$integration_log" 2>&1 &
