@@ -32,7 +32,13 @@ import (
 // progressLine is one line of the engine's non-interactive progress for a resource being
 // created or updated: " +  aws:eks:Cluster demo-eks-oidc-test creating (0s) ",
 // " ~  kubernetes:apps/v1:DaemonSetPatch demo-eks-oidc-test-aws-node-restart updating (0s) ".
-var progressLine = regexp.MustCompile(`^\s*[+~]\s+((?:aws|kubernetes):\S+)\s+(\S+)\s+(creating failed|creating|created|updating failed|updating|updated)\b`)
+// A row may follow the spinner's dots on their line ("@ updating.... +  aws:ec2:NatGateway …
+// created (2s)"): the CLI's non-interactive renderer prints the dots to stdout at once and its
+// rows from another goroutine (pulumi pkg/backend/display jsonmessage.go: the dotSpinner's Tick
+// and Reset against ShowProgressOutput), so its newline can come after a row queued before it.
+// Missing such a row left the NAT gateway in flight for good, and the cluster case never found
+// its moment (the fresh rehearsal of 58b368c).
+var progressLine = regexp.MustCompile(`^(?:@ [a-z]+\.*)?\s*[+~]\s+((?:aws|kubernetes):\S+)\s+(\S+)\s+(creating failed|creating|created|updating failed|updating|updated)\b`)
 
 // children returns the pids of pid's child processes whose command name is comm (any when
 // comm is empty), read from /proc.
@@ -134,6 +140,27 @@ type killCase struct {
 // attachment by the id its inputs give), not forgotten, which
 // would leave it running and billed outside the stack (and for the cluster make the next
 // create fail on its name). A second up changes nothing and destroy leaves nothing in moto.
+// TestProgressLineReadsEveryRow: the kill cases follow what is in flight from the CLI's rows,
+// the ones printed after the spinner's dots too (lines seen in the fresh rehearsal of 58b368c).
+func TestProgressLineReadsEveryRow(t *testing.T) {
+	for line, want := range map[string][]string{
+		" +  aws:eks:Cluster demo-eks-oidc-test creating (0s) ":                                               {"aws:eks:Cluster", "demo-eks-oidc-test", "creating"},
+		"@ updating.... +  aws:ec2:NatGateway demo-eks-oidc-test-nat-us-west-2a created (2s) ":                {"aws:ec2:NatGateway", "demo-eks-oidc-test-nat-us-west-2a", "created"},
+		"@ updating. ~  kubernetes:apps/v1:DaemonSetPatch demo-eks-oidc-test-aws-node-restart updating (0s) ": {"kubernetes:apps/v1:DaemonSetPatch", "demo-eks-oidc-test-aws-node-restart", "updating"},
+		"@ updating.............": nil,
+		"    + 79 created":        nil,
+	} {
+		m := progressLine.FindStringSubmatch(line)
+		var got []string
+		if m != nil {
+			got = m[1:]
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%q: %q, want %q", line, got, want)
+		}
+	}
+}
+
 func TestEmulatedKilledUp(t *testing.T) {
 	t.Parallel() // see startEmulated
 	clusters := func(ctx context.Context, e *emulated) (int, error) {
