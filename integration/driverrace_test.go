@@ -9,10 +9,10 @@ import (
 	"github.com/eks-irsa/eks-irsa/integration/testbin"
 )
 
-// TestDriverRunsWithTheRaceDetector: the eksirsa this package runs is the product's code and
-// keeps the race detector even when the package itself runs without -race (`go test
-// ./integration`; tools/test.sh runs it with -race). Read from the binary's build info, as
-// `go version -m` shows it.
+// TestDriverRunsWithTheRaceDetector: this package runs without -race (tools/test.sh: it only
+// orchestrates processes), but the eksirsa it runs is the product's code and must keep the
+// detector (integration/testbin). Read from the binary's build info, as `go version -m`
+// shows it.
 func TestDriverRunsWithTheRaceDetector(t *testing.T) {
 	info, err := buildinfo.ReadFile(testbin.Path(t, "eksirsa"))
 	if err != nil {

@@ -7,9 +7,10 @@
 // The driver is built with the race detector always: it runs the product's code (the
 // program, the migrations, verify), where a race is a bug users would meet. The doubles (the
 // plugins, the language host, podcreds) are built as the test binary that starts them is:
-// tools/test.sh runs every package with -race, so they all share its compiled packages, and
-// `go test ./integration` alone builds them without it. See Dir for the one race option they
-// run with.
+// tools/test.sh runs the integration package, which only orchestrates processes, without
+// -race, so the scenarios' doubles run without it too, and their own packages' tests (awsemu,
+// tlsemu, langhost, with -race) run them with it. See Dir for the one race option they run
+// with.
 package testbin
 
 import (

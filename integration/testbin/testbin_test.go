@@ -145,7 +145,8 @@ func TestPruneKeepsTheMostRecentlyUsed(t *testing.T) {
 }
 
 // The driver is built with the race detector in both modes; the doubles as the test binary
-// that starts them (see the package's doc). The integration package checks the binary it runs
+// that starts them: tools/test.sh runs the integration package without -race and every other
+// with it (see the package's doc). The integration package checks the binary it runs
 // (TestDriverRunsWithTheRaceDetector).
 func TestDriverIsRaceBuiltInBothModes(t *testing.T) {
 	for _, race := range []bool{true, false} {
