@@ -131,15 +131,6 @@ type killCase struct {
 	slow map[string]int
 }
 
-// TestEmulatedKilledUp kills `eksirsa up` (the driver, the Pulumi CLI and its plugins: a
-// machine that dies, a CI runner that times out) while an AWS resource is being created and
-// exists already: AWS answers a create at once and the provider then waits for it to be ready
-// (~10 min for an EKS cluster, 1-2 min for a NAT gateway), which is the window a kill falls
-// in. The next `eksirsa up` must recover by itself and finish with exactly one of it: the
-// pending create is imported (by its name, a NAT gateway by its tags, a route, association or
-// attachment by the id its inputs give), not forgotten, which
-// would leave it running and billed outside the stack (and for the cluster make the next
-// create fail on its name). A second up changes nothing and destroy leaves nothing in moto.
 // TestProgressLineReadsEveryRow: the kill cases follow what is in flight from the CLI's rows,
 // the ones printed after the spinner's dots too (lines seen in the fresh rehearsal of 58b368c).
 func TestProgressLineReadsEveryRow(t *testing.T) {
@@ -161,6 +152,15 @@ func TestProgressLineReadsEveryRow(t *testing.T) {
 	}
 }
 
+// TestEmulatedKilledUp kills `eksirsa up` (the driver, the Pulumi CLI and its plugins: a
+// machine that dies, a CI runner that times out) while an AWS resource is being created and
+// exists already: AWS answers a create at once and the provider then waits for it to be ready
+// (~10 min for an EKS cluster, 1-2 min for a NAT gateway), which is the window a kill falls
+// in. The next `eksirsa up` must recover by itself and finish with exactly one of it: the
+// pending create is imported (by its name, a NAT gateway by its tags, a route, association or
+// attachment by the id its inputs give), not forgotten, which
+// would leave it running and billed outside the stack (and for the cluster make the next
+// create fail on its name). A second up changes nothing and destroy leaves nothing in moto.
 func TestEmulatedKilledUp(t *testing.T) {
 	t.Parallel() // see startEmulated
 	clusters := func(ctx context.Context, e *emulated) (int, error) {
